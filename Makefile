@@ -1,0 +1,31 @@
+# Two commands: `make demo` and `make test`. Each creates .venv when missing.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install -q --disable-pip-version-check
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench train clean
+
+$(STAMP): setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip wheel setuptools
+	# The local CPU build of torch; never let pip reach for a CUDA build.
+	$(PIP) torch==2.13.0
+	$(PIP) -e '.[train,dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m example_tom.demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(VENV)/bin/alerce-classifier bench
+
+train: $(STAMP)
+	$(VENV)/bin/alerce-classifier train
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

@@ -1,0 +1,199 @@
+"""The store's tables, after ALeRCE's ZTF data model (same table and column names).
+
+SQLAlchemy Core tables rather than ORM classes: the worker writes in bulk with upserts
+and the API reads with plain selects, and neither needs identity-mapped objects.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+)
+
+metadata = MetaData()
+
+object_table = Table(
+    "object", metadata,
+    Column("oid", String(32), primary_key=True),
+    Column("survey", String(16), nullable=False, default="ZTF"),
+    Column("ndethist", Integer),
+    Column("ncovhist", Integer),
+    Column("mjdstarthist", Float),
+    Column("mjdendhist", Float),
+    Column("corrected", Boolean),
+    Column("stellar", Boolean),
+    Column("ndet", Integer, nullable=False),
+    Column("g_r_max", Float),
+    Column("g_r_max_corr", Float),
+    Column("g_r_mean", Float),
+    Column("g_r_mean_corr", Float),
+    Column("meanra", Float, nullable=False),
+    Column("meandec", Float, nullable=False),
+    Column("sigmara", Float),
+    Column("sigmadec", Float),
+    Column("deltajd", Float),
+    Column("firstmjd", Float, nullable=False),
+    Column("lastmjd", Float, nullable=False),
+    Column("diffpos", Boolean),
+    Column("reference_change", Boolean),
+    Column("step_id_corr", String(32)),
+    Index("ix_object_firstmjd", "firstmjd"),
+    Index("ix_object_lastmjd", "lastmjd"),
+    Index("ix_object_ndet", "ndet"),
+    Index("ix_object_meandec_meanra", "meandec", "meanra"),
+)
+
+detection = Table(
+    "detection", metadata,
+    Column("candid", BigInteger, primary_key=True),
+    Column("oid", String(32), nullable=False),
+    Column("mjd", Float, nullable=False),
+    Column("fid", Integer, nullable=False),
+    Column("pid", BigInteger),
+    Column("diffmaglim", Float),
+    Column("isdiffpos", Integer, nullable=False),
+    Column("nid", Integer),
+    Column("ra", Float, nullable=False),
+    Column("dec", Float, nullable=False),
+    Column("magpsf", Float, nullable=False),
+    Column("sigmapsf", Float, nullable=False),
+    Column("magap", Float),
+    Column("sigmagap", Float),
+    Column("distnr", Float),
+    Column("rb", Float),
+    Column("rbversion", String(16)),
+    Column("drb", Float),
+    Column("drbversion", String(16)),
+    Column("magapbig", Float),
+    Column("sigmagapbig", Float),
+    Column("rfid", BigInteger),
+    Column("magpsf_corr", Float),
+    Column("sigmapsf_corr", Float),
+    Column("sigmapsf_corr_ext", Float),
+    Column("corrected", Boolean, nullable=False, default=False),
+    Column("dubious", Boolean, nullable=False, default=False),
+    Column("parent_candid", BigInteger),
+    Column("has_stamp", Boolean, nullable=False, default=False),
+    Column("step_id_corr", String(32)),
+    Index("ix_detection_oid_mjd", "oid", "mjd"),
+)
+
+non_detection = Table(
+    "non_detection", metadata,
+    Column("oid", String(32), primary_key=True),
+    Column("fid", Integer, primary_key=True),
+    Column("mjd", Float, primary_key=True),
+    Column("diffmaglim", Float, nullable=False),
+)
+
+forced_photometry = Table(
+    "forced_photometry", metadata,
+    Column("oid", String(32), primary_key=True),
+    Column("pid", BigInteger, primary_key=True),
+    Column("mjd", Float, nullable=False),
+    Column("fid", Integer, nullable=False),
+    Column("forcediffimflux", Float),
+    Column("forcediffimfluxunc", Float),
+    Column("magzpsci", Float),
+    Column("diffmaglim", Float),
+    Column("mag", Float),  # apparent magnitude of the difference flux, where it is positive
+    Column("e_mag", Float),
+    Column("extra", JSON),
+    Index("ix_forced_photometry_oid_mjd", "oid", "mjd"),
+)
+
+magstat = Table(
+    "magstat", metadata,
+    Column("oid", String(32), primary_key=True),
+    Column("fid", Integer, primary_key=True),
+    Column("stellar", Boolean),
+    Column("corrected", Boolean),
+    Column("ndet", Integer, nullable=False),
+    Column("ndubious", Integer),
+    Column("dmdt_first", Float),
+    Column("dm_first", Float),
+    Column("sigmadm_first", Float),
+    Column("dt_first", Float),
+    Column("magmean", Float),
+    Column("magmedian", Float),
+    Column("magmax", Float),
+    Column("magmin", Float),
+    Column("magsigma", Float),
+    Column("maglast", Float),
+    Column("magfirst", Float),
+    Column("magmean_corr", Float),
+    Column("magmedian_corr", Float),
+    Column("magmax_corr", Float),
+    Column("magmin_corr", Float),
+    Column("magsigma_corr", Float),
+    Column("maglast_corr", Float),
+    Column("magfirst_corr", Float),
+    Column("firstmjd", Float),
+    Column("lastmjd", Float),
+    Column("step_id_corr", String(32)),
+    Column("saturation_rate", Float),
+)
+
+probability = Table(
+    "probability", metadata,
+    Column("oid", String(32), primary_key=True),
+    Column("classifier_name", String(64), primary_key=True),
+    Column("classifier_version", String(32), primary_key=True),
+    Column("class_name", String(32), primary_key=True),
+    Column("probability", Float, nullable=False),
+    Column("ranking", Integer, nullable=False),
+    # The SN Hunter and the API's class filter ask "top class X of classifier Y, best first".
+    Index("ix_probability_classifier_class_rank", "classifier_name", "class_name", "ranking",
+          "probability"),
+)
+
+feature = Table(
+    "feature", metadata,
+    Column("oid", String(32), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("fid", Integer, primary_key=True),  # 0 for features of no single band
+    Column("version", String(32), primary_key=True),
+    Column("value", Float),
+)
+
+taxonomy = Table(
+    "taxonomy", metadata,
+    Column("classifier_name", String(64), primary_key=True),
+    Column("classifier_version", String(32), primary_key=True),
+    Column("classes", JSON, nullable=False),
+)
+
+cutout = Table(
+    "cutout", metadata,
+    Column("oid", String(32), primary_key=True),  # the stamps of the object's first alert
+    Column("candid", BigInteger, nullable=False),
+    Column("science", LargeBinary),
+    Column("template", LargeBinary),
+    Column("difference", LargeBinary),
+)
+
+dead_letter = Table(
+    "dead_letter", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("source", Text, nullable=False),  # file path, or topic/partition/offset
+    Column("stage", String(32), nullable=False),  # decode | parse | cutout | classify | ...
+    Column("reason", Text, nullable=False),
+    Column("oid", String(32)),
+    Column("candid", BigInteger),
+    Column("payload", LargeBinary),
+    # One row per bad input however often it is replayed.
+    Index("ux_dead_letter_source_stage", "source", "stage", unique=True),
+)

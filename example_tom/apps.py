@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class ExampleTomConfig(AppConfig):
+    name = "example_tom"

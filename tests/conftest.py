@@ -1,0 +1,26 @@
+"""Shared fixtures: where the real data lives, and a loopback Kafka broker."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``: real public alerts, read in place, never copied."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is not present")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tansu():
+    """A memory-only tansu broker on loopback, shared by the session's Kafka tests."""
+    from classifier_service.stream.tansu import TansuBroker
+
+    with TansuBroker() as broker:
+        yield broker
