@@ -25,3 +25,44 @@ class Source(Protocol):
         """Mark a batch done: called only after its results are stored and produced."""
 
     def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    """An input that could not be processed, kept with its bytes so nothing is lost."""
+
+    source: str
+    stage: str  # decode | parse | cutout | lightcurve | classify | store | produce
+    reason: str
+    payload: bytes | None = None
+    oid: str | None = None
+    candid: int | None = None
+
+
+@dataclass(slots=True)
+class ClassifiedAlert:
+    """What the service publishes for each alert: where, how bright, and every classifier's say."""
+
+    oid: str
+    candid: int
+    survey: str
+    ra: float
+    dec: float
+    mjd: float
+    fid: int
+    magpsf: float
+    sigmapsf: float
+    ndet: int
+    firstmjd: float
+    lastmjd: float
+    classifications: list  # list[classifier_service.classifiers.base.ClassifierOutput]
+
+
+class Sink(Protocol):
+    def publish(self, alerts: Sequence[ClassifiedAlert], dead_letters: Sequence[DeadLetter]) -> None:
+        """Queue a batch's results for delivery."""
+
+    def flush(self) -> None:
+        """Block until everything published is delivered (before the source commits)."""
+
+    def close(self) -> None: ...
