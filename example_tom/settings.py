@@ -14,7 +14,6 @@ https://tom-toolkit.readthedocs.io/en/stable/common/customsettings.html
 """
 import logging.config
 import os
-import tempfile
 from tom_common.default_settings import *
 
 from example_tom.database_url import database_from_url
@@ -68,7 +67,7 @@ ROOT_URLCONF = 'example_tom.urls'
 TEMPLATES = [
     {
         'BACKEND': 'django.template.backends.django.DjangoTemplates',
-        'DIRS': [os.path.join(BASE_DIR, 'templates')],
+        'DIRS': [os.path.join(BASE_DIR, 'example_tom', 'templates')],
         'APP_DIRS': True,
         'OPTIONS': {
             'context_processors': [
@@ -187,9 +186,10 @@ FORMAT_MODULE_PATH = [
 # https://docs.djangoproject.com/en/4.2/howto/static-files/
 
 STATIC_URL = '/static/'
-STATIC_ROOT = os.path.join(BASE_DIR, '_static')
-STATICFILES_DIRS = [os.path.join(BASE_DIR, 'static')]
-MEDIA_ROOT = os.path.join(BASE_DIR, 'data')
+STATIC_ROOT = os.path.join(VAR_DIR, 'static')
+# Only folders that exist: a missing one makes Django warn (staticfiles.W004) on every command.
+STATICFILES_DIRS = [d for d in [os.path.join(BASE_DIR, 'example_tom', 'static')] if os.path.isdir(d)]
+MEDIA_ROOT = os.path.join(VAR_DIR, 'media')
 MEDIA_URL = '/data/'
 
 LOGGING = {
@@ -222,7 +222,7 @@ LOGGING = {
 CACHES = {
     'default': {
         'BACKEND': 'django.core.cache.backends.filebased.FileBasedCache',
-        'LOCATION': tempfile.gettempdir()
+        'LOCATION': os.path.join(VAR_DIR, 'cache'),
     }
 }
 
@@ -387,6 +387,42 @@ PLOTLY_THEME = 'plotly_white'
 # Setting for displaying pagination information (e.g., "(0-0 of 0)").
 # Set this to False if you have a particularly large DB and paginated views are slow.
 SHOW_PAGINATION_INFO = True
+
+# --- The broker: a self-hosted classifier_service (`alerce-classifier serve`) or public ALeRCE ---
+# ALERCE_API_URL is the root the ALeRCE ZTF routes hang from (/ztf/v1/...); ALERCE_STAMP_URL the
+# root of the get_stamp route (the API itself when self-hosted; https://avro.alerce.online for ALeRCE).
+ALERCE_API_URL = os.environ.get('ALERCE_API_URL', 'http://127.0.0.1:8001')
+ALERCE_STAMP_URL = os.environ.get('ALERCE_STAMP_URL', ALERCE_API_URL)
+ALERCE_API_TIMEOUT = float(os.environ.get('ALERCE_API_TIMEOUT', '10'))
+
+DATA_SERVICES = {
+    'ALeRCEBroker': {
+        'base_url': ALERCE_API_URL,
+        'stamp_url': ALERCE_STAMP_URL,
+        'timeout_s': ALERCE_API_TIMEOUT,
+    },
+}
+
+# The classified stream on Kafka (the demo's loopback tansu broker by default).
+ALERCE_KAFKA_BOOTSTRAP_SERVERS = os.environ.get('ALERCE_KAFKA_BOOTSTRAP_SERVERS', '127.0.0.1:9092')
+ALERCE_CLASSIFIED_TOPIC = os.environ.get('ALERCE_CLASSIFIED_TOPIC', 'alerce-classified')
+ALERT_STREAMS = [
+    {
+        'ACTIVE': True,
+        'NAME': 'alerce_broker_plugin.stream.ClassifiedAlertStream',
+        'OPTIONS': {
+            'BOOTSTRAP_SERVERS': ALERCE_KAFKA_BOOTSTRAP_SERVERS,
+            'TOPIC': ALERCE_CLASSIFIED_TOPIC,
+            'GROUP_ID': os.environ.get('ALERCE_TOM_GROUP_ID', 'example-tom'),
+            'FILTERS': [
+                {'name': 'SN candidates', 'classifier': 'stamp_classifier', 'class_name': 'SN',
+                 'min_probability': float(os.environ.get('ALERCE_SN_MIN_PROBABILITY', '0.5'))},
+                {'name': 'Light-curve transients', 'classifier': 'lc_classifier_top', 'class_name': 'Transient',
+                 'min_probability': 0.6},
+            ],
+        },
+    },
+]
 
 try:
     from local_settings import * # noqa

@@ -1,6 +1,28 @@
 from django.apps import AppConfig
+from django.urls import include, path
 
 
 class TomAlerceConfig(AppConfig):
+    """Plugs tom_alerce into a TOM through tomtoolkit 3.1's AppConfig integration points."""
+
     name = "tom_alerce"
+    verbose_name = "ALeRCE classifications"
     default_auto_field = "django.db.models.AutoField"
+
+    def include_url_paths(self):
+        from tom_alerce.tables import ClassifiedTargetListView
+
+        return [
+            path("alerce/", include("tom_alerce.urls", namespace="tom_alerce")),
+            # tomtoolkit 3.1 has no integration point for target list columns: this list view
+            # (the TOM's own, plus classification columns) answers /targets/ before tom_targets does.
+            path("targets/", ClassifiedTargetListView.as_view(), name="alerce-target-list"),
+        ]
+
+    def nav_items(self):
+        return [{"partial": "tom_alerce/partials/navbar_link.html"}]
+
+    def target_detail_tabs(self):
+        return [{"partial": "tom_alerce/partials/target_tab.html",
+                 "context": "tom_alerce.templatetags.alerce_extras.alerce_tab_context",
+                 "label": "ALeRCE"}]

@@ -1,0 +1,23 @@
+"""Synthetic ZTF alerts, light curves and cutouts for the demo, the benchmarks and training.
+
+- :func:`simulate_lightcurve` — one object of the 15 light-curve classes on ZTF's cadence.
+- :func:`simulate_stamps` / :func:`stamp_metadata` / :func:`simulate_stamp_example` — cutouts
+  and candidate fields for the stamp classifier's five classes.
+- :func:`simulate_alert_packets` — Avro alert packets valid against ZTF schema 4.02.
+
+The observing model is calibrated on real alerts (``python -m classifier_service.simulate.calibrate``).
+"""
+from classifier_service.simulate.alerts import simulate_alert_packets
+from classifier_service.simulate.lightcurves import SimulatedLightCurve, simulate_lightcurve
+from classifier_service.simulate.sources import CLASSES, HIERARCHY
+from classifier_service.simulate.stamps import (
+    STAMP_CLASSES,
+    simulate_stamp_example,
+    simulate_stamps,
+    stamp_metadata,
+)
+
+__all__ = [
+    "CLASSES", "HIERARCHY", "STAMP_CLASSES", "SimulatedLightCurve", "simulate_alert_packets",
+    "simulate_lightcurve", "simulate_stamp_example", "simulate_stamps", "stamp_metadata",
+]

@@ -1,0 +1,202 @@
+"""The store: SQLite by default, PostgreSQL by URL; the only code that writes SQL.
+
+Reads are batched (one query per table for all the objects of a batch) and each batch is
+written in ONE transaction of idempotent upserts, so a replayed alert changes no row and a
+worker killed mid-batch leaves either all of a batch or none of it.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, case, create_engine, event, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from classifier_service.store import tables
+from classifier_service.store.tables import metadata
+
+__all__ = ["Store", "BatchWrite", "DEFAULT_URL", "tables"]
+
+DEFAULT_URL = "sqlite:///var/alerce.sqlite3"
+# Rows per statement: below SQLite's 32766 bound-parameter limit for the widest table.
+_CHUNK = 500
+
+STORED_DETECTION_COLUMNS = (
+    "candid", "mjd", "fid", "ra", "dec", "magpsf", "sigmapsf", "isdiffpos", "magpsf_corr",
+    "sigmapsf_corr", "sigmapsf_corr_ext", "corrected", "dubious", "has_stamp",
+)
+
+
+@dataclass
+class BatchWrite:
+    """Every row one batch produces, by table; written together or not at all."""
+
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    detections: list[dict[str, Any]] = field(default_factory=list)
+    non_detections: list[dict[str, Any]] = field(default_factory=list)
+    forced_photometry: list[dict[str, Any]] = field(default_factory=list)
+    magstats: list[dict[str, Any]] = field(default_factory=list)
+    probabilities: list[dict[str, Any]] = field(default_factory=list)
+    features: list[dict[str, Any]] = field(default_factory=list)
+    taxonomies: list[dict[str, Any]] = field(default_factory=list)
+    cutouts: list[dict[str, Any]] = field(default_factory=list)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+
+    def row_count(self) -> int:
+        return sum(len(rows) for rows in vars(self).values())
+
+
+class Store:
+    """SQLAlchemy engine plus the batch reads and the batch write the worker needs."""
+
+    def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False, **engine_kwargs: Any) -> None:
+        self.url = url
+        if url.startswith("sqlite"):
+            _ensure_sqlite_folder(url)
+            engine_kwargs.setdefault("connect_args", {"timeout": 30})
+        self.engine: Engine = create_engine(url, echo=echo, future=True, **engine_kwargs)
+        self.dialect = self.engine.dialect.name
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    def create_all(self) -> None:
+        metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # --- reads -------------------------------------------------------------------------
+    def detections_of(self, oids: Sequence[str]) -> dict[str, list[Mapping[str, Any]]]:
+        """Stored detections of these objects, oldest first, in one query."""
+        if not oids:
+            return {}
+        table = tables.detection
+        columns = [table.c.oid, *(table.c[name] for name in STORED_DETECTION_COLUMNS)]
+        return self._grouped(select(*columns).where(table.c.oid.in_(list(oids))).order_by(table.c.mjd))
+
+    def non_detections_of(self, oids: Sequence[str]) -> dict[str, list[Mapping[str, Any]]]:
+        if not oids:
+            return {}
+        table = tables.non_detection
+        query = select(table.c.oid, table.c.mjd, table.c.fid, table.c.diffmaglim).where(
+            table.c.oid.in_(list(oids))).order_by(table.c.mjd)
+        return self._grouped(query)
+
+    def existing_oids(self, oids: Sequence[str]) -> set[str]:
+        table = tables.object_table
+        with self.engine.connect() as conn:
+            return set(conn.scalars(select(table.c.oid).where(table.c.oid.in_(list(oids)))))
+
+    def _grouped(self, query) -> dict[str, list[Mapping[str, Any]]]:
+        out: dict[str, list[Mapping[str, Any]]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query).mappings():
+                out.setdefault(row["oid"], []).append(row)
+        return out
+
+    # --- the batch write ------------------------------------------------------------
+    def write(self, batch: BatchWrite) -> None:
+        """All of a batch's rows in one transaction of idempotent upserts."""
+        with self.engine.begin() as conn:
+            self._upsert(conn, tables.object_table, batch.objects)
+            self._upsert_detections(conn, batch.detections)
+            self._upsert(conn, tables.non_detection, batch.non_detections)
+            self._upsert(conn, tables.forced_photometry, batch.forced_photometry)
+            self._upsert(conn, tables.magstat, batch.magstats)
+            self._upsert(conn, tables.probability, batch.probabilities)
+            self._upsert(conn, tables.feature, batch.features)
+            self._upsert(conn, tables.taxonomy, batch.taxonomies)
+            self._upsert_cutouts(conn, batch.cutouts)
+            self._insert_new(conn, tables.dead_letter, batch.dead_letters, ["source", "stage"])
+
+    def _insert(self, table: Table):
+        return (postgresql if self.dialect == "postgresql" else sqlite).insert(table)
+
+    def _upsert(self, conn: Connection, table: Table, rows: list[dict[str, Any]],
+                set_: Mapping[str, Any] | None = None, where=None) -> None:
+        """INSERT ... ON CONFLICT (primary key) DO UPDATE SET every other column."""
+        if not rows:
+            return
+        keys = [c.name for c in table.primary_key.columns]
+        for chunk in _chunks(_deduplicated(_clean(rows), keys)):
+            stmt = self._insert(table)
+            update = set_ if set_ is not None else {
+                c.name: stmt.excluded[c.name] for c in table.columns
+                if c.name not in keys and c.name in chunk[0]}
+            stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update(stmt) if callable(update)
+                                              else update, where=where(stmt) if callable(where) else where)
+            conn.execute(stmt, chunk)
+
+    def _upsert_detections(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """A detection first seen in a later alert's history keeps the stamp and parent of
+        the alert that carried it as its candidate, whatever order they arrive in."""
+        table = tables.detection
+
+        def update(stmt):
+            excluded = stmt.excluded
+            values = {c.name: excluded[c.name] for c in table.columns
+                      if c.name not in ("candid", "has_stamp", "parent_candid")}
+            values["has_stamp"] = or_(table.c.has_stamp, excluded.has_stamp)
+            values["parent_candid"] = case((excluded.has_stamp, excluded.parent_candid),
+                                           else_=table.c.parent_candid)
+            return values
+
+        self._upsert(conn, table, rows, set_=update)
+
+    def _upsert_cutouts(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Keep the stamps of the object's first alert (the smallest candid)."""
+        table = tables.cutout
+        self._upsert(conn, table, rows, where=lambda stmt: stmt.excluded.candid < table.c.candid)
+
+    def _insert_new(self, conn: Connection, table: Table, rows: list[dict[str, Any]],
+                    keys: list[str]) -> None:
+        if not rows:
+            return
+        for chunk in _chunks(_deduplicated(_clean(rows), keys)):
+            conn.execute(self._insert(table).on_conflict_do_nothing(index_elements=keys), chunk)
+
+    # --- helpers for tests and the CLI ------------------------------------------------
+    def row_counts(self) -> dict[str, int]:
+        from sqlalchemy import func
+
+        with self.engine.connect() as conn:
+            return {name: conn.scalar(select(func.count()).select_from(table))
+                    for name, table in metadata.tables.items()}
+
+
+def _clean(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """NaN and infinities become NULL: the same on SQLite and PostgreSQL."""
+    out = []
+    for row in rows:
+        out.append({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                    for k, v in row.items()})
+    return out
+
+
+def _deduplicated(rows: list[dict[str, Any]], keys: list[str]) -> list[dict[str, Any]]:
+    """Last row per key: PostgreSQL refuses to update one row twice in a statement."""
+    return list({tuple(row[k] for k in keys): row for row in rows}.values())
+
+
+def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
+    for start in range(0, len(rows), _CHUNK):
+        yield rows[start:start + _CHUNK]
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL lets the API read while a worker writes; NORMAL sync is safe under WAL."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _ensure_sqlite_folder(url: str) -> None:
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    if path and path != ":memory:" and not path.startswith("file:"):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -2,16 +2,37 @@
 
 ZTF sends every alert as a complete container file with its writer schema in the header,
 so the same reader serves Kafka messages and archive files of every schema version.
+``fastavro.reader`` re-parses that schema for every container (about 1 ms an alert); here the
+container framing is read directly and the parsed schema is cached by its text, so only the
+records themselves go through fastavro.
 """
 from __future__ import annotations
 
 import io
+import json
+import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import fastavro
 
 from classifier_service.surveys.base import AlertParseError
+
+MAGIC = b"Obj\x01"
+SYNC_SIZE = 16
+_SCHEMA_CACHE_SIZE = 64
+_parsed_schemas: dict[bytes, Any] = {}
+
+
+@dataclass(slots=True)
+class Container:
+    """The framing of one container: its schema, codec, sync marker and where blocks start."""
+
+    schema_json: bytes
+    codec: str
+    sync: bytes
+    blocks_start: int
 
 
 def iter_records(payload: bytes | BinaryIO) -> Iterator[dict[str, Any]]:
@@ -19,12 +40,191 @@ def iter_records(payload: bytes | BinaryIO) -> Iterator[dict[str, Any]]:
 
     Records before the damaged block are yielded, so a truncated file loses only its tail.
     """
-    stream = io.BytesIO(payload) if isinstance(payload, (bytes, bytearray, memoryview)) else payload
+    data = _as_bytes(payload)
+    container = read_header(data)
+    schema = parsed_schema(container.schema_json)
+    for block in _iter_blocks(data, container):
+        stream = io.BytesIO(block.data)
+        for _ in range(block.count):
+            yield _read_record(stream, schema, block.damage)
+        if block.damage:
+            raise AlertParseError(block.damage)
+
+
+def split_records(payload: bytes) -> Iterator[bytes]:
+    """Each record of a container as a container of its own (what a Kafka message holds).
+
+    A container that already holds a single record comes back unchanged, without decoding.
+    """
+    container = read_header(payload)
+    blocks = _iter_blocks(payload, container)
+    first = next(blocks, None)
+    if first is None:
+        return
+    second = next(blocks, None)
+    if second is None and first.count == 1 and not first.damage:
+        yield payload
+        return
+    header = _single_record_header(container)
+    schema = parsed_schema(container.schema_json)
+    for block in (first, second, *blocks):
+        if block is None:
+            continue
+        stream = io.BytesIO(block.data)
+        for _ in range(block.count):
+            start = stream.tell()
+            _read_record(stream, schema, block.damage)
+            record = block.data[start:stream.tell()]
+            yield header + _zigzag(1) + _zigzag(len(record)) + record + container.sync
+        if block.damage:
+            raise AlertParseError(block.damage)
+
+
+def read_header(data: bytes) -> Container:
+    """Parse the container header (magic, metadata map, sync marker)."""
+    if not data.startswith(MAGIC):
+        raise AlertParseError("not an Avro container: bad magic bytes")
     try:
-        reader = fastavro.reader(stream)
-    except Exception as exc:  # fastavro raises ValueError, EOFError, IndexError...
-        raise AlertParseError(f"not an Avro container: {type(exc).__name__}: {exc}") from exc
+        pos = len(MAGIC)
+        meta: dict[str, bytes] = {}
+        while True:
+            count, pos = _read_long(data, pos)
+            if count == 0:
+                break
+            if count < 0:
+                count = -count
+                _, pos = _read_long(data, pos)  # block size in bytes, not needed
+            for _ in range(count):
+                key, pos = _read_bytes(data, pos)
+                value, pos = _read_bytes(data, pos)
+                meta[key.decode("utf-8")] = value
+        sync = data[pos:pos + SYNC_SIZE]
+        if len(sync) != SYNC_SIZE:
+            raise AlertParseError("truncated Avro header: no sync marker")
+    except (IndexError, UnicodeDecodeError) as exc:
+        raise AlertParseError(f"truncated Avro header: {exc}") from exc
+    if "avro.schema" not in meta:
+        raise AlertParseError("Avro header carries no schema")
+    codec = meta.get("avro.codec", b"null").decode("ascii", "replace")
+    if codec not in _DECOMPRESSORS:
+        raise AlertParseError(f"unsupported Avro codec {codec!r}")
+    return Container(meta["avro.schema"], codec, sync, pos + SYNC_SIZE)
+
+
+def parsed_schema(schema_json: bytes) -> Any:
+    """fastavro's parsed form of a writer schema, parsed once per distinct schema text."""
+    schema = _parsed_schemas.get(schema_json)
+    if schema is None:
+        try:
+            schema = fastavro.parse_schema(json.loads(schema_json))
+        except Exception as exc:  # json or fastavro SchemaParseException
+            raise AlertParseError(f"invalid writer schema: {type(exc).__name__}: {exc}") from exc
+        if len(_parsed_schemas) >= _SCHEMA_CACHE_SIZE:
+            _parsed_schemas.clear()
+        _parsed_schemas[schema_json] = schema
+    return schema
+
+
+@dataclass(slots=True)
+class _Block:
+    count: int
+    data: bytes
+    damage: str | None = None  # why the file is unreadable after this block's records
+
+
+def _iter_blocks(data: bytes, container: Container) -> Iterator[_Block]:
+    decompress = _DECOMPRESSORS[container.codec]
+    pos = container.blocks_start
+    while pos < len(data):
+        try:
+            count, pos = _read_long(data, pos)
+            size, pos = _read_long(data, pos)
+        except IndexError as exc:
+            raise AlertParseError("corrupt Avro block: truncated block header") from exc
+        end = pos + size
+        if count < 0 or size < 0:
+            raise AlertParseError(f"corrupt Avro block: {count} records in {size} bytes")
+        if end + SYNC_SIZE > len(data):
+            damage = f"corrupt Avro block: {count} records in {size} bytes overrun the file"
+        elif data[end:end + SYNC_SIZE] != container.sync:
+            damage = "corrupt Avro block: expected sync marker not found"
+        else:
+            yield _Block(count, decompress(data[pos:end]))
+            pos = end + SYNC_SIZE
+            continue
+        # What precedes the damage may still be whole records: read them, then stop.
+        yield _Block(count, data[pos:end] if container.codec == "null" else b"", damage)
+        return
+
+
+def _read_record(stream: io.BytesIO, schema: Any, damage: str | None = None) -> dict[str, Any]:
     try:
-        yield from reader
-    except Exception as exc:
-        raise AlertParseError(f"corrupt Avro block: {type(exc).__name__}: {exc}") from exc
+        return fastavro.schemaless_reader(stream, schema, None)
+    except Exception as exc:  # fastavro raises EOFError, IndexError, UnicodeDecodeError...
+        raise AlertParseError(damage or f"corrupt Avro record: {type(exc).__name__}: {exc}") from exc
+
+
+def _single_record_header(container: Container) -> bytes:
+    """A header for the same schema and sync marker, uncompressed (records are re-framed)."""
+    meta = {b"avro.schema": container.schema_json, b"avro.codec": b"null"}
+    body = b"".join(_zigzag(len(k)) + k + _zigzag(len(v)) + v for k, v in meta.items())
+    return MAGIC + _zigzag(len(meta)) + body + _zigzag(0) + container.sync
+
+
+def _read_long(data: bytes, pos: int) -> tuple[int, int]:
+    """Avro's zig-zag varint at ``pos``; IndexError when the bytes run out."""
+    shift = result = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return (result >> 1) ^ -(result & 1), pos
+        shift += 7
+
+
+def _read_bytes(data: bytes, pos: int) -> tuple[bytes, int]:
+    size, pos = _read_long(data, pos)
+    if size < 0 or pos + size > len(data):
+        raise IndexError("length runs past the end")
+    return data[pos:pos + size], pos + size
+
+
+def _zigzag(value: int) -> bytes:
+    encoded = (value << 1) ^ (value >> 63)
+    out = bytearray()
+    while encoded > 0x7F:
+        out.append((encoded & 0x7F) | 0x80)
+        encoded >>= 7
+    out.append(encoded)
+    return bytes(out)
+
+
+def _inflate(block: bytes) -> bytes:
+    try:
+        return zlib.decompress(block, -15)
+    except zlib.error as exc:
+        raise AlertParseError(f"corrupt deflate block: {exc}") from exc
+
+
+def _unsnappy(block: bytes) -> bytes:
+    import cramjam
+
+    try:
+        data = bytes(cramjam.snappy.decompress_raw(block[:-4]))
+    except Exception as exc:  # cramjam.DecompressionError
+        raise AlertParseError(f"corrupt snappy block: {exc}") from exc
+    if zlib.crc32(data).to_bytes(4, "big") != block[-4:]:
+        raise AlertParseError("corrupt snappy block: CRC mismatch")
+    return data
+
+
+_DECOMPRESSORS = {"null": bytes, "deflate": _inflate, "snappy": _unsnappy}
+
+
+def _as_bytes(payload: bytes | BinaryIO) -> bytes:
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, (bytearray, memoryview)):
+        return bytes(payload)
+    return payload.read()

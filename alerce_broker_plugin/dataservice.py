@@ -1,0 +1,158 @@
+"""The ``tom_dataservices`` DataService for an ALeRCE API, public or self-hosted.
+
+Unlike the DataService bundled with tomtoolkit, this one is configured by base URL (see
+:mod:`alerce_broker_plugin.config`), caches the classifier list, follows ALeRCE's paging,
+shows each result's stamp and light-curve classes, and on target creation stores extras,
+aliases, photometry (detections, limits, forced), cutouts and the full classifications
+through the same :mod:`alerce_broker_plugin.ingest` mapping the live listener uses.
+Everything for one object is fetched before anything is written: a broker that fails
+half-way leaves nothing behind.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tom_dataservices.dataservices import DataService
+from tom_targets.models import Target
+
+from alerce_broker_plugin import config, ingest
+from alerce_broker_plugin.client import STAMP_TYPES, AlerceApiClient
+from alerce_broker_plugin.forms import MAX_RESULTS, AlerceBrokerQueryForm
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_RESULTS = 20
+
+
+def build_api_parameters(form_data: dict[str, Any]) -> dict[str, Any]:
+    """Cleaned form data (or a saved query's parameters) to ALeRCE ``/objects`` parameters.
+
+    Ranges go out as ALeRCE's repeated parameters (``ndet=2&ndet=10``); an open lower end
+    becomes 0 because ALeRCE reads a single value as the lower bound.
+    """
+    params: dict[str, Any] = {"count": "true"}
+    for form_key, api_key in (("classifier", "classifier"), ("class_name", "class"),
+                              ("probability", "probability"), ("ranking", "ranking"),
+                              ("order_by", "order_by"), ("order_mode", "order_mode")):
+        if form_data.get(form_key) not in (None, ""):
+            params[api_key] = form_data[form_key]
+    if "order_mode" in params and "order_by" not in params:
+        del params["order_mode"]
+    for name in ("ndet", "firstmjd", "lastmjd"):
+        low, high = form_data.get(f"{name}_min"), form_data.get(f"{name}_max")
+        if high is not None:
+            params[name] = [low if low is not None else 0, high]
+        elif low is not None:
+            params[name] = [low]
+    if all(form_data.get(key) is not None for key in ("ra", "dec", "radius")):
+        params.update(ra=form_data["ra"], dec=form_data["dec"], radius=form_data["radius"])
+    oids = [oid.strip() for oid in (form_data.get("oid") or "").split(",") if oid.strip()]
+    if oids:
+        params["oid"] = oids
+    return params
+
+
+class AlerceBrokerDataService(DataService):
+    name = config.SERVICE_NAME
+    verbose_name = "ALeRCE broker (public ALeRCE or a self-hosted classifier_service)"
+    info_url = "https://alerce.readthedocs.io/en/latest/ztf_api.html"
+    service_notes = "Classifier, class, probability, detections, dates (MJD) and cone search over ALeRCE's API."
+    query_results_table = "alerce_broker_plugin/partials/results_table.html"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.api: AlerceApiClient = config.api_client()
+        self._objects: dict[str, ingest.BrokerObject] = {}  # fetched once per oid per instance
+        self._oid_of_target: dict[str, str] = {}  # target name -> broker oid, for targets made here
+
+    @classmethod
+    def get_form_class(cls):
+        return AlerceBrokerQueryForm
+
+    @classmethod
+    def urls(cls, **kwargs) -> dict:
+        return {"base_url": config.api_client().base_url, "info_url": cls.info_url}
+
+    # --- Querying --------------------------------------------------------------------------
+
+    def build_query_parameters(self, parameters: dict, **kwargs) -> dict[str, Any]:
+        """Saved or submitted form data to {"api": ALeRCE parameters, "max_results": n}."""
+        max_results = min(int(parameters.get("max_results") or DEFAULT_MAX_RESULTS), MAX_RESULTS)
+        return {"api": build_api_parameters(parameters), "max_results": max_results}
+
+    def build_query_parameters_from_target(self, target: Target, **kwargs) -> dict[str, Any]:
+        return {"api": {"oid": [target.name]}, "max_results": 1}
+
+    def query_service(self, query_parameters: dict, **kwargs) -> list[dict[str, Any]]:
+        """Walk ALeRCE's pages until ``max_results`` objects or the last page."""
+        wanted = int(query_parameters.get("max_results", DEFAULT_MAX_RESULTS))
+        page_size = min(wanted, MAX_RESULTS)
+        items: list[dict[str, Any]] = []
+        page_number = 1
+        while len(items) < wanted:
+            page = self.api.query_objects({**query_parameters["api"], "page": page_number, "page_size": page_size})
+            items.extend(page["items"])
+            self.query_results = {"total": page.get("total"), "pages_read": page_number}
+            if not page.get("has_next") or not page["items"]:
+                break
+            page_number = int(page.get("next") or page_number + 1)
+        return items[:wanted]
+
+    def query_targets(self, query_parameters: dict, **kwargs) -> list[dict[str, Any]]:
+        """The objects, each with its top class under every classifier in ``result_classifiers``."""
+        items = self.query_service(query_parameters, **kwargs)
+        oids = [item["oid"] for item in items]
+        for classifier_name in config.result_classifiers() if oids else ():
+            page = self.api.query_objects({"oid": oids, "classifier": classifier_name, "ranking": 1,
+                                           "page_size": len(oids)})
+            tops = {row["oid"]: row for row in page["items"]}
+            for item in items:
+                top = tops.get(item["oid"], {})
+                item[f"{classifier_name}_class"] = top.get("class")
+                item[f"{classifier_name}_probability"] = top.get("probability")
+        return items
+
+    def get_additional_context_data(self) -> dict[str, Any]:
+        return {"alerce_total": self.query_results.get("total"),
+                "alerce_result_classifiers": config.result_classifiers()}
+
+    # --- Creating targets ------------------------------------------------------------------
+
+    def fetch_object(self, oid: str, summary: dict[str, Any] | None = None) -> ingest.BrokerObject:
+        """Everything about one object, from the API, before anything is written."""
+        if oid not in self._objects:
+            summary = summary if summary is not None else self.api.query_object(oid)
+            obj = ingest.object_from_api(summary, self.api.query_lightcurve(oid),
+                                         self.api.query_probabilities(oid), self.api.query_forced_photometry(oid))
+            if obj.stamp_candid is not None:
+                obj.cutouts = {kind: self.api.get_stamp_png(oid, obj.stamp_candid, kind)
+                               for kind in ingest.missing_cutouts(oid, obj.stamp_candid, STAMP_TYPES)}
+            self._objects[oid] = obj
+        return self._objects[oid]
+
+    def create_target_from_query(self, target_result: dict, **kwargs) -> Target:
+        """The TOM's target for this object (matched by name, alias or position) or a new one."""
+        obj = self.fetch_object(target_result["oid"], target_result)
+        target = ingest.find_target(obj.oid, obj.ra, obj.dec) or Target(
+            name=obj.oid, type=Target.SIDEREAL, ra=obj.ra, dec=obj.dec, epoch=2000.0)
+        self._oid_of_target[target.name] = obj.oid
+        return target
+
+    def create_target_extras_from_query(self, query_results: dict, **kwargs) -> dict[str, str]:
+        return ingest.target_extras(self.fetch_object(query_results["oid"], query_results))
+
+    def query_reduced_data(self, target: Target, **kwargs) -> dict[str, Any]:
+        """The object's record under ``photometry`` (also refreshes classifications and cutouts)."""
+        oid = self._oid_of_target.get(target.name) or self._broker_oid(target)
+        return {"photometry": self.fetch_object(oid)}
+
+    def create_reduced_datums_from_query(self, target: Target, data: ingest.BrokerObject = None,
+                                         data_type: str | None = None, **kwargs) -> list:
+        result = ingest.ingest_object(data, source_name=self.name,
+                                      source_location=f"{self.api.base_url}/ztf/v1/objects/{data.oid}")
+        return result.new_photometry
+
+    def _broker_oid(self, target: Target) -> str:
+        """The name the broker knows the target by: its ALeRCE alias, else its own name."""
+        return next((name for name in target.names if name.startswith("ZTF")), target.name)

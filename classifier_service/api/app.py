@@ -1,0 +1,64 @@
+"""The FastAPI application: routes, the store connection, and how errors are answered.
+
+Bad parameters get a 400 with a readable ``detail`` (the alerce client raises it as a
+``ParseError``), unknown objects a 404, and a store that fails (down, locked, missing
+tables) a 503 with the cause logged, so no request ends in a bare 500.
+"""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from classifier_service.api import stamp_routes, ztf_routes
+from classifier_service.api.db import read_only_engine
+from classifier_service.api.objects import QueryError
+from classifier_service.api.schemas import Error
+
+log = logging.getLogger(__name__)
+
+ERROR_RESPONSES = {
+    400: {"model": Error, "description": "Bad parameters"},
+    404: {"model": Error, "description": "Not found"},
+    503: {"model": Error, "description": "The store is unavailable"},
+}
+
+
+def create_app(store: str | Engine) -> FastAPI:
+    """The API over the store at ``store`` (a sqlite:/// or postgresql:// URL, or an engine)."""
+    app = FastAPI(
+        title="ALeRCE-compatible classifier_service API",
+        description="ALeRCE's ZTF API routes (ztf/v1) and stamp route over a classifier_service "
+                    "store; point the alerce client here with ALERCE_CONFIG_PATH.",
+        version="1.0.0",
+        responses=ERROR_RESPONSES,
+    )
+    app.state.engine = read_only_engine(store) if isinstance(store, str) else store
+    app.include_router(ztf_routes.router)
+    app.include_router(ztf_routes.v2_router)
+    app.include_router(stamp_routes.router)
+    app.add_exception_handler(RequestValidationError, _bad_parameters)
+    app.add_exception_handler(QueryError, _bad_query)
+    app.add_exception_handler(SQLAlchemyError, _store_unavailable)
+    return app
+
+
+async def _bad_parameters(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()]
+    detail = "; ".join(f"{'.'.join(map(str, e['loc'][1:])) or 'request'}: {e['msg']}"
+                       for e in errors)
+    return JSONResponse(status_code=400, content={"detail": detail, "errors": errors})
+
+
+async def _bad_query(_request: Request, exc: QueryError) -> JSONResponse:
+    return JSONResponse(status_code=400, content={"detail": str(exc), "errors": []})
+
+
+async def _store_unavailable(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+    log.error("store query failed for %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(status_code=503, content={
+        "detail": "the store is unavailable; try again later", "errors": []})

@@ -1,0 +1,221 @@
+"""The ``/objects`` search: ALeRCE's filters, cone search, ordering and bounded paging.
+
+Builds one SQLAlchemy Core select from validated parameters; the route only runs it.
+Probability filters join the ``probability`` table through its (classifier_name,
+class_name, ranking, probability) index; without them every object carries the top class
+of a default classifier, as ALeRCE's list does with its light-curve classifier.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, func, literal, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from classifier_service.api.schemas import OBJECT_EXCLUDE, columns
+from classifier_service.store.tables import object_table, probability
+
+MAX_PAGE_SIZE = 1000
+MAX_OFFSET = 100_000  # page * page_size beyond this is refused: narrow the filters instead
+DEFAULT_RADIUS_ARCSEC = 30.0
+MAX_RADIUS_ARCSEC = 3600.0 * 10
+# The classifier whose top class labels list items when the query names none, in preference order.
+DEFAULT_CLASSIFIERS = ("lc_classifier", "stamp_classifier")
+OBJECT_ORDER_COLUMNS = tuple(columns(object_table, OBJECT_EXCLUDE))
+PROBABILITY_ORDER_COLUMNS = ("classifier_name", "class_name", "probability", "ranking")
+ORDER_COLUMNS = OBJECT_ORDER_COLUMNS + PROBABILITY_ORDER_COLUMNS
+
+
+class QueryError(ValueError):
+    """A parameter combination that cannot be served; the message goes back to the caller."""
+
+
+@dataclass(slots=True)
+class ConeSearch:
+    ra: float
+    dec: float
+    radius_arcsec: float = DEFAULT_RADIUS_ARCSEC
+
+
+@dataclass(slots=True)
+class ObjectQuery:
+    """Validated ``/objects`` parameters (ALeRCE's names; ``class_name`` is ``class`` there)."""
+
+    oids: list[str] = field(default_factory=list)
+    classifier: str | None = None
+    classifier_version: str | None = None
+    class_name: str | None = None
+    ranking: int | None = None
+    probability: float | None = None
+    ndet: tuple[float | None, float | None] = (None, None)
+    firstmjd: tuple[float | None, float | None] = (None, None)
+    lastmjd: tuple[float | None, float | None] = (None, None)
+    cone: ConeSearch | None = None
+    order_by: str | None = None
+    order_mode: str = "ASC"
+    page: int = 1
+    page_size: int = 10
+    count: bool = False
+
+    @property
+    def filters_probabilities(self) -> bool:
+        return any(v is not None for v in (
+            self.classifier, self.classifier_version, self.class_name, self.ranking,
+            self.probability))
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+def value_range(name: str, values: list[float] | None) -> tuple[float | None, float | None]:
+    """ALeRCE's ``name=min[&name=max]`` into (min, max), refusing anything else."""
+    if not values:
+        return (None, None)
+    if len(values) > 2:
+        raise QueryError(f"{name} takes one value (minimum) or two (minimum and maximum), "
+                         f"got {len(values)}")
+    low, high = values[0], values[1] if len(values) == 2 else None
+    if high is not None and low > high:
+        raise QueryError(f"{name} range is empty: minimum {low} is above maximum {high}")
+    return (low, high)
+
+
+def cone_search(ra: float | None, dec: float | None, radius: float | None) -> ConeSearch | None:
+    """A cone from ra/dec (degrees) and radius (arcsec, default 30), or None when not asked."""
+    if ra is None and dec is None:
+        if radius is not None:
+            raise QueryError("radius needs ra and dec")
+        return None
+    if ra is None or dec is None:
+        raise QueryError("a cone search needs both ra and dec (degrees)")
+    return ConeSearch(ra, dec, DEFAULT_RADIUS_ARCSEC if radius is None else radius)
+
+
+def check_paging(page: int, page_size: int) -> None:
+    if page_size > MAX_PAGE_SIZE:
+        raise QueryError(f"page_size is at most {MAX_PAGE_SIZE}")
+    if page * page_size > MAX_OFFSET:
+        raise QueryError(f"page * page_size is at most {MAX_OFFSET}: narrow the query with "
+                         "filters (firstmjd, lastmjd, ndet, ...) instead of paging further")
+
+
+def build_select(query: ObjectQuery, default_classifier: tuple[str, str] | None) -> Select:
+    """The page's select (``page_size + 1`` rows, so the caller can tell whether more follow)."""
+    obj = object_table
+    item_columns = [obj.c[name] for name in OBJECT_ORDER_COLUMNS]
+    where = _object_filters(query)
+    if query.filters_probabilities:
+        prob = probability.alias("p")
+        where += _probability_filters(query, prob)
+        joined = obj.join(prob, prob.c.oid == obj.c.oid)
+    elif default_classifier is not None:
+        name, version = default_classifier
+        prob = (select(probability)
+                .where(probability.c.classifier_name == name,
+                       probability.c.classifier_version == version,
+                       probability.c.ranking == 1)
+                .subquery("p"))
+        joined = obj.outerjoin(prob, prob.c.oid == obj.c.oid)
+    else:
+        prob, joined = None, obj
+    if prob is None:
+        class_columns = [literal(None).label("class"), literal(None).label("classifier"),
+                         literal(None).label("probability")]
+    else:
+        class_columns = [prob.c.class_name.label("class"),
+                         prob.c.classifier_name.label("classifier"), prob.c.probability]
+    statement = select(*item_columns, *class_columns).select_from(joined).where(*where)
+    statement = statement.order_by(*_order(query, prob))
+    return statement.offset(query.offset).limit(query.page_size + 1)
+
+
+def build_count(query: ObjectQuery, page_select: Select) -> Select:
+    """``SELECT count(*)`` over the same rows, without paging or ordering."""
+    inner = page_select.limit(None).offset(None).order_by(None).subquery()
+    return select(func.count()).select_from(inner)
+
+
+def _object_filters(query: ObjectQuery) -> list[ColumnElement[bool]]:
+    obj = object_table
+    where: list[ColumnElement[bool]] = []
+    if len(query.oids) == 1 and "*" in query.oids[0]:
+        where.append(obj.c.oid.like(query.oids[0].replace("*", "%")))
+    elif query.oids:
+        where.append(obj.c.oid.in_(query.oids))
+    for column, (low, high) in ((obj.c.ndet, query.ndet), (obj.c.firstmjd, query.firstmjd),
+                                (obj.c.lastmjd, query.lastmjd)):
+        if low is not None:
+            where.append(column >= low)
+        if high is not None:
+            where.append(column <= high)
+    if query.cone is not None:
+        where.extend(_cone_filters(query.cone))
+    return where
+
+
+def _probability_filters(query: ObjectQuery, prob) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [prob.c.ranking == (query.ranking or 1)]
+    if query.classifier is not None:
+        where.append(prob.c.classifier_name == query.classifier)
+    if query.classifier_version is not None:
+        where.append(prob.c.classifier_version == query.classifier_version)
+    if query.class_name is not None:
+        where.append(prob.c.class_name == query.class_name)
+    if query.probability is not None:
+        where.append(prob.c.probability >= query.probability)
+    return where
+
+
+def _cone_filters(cone: ConeSearch) -> list[ColumnElement[bool]]:
+    """A declination band and right-ascension window the indexes can use, then the exact cut."""
+    obj = object_table
+    radius = cone.radius_arcsec / 3600.0
+    where: list[ColumnElement[bool]] = [obj.c.meandec.between(cone.dec - radius,
+                                                              cone.dec + radius)]
+    window = _ra_window(cone.ra, cone.dec, radius)
+    if window is not None:
+        low, high = window
+        if low < 0:
+            where.append(or_(obj.c.meanra >= low + 360.0, obj.c.meanra <= high))
+        elif high > 360:
+            where.append(or_(obj.c.meanra >= low, obj.c.meanra <= high - 360.0))
+        else:
+            where.append(obj.c.meanra.between(low, high))
+    # Haversine: accurate at small separations, where the cosine formula is not.
+    half_ddec = func.radians(obj.c.meandec - cone.dec) / 2
+    half_dra = func.radians(obj.c.meanra - cone.ra) / 2
+    hav = (func.sin(half_ddec) * func.sin(half_ddec)
+           + math.cos(math.radians(cone.dec)) * func.cos(func.radians(obj.c.meandec))
+           * func.sin(half_dra) * func.sin(half_dra))
+    where.append(hav <= math.sin(math.radians(radius) / 2) ** 2)
+    return where
+
+
+def _ra_window(ra: float, dec: float, radius: float) -> tuple[float, float] | None:
+    """The RA interval containing the cone, or None when the cone reaches a pole."""
+    if abs(dec) + radius >= 89.9:
+        return None
+    ratio = math.sin(math.radians(radius)) / math.cos(math.radians(dec))
+    if ratio >= 1.0:
+        return None
+    half_width = math.degrees(math.asin(ratio))
+    return (ra - half_width, ra + half_width)
+
+
+def _order(query: ObjectQuery, prob) -> list:
+    """The requested order, then oid (and classifier) so that pages never overlap."""
+    tie_breakers = [object_table.c.oid]
+    if query.filters_probabilities:
+        tie_breakers.append(prob.c.classifier_name)
+    if query.order_by is None:
+        return tie_breakers
+    if query.order_by in PROBABILITY_ORDER_COLUMNS:
+        if prob is None:
+            raise QueryError(f"order_by={query.order_by} needs a classifier: none is stored")
+        column = prob.c[query.order_by]
+    else:
+        column = object_table.c[query.order_by]
+    ordered = column.desc() if query.order_mode == "DESC" else column.asc()
+    return [ordered.nulls_last(), *tie_breakers]

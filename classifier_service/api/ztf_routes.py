@@ -1,0 +1,291 @@
+"""ALeRCE's ZTF API (``/ztf/v1``): objects, their light curves and products, classifiers.
+
+Routes, parameters and JSON shapes follow api.alerce.online so that the official
+``alerce`` client and existing notebooks work unchanged against this store.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from enum import Enum
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from pydantic import Field
+from sqlalchemy import Connection, Select, select
+
+from classifier_service.api import schemas
+from classifier_service.api.db import connection
+from classifier_service.api.objects import (
+    DEFAULT_CLASSIFIERS,
+    MAX_PAGE_SIZE,
+    MAX_RADIUS_ARCSEC,
+    ORDER_COLUMNS,
+    ObjectQuery,
+    QueryError,
+    build_count,
+    build_select,
+    check_paging,
+    cone_search,
+    value_range,
+)
+from classifier_service.store import tables
+
+router = APIRouter(prefix="/ztf/v1")
+# The one v2 route the alerce client's ZTF search uses.
+v2_router = APIRouter(prefix="/v2")
+
+Conn = Annotated[Connection, Depends(connection)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+Oid = Annotated[str, Path(min_length=1, max_length=32, description="The object's identifier")]
+# ALeRCE's order_by choices (object and probability columns); an Enum so OpenAPI lists them.
+OrderBy = Enum("OrderBy", {name: name for name in ORDER_COLUMNS}, type=str)
+
+
+class OrderMode(str, Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+# --- objects --------------------------------------------------------------------------
+@router.get("/objects", response_model=schemas.ObjectPage, tags=["objects"])
+def list_objects(
+    conn: Conn,
+    oid: Annotated[list[Annotated[str, Field(min_length=1, max_length=32)]] | None,
+                   Query(max_length=1000, description="Object ids; one id may use * wildcards")] = None,
+    classifier: Annotated[str | None, Query(max_length=64)] = None,
+    classifier_version: Annotated[str | None, Query(max_length=32)] = None,
+    class_name: Annotated[str | None, Query(alias="class", max_length=32)] = None,
+    ranking: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    probability: Annotated[float | None, Query(ge=0.0, le=1.0, description="Minimum probability")] = None,
+    ndet: Annotated[list[FiniteFloat] | None, Query(description="Detections: min[, max]")] = None,
+    firstmjd: Annotated[list[FiniteFloat] | None, Query(description="First detection MJD: min[, max]")] = None,
+    lastmjd: Annotated[list[FiniteFloat] | None, Query(description="Last detection MJD: min[, max]")] = None,
+    ra: Annotated[float | None, Query(ge=0.0, le=360.0, description="Cone centre RA (deg)")] = None,
+    dec: Annotated[float | None, Query(ge=-90.0, le=90.0, description="Cone centre Dec (deg)")] = None,
+    radius: Annotated[float | None, Query(gt=0.0, le=MAX_RADIUS_ARCSEC,
+                                          description="Cone radius (arcsec, default 30)")] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 10,
+    count: Annotated[bool, Query(description="Whether to count the total")] = False,
+    order_by: Annotated[OrderBy | None, Query()] = None,
+    order_mode: Annotated[OrderMode, Query()] = OrderMode.ASC,
+) -> dict:
+    """Objects matching the filters, one page at a time (ALeRCE's ``query_objects``)."""
+    check_paging(page, page_size)
+    query = ObjectQuery(
+        oids=oid or [], classifier=classifier, classifier_version=classifier_version,
+        class_name=class_name, ranking=ranking, probability=probability,
+        ndet=value_range("ndet", ndet), firstmjd=value_range("firstmjd", firstmjd),
+        lastmjd=value_range("lastmjd", lastmjd), cone=cone_search(ra, dec, radius),
+        order_by=order_by.value if order_by else None, order_mode=order_mode.value,
+        page=page, page_size=page_size, count=count,
+    )
+    taxonomy = _taxonomy(conn)
+    _check_classification_filters(query, taxonomy)
+    statement = build_select(query, _default_classifier(taxonomy))
+    rows = [schemas.clean_row(r) for r in conn.execute(statement).mappings()]
+    has_next = len(rows) > page_size
+    return {
+        "total": conn.execute(build_count(query, statement)).scalar_one() if count else None,
+        "page": page,
+        "next": page + 1 if has_next else None,
+        "has_next": has_next,
+        "prev": page - 1 if page > 1 else None,
+        "has_prev": page > 1,
+        "items": rows[:page_size],
+    }
+
+
+@router.get("/objects/{oid}", response_model=schemas.Object, tags=["objects"])
+def get_object(conn: Conn, oid: Oid) -> dict:
+    """One object's statistics (ALeRCE's ``query_object``)."""
+    statement = select(*(tables.object_table.c[c] for c in
+                         schemas.columns(tables.object_table, schemas.OBJECT_EXCLUDE)))
+    row = conn.execute(statement.where(tables.object_table.c.oid == oid)).mappings().first()
+    if row is None:
+        raise HTTPException(404, f"Object {oid} not found")
+    return schemas.clean_row(row)
+
+
+# --- light curve ----------------------------------------------------------------------
+@router.get("/objects/{oid}/lightcurve", response_model=schemas.LightCurve, tags=["lightcurve"])
+def get_lightcurve(conn: Conn, oid: Oid) -> dict:
+    """Detections and non-detections, oldest first."""
+    _require_object(conn, oid)
+    return {"detections": _detections(conn, oid), "non_detections": _non_detections(conn, oid)}
+
+
+@router.get("/objects/{oid}/detections", response_model=list[schemas.Detection], tags=["lightcurve"])
+def get_detections(conn: Conn, oid: Oid) -> list[dict]:
+    _require_object(conn, oid)
+    return _detections(conn, oid)
+
+
+@router.get("/objects/{oid}/non_detections", response_model=list[schemas.NonDetection],
+            tags=["lightcurve"])
+def get_non_detections(conn: Conn, oid: Oid) -> list[dict]:
+    _require_object(conn, oid)
+    return _non_detections(conn, oid)
+
+
+def _detections(conn: Connection, oid: str) -> list[dict]:
+    table = tables.detection
+    return _rows(conn, _select_for(table, schemas.DETECTION_EXCLUDE, oid).order_by(table.c.mjd),
+                 as_string=schemas.DETECTION_STRINGS)
+
+
+def _non_detections(conn: Connection, oid: str) -> list[dict]:
+    table = tables.non_detection
+    return _rows(conn, _select_for(table, schemas.NON_DETECTION_EXCLUDE, oid)
+                 .order_by(table.c.mjd, table.c.fid))
+
+
+@v2_router.get("/lightcurve/forced-photometry/{oid}",
+               response_model=list[schemas.ForcedPhotometry], tags=["lightcurve"])
+def get_forced_photometry(conn: Conn, oid: Oid) -> list[dict]:
+    """Forced photometry epochs (ZTF ``fp_hists``), oldest first."""
+    _require_object(conn, oid)
+    table = tables.forced_photometry
+    statement = (_select_for(table, schemas.FORCED_PHOTOMETRY_EXCLUDE, oid)
+                 .add_columns(table.c.extra.label("extra_fields")).order_by(table.c.mjd))
+    return _rows(conn, statement)
+
+
+# --- per-object products --------------------------------------------------------------
+@router.get("/objects/{oid}/magstats", response_model=list[schemas.Magstat], tags=["objects"])
+def get_magstats(conn: Conn, oid: Oid) -> list[dict]:
+    """Magnitude statistics per band."""
+    _require_object(conn, oid)
+    table = tables.magstat
+    return _rows(conn, _select_for(table, schemas.MAGSTAT_EXCLUDE, oid).order_by(table.c.fid))
+
+
+@router.get("/objects/{oid}/probabilities", response_model=list[schemas.Probability],
+            tags=["classifications"])
+def get_probabilities(
+    conn: Conn, oid: Oid,
+    classifier: Annotated[str | None, Query(max_length=64)] = None,
+    classifier_version: Annotated[str | None, Query(max_length=32)] = None,
+) -> list[dict]:
+    """Every classifier's probabilities for the object, most probable class first."""
+    _require_object(conn, oid)
+    table = tables.probability
+    statement = _select_for(table, schemas.PROBABILITY_EXCLUDE, oid)
+    if classifier is not None:
+        statement = statement.where(table.c.classifier_name == classifier)
+    if classifier_version is not None:
+        statement = statement.where(table.c.classifier_version == classifier_version)
+    return _rows(conn, statement.order_by(table.c.classifier_name, table.c.classifier_version,
+                                          table.c.ranking))
+
+
+@router.get("/objects/{oid}/features", response_model=list[schemas.Feature], tags=["features"])
+def get_features(
+    conn: Conn, oid: Oid,
+    fid: Annotated[int | None, Query(ge=0, le=3, description="Band (0: none, 1 g, 2 r, 3 i)")] = None,
+    version: Annotated[str | None, Query(max_length=32)] = None,
+) -> list[dict]:
+    """The features the light-curve classifier computed."""
+    _require_object(conn, oid)
+    return _features(conn, oid, None, fid, version)
+
+
+@router.get("/objects/{oid}/features/{name}", response_model=list[schemas.Feature],
+            tags=["features"])
+def get_feature(
+    conn: Conn, oid: Oid, name: Annotated[str, Path(min_length=1, max_length=64)],
+    fid: Annotated[int | None, Query(ge=0, le=3)] = None,
+    version: Annotated[str | None, Query(max_length=32)] = None,
+) -> list[dict]:
+    """One feature, in every band it was computed for."""
+    _require_object(conn, oid)
+    return _features(conn, oid, name, fid, version)
+
+
+def _features(conn: Connection, oid: str, name: str | None, fid: int | None,
+              version: str | None) -> list[dict]:
+    table = tables.feature
+    statement = _select_for(table, schemas.FEATURE_EXCLUDE, oid)
+    for column, value in ((table.c.name, name), (table.c.fid, fid), (table.c.version, version)):
+        if value is not None:
+            statement = statement.where(column == value)
+    return _rows(conn, statement.order_by(table.c.name, table.c.fid))
+
+
+# --- classifiers ----------------------------------------------------------------------
+@router.get("/classifiers", response_model=list[schemas.Classifier], tags=["classifiers"])
+def list_classifiers(conn: Conn) -> list[dict]:
+    """Every classifier with its version and classes."""
+    return [{"classifier_name": name, "classifier_version": version, "classes": classes}
+            for (name, version), classes in _taxonomy(conn).items()]
+
+
+@router.get("/classifiers/{classifier_name}/{classifier_version}/classes",
+            response_model=list[schemas.ClassName], tags=["classifiers"])
+def list_classes(
+    conn: Conn,
+    classifier_name: Annotated[str, Path(max_length=64)],
+    classifier_version: Annotated[str, Path(max_length=32)],
+) -> list[dict]:
+    classes = _taxonomy(conn).get((classifier_name, classifier_version))
+    if classes is None:
+        raise HTTPException(404, f"Classifier {classifier_name} version {classifier_version} "
+                                 "not found")
+    return [{"name": name} for name in classes]
+
+
+# --- helpers --------------------------------------------------------------------------
+def _select_for(table, exclude: Iterable[str], oid: str) -> Select:
+    return select(*(table.c[c] for c in schemas.columns(table, exclude))).where(table.c.oid == oid)
+
+
+def _rows(conn: Connection, statement: Select, as_string: Iterable[str] = ()) -> list[dict]:
+    return [schemas.clean_row(r, as_string) for r in conn.execute(statement).mappings()]
+
+
+def _require_object(conn: Connection, oid: str) -> None:
+    table = tables.object_table
+    if conn.execute(select(table.c.oid).where(table.c.oid == oid)).first() is None:
+        raise HTTPException(404, f"Object {oid} not found")
+
+
+def _taxonomy(conn: Connection) -> dict[tuple[str, str], list[str]]:
+    """(classifier_name, classifier_version) -> classes, in name then version order."""
+    table = tables.taxonomy
+    rows = conn.execute(select(table).order_by(table.c.classifier_name,
+                                               table.c.classifier_version))
+    return {(r.classifier_name, r.classifier_version): list(r.classes) for r in rows}
+
+
+def _check_classification_filters(query: ObjectQuery,
+                                  taxonomy: dict[tuple[str, str], list[str]]) -> None:
+    """Unknown classifiers, versions or classes are a caller's typo: say so, with the choices."""
+    names = sorted({name for name, _ in taxonomy})
+    if query.classifier is not None and query.classifier not in names:
+        raise QueryError(f"unknown classifier {query.classifier!r}; known: {', '.join(names)}")
+    known = {key: classes for key, classes in taxonomy.items()
+             if query.classifier in (None, key[0])
+             and query.classifier_version in (None, key[1])}
+    if query.classifier_version is not None and not known:
+        versions = sorted({v for n, v in taxonomy if query.classifier in (None, n)})
+        raise QueryError(f"unknown classifier_version {query.classifier_version!r}; "
+                         f"known: {', '.join(versions)}")
+    classes = sorted({c for cs in known.values() for c in cs})
+    if query.class_name is not None and query.class_name not in classes:
+        raise QueryError(f"unknown class {query.class_name!r}"
+                         + (f" for classifier {query.classifier!r}" if query.classifier else "")
+                         + f"; known: {', '.join(classes)}")
+
+
+def _default_classifier(taxonomy: dict[tuple[str, str], list[str]]) -> tuple[str, str] | None:
+    """The newest version of the first default classifier the store has results for."""
+    for name in DEFAULT_CLASSIFIERS:
+        versions = [v for n, v in taxonomy if n == name]
+        if versions:
+            return name, max(versions, key=_version_key)
+    return None
+
+
+def _version_key(version: str) -> tuple:
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.\-_+]", version))

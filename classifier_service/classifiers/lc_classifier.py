@@ -1,0 +1,194 @@
+"""ALeRCE's light-curve (late) classifier: a balanced hierarchical random forest.
+
+A top forest separates Transient, Stochastic and Periodic; one forest per group separates
+that group's classes, and P(class) = P(group) · P(class | group) (Sánchez-Sáez et al. 2021).
+Each forest balances its classes per tree (``class_weight="balanced_subsample"``), the
+stand-in for imbalanced-learn's BalancedRandomForest. Objects with fewer than six
+detections in both g and r get no outputs, as in ALeRCE.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+
+from classifier_service.classifiers.base import Classification, ClassifierInput, ClassifierOutput
+from classifier_service.features import FeatureExtractor, is_classifiable
+from classifier_service.lightcurve.model import LightCurve
+from classifier_service.train.labels import LC_CLASSES, LC_GROUP, LC_TAXONOMY
+
+log = logging.getLogger(__name__)
+
+NAME = "lc_classifier"
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models" / NAME
+ARTIFACT = "model.joblib"
+MISSING = -999.0  # ALeRCE's fill value for undefined features
+GROUPS: tuple[str, ...] = tuple(LC_TAXONOMY)
+OUTPUT_NAMES: dict[str, str] = {group: f"{NAME}_{group.lower()}" for group in GROUPS}
+TOP_NAME = f"{NAME}_top"
+
+
+@dataclass(slots=True)
+class ForestSettings:
+    n_estimators: int = 200
+    max_depth: int | None = 14
+    min_samples_leaf: int = 2
+    max_features: str | float = "sqrt"
+
+
+class HierarchicalForest:
+    """The top forest and one forest per group, fitted on one feature matrix."""
+
+    def __init__(self, settings: ForestSettings | None = None, seed: int = 0, n_jobs: int = 1) -> None:
+        self.settings = settings or ForestSettings()
+        self.seed = seed
+        self.n_jobs = n_jobs
+        self.top: RandomForestClassifier | None = None
+        self.groups: dict[str, RandomForestClassifier] = {}
+
+    def _forest(self) -> RandomForestClassifier:
+        s = self.settings
+        return RandomForestClassifier(
+            n_estimators=s.n_estimators, max_depth=s.max_depth, min_samples_leaf=s.min_samples_leaf,
+            max_features=s.max_features, class_weight="balanced_subsample", random_state=self.seed,
+            n_jobs=self.n_jobs,
+        )
+
+    def fit(self, features: np.ndarray, classes: Sequence[str]) -> HierarchicalForest:
+        """Fit on (n, n_features) and the 15-class labels; every group needs examples."""
+        x = prepare(features)
+        y = np.asarray(classes)
+        groups = np.array([LC_GROUP[c] for c in y])
+        self.top = self._forest().fit(x, groups)
+        for group in GROUPS:
+            members = groups == group
+            if not members.any():
+                raise ValueError(f"no training examples in group {group}")
+            self.groups[group] = self._forest().fit(x[members], y[members])
+        return self
+
+    def predict_proba(self, features: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """(top (n, 3) in GROUPS order, {group: (n, k) in LC_TAXONOMY order}, full (n, 15) in LC_CLASSES order)."""
+        x = prepare(features)
+        top = _aligned(self.top, self.top.predict_proba(x), GROUPS)
+        within = {g: _aligned(f, f.predict_proba(x), LC_TAXONOMY[g]) for g, f in self.groups.items()}
+        full = np.hstack([top[:, [i]] * within[g] for i, g in enumerate(GROUPS)])
+        return top, within, full
+
+
+def prepare(features: np.ndarray) -> np.ndarray:
+    """Undefined features become MISSING, as in ALeRCE's training tables."""
+    return np.where(np.isfinite(features), features, MISSING).astype(np.float32)
+
+
+def _aligned(forest: RandomForestClassifier, proba: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    """Columns in ``classes`` order, zeros for a class the forest never saw."""
+    out = np.zeros((proba.shape[0], len(classes)))
+    index = {c: i for i, c in enumerate(forest.classes_)}
+    for j, c in enumerate(classes):
+        if c in index:
+            out[:, j] = proba[:, index[c]]
+    return out
+
+
+@dataclass(slots=True)
+class LcModelBundle:
+    """What the artifact file holds."""
+
+    version: str
+    feature_version: str
+    feature_names: list[str]
+    forest: HierarchicalForest
+
+
+def latest_artifact(root: Path = MODELS_DIR) -> Path:
+    """The newest ``<version>/model.joblib`` under ``root`` (versions compared numerically)."""
+    candidates = sorted(root.glob(f"*/{ARTIFACT}"), key=lambda p: _version_key(p.parent.name))
+    if not candidates:
+        raise FileNotFoundError(f"no {NAME} artifact under {root}; run `alerce-classifier train --only lc`")
+    return candidates[-1]
+
+
+def _version_key(version: str) -> tuple:
+    return tuple(int(part) if part.isdigit() else -1 for part in version.replace("-", ".").split("."))
+
+
+class LightCurveClassifier:
+    """The Classifier-protocol face of the hierarchical forest."""
+
+    name = NAME
+
+    def __init__(self, bundle: LcModelBundle, extractor: FeatureExtractor | None = None) -> None:
+        self.bundle = bundle
+        self.version = bundle.version
+        self.extractor = extractor or FeatureExtractor()
+        if bundle.feature_names != self.extractor.names:
+            raise ValueError(
+                f"{NAME} {bundle.version} was trained on feature version {bundle.feature_version}, "
+                f"which does not match this code's {self.extractor.version}; retrain it")
+
+    @classmethod
+    def from_artifacts(cls, path: Path | str | None = None) -> LightCurveClassifier:
+        """Load ``path`` (a model file or a version folder), else the newest shipped version."""
+        path = Path(path) if path is not None else latest_artifact()
+        if path.is_dir():
+            path = path / ARTIFACT if (path / ARTIFACT).exists() else latest_artifact(path)
+        if not path.exists():
+            raise FileNotFoundError(f"{NAME} artifact {path} does not exist")
+        bundle = joblib.load(path)
+        if not isinstance(bundle, LcModelBundle):
+            raise ValueError(f"{path} is not a {NAME} artifact")
+        return cls(bundle)
+
+    def taxonomy(self) -> dict[str, list[str]]:
+        return {
+            NAME: list(LC_CLASSES),
+            TOP_NAME: list(GROUPS),
+            **{OUTPUT_NAMES[g]: list(LC_TAXONOMY[g]) for g in GROUPS},
+        }
+
+    def classify(self, batch: Sequence[ClassifierInput]) -> list[Classification]:
+        """Light curves of the batch, each distinct one computed once."""
+        unique: dict[tuple, int] = {}
+        curves: list[LightCurve] = []
+        slots = []
+        for item in batch:
+            lc = item.lightcurve
+            key = (lc.oid, len(lc), float(lc.mjd.max()) if len(lc) else 0.0)
+            if key not in unique:
+                unique[key] = len(curves)
+                curves.append(lc)
+            slots.append(unique[key])
+        results = self.classify_lightcurves(curves)
+        return [results[i] for i in slots]
+
+    def classify_lightcurves(self, lightcurves: Sequence[LightCurve]) -> list[Classification]:
+        """One Classification per light curve; empty where it has too few detections."""
+        results = [Classification() for _ in lightcurves]
+        eligible = [i for i, lc in enumerate(lightcurves) if is_classifiable(lc)]
+        if not eligible:
+            return results
+        _, features = self.extractor.compute([lightcurves[i] for i in eligible])
+        top, within, full = self.bundle.forest.predict_proba(features)
+        for row, i in enumerate(eligible):
+            results[i] = Classification(
+                outputs=self._outputs(top[row], {g: p[row] for g, p in within.items()}, full[row]),
+                features=self.extractor.as_dict(features[row]),
+                feature_version=self.extractor.version,
+            )
+        return results
+
+    def _outputs(self, top: np.ndarray, within: dict[str, np.ndarray], full: np.ndarray) -> list[ClassifierOutput]:
+        def output(name: str, classes: Sequence[str], p: np.ndarray) -> ClassifierOutput:
+            return ClassifierOutput(name, self.version, {c: float(v) for c, v in zip(classes, p)})
+
+        return [
+            output(NAME, LC_CLASSES, full),
+            output(TOP_NAME, GROUPS, top),
+            *(output(OUTPUT_NAMES[g], LC_TAXONOMY[g], within[g]) for g in GROUPS),
+        ]

@@ -1,0 +1,263 @@
+"""ALeRCE's early (stamp) classifier: AGN, SN, VS, asteroid or bogus from an object's first alert.
+
+Following Carrasco-Davis et al. (2021), the inputs are the science, template and difference
+cutouts of the first detection plus candidate metadata; a small rotation-invariant CNN
+(trained by :mod:`classifier_service.train.stamp`, exported to ONNX) turns them into five
+probabilities. This module holds the input definition shared by training and inference (so
+the two can never drift apart) and the onnxruntime classifier the worker runs in batches.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classifier_service.classifiers.base import Classification, ClassifierInput, ClassifierOutput
+from classifier_service.cutouts import CutoutError, decode_stamp
+from classifier_service.train.labels import STAMP_CLASSES
+
+log = logging.getLogger(__name__)
+
+NAME = "stamp_classifier"
+CLASSES: tuple[str, ...] = STAMP_CLASSES
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models" / NAME
+MODEL_FILE = "model.onnx"
+STATS_FILE = "normalization.json"
+
+# ZTF cutouts are 63x63 (1 arcsec/px). The CNN sees the central 21x21: ALeRCE's crop, enough
+# to hold the PSF (FWHM ~2 px), a host galaxy's core and subtraction residuals, and ~9x cheaper
+# than the full stamp. Stamps truncated at a CCD edge are padded symmetrically first (their
+# FITS headers carry no WCS to say which side was cut).
+STAMP_SIZE = 21
+CUTOUT_SIZE = 63
+
+# Metadata features in the order the network reads them: (name, value for a missing
+# entry, lower clip, upper clip). ZTF marks missing values with -999 or null; each fill is
+# chosen to mean what a missing value means physically, not to be a magic number.
+METADATA_FEATURES: tuple[tuple[str, float, float, float], ...] = (
+    ("sgscore1", -1.0, -1.0, 1.0),  # no PS1 source: neither star (1) nor galaxy (0)
+    ("sgscore2", -1.0, -1.0, 1.0),
+    ("sgscore3", -1.0, -1.0, 1.0),
+    ("distpsnr1", 30.0, 0.0, 30.0),  # no PS1 source within ZTF's 30" search radius
+    ("distpsnr2", 30.0, 0.0, 30.0),
+    ("distpsnr3", 30.0, 0.0, 30.0),
+    ("isdiffpos", 1.0, -1.0, 1.0),
+    ("fwhm", 2.5, 0.0, 10.0),  # typical ZTF seeing (pixels)
+    ("magpsf", 19.5, 10.0, 23.0),
+    ("sigmapsf", 0.1, 0.0, 1.0),
+    ("ecliptic_latitude", 0.0, -90.0, 90.0),
+    ("galactic_latitude", 0.0, -90.0, 90.0),
+    ("diffmaglim", 20.0, 15.0, 23.0),
+    ("classtar", 0.5, 0.0, 1.0),  # SExtractor star/galaxy: undecided
+    ("log_ndethist", 0.0, 0.0, 12.0),  # log1p of counts, which span 0..10^4
+    ("log_ncovhist", 0.0, 0.0, 12.0),
+    ("log_ncov_minus_ndet", 0.0, 0.0, 12.0),
+    ("chinr", 1.0, 0.0, 50.0),  # no reference source: a PSF-like chi
+    ("sharpnr", 0.0, -1.0, 1.0),
+)
+METADATA_NAMES: tuple[str, ...] = tuple(f[0] for f in METADATA_FEATURES)
+
+_OBLIQUITY_J2000 = math.radians(23.4392911)
+# Rotation from ICRS equatorial unit vectors to galactic ones (Hipparcos, ESA 1997).
+_ICRS_TO_GALACTIC = np.array([
+    [-0.0548755604162154, -0.8734370902348850, -0.4838350155487132],
+    [+0.4941094278755837, -0.4448296299600112, +0.7469822444972189],
+    [-0.8676661490190047, -0.1980763734312015, +0.4559837761750669],
+])
+
+
+# --- inputs: pure functions shared by training and inference ---------------------------
+
+def center_stamp(image: np.ndarray, size: int = STAMP_SIZE, full: int = CUTOUT_SIZE) -> np.ndarray:
+    """Pad a (possibly edge-truncated) cutout to ``full`` x ``full`` with NaN, then take the centre."""
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 2 or image.size == 0:
+        raise CutoutError(f"cutout of shape {image.shape} is not a 2-D image")
+    pads = [(max(0, full - n) // 2, max(0, full - n) - max(0, full - n) // 2) for n in image.shape]
+    padded = np.pad(image, pads, constant_values=np.nan)
+    r0 = (padded.shape[0] - size) // 2
+    c0 = (padded.shape[1] - size) // 2
+    return padded[r0:r0 + size, c0:c0 + size]
+
+
+def normalize_stamp(stamp: np.ndarray) -> np.ndarray:
+    """Scale one stamp to [0, 1] and fill NaNs with its median (background), as ALeRCE did.
+
+    Per-stamp scaling removes the zero-point and exposure differences between images; the
+    brightness the network loses here it gets back from ``magpsf`` in the metadata.
+    """
+    finite = np.isfinite(stamp)
+    if not finite.any():
+        raise CutoutError("stamp centre has no finite pixel")
+    values = stamp[finite]
+    low, high = float(values.min()), float(values.max())
+    scaled = (stamp - low) / (high - low) if high > low else np.zeros_like(stamp)
+    return np.where(finite, scaled, np.median(scaled[finite])).astype(np.float32)
+
+
+def prepare_stamps(images: Sequence[np.ndarray], size: int = STAMP_SIZE) -> np.ndarray:
+    """Science, template and difference images to the (3, size, size) float32 network input."""
+    if len(images) != 3:
+        raise CutoutError(f"expected 3 cutouts, got {len(images)}")
+    return np.stack([normalize_stamp(center_stamp(image, size)) for image in images])
+
+
+def galactic_latitude(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    """Galactic latitude (deg) of ICRS positions (deg): stars crowd the plane, AGN avoid it."""
+    return _latitude_after_rotation(ra, dec, _ICRS_TO_GALACTIC)
+
+
+def ecliptic_latitude(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    """Mean ecliptic latitude of J2000 (deg): asteroids crowd the ecliptic."""
+    c, s = math.cos(_OBLIQUITY_J2000), math.sin(_OBLIQUITY_J2000)
+    return _latitude_after_rotation(ra, dec, np.array([[1, 0, 0], [0, c, s], [0, -s, c]]))
+
+
+def _latitude_after_rotation(ra: np.ndarray, dec: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    ra_r, dec_r = np.radians(np.asarray(ra, float)), np.radians(np.asarray(dec, float))
+    xyz = np.stack([np.cos(dec_r) * np.cos(ra_r), np.cos(dec_r) * np.sin(ra_r), np.sin(dec_r)])
+    z = np.tensordot(rotation[2], xyz, axes=1)
+    return np.degrees(np.arcsin(np.clip(z, -1.0, 1.0)))
+
+
+def metadata_features(metadata: Mapping[str, Any]) -> np.ndarray:
+    """One alert's candidate fields to the raw metadata vector (order of METADATA_NAMES).
+
+    Missing values (absent, None, NaN, -999 and below) become the feature's fill value;
+    everything is clipped to a physical range so a wild value cannot dominate the network.
+    """
+    ra, dec = _number(metadata.get("ra")), _number(metadata.get("dec"))
+    ndet, ncov = _number(metadata.get("ndethist")), _number(metadata.get("ncovhist"))
+    derived = {
+        "isdiffpos": _isdiffpos(metadata.get("isdiffpos")),
+        "ecliptic_latitude": None if ra is None or dec is None else float(ecliptic_latitude(ra, dec)),
+        "galactic_latitude": None if ra is None or dec is None else float(galactic_latitude(ra, dec)),
+        "log_ndethist": None if ndet is None else math.log1p(max(ndet, 0.0)),
+        "log_ncovhist": None if ncov is None else math.log1p(max(ncov, 0.0)),
+        "log_ncov_minus_ndet": None if ndet is None or ncov is None else math.log1p(max(ncov - ndet, 0.0)),
+    }
+    vector = np.empty(len(METADATA_FEATURES), dtype=np.float32)
+    for i, (name, fill, low, high) in enumerate(METADATA_FEATURES):
+        value = derived[name] if name in derived else _number(metadata.get(name))
+        vector[i] = fill if value is None else min(max(value, low), high)
+    return vector
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or None for ZTF's missing markers (None, NaN, -999, -99999)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > -999 else None
+
+
+def _isdiffpos(value: Any) -> float | None:
+    if value in ("t", "1", 1, True) or (isinstance(value, (int, float)) and value > 0):
+        return 1.0
+    if value in ("f", "0", 0, False) or (isinstance(value, (int, float)) and value < 0):
+        return -1.0
+    return None
+
+
+def alert_inputs(alert) -> tuple[np.ndarray, np.ndarray]:
+    """An :class:`~classifier_service.alert.Alert` to (stamps (3,S,S), raw metadata vector).
+
+    Raises CutoutError when a cutout is missing or unusable.
+    """
+    cutouts = alert.cutouts
+    if not cutouts.present():
+        raise CutoutError(f"{alert.oid}/{alert.candid}: alert lacks one of its three cutouts")
+    images = [decode_stamp(data) for data in (cutouts.science, cutouts.template, cutouts.difference)]
+    metadata = {**alert.metadata}
+    for key in ("ra", "dec", "magpsf", "sigmapsf", "diffmaglim"):
+        metadata.setdefault(key, getattr(alert.candidate, key))
+    metadata.setdefault("isdiffpos", alert.candidate.isdiffpos)
+    return prepare_stamps(images), metadata_features(metadata)
+
+
+# --- inference ------------------------------------------------------------------------
+
+class StampClassifier:
+    """The onnxruntime stamp classifier, one batched session call per worker batch."""
+
+    name = NAME
+
+    def __init__(self, model_path: Path, stats: Mapping[str, Any]) -> None:
+        import onnxruntime as ort
+
+        if list(stats["features"]) != list(METADATA_NAMES) or list(stats["classes"]) != list(CLASSES):
+            raise ValueError(f"{model_path}: artifact was trained for other features or classes")
+        self.version = str(stats["version"])
+        self._mean = np.asarray(stats["mean"], dtype=np.float32)
+        self._std = np.asarray(stats["std"], dtype=np.float32)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1  # the worker scales by processes, not threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+
+    @classmethod
+    def from_artifacts(cls, path: Path | str | None = None) -> StampClassifier:
+        """Load a version directory, or the newest version under ``path`` (default: shipped).
+
+        Raises FileNotFoundError when no artifact is there.
+        """
+        directory = artifact_dir(Path(path) if path is not None else MODELS_DIR)
+        stats = json.loads((directory / STATS_FILE).read_text())
+        return cls(directory / MODEL_FILE, stats)
+
+    def taxonomy(self) -> dict[str, list[str]]:
+        return {NAME: list(CLASSES)}
+
+    def predict(self, stamps: np.ndarray, metadata: np.ndarray) -> np.ndarray:
+        """(N,3,S,S) prepared stamps and (N,F) raw metadata to (N,5) probabilities."""
+        if len(stamps) == 0:
+            return np.empty((0, len(CLASSES)), dtype=np.float32)
+        standardized = ((metadata - self._mean) / self._std).astype(np.float32)
+        (probabilities,) = self._session.run(
+            None, {"stamps": np.ascontiguousarray(stamps, dtype=np.float32), "metadata": standardized})
+        return probabilities
+
+    def classify(self, batch: Sequence[ClassifierInput]) -> list[Classification]:
+        """Probabilities for every first alert with usable cutouts; empty for the rest."""
+        results = [Classification() for _ in batch]
+        rows, stamps, metadata = [], [], []
+        for row, item in enumerate(batch):
+            if not item.is_first_alert or not item.alert.cutouts.present():
+                continue
+            try:
+                stamp, features = alert_inputs(item.alert)
+            except CutoutError as exc:
+                log.warning("stamp_classifier skips %s/%s: %s", item.alert.oid, item.alert.candid, exc)
+                continue
+            rows.append(row)
+            stamps.append(stamp)
+            metadata.append(features)
+        if not rows:
+            return results
+        probabilities = self.predict(np.stack(stamps), np.stack(metadata))
+        for row, p in zip(rows, probabilities):
+            results[row].outputs.append(ClassifierOutput(
+                NAME, self.version, {c: float(v) for c, v in zip(CLASSES, p)}))
+        return results
+
+
+def artifact_dir(path: Path) -> Path:
+    """``path`` itself when it holds a model, else its newest version sub-directory."""
+    if (path / MODEL_FILE).is_file():
+        return path
+    versions = sorted((p for p in path.glob("*/") if (p / MODEL_FILE).is_file()),
+                      key=lambda p: _version_key(p.name)) if path.is_dir() else []
+    if not versions:
+        raise FileNotFoundError(f"no {NAME} artifact ({MODEL_FILE}) under {path}")
+    return versions[-1]
+
+
+def _version_key(version: str) -> tuple:
+    return tuple(int(part) if part.isdigit() else part for part in version.split("."))

@@ -1,0 +1,157 @@
+"""``alerce-classifier run``: the Kafka worker (consume → store → classify → produce → commit).
+
+Every flag also reads an ``ALERCE_*`` environment variable (named in its help), and any
+librdkafka setting passes through with ``--kafka-option key=value`` or ``ALERCE_KAFKA_<KEY>``
+(SASL/SSL for ZTF's or Rubin's brokers). Start several workers with the same ``--group-id``
+to share the topic's partitions; SIGTERM or SIGINT finishes the batch in hand, commits it
+and leaves the group.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+from collections.abc import Sequence
+from typing import Any
+
+from classifier_service.stream import tansu
+from classifier_service.stream.kafka import (
+    ZTF_DAILY_TOPIC,
+    KafkaSink,
+    KafkaSource,
+    date_range,
+    env_options,
+    expand_topics,
+    parse_options,
+)
+
+HELP = "consume alerts from Kafka, store and classify them, produce the classified stream"
+DEFAULT_DB = "sqlite:///var/alerce.sqlite3"
+log = logging.getLogger(__name__)
+
+
+def _env(name: str, default: Any = None) -> Any:
+    return os.environ.get(name, default)
+
+
+def _env_flag(name: str) -> bool:
+    return _env(name, "").lower() in ("1", "true", "yes", "on")
+
+
+def _split(values: Sequence[str] | None) -> list[str]:
+    """Flags given several times and/or comma-separated, as one list."""
+    return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bootstrap-servers", default=_env("ALERCE_BOOTSTRAP_SERVERS"),
+                        help="Kafka brokers host:port[,...] (ALERCE_BOOTSTRAP_SERVERS)")
+    topics = parser.add_mutually_exclusive_group()
+    topics.add_argument("--topic", action="append", default=None,
+                        help="topic to read, repeatable or comma-separated; '{date}' expands over "
+                             f"--date, e.g. {ZTF_DAILY_TOPIC} (ALERCE_TOPIC)")
+    topics.add_argument("--topic-pattern", default=_env("ALERCE_TOPIC_PATTERN"),
+                        help="regex subscription that also follows topics created later, "
+                             r"e.g. '^ztf_.*_programid1$' (ALERCE_TOPIC_PATTERN)")
+    parser.add_argument("--date", default=_env("ALERCE_DATE", "today"),
+                        help="'today', YYYYMMDD or YYYYMMDD:YYYYMMDD (UTC) for '{date}' topics (ALERCE_DATE)")
+    parser.add_argument("--group-id", default=_env("ALERCE_GROUP_ID", "alerce-classifier"),
+                        help="consumer group shared by the workers (ALERCE_GROUP_ID)")
+    parser.add_argument("--output-topic", default=_env("ALERCE_OUTPUT_TOPIC"),
+                        help="topic of the classified stream; none: store only (ALERCE_OUTPUT_TOPIC)")
+    parser.add_argument("--dead-letter-topic", default=_env("ALERCE_DEAD_LETTER_TOPIC"),
+                        help="topic for inputs that could not be processed (ALERCE_DEAD_LETTER_TOPIC)")
+    parser.add_argument("--db", default=_env("ALERCE_DB", DEFAULT_DB),
+                        help="store URL, sqlite:///... or postgresql://... (ALERCE_DB)")
+    parser.add_argument("--batch-size", type=int, default=int(_env("ALERCE_BATCH_SIZE", 500)),
+                        help="most messages per batch (ALERCE_BATCH_SIZE)")
+    parser.add_argument("--batch-timeout", type=float, default=float(_env("ALERCE_BATCH_TIMEOUT_S", 1.0)),
+                        help="seconds to wait filling a batch (ALERCE_BATCH_TIMEOUT_S)")
+    parser.add_argument("--stop-after-idle", type=float, default=_env("ALERCE_STOP_AFTER_IDLE_S"),
+                        help="exit after this many seconds without a message (ALERCE_STOP_AFTER_IDLE_S)")
+    parser.add_argument("--max-batches", type=int, default=None, help="exit after this many batches")
+    parser.add_argument("--classifiers", default=_env("ALERCE_CLASSIFIERS"),
+                        help="comma-separated classifier names, 'none', or all registered when unset "
+                             "(ALERCE_CLASSIFIERS)")
+    parser.add_argument("--kafka-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="librdkafka setting for consumer and producer, repeatable; "
+                             "also ALERCE_KAFKA_<KEY> with '_' for '.'")
+    parser.add_argument("--fast-group", action="store_true", default=_env_flag("ALERCE_FAST_GROUP"),
+                        help="quick group joins and failover (6 s session timeout, 100 ms fetch "
+                             "wait): right for loopback brokers and tests, chatty on a large "
+                             "cluster (ALERCE_FAST_GROUP)")
+
+
+def topics_of(args: argparse.Namespace) -> list[str]:
+    """What to subscribe to: a regex pattern, or topic names with '{date}' expanded."""
+    if args.topic_pattern:
+        return [args.topic_pattern if args.topic_pattern.startswith("^") else "^" + args.topic_pattern]
+    names = _split(args.topic) or _split([_env("ALERCE_TOPIC", "")])
+    if not names:
+        raise ValueError("give --topic or --topic-pattern (or ALERCE_TOPIC / ALERCE_TOPIC_PATTERN)")
+    return expand_topics(names, date_range(args.date))
+
+
+def classifier_names(spec: str | None) -> list[str] | None:
+    """None (every registered classifier), [] for 'none', or the names given."""
+    if spec is None:
+        return None
+    names = _split([spec])
+    return [] if names == ["none"] else names
+
+
+def build_source(args: argparse.Namespace, user_settings: dict[str, Any]) -> KafkaSource:
+    consumer_settings = {**(tansu.FAST_CONSUMER_SETTINGS if args.fast_group else {}), **user_settings}
+    return KafkaSource(
+        topics_of(args), bootstrap_servers=args.bootstrap_servers, group_id=args.group_id,
+        batch_size=args.batch_size, batch_timeout_s=args.batch_timeout,
+        idle_timeout_s=None if args.stop_after_idle is None else float(args.stop_after_idle),
+        settings=consumer_settings,
+    )
+
+
+def stop_on_signals(source: KafkaSource) -> None:
+    """First SIGTERM/SIGINT: finish, commit and leave the group; a second one kills."""
+
+    def handler(signum: int, _frame: Any) -> None:
+        log.info("%s: finishing the current batch, then leaving the group", signal.Signals(signum).name)
+        source.stop()
+        signal.signal(signum, signal.SIG_DFL)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, handler)
+
+
+def run(args: argparse.Namespace) -> int:
+    from classifier_service.classifiers.registry import load_classifiers
+    from classifier_service.store import Store
+    from classifier_service.worker import Worker
+
+    if not args.bootstrap_servers:
+        log.error("give --bootstrap-servers or ALERCE_BOOTSTRAP_SERVERS")
+        return 2
+    try:
+        user_settings = {**env_options(), **parse_options(args.kafka_option)}
+        source = build_source(args, user_settings)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
+    store = Store(args.db)
+    store.create_all()
+    classifiers = load_classifiers(classifier_names(args.classifiers))
+    sinks = []
+    if args.output_topic:
+        sinks.append(KafkaSink(args.output_topic, bootstrap_servers=args.bootstrap_servers,
+                               dead_letter_topic=args.dead_letter_topic, settings=user_settings))
+    log.info("reading %s as group %s with classifiers %s", source.topics, args.group_id,
+             [c.name for c in classifiers] or "none")
+    stop_on_signals(source)
+    try:
+        report = Worker(source, store, classifiers, sinks).run(max_batches=args.max_batches)
+    finally:
+        source.close()
+        for sink in sinks:
+            sink.close()
+    log.info("done: %s", report)
+    return 0

@@ -1,0 +1,50 @@
+"""``alerce-classifier serve``: the read-only ALeRCE-compatible API over a store.
+
+Options also read ALERCE_DB_URL, ALERCE_API_HOST and ALERCE_API_PORT, so the same
+command runs from a shell or a container.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+import uvicorn
+
+HELP = "serve ALeRCE's ZTF API routes and stamps over the store (read-only)"
+DEFAULT_DB = "sqlite:///var/alerce.sqlite3"
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default=os.environ.get("ALERCE_DB_URL", DEFAULT_DB),
+                        help="store URL: sqlite:///path or postgresql://... (env ALERCE_DB_URL)")
+    parser.add_argument("--host", default=os.environ.get("ALERCE_API_HOST", "127.0.0.1"),
+                        help="address to listen on (env ALERCE_API_HOST)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("ALERCE_API_PORT", "8000")),
+                        help="port to listen on (env ALERCE_API_PORT)")
+    parser.add_argument("--client-config", type=Path, default=None, metavar="PATH",
+                        help="also write an alerce client config pointing here; then "
+                             "export ALERCE_CONFIG_PATH=PATH")
+
+
+def build_server(args: argparse.Namespace) -> uvicorn.Server:
+    """The uvicorn server for ``args`` (tests run it in a thread; ``run`` blocks on it)."""
+    from classifier_service.api import create_app, write_alerce_client_config
+
+    app = create_app(args.db)
+    if args.client_config is not None:
+        url = f"http://{args.host}:{args.port}"
+        write_alerce_client_config(url, args.client_config)
+        log.info("alerce client config for %s written to %s", url, args.client_config)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+                            access_log=False)
+    return uvicorn.Server(config)
+
+
+def run(args: argparse.Namespace) -> int:
+    log.info("serving %s on http://%s:%d (OpenAPI at /openapi.json)", args.db, args.host, args.port)
+    build_server(args).run()
+    return 0

@@ -1,0 +1,62 @@
+"""Per-band arrays of a light curve: which magnitudes the features see, and who qualifies.
+
+ALeRCE computes variable-star features on apparent (corrected) magnitudes and transient
+features on difference magnitudes; an object whose detections are all corrected is read
+in apparent magnitudes, any other in difference magnitudes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from classifier_service.lightcurve.model import LightCurve
+
+BANDS: dict[int, str] = {1: "g", 2: "r"}
+MIN_DETECTIONS = 6  # ALeRCE's threshold: at least this many detections in g or in r
+
+
+@dataclass(slots=True, frozen=True)
+class Band:
+    """One band's detections, time-sorted, in the magnitudes the features use."""
+
+    mjd: np.ndarray
+    mag: np.ndarray
+    err: np.ndarray
+    magpsf: np.ndarray  # difference magnitudes, for flux-space fits
+    sigmapsf: np.ndarray
+    isdiffpos: np.ndarray
+    mag_corr: np.ndarray  # apparent magnitudes, NaN where uncorrected
+
+
+def is_classifiable(lc: LightCurve) -> bool:
+    """At least MIN_DETECTIONS detections in g or in r."""
+    return any(int(np.count_nonzero(lc.fid == fid)) >= MIN_DETECTIONS for fid in BANDS)
+
+
+def uses_corrected(lc: LightCurve) -> bool:
+    """Whether the object is read in apparent magnitudes (every detection corrected)."""
+    return bool(lc.mjd.size) and bool(np.all(lc.corrected)) and bool(np.all(np.isfinite(lc.magpsf_corr)))
+
+
+def split_bands(lc: LightCurve) -> dict[int, Band]:
+    """g and r detections with finite magnitudes, oldest first (i band is not used)."""
+    corrected = uses_corrected(lc)
+    mag = lc.magpsf_corr if corrected else lc.magpsf
+    err = lc.sigmapsf_corr_ext if corrected else lc.sigmapsf
+    if corrected and not np.all(np.isfinite(err)):
+        err = np.where(np.isfinite(err), err, lc.sigmapsf)
+    bands = {}
+    for fid in BANDS:
+        keep = (lc.fid == fid) & np.isfinite(mag) & np.isfinite(err) & np.isfinite(lc.mjd)
+        order = np.argsort(lc.mjd[keep], kind="stable")
+        bands[fid] = Band(
+            mjd=np.asarray(lc.mjd[keep][order], dtype=np.float64),
+            mag=np.asarray(mag[keep][order], dtype=np.float64),
+            err=np.maximum(np.asarray(err[keep][order], dtype=np.float64), 1e-3),
+            magpsf=np.asarray(lc.magpsf[keep][order], dtype=np.float64),
+            sigmapsf=np.asarray(lc.sigmapsf[keep][order], dtype=np.float64),
+            isdiffpos=np.asarray(lc.isdiffpos[keep][order], dtype=np.float64),
+            mag_corr=np.asarray(lc.magpsf_corr[keep][order], dtype=np.float64),
+        )
+    return bands

@@ -1,0 +1,115 @@
+"""Features light_curve lacks: detection history, ALeRCE's SN non-detection features,
+colours, structure-function terms and the alert's stamp metadata.
+
+All are cheap per-object numpy reductions; the names follow ALeRCE's feature table.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from classifier_service.features.bands import Band
+from classifier_service.lightcurve.model import LightCurve
+
+DETECTION_NAMES: tuple[str, ...] = (
+    "n_det", "delta_mjd_fid", "delta_mag_fid", "positive_fraction", "first_mag", "min_mag",
+    "mean_mag", "iqr",
+)
+NON_DETECTION_NAMES: tuple[str, ...] = (
+    "n_non_det_before_fd", "n_non_det_after_fd", "max_diffmaglim_before_fd",
+    "median_diffmaglim_before_fd", "last_diffmaglim_before_fd", "last_mjd_before_fd",
+    "max_diffmaglim_after_fd", "median_diffmaglim_after_fd", "dmag_non_det_fd",
+    "dmag_first_det_fd",
+)
+SF_NAMES: tuple[str, ...] = ("SF_amplitude", "SF_gamma")
+COLOUR_NAMES: tuple[str, ...] = ("g-r_max", "g-r_mean", "g-r_max_corr", "g-r_mean_corr")
+METADATA_NAMES: tuple[str, ...] = ("sgscore1", "distpsnr1", "sgscore2", "distpsnr2", "ps_g-r")
+
+SF_MAX_POINTS = 100  # pairs grow as n²; a regular subsample keeps the cost bounded
+SF_LOG_LAG_EDGES = np.log10([2.0, 8.0, 32.0, 128.0, 512.0])  # fixed lag bins (days), no sorting
+SF_REFERENCE_LAG = 365.0  # days: SF_amplitude is the structure function at one year
+
+
+def detection_features(band: Band) -> np.ndarray:
+    """Counts, spans and levels of one band's detections."""
+    if band.mjd.size == 0:
+        return np.array([0.0] + [np.nan] * (len(DETECTION_NAMES) - 1))
+    q75, q25 = np.percentile(band.mag, [75, 25])
+    return np.array([
+        band.mjd.size, band.mjd[-1] - band.mjd[0], band.mag.max() - band.mag.min(),
+        np.mean(band.isdiffpos > 0), band.mag[0], band.mag.min(), band.mag.mean(), q75 - q25,
+    ])
+
+
+def non_detection_features(band: Band, nd_mjd: np.ndarray, nd_limit: np.ndarray) -> np.ndarray:
+    """ALeRCE's SN non-detection features for one band (limits before/after the first detection)."""
+    out = np.full(len(NON_DETECTION_NAMES), np.nan)
+    if band.mjd.size == 0:
+        return out
+    first = band.mjd[0]
+    before, after = nd_mjd < first, nd_mjd > first
+    out[0], out[1] = np.count_nonzero(before), np.count_nonzero(after)
+    if out[0]:
+        limits = nd_limit[before]
+        last = np.argmax(nd_mjd[before])
+        out[2], out[3] = limits.max(), np.median(limits)
+        out[4], out[5] = limits[last], first - nd_mjd[before][last]
+        out[8] = out[3] - band.magpsf.min()
+        out[9] = out[4] - band.magpsf[0]
+    if out[1]:
+        out[6], out[7] = nd_limit[after].max(), np.median(nd_limit[after])
+    return out
+
+
+def structure_function(band: Band) -> np.ndarray:
+    """Power-law structure function SF(τ) = A (τ / 1 yr)^γ, noise-corrected, fitted in log space.
+
+    Stochastic variables (AGN, QSO, blazars) have γ ≈ 0.3–0.5; periodic stars flatten out.
+    """
+    if band.mjd.size < 6:
+        return np.full(len(SF_NAMES), np.nan)
+    keep = np.unique(np.linspace(0, band.mjd.size - 1, min(band.mjd.size, SF_MAX_POINTS)).astype(int))
+    t, m, e = band.mjd[keep], band.mag[keep], band.err[keep]
+    i, j = np.triu_indices(t.size, k=1)
+    lag = t[j] - t[i]
+    variance = (m[j] - m[i]) ** 2 - e[i] ** 2 - e[j] ** 2
+    usable = lag > 0.5  # drop same-night pairs: they measure noise, not variability
+    if np.count_nonzero(usable) < 10:
+        return np.full(len(SF_NAMES), np.nan)
+    log_lag = np.log10(lag[usable])
+    which = np.clip(np.digitize(log_lag, SF_LOG_LAG_EDGES), 0, SF_LOG_LAG_EDGES.size)
+    counts = np.bincount(which, minlength=SF_LOG_LAG_EDGES.size + 1)
+    mean_var = np.bincount(which, weights=variance[usable], minlength=counts.size) / np.maximum(counts, 1)
+    mean_lag = np.bincount(which, weights=log_lag, minlength=counts.size) / np.maximum(counts, 1)
+    good = (counts > 0) & (mean_var > 0)
+    if np.count_nonzero(good) < 2:
+        return np.array([0.0, 0.0])
+    gamma, intercept = np.polyfit(mean_lag[good] - np.log10(SF_REFERENCE_LAG), 0.5 * np.log10(mean_var[good]), 1)
+    return np.array([10.0**intercept, gamma])
+
+
+def colour_features(g: Band, r: Band) -> np.ndarray:
+    """g − r at maximum brightness and on average, from difference and from apparent magnitudes."""
+    if g.mjd.size == 0 or r.mjd.size == 0:
+        return np.full(len(COLOUR_NAMES), np.nan)
+    g_corr, r_corr = g.mag_corr[np.isfinite(g.mag_corr)], r.mag_corr[np.isfinite(r.mag_corr)]
+    corrected = ([g_corr.min() - r_corr.min(), g_corr.mean() - r_corr.mean()]
+                 if g_corr.size and r_corr.size else [np.nan, np.nan])
+    return np.array([g.magpsf.min() - r.magpsf.min(), g.magpsf.mean() - r.magpsf.mean(), *corrected])
+
+
+def metadata_features(lc: LightCurve) -> np.ndarray:
+    """PS1 star/galaxy scores and distances of the nearest sources, and the nearest one's colour."""
+    meta = lc.metadata or {}
+
+    def value(key: str) -> float:
+        v = meta.get(key)
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            return np.nan
+        return v if np.isfinite(v) and v > -99 else np.nan
+
+    return np.array([
+        value("sgscore1"), value("distpsnr1"), value("sgscore2"), value("distpsnr2"),
+        value("sgmag1") - value("srmag1"),
+    ])

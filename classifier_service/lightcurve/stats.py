@@ -1,0 +1,133 @@
+"""Per-object and per-band statistics of a light curve: ALeRCE's ``object`` and ``magstat`` rows.
+
+Inputs are the merged detection and non-detection columns of one object (see
+:mod:`classifier_service.lightcurve.columns`, with ``dubious`` filled in); outputs are plain
+dicts keyed by the store's column names, with None where a value is undefined.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from classifier_service.alert import JD_TO_MJD
+from classifier_service.lightcurve.columns import Columns
+from classifier_service.lightcurve.correction import is_stellar
+
+STEP_ID = "alerce-tom-suite-0.1"
+# ZTF astrometric error per band (arcsec), ALeRCE's weights for the mean position.
+POSITION_ERROR_ARCSEC = {1: 0.065, 2: 0.085, 3: 0.01}
+SATURATION_MAG = 13.2  # corrected magnitudes brighter than this are saturated in ZTF
+DMDT_MIN_DT = 0.5  # days between a non-detection and the first detection to count for dm/dt
+
+
+def _value(x: Any) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _stats(prefix_values: np.ndarray, suffix: str) -> dict[str, float | None]:
+    """mean, median, max, min, sigma, first, last of magnitudes (in time order)."""
+    values = prefix_values[np.isfinite(prefix_values)]
+    if values.size == 0:
+        return {f"mag{k}{suffix}": None for k in ("mean", "median", "max", "min", "sigma", "first", "last")}
+    return {
+        f"magmean{suffix}": _value(values.mean()),
+        f"magmedian{suffix}": _value(np.median(values)),
+        f"magmax{suffix}": _value(values.max()),
+        f"magmin{suffix}": _value(values.min()),
+        f"magsigma{suffix}": _value(values.std(ddof=1)) if values.size > 1 else None,
+        f"magfirst{suffix}": _value(values[0]),
+        f"maglast{suffix}": _value(values[-1]),
+    }
+
+
+def magnitude_statistics(oid: str, det: Columns, nd: Columns, stellar: bool) -> list[dict[str, Any]]:
+    """One ``magstat`` row per band; detections must be in time order."""
+    rows = []
+    for fid in np.unique(det["fid"]):
+        in_band = det["fid"] == fid
+        mjd = det["mjd"][in_band]
+        magpsf = det["magpsf"][in_band]
+        magpsf_corr = det["magpsf_corr"][in_band]
+        corrected_mags = magpsf_corr[np.isfinite(magpsf_corr)]
+        row: dict[str, Any] = {
+            "oid": oid, "fid": int(fid), "stellar": stellar,
+            "corrected": bool(det["corrected"][in_band][0]),
+            "ndet": int(in_band.sum()), "ndubious": int(det["dubious"][in_band].sum()),
+            "firstmjd": float(mjd[0]), "lastmjd": float(mjd[-1]), "step_id_corr": STEP_ID,
+            "saturation_rate": (_value((corrected_mags < SATURATION_MAG).mean())
+                                if corrected_mags.size else None),
+            **_stats(magpsf, ""), **_stats(magpsf_corr, "_corr"),
+        }
+        row.update(first_rise(mjd[0], magpsf[0], det["sigmapsf"][in_band][0],
+                              nd["mjd"][nd["fid"] == fid], nd["diffmaglim"][nd["fid"] == fid]))
+        rows.append(row)
+    return rows
+
+
+def first_rise(first_mjd: float, first_mag: float, first_sigma: float,
+               nd_mjd: np.ndarray, nd_diffmaglim: np.ndarray) -> dict[str, float | None]:
+    """ALeRCE's dm/dt at discovery: the steepest brightening from an earlier upper limit."""
+    dt = first_mjd - nd_mjd
+    usable = dt > DMDT_MIN_DT
+    if not usable.any():
+        return {"dt_first": None, "dm_first": None, "sigmadm_first": None, "dmdt_first": None}
+    dt, limit = dt[usable], nd_diffmaglim[usable]
+    dmdt = (first_mag + first_sigma - limit) / dt
+    best = int(np.argmin(dmdt))
+    return {
+        "dt_first": _value(dt[best]), "dm_first": _value(first_mag - limit[best]),
+        "sigmadm_first": _value(first_sigma - limit[best]), "dmdt_first": _value(dmdt[best]),
+    }
+
+
+def mean_position(ra: np.ndarray, dec: np.ndarray, fid: np.ndarray) -> tuple[float, float, float, float]:
+    """Error-weighted mean (ra, dec) in degrees and their errors in arcsec; RA wraps at 360."""
+    error_dec = np.select([fid == 1, fid == 2, fid == 3], list(POSITION_ERROR_ARCSEC.values()), 0.1)
+    error_ra = error_dec / np.maximum(np.abs(np.cos(np.radians(dec))), 1e-6)
+    weight_ra, weight_dec = error_ra ** -2.0, error_dec ** -2.0
+    offset = (ra - ra[0] + 180.0) % 360.0 - 180.0  # about the first position: no jump at 0/360
+    meanra = (ra[0] + (weight_ra * offset).sum() / weight_ra.sum()) % 360.0
+    meandec = (weight_dec * dec).sum() / weight_dec.sum()
+    return float(meanra), float(meandec), float(weight_ra.sum() ** -0.5), float(weight_dec.sum() ** -0.5)
+
+
+def object_statistics(oid: str, det: Columns, magstats: list[dict[str, Any]], metadata: dict[str, Any],
+                      survey: str = "ZTF") -> dict[str, Any]:
+    """The ``object`` row from the merged detections (time order) and the band statistics."""
+    located = np.isfinite(det["ra"]) & np.isfinite(det["dec"])
+    if located.any():
+        meanra, meandec, sigmara, sigmadec = mean_position(
+            det["ra"][located], det["dec"][located], det["fid"][located])
+    else:
+        meanra = meandec = sigmara = sigmadec = math.nan
+    first_corrected = bool(det["corrected"][0])
+    by_band = {row["fid"]: row for row in magstats}
+    g, r = by_band.get(1, {}), by_band.get(2, {})
+
+    def colour(key: str) -> float | None:
+        if g.get(key) is None or r.get(key) is None:
+            return None
+        return g[key] - r[key]
+
+    def hist_mjd(key: str) -> float | None:
+        value = metadata.get(key)
+        return None if value is None else float(value) - JD_TO_MJD
+
+    return {
+        "oid": oid, "survey": survey,
+        "ndethist": metadata.get("ndethist"), "ncovhist": metadata.get("ncovhist"),
+        "mjdstarthist": hist_mjd("jdstarthist"), "mjdendhist": hist_mjd("jdendhist"),
+        "corrected": first_corrected,
+        "stellar": is_stellar(first_corrected, metadata.get("distpsnr1"), metadata.get("sgscore1")),
+        "ndet": int(det["mjd"].size),
+        "g_r_max": colour("magmin"), "g_r_max_corr": colour("magmin_corr"),
+        "g_r_mean": colour("magmean"), "g_r_mean_corr": colour("magmean_corr"),
+        "meanra": meanra, "meandec": meandec,
+        "sigmara": _value(sigmara), "sigmadec": _value(sigmadec),
+        "firstmjd": float(det["mjd"][0]), "lastmjd": float(det["mjd"][-1]),
+        "deltajd": float(det["mjd"][-1] - det["mjd"][0]),
+        "diffpos": bool(det["isdiffpos"][0] > 0), "reference_change": None, "step_id_corr": STEP_ID,
+    }

@@ -1,0 +1,181 @@
+"""Derive the observing model's statistics from real ZTF alert histories.
+
+Run ``python -m classifier_service.simulate.calibrate [DATA_DIR]``: it reads the real alerts'
+``prv_candidates`` (jd, fid, diffmaglim, magpsf, sigmapsf, rb), candidates (fwhm, drb) and
+``fp_hists`` (sky level and noise, zero points) plus ALeRCE's long light curves, and writes
+quantiles and binned medians — statistics only, never alerts — to ``observing_model.json``
+beside this module, so the simulator runs on machines without the data.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classifier_service.surveys.avro import iter_records
+from classifier_service.surveys.base import AlertParseError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+OUTPUT = Path(__file__).with_name("observing_model.json")
+QUANTILES = np.linspace(0.0, 1.0, 21)
+# sigmapsf is binned by how far above the limit a detection is: magpsf - diffmaglim.
+DEPTH_BINS = np.arange(-7.0, 0.75, 0.5)
+SEASON_BREAK_DAYS = 60.0
+MIN_VALID_LIMIT = 10.0  # ZTF writes -999-like sentinels into diffmaglim now and then  # a gap longer than this separates two observing seasons
+
+
+def iter_alerts(data_dir: Path) -> Iterator[dict[str, Any]]:
+    """Every readable ZTF alert record under ``ztf_alerts`` (Avro) and ``ztf_alerts_parquet``."""
+    for path in sorted((data_dir / "ztf_alerts").rglob("*.avro")):
+        try:
+            yield from iter_records(path.read_bytes())
+        except AlertParseError as exc:
+            log.info("skipping %s: %s", path.name, exc)
+    import pandas as pd
+
+    for path in sorted((data_dir / "ztf_alerts_parquet").rglob("*.parquet")):
+        try:
+            frame = pd.read_parquet(path, columns=["objectId", "candidate", "prv_candidates"])
+        except (KeyError, ValueError) as exc:
+            log.info("skipping %s: %s", path.name, exc)
+            continue
+        for row in frame.itertuples(index=False):
+            prv = row.prv_candidates
+            yield {"objectId": row.objectId, "candidate": row.candidate,
+                   "prv_candidates": list(prv) if prv is not None else []}
+
+
+def _quantiles(values: list[float]) -> list[float]:
+    array = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    return [round(float(q), 4) for q in np.quantile(array, QUANTILES)]
+
+
+def _night(jd: float) -> int:
+    """ZTF (Palomar, UTC-8) nights change at JD .5 + ~8 h; floor(jd - 0.2) keeps a night together."""
+    return int(np.floor(jd - 0.2))
+
+
+def collect(data_dir: Path) -> dict[str, Any]:
+    """The statistics the observing model samples from."""
+    limits: dict[int, list[float]] = defaultdict(list)
+    depth, sigma, rb, drb, fwhm = [], [], [], [], []
+    sky, sigpix, zp = [], [], []
+    epochs: dict[str, dict[float, int]] = defaultdict(dict)  # oid -> jd -> fid
+    seen_candids: set[int] = set()
+    for record in iter_alerts(data_dir):
+        candidate = record["candidate"]
+        if candidate.get("candid") in seen_candids:
+            continue
+        seen_candids.add(candidate.get("candid"))
+        if candidate.get("fwhm") and candidate["fwhm"] > 0:
+            fwhm.append(candidate["fwhm"])
+        if candidate.get("drb") is not None:
+            drb.append(candidate["drb"])
+        for fp in record.get("fp_hists") or ():
+            sky.append(fp.get("scibckgnd"))
+            sigpix.append(fp.get("scisigpix"))
+            zp.append(fp.get("magzpsci"))
+        for row in [candidate, *(record.get("prv_candidates") or ())]:
+            if row.get("jd") is None or not (row.get("diffmaglim") or 0) > MIN_VALID_LIMIT:
+                continue
+            limits[int(row["fid"])].append(row["diffmaglim"])
+            epochs[record["objectId"]][round(row["jd"], 5)] = int(row["fid"])
+            if row.get("magpsf") is not None and row.get("sigmapsf"):
+                depth.append(row["magpsf"] - row["diffmaglim"])
+                sigma.append(row["sigmapsf"])
+                if row.get("rb") is not None:
+                    rb.append(row["rb"])
+    return {
+        "n_alerts": len(seen_candids),
+        "quantile_levels": [round(float(q), 3) for q in QUANTILES],
+        "diffmaglim": {str(fid): _quantiles(values) for fid, values in sorted(limits.items())},
+        "sigmapsf_vs_depth": _sigma_table(np.asarray(depth), np.asarray(sigma)),
+        "rb": _quantiles(rb),
+        "drb": _quantiles(drb),
+        "fwhm_pix": _quantiles(fwhm),
+        "sky_adu": _quantiles(sky),
+        "sky_sigma_adu": _quantiles(sigpix),
+        "magzpsci": _quantiles(zp),
+        **_cadence(epochs),
+        **_seasons(data_dir),
+    }
+
+
+def _sigma_table(depth: np.ndarray, sigma: np.ndarray) -> dict[str, list[float]]:
+    """Median and spread of log10(sigmapsf) per bin of magpsf - diffmaglim."""
+    centers, median, spread = [], [], []
+    for lo, hi in zip(DEPTH_BINS[:-1], DEPTH_BINS[1:]):
+        chosen = np.log10(sigma[(depth >= lo) & (depth < hi)])
+        if chosen.size >= 5:
+            centers.append(round(float((lo + hi) / 2), 3))
+            median.append(round(float(np.median(chosen)), 4))
+            spread.append(round(float(np.std(chosen)), 4))
+    return {"depth": centers, "log10_sigma_median": median, "log10_sigma_std": spread}
+
+
+def _cadence(epochs: dict[str, dict[float, int]]) -> dict[str, Any]:
+    """Night-to-night gaps, and which filters a night holds, from each object's 30-day window."""
+    gaps, per_night = [], []
+    filter_sets: dict[str, int] = defaultdict(int)
+    for visits in epochs.values():
+        by_night: dict[int, list[int]] = defaultdict(list)
+        for jd, fid in visits.items():
+            by_night[_night(jd)].append(fid)
+        nights = np.array(sorted(by_night))
+        gaps.extend(np.diff(nights).tolist())
+        for fids in by_night.values():
+            per_night.append(len(fids))
+            filter_sets["".join(str(f) for f in sorted(set(fids)))] += 1
+    total = sum(filter_sets.values())
+    gap_values, gap_counts = np.unique(np.clip(gaps, 1, 30), return_counts=True)
+    return {
+        "night_gap_days": {"values": gap_values.astype(int).tolist(),
+                           "probability": np.round(gap_counts / gap_counts.sum(), 4).tolist()},
+        "night_filters": {key: round(count / total, 4) for key, count in sorted(filter_sets.items())},
+        "visits_per_night": _quantiles(per_night),
+    }
+
+
+def _seasons(data_dir: Path) -> dict[str, Any]:
+    """Observing-season lengths from ALeRCE's multi-year light curves (detections + limits)."""
+    import pandas as pd
+
+    lengths = []
+    for folder in sorted((data_dir / "lightcurves" / "alerce-pipeline-lc_examples").glob("*_*")):
+        mjd = []
+        for name in ("detections.csv", "non_detections.csv"):
+            if (folder / name).exists():
+                mjd.extend(pd.read_csv(folder / name, usecols=["mjd"])["mjd"].tolist())
+        mjd = np.sort(np.asarray(mjd))
+        if mjd.size < 10:
+            continue
+        breaks = np.flatnonzero(np.diff(mjd) > SEASON_BREAK_DAYS)
+        starts = np.r_[mjd[0], mjd[breaks + 1]]
+        ends = np.r_[mjd[breaks], mjd[-1]]
+        complete = (ends - starts)[1:-1] if starts.size > 2 else ends - starts
+        lengths.extend(complete.tolist())
+    return {"season_length_days": _quantiles(lengths) if lengths else None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data_dir", nargs="?", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--out", type=Path, default=OUTPUT)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    stats = collect(args.data_dir)
+    args.out.write_text(json.dumps(stats, indent=1) + "\n")
+    log.info("wrote %s (%d bytes) from %d alerts", args.out, args.out.stat().st_size, stats["n_alerts"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

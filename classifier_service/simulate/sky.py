@@ -1,0 +1,87 @@
+"""Where simulated objects sit on the sky and what the PS1 catalogue knows of their surroundings.
+
+Stars crowd the Galactic plane and extragalactic sources avoid it; ZTF sees north of
+dec -30. The candidate's PS1 cross-match fields (sgscore, distpsnr, sgmag...) and the
+reference-image source (distnr, magnr) depend on what lies under the transient: a star, a
+galaxy nucleus, an offset host, or nothing — the ``host`` kinds below.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+# Rotation from Galactic (l, b) unit vectors to ICRS (ra, dec) ones (IAU 1958 / Hipparcos).
+_GAL_TO_ICRS = np.array([
+    [-0.0548755604, +0.4941094279, -0.8676661490],
+    [-0.8734370902, -0.4448296300, -0.1980763734],
+    [-0.4838350155, +0.7469822445, +0.4559837762],
+])
+MIN_DEC = -30.0
+HOSTS = ("star", "nuclear", "offset", "hostless")
+MISSING = -999.0  # ZTF's marker for "no such PS1 source"
+
+
+def galactic_to_icrs(l_deg: float, b_deg: float) -> tuple[float, float]:
+    l, b = np.radians(l_deg), np.radians(b_deg)
+    vector = _GAL_TO_ICRS @ np.array([np.cos(b) * np.cos(l), np.cos(b) * np.sin(l), np.sin(b)])
+    ra = np.degrees(np.arctan2(vector[1], vector[0])) % 360.0
+    return float(ra), float(np.degrees(np.arcsin(np.clip(vector[2], -1, 1))))
+
+
+def sky_position(rng: np.random.Generator, galactic: bool) -> tuple[float, float, float]:
+    """(ra, dec, b): Galactic sources within ~10 deg of the plane, others at |b| > 15 deg."""
+    while True:
+        l = rng.uniform(0, 360)
+        if galactic:
+            b = float(np.clip(rng.laplace(0, 8.0), -89, 89))
+        else:
+            b = float(np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(15)), 1)))) * rng.choice([-1, 1])
+        ra, dec = galactic_to_icrs(l, b)
+        if dec > MIN_DEC:
+            return ra, dec, b
+
+
+def ps1_neighbours(rng: np.random.Generator, host: str, mag: float) -> dict[str, float]:
+    """PS1 cross-match fields of the candidate given what it sits on.
+
+    ``mag`` is the magnitude of the source under the candidate (the star, the galaxy).
+    """
+    fields: dict[str, float] = {}
+    if host == "star":
+        first = (rng.uniform(0.85, 1.0), rng.exponential(0.15), mag)
+    elif host == "nuclear":
+        first = (rng.uniform(0.0, 0.5), rng.exponential(0.2), mag)
+    elif host == "offset":
+        first = (rng.uniform(0.0, 0.3), rng.uniform(0.5, 4.0), mag)
+    else:
+        first = (rng.uniform(0.0, 1.0), rng.uniform(4.0, 25.0), rng.uniform(19.5, 22.5))
+    neighbours = [first]
+    for _ in range(2):
+        if rng.uniform() < 0.85:
+            nearer = max(neighbours[-1][1], 0.0) + 0.5
+            neighbours.append((rng.uniform(0, 1), nearer + rng.exponential(8.0), rng.uniform(15.0, 22.5)))
+        else:
+            neighbours.append((MISSING, MISSING, MISSING))
+    for index, (sgscore, dist, r_mag) in enumerate(neighbours, start=1):
+        colour = rng.uniform(0.2, 1.2) if r_mag != MISSING else 0.0
+        fields[f"sgscore{index}"] = float(sgscore)
+        fields[f"distpsnr{index}"] = float(dist)
+        fields[f"srmag{index}"] = float(r_mag)
+        fields[f"sgmag{index}"] = float(r_mag + colour) if r_mag != MISSING else MISSING
+        fields[f"simag{index}"] = float(r_mag - colour / 3) if r_mag != MISSING else MISSING
+        fields[f"szmag{index}"] = float(r_mag - colour / 2) if r_mag != MISSING else MISSING
+    return fields
+
+
+OBLIQUITY = np.radians(23.4393)
+
+
+def ecliptic_position(rng: np.random.Generator, max_beta: float = 12.0) -> tuple[float, float]:
+    """(ra, dec) near the ecliptic, where main-belt asteroids are found."""
+    while True:
+        lam, beta = np.radians(rng.uniform(0, 360)), np.radians(rng.normal(0, max_beta / 2))
+        x = np.cos(beta) * np.cos(lam)
+        y = np.cos(beta) * np.sin(lam) * np.cos(OBLIQUITY) - np.sin(beta) * np.sin(OBLIQUITY)
+        z = np.cos(beta) * np.sin(lam) * np.sin(OBLIQUITY) + np.sin(beta) * np.cos(OBLIQUITY)
+        dec = float(np.degrees(np.arcsin(np.clip(z, -1, 1))))
+        if dec > MIN_DEC:
+            return float(np.degrees(np.arctan2(y, x)) % 360.0), dec

@@ -1,0 +1,116 @@
+"""Real-data labels mapped onto ALeRCE's two taxonomies.
+
+Labels in the shared data come in four dialects: ALeRCE's own ``classALeRCE`` names, SIMBAD
+object types (old and new names, as in Fink's ``cdsxmatch``), TNS spectroscopic classes and
+the BTS catalogue's types. Each maps to one of the 15 light-curve classes, or to nothing
+when the label says too little (a bare "Supernova" has no subtype; "Galaxy" is no variable).
+The stamp classifier's five classes follow from the light-curve class.
+"""
+from __future__ import annotations
+
+import re
+
+TRANSIENT = ("SNIa", "SNIbc", "SNII", "SLSN")
+STOCHASTIC = ("QSO", "AGN", "Blazar", "YSO", "CV/Nova")
+PERIODIC = ("LPV", "E", "DSCT", "RRL", "CEP", "Periodic-Other")
+
+# ALeRCE's hierarchy: top group -> its classes, in ALeRCE's order.
+LC_TAXONOMY: dict[str, tuple[str, ...]] = {
+    "Transient": TRANSIENT,
+    "Stochastic": STOCHASTIC,
+    "Periodic": PERIODIC,
+}
+LC_CLASSES: tuple[str, ...] = TRANSIENT + STOCHASTIC + PERIODIC
+LC_GROUP: dict[str, str] = {c: group for group, classes in LC_TAXONOMY.items() for c in classes}
+
+STAMP_CLASSES: tuple[str, ...] = ("AGN", "SN", "VS", "asteroid", "bogus")
+
+# SIMBAD object types (old and new spellings) -> light-curve class.
+_SIMBAD: dict[str, str] = {
+    **dict.fromkeys(("QSO", "QSO_Candidate", "Quasar", "Q?"), "QSO"),
+    **dict.fromkeys((
+        "AGN", "AGN_Candidate", "Seyfert", "Seyfert1", "Seyfert2", "Seyfert_1", "Seyfert_2",
+        "Sy1", "Sy2", "LINER",
+    ), "AGN"),
+    **dict.fromkeys(("BLLac", "BLLac_Candidate", "Blazar", "Blazar_Candidate", "BLL", "Bla"), "Blazar"),
+    **dict.fromkeys((
+        "YSO", "YSO_Candidate", "TTau*", "TTauri*", "TTauri*_Candidate", "Orion_V*", "OrionV*",
+        "Ae*", "Ae*_Candidate", "HerbigAe*",
+    ), "YSO"),
+    **dict.fromkeys((
+        "CataclyV*", "CV*", "CV*_Candidate", "CataclyV*_Candidate", "Nova", "Nova_Candidate",
+        "DwarfNova", "DQHer", "AMHer", "No*",
+    ), "CV/Nova"),
+    **dict.fromkeys((
+        "LPV*", "LongPeriodV*", "LongPeriodV*_Candidate", "LP*_Candidate", "Mira", "Mira_Candidate",
+        "SemiRegV*", "semi-regV*",
+    ), "LPV"),
+    **dict.fromkeys((
+        "EB*", "EclBin", "EB*_Candidate", "EclBin_Candidate", "Algol", "EB*Algol", "EB*betLyr",
+        "EB*WUMa", "bLyrV*", "WUMaV*", "AlgolV*",
+    ), "E"),
+    **dict.fromkeys(("delSct", "delSctV*", "dS*", "SXPheV*", "pulsV*SX"), "DSCT"),
+    **dict.fromkeys(("RRLyr", "RRLyrae", "RR*", "RRLyr_Candidate", "RRLyrae_Candidate"), "RRL"),
+    **dict.fromkeys((
+        "Cepheid", "Cepheid_Candidate", "Type2Cep", "ClassicalCep", "deltaCep", "Ce*", "cC*",
+        "WV*", "Type2Cep_Candidate",
+    ), "CEP"),
+    **dict.fromkeys((
+        "RSCVn", "RSCVnV*", "RotV*", "RotV*alf2CVn", "alf2CVnV*", "BYDra", "BYDraV*", "PulsV*",
+        "gammaDor", "gammaDorV*", "bCepV*", "PulsV*bCep", "ZZCeti", "EllipVar",
+    ), "Periodic-Other"),
+}
+
+# TNS and BTS types, matched after normalising case, spaces and the "SN " prefix.
+_TRANSIENT_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"^slsn", "SLSN"),
+    (r"^ia", "SNIa"),
+    (r"^i(b|c)", "SNIbc"),
+    (r"^ii", "SNII"),
+    (r"^nova$", "CV/Nova"),
+)
+
+
+def lc_class_from_label(label: str | None) -> str | None:
+    """Map any label dialect (ALeRCE, SIMBAD, TNS, BTS, Fink's "(TNS) ..." prefixes) to a class.
+
+    Returns None when the label gives no light-curve class (unknown, bare SN, galaxy, TDE...).
+    """
+    if label is None:
+        return None
+    text = str(label).strip()
+    match = re.match(r"^\((TNS|SIMBAD)\)\s*(.*)$", text)
+    if match:
+        text = match.group(2)
+    if text in LC_CLASSES:
+        return text
+    if text in _SIMBAD:
+        return _SIMBAD[text]
+    compact = re.sub(r"[\s_-]", "", text.lower())
+    if compact.startswith("sn"):
+        compact = compact[2:]
+    if not compact or compact in {"unknown", "other"}:
+        return None
+    for pattern, lc_class in _TRANSIENT_PATTERNS:
+        if re.match(pattern, compact):
+            return lc_class
+    return None
+
+
+def stamp_class_from_lc_class(lc_class: str) -> str:
+    """The stamp classifier's class for a light-curve class (ALeRCE's early taxonomy)."""
+    group = LC_GROUP[lc_class]
+    if group == "Transient":
+        return "SN"
+    if lc_class in ("QSO", "AGN", "Blazar"):
+        return "AGN"
+    return "VS"
+
+
+def label_alert_record(record: dict) -> str | None:
+    """The light-curve class of a Fink-enriched alert record, TNS first, then SIMBAD."""
+    for key in ("tnsclass", "tns", "cdsxmatch"):
+        lc_class = lc_class_from_label(record.get(key))
+        if lc_class is not None:
+            return lc_class
+    return None

@@ -1,0 +1,84 @@
+"""What the follow-up and TNS decisions need to know about a TOM target, read in one place.
+
+Classifications come from tom_alerce's TargetClassification rows and photometry from the
+TOM's PhotometryReducedDatum rows that the broker plugin ingests; the decisions
+themselves never touch the ORM.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from astropy.time import Time
+from tom_dataproducts.models import PhotometryReducedDatum
+from tom_targets.models import Target
+
+from facilities.tns.report import PhotometryPoint, UpperLimit
+
+_BAND_FID = {"g": 1, "r": 2, "i": 3}
+
+
+@dataclass
+class TargetFacts:
+    # classifier_name -> (class_name, probability) of its latest version's top class
+    top_classes: dict[str, tuple[str, float]] = field(default_factory=dict)
+    detections: list[PhotometryPoint] = field(default_factory=list)
+    non_detections: list[UpperLimit] = field(default_factory=list)
+
+    @property
+    def ndet(self) -> int:
+        return len(self.detections)
+
+    @property
+    def first_detection_mjd(self) -> float | None:
+        return min((d.mjd for d in self.detections), default=None)
+
+    @property
+    def last_magnitude(self) -> float | None:
+        return max(self.detections, key=lambda d: d.mjd).mag if self.detections else None
+
+    def top(self, classifier_name: str) -> tuple[str, float] | None:
+        return self.top_classes.get(classifier_name)
+
+
+def band_to_fid(bandpass: str) -> int | None:
+    """'g', 'ZTF g', 'ztfr', 'r' ... to ZTF's fid."""
+    band = bandpass.strip().lower()[-1:] if bandpass else ""
+    return _BAND_FID.get(band)
+
+
+def target_facts(target: Target) -> TargetFacts:
+    return TargetFacts(
+        top_classes=_top_classes(target),
+        **_photometry(target),
+    )
+
+
+def _top_classes(target: Target) -> dict[str, tuple[str, float]]:
+    from tom_alerce.models import TargetClassification
+
+    rows = (TargetClassification.objects.filter(target=target, ranking=1)
+            .order_by("classifier_name", "-last_seen")
+            .values_list("classifier_name", "class_name", "probability"))
+    top: dict[str, tuple[str, float]] = {}
+    for classifier_name, class_name, probability in rows:
+        top.setdefault(classifier_name, (class_name, float(probability)))
+    return top
+
+
+def _photometry(target: Target) -> dict:
+    detections: list[PhotometryPoint] = []
+    limits: list[UpperLimit] = []
+    rows = PhotometryReducedDatum.objects.filter(target=target).values_list(
+        "timestamp", "bandpass", "brightness", "brightness_error", "limit")
+    for timestamp, bandpass, brightness, error, limit in rows:
+        fid = band_to_fid(bandpass)
+        if fid is None:
+            continue
+        mjd = float(Time(timestamp).mjd)
+        if brightness is not None:
+            detections.append(PhotometryPoint(mjd=mjd, fid=fid, mag=brightness, mag_err=error or 0.0, limit=limit))
+        elif limit is not None:
+            limits.append(UpperLimit(mjd=mjd, fid=fid, limit=limit))
+    detections.sort(key=lambda p: p.mjd)
+    limits.sort(key=lambda p: p.mjd)
+    return {"detections": detections, "non_detections": limits}

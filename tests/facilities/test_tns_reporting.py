@@ -1,0 +1,157 @@
+"""TNS reporting against a loopback TNS: each report sent once, its status recorded, the target renamed."""
+from __future__ import annotations
+
+from datetime import timezone
+
+import pytest
+from astropy.time import Time
+from tom_dataproducts.models import PhotometryReducedDatum
+from tom_targets.models import Target
+
+from facilities.models import TNSAutoReportDecision, TNSAutoReportPolicy, TNSReport
+from facilities.tns import service
+from facilities.tns.client import TNSClient, TNSCredentials
+from .tns_standin import API_KEY, TNSStandIn
+
+pytestmark = pytest.mark.django_db
+Status = TNSReport.Status
+
+
+@pytest.fixture
+def tns(settings):
+    with TNSStandIn() as standin:
+        settings.TNS = {"base_url": standin.url, "bot_id": "123", "bot_name": "test_bot", "api_key": API_KEY,
+                        "reporter": "Test reporter on behalf of the test TOM", "poll_interval_s": 0}
+        yield standin
+
+
+@pytest.fixture
+def client(tns) -> TNSClient:
+    # No real waiting: rate-limit resets and back-offs are recorded instead of slept.
+    client = service.client_from_settings()
+    client.sleep = lambda seconds: None
+    return client
+
+
+def make_candidate(oid: str, probability: float = 0.93, ra: float = 150.1, dec: float = -20.2) -> Target:
+    from tom_alerce.classifications import record_classifications
+
+    target = Target.objects.create(name=oid, type="SIDEREAL", ra=ra, dec=dec)
+    for mjd, band, mag, err in [(61000.10, "g", 19.9, 0.15), (61000.15, "r", 19.7, 0.12),
+                                (61001.10, "g", 19.5, 0.10)]:
+        PhotometryReducedDatum.objects.create(
+            target=target, timestamp=Time(mjd, format="mjd").to_datetime(timezone=timezone.utc), bandpass=band, brightness=mag,
+            brightness_error=err, limit=20.5, source_name="ALeRCE")
+    PhotometryReducedDatum.objects.create(
+        target=target, timestamp=Time(60998.2, format="mjd").to_datetime(timezone=timezone.utc), bandpass="r", limit=20.3,
+        source_name="ALeRCE")
+    record_classifications(target, {"stamp_classifier": {"version": "1.0.0", "probabilities": {
+        "SN": probability, "AGN": (1 - probability) / 2, "VS": (1 - probability) / 2, "asteroid": 0.0,
+        "bogus": 0.0}}}, source="test")
+    return target
+
+
+def test_a_report_is_sent_once_polled_until_processed_and_the_target_renamed(tns, client):
+    target = make_candidate("ZTF26aaaaaaa")
+    tns.state.replies_before_processed = 1  # the first reply poll answers 404
+
+    report = service.submit_report(target, client=client, poll_interval_s=0)
+
+    assert report.status == Status.ACCEPTED
+    assert report.iau_name == "AT 2026aaa"
+    assert tns.state.uploads == ["ZTF26aaaaaaa"]
+    target.refresh_from_db()
+    assert target.name == "AT 2026aaa"
+    assert "ZTF26aaaaaaa" in target.aliases.values_list("name", flat=True)
+    assert all(agent.startswith('tns_marker{"tns_id": "123", "type": "bot", "name": "test_bot"}')
+               for agent in tns.state.user_agents)
+
+
+def test_a_second_request_for_the_same_target_sends_nothing(tns, client):
+    target = make_candidate("ZTF26aaaaaab")
+    first = service.submit_report(target, client=client, poll_interval_s=0)
+    second = service.submit_report(target, client=client, poll_interval_s=0)
+    assert second.pk == first.pk
+    assert tns.state.uploads == ["ZTF26aaaaaab"]
+
+
+def test_a_rate_limited_upload_waits_for_the_reset_and_then_goes_through_once(tns, client):
+    waits: list[float] = []
+    client.sleep = waits.append
+    tns.state.rate_limit_next_upload = True
+    report = service.submit_report(make_candidate("ZTF26aaaaaac"), client=client, poll_interval_s=0)
+    assert report.status == Status.ACCEPTED
+    assert tns.state.uploads == ["ZTF26aaaaaac"]
+    assert waits and waits[0] >= 1.0  # the x-rate-limit-reset header, plus a margin
+
+
+def test_a_gateway_timeout_after_tns_received_the_report_is_not_resent(tns, client):
+    target = make_candidate("ZTF26aaaaaad")
+    tns.state.gateway_timeout_after_upload = True
+
+    report = service.submit_report(target, client=client, poll_interval_s=0)
+
+    assert tns.state.uploads == ["ZTF26aaaaaad"]  # one upload, no blind retry
+    assert report.status == Status.ACCEPTED  # settled by searching TNS for our internal name
+    target.refresh_from_db()
+    assert target.name == report.iau_name
+    assert service.submit_report(target, client=client).pk == report.pk
+    assert tns.state.uploads == ["ZTF26aaaaaad"]
+
+
+def test_a_rejected_report_is_recorded_with_the_feedback(tns, client):
+    target = make_candidate("ZTF26aaaaaae")
+    tns.state.reject_internal_names.add("ZTF26aaaaaae")
+    report = service.submit_report(target, client=client, poll_interval_s=0)
+    assert report.status == Status.REJECTED
+    assert report.feedback and "ra" in report.feedback[0]
+    target.refresh_from_db()
+    assert target.name == "ZTF26aaaaaae"
+
+
+def test_an_object_tns_already_knows_by_our_name_is_not_reported_again(tns, client):
+    tns.state.names["ZTF26aaaaaaf"] = ("SN", "2026xyz")
+    target = make_candidate("ZTF26aaaaaaf")
+    report = service.submit_report(target, client=client)
+    assert report.status == Status.ALREADY_ON_TNS
+    assert tns.state.uploads == []
+    target.refresh_from_db()
+    assert target.name == "SN 2026xyz"
+
+
+def test_wrong_credentials_fail_clearly_without_leaking_the_key(tns, caplog):
+    bad = TNSClient(tns.url, TNSCredentials("123", "test_bot", "wrong-key"), sleep=lambda s: None)
+    report = service.submit_report(make_candidate("ZTF26aaaaaag"), client=bad)
+    assert report.status == Status.FAILED and "401" in report.error
+    assert "wrong-key" not in caplog.text
+    assert "wrong-key" not in repr(bad.credentials)
+
+
+def test_the_automatic_policy_reports_good_candidates_and_logs_every_decision(tns, settings):
+    settings.TNS = {**settings.TNS}
+    policy = TNSAutoReportPolicy.objects.create(name="young SNe", dry_run=False, min_probability=0.8,
+                                                min_detections=2, max_magnitude=20.0, daily_cap=1)
+    from facilities.tns.policy import apply_policies
+
+    good = make_candidate("ZTF26aaaaaah", probability=0.95)
+    weak = make_candidate("ZTF26aaaaaai", probability=0.5, ra=10.0)
+    capped = make_candidate("ZTF26aaaaaaj", probability=0.97, ra=20.0)
+    for target in (good, weak, capped):
+        apply_policies(target)
+
+    decisions = {d.target.name: d for d in TNSAutoReportDecision.objects.filter(policy=policy)}
+    assert tns.state.uploads == ["ZTF26aaaaaah"]
+    assert decisions["ZTF26aaaaaai"].report is False and "0.50 < 0.80" in decisions["ZTF26aaaaaai"].reason
+    assert decisions["ZTF26aaaaaaj"].report is False and "daily cap" in decisions["ZTF26aaaaaaj"].reason
+    assert policy.decisions.filter(report=True).count() == 1
+
+
+def test_a_dry_run_policy_decides_and_logs_but_sends_nothing(tns):
+    TNSAutoReportPolicy.objects.create(name="dry", dry_run=True, min_probability=0.5, max_magnitude=21)
+    from facilities.tns.policy import apply_policies
+
+    target = make_candidate("ZTF26aaaaaak")
+    (decision,) = apply_policies(target)
+    assert decision.report is True and "dry run" in decision.reason
+    assert tns.state.uploads == []
+    assert target.tns_reports.get().status == Status.DRY_RUN

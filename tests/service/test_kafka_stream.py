@@ -1,0 +1,223 @@
+"""The Kafka source and sink, and the classified stream's wire format."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import numpy as np
+import pytest
+
+from classifier_service.classifiers.base import ClassifierOutput
+from classifier_service.lightcurve.model import LightCurve
+from classifier_service.stream.base import ClassifiedAlert, DeadLetter, RawMessage
+from classifier_service.stream.classified import ClassifiedDecodeError, decode_classified, encode_classified
+from classifier_service.stream.kafka import (
+    KafkaDeliveryError,
+    KafkaSink,
+    KafkaSource,
+    commit_offsets,
+    date_range,
+    env_options,
+    expand_topics,
+    parse_options,
+)
+from classifier_service.stream.tansu import FAST_CONSUMER_SETTINGS
+
+
+def classified_alert(oid: str = "ZTF20abcdefg", candid: int = 1234567890123) -> ClassifiedAlert:
+    return ClassifiedAlert(
+        oid=oid, candid=candid, survey="ZTF", ra=150.1, dec=2.2, mjd=59000.5, fid=2,
+        magpsf=18.3, sigmapsf=0.05, ndet=2, firstmjd=58990.5, lastmjd=59000.5,
+        classifications=[ClassifierOutput("stamp_classifier", "1.0.0", {"SN": 0.7, "AGN": 0.3})],
+    )
+
+
+def lightcurve() -> LightCurve:
+    return LightCurve(
+        oid="ZTF20abcdefg", mjd=np.array([58990.5, 59000.5]), fid=np.array([1, 2], dtype=np.int8),
+        magpsf=np.array([18.9, 18.3]), sigmapsf=np.array([0.1, 0.05]),
+        isdiffpos=np.array([1, -1], dtype=np.int8), magpsf_corr=np.array([17.5, np.nan]),
+        sigmapsf_corr=np.array([0.02, np.nan]), sigmapsf_corr_ext=np.array([0.03, np.nan]),
+        corrected=np.array([True, False]), dubious=np.array([False, False]),
+        nd_mjd=np.array([58980.5]), nd_fid=np.array([1], dtype=np.int8), nd_diffmaglim=np.array([20.1]),
+    )
+
+
+# --- the wire format -----------------------------------------------------------------------
+
+def test_classified_alert_round_trips_with_the_contract_keys():
+    record = decode_classified(encode_classified(classified_alert(), lightcurve()))
+    assert set(record) == {
+        "objectId", "candid", "survey", "ra", "dec", "mjd", "fid", "magpsf", "sigmapsf", "ndet",
+        "firstmjd", "lastmjd", "classifications", "detections", "non_detections",
+    }
+    assert record["objectId"] == "ZTF20abcdefg" and record["candid"] == 1234567890123
+    assert record["classifications"] == {
+        "stamp_classifier": {"version": "1.0.0", "probabilities": {"SN": 0.7, "AGN": 0.3}},
+    }
+    assert record["non_detections"] == [{"mjd": 58980.5, "fid": 1, "diffmaglim": 20.1}]
+
+
+def test_uncorrected_magnitudes_travel_as_null_not_nan():
+    detections = decode_classified(encode_classified(classified_alert(), lightcurve()))["detections"]
+    assert [d["magpsf_corr"] for d in detections] == [17.5, None]
+    assert [d["isdiffpos"] for d in detections] == [1, -1]
+
+
+def test_an_alert_without_light_curve_has_empty_history():
+    record = decode_classified(encode_classified(classified_alert()))
+    assert record["detections"] == [] and record["non_detections"] == []
+
+
+def test_garbage_is_a_clear_decode_error():
+    with pytest.raises(ClassifiedDecodeError):
+        decode_classified(b"not avro at all")
+
+
+# --- configuration -------------------------------------------------------------------------
+
+def test_kafka_options_are_key_value_pairs():
+    assert parse_options(["security.protocol=SASL_SSL", "sasl.password=a=b"]) == {
+        "security.protocol": "SASL_SSL", "sasl.password": "a=b",
+    }
+    with pytest.raises(ValueError):
+        parse_options(["no-equals-sign"])
+
+
+def test_environment_variables_name_librdkafka_settings():
+    environ = {"ALERCE_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "ALERCE_KAFKA_SSL_KEY__ID": "x",
+               "ALERCE_DB": "ignored"}
+    assert env_options(environ) == {"sasl.mechanism": "SCRAM-SHA-512", "ssl.key_id": "x"}
+
+
+def test_daily_ztf_topics_cover_a_date_range():
+    dates = date_range("20240229:20240302")
+    assert expand_topics(["ztf_{date}_programid1", "extra"], dates) == [
+        "ztf_20240229_programid1", "ztf_20240301_programid1", "ztf_20240302_programid1", "extra",
+    ]
+    assert date_range("today", today=date(2025, 1, 2)) == [date(2025, 1, 2)]
+    with pytest.raises(ValueError):
+        date_range("20240302:20240301")
+
+
+def test_commit_marks_one_past_the_last_offset_of_each_partition():
+    batch = [RawMessage(b"", "t/0/5", "t", 0, 5), RawMessage(b"", "t/1/2", "t", 1, 2),
+             RawMessage(b"", "t/0/7", "t", 0, 7)]
+    assert [(tp.topic, tp.partition, tp.offset) for tp in commit_offsets(batch)] == [("t", 0, 8), ("t", 1, 3)]
+
+
+# --- against the loopback broker ----------------------------------------------------------
+
+def topic_name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def create_topic(broker, name: str, partitions: int = 1) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
+    for future in admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)]).values():
+        future.result(10)
+
+
+def produce(broker, topic: str, values: list[bytes]) -> None:
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": broker.bootstrap_servers})
+    for value in values:
+        producer.produce(topic, value)
+    assert producer.flush(10) == 0
+
+
+def read_one(broker, topic: str):
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap_servers, "group.id": topic_name("reader"),
+                         "auto.offset.reset": "earliest", **FAST_CONSUMER_SETTINGS})
+    consumer.subscribe([topic])
+    try:
+        [message] = consumer.consume(1, timeout=15)
+        return message
+    finally:
+        consumer.close()
+
+
+def source(broker, topic: str, group: str, **kw) -> KafkaSource:
+    return KafkaSource([topic], bootstrap_servers=broker.bootstrap_servers, group_id=group,
+                       idle_timeout_s=1.5, settings=FAST_CONSUMER_SETTINGS, **kw)
+
+
+@pytest.mark.kafka
+def test_sink_publishes_classified_alerts_keyed_by_oid_and_dead_letters_with_headers(tansu):
+    out, dead = topic_name("classified"), topic_name("dead")
+    create_topic(tansu, out)
+    create_topic(tansu, dead)
+    sink = KafkaSink(out, bootstrap_servers=tansu.bootstrap_servers, dead_letter_topic=dead)
+    letter = DeadLetter(source="a.avro", stage="parse", reason="no candidate", payload=b"\x00raw", candid=7)
+    sink.publish([classified_alert()], [letter])
+    sink.flush()
+    sink.close()
+
+    message = read_one(tansu, out)
+    assert message.key() == b"ZTF20abcdefg"
+    assert decode_classified(message.value())["candid"] == 1234567890123
+    message = read_one(tansu, dead)
+    assert message.value() == b"\x00raw"
+    assert dict(message.headers()) == {"stage": b"parse", "reason": b"no candidate",
+                                       "source": b"a.avro", "candid": b"7"}
+
+
+def test_flush_raises_when_delivery_fails():
+    sink = KafkaSink("nowhere", bootstrap_servers="127.0.0.1:9", settings={"message.timeout.ms": 300})
+    sink.publish([classified_alert()], [])
+    with pytest.raises(KafkaDeliveryError):
+        sink.flush()
+
+
+@pytest.mark.kafka
+def test_source_batches_are_bounded_and_committed_batches_are_not_read_again(tansu):
+    topic, group = topic_name("raw"), topic_name("group")
+    create_topic(tansu, topic, partitions=2)
+    produce(tansu, topic, [b"%d" % i for i in range(25)])
+
+    first = source(tansu, topic, group, batch_size=10)
+    batches = list(first.batches())
+    for batch in batches:
+        first.commit(batch)
+    first.close()
+    assert max(len(b) for b in batches) <= 10
+    assert sorted(int(m.payload) for b in batches for m in b) == list(range(25))
+
+    produce(tansu, topic, [b"25"])
+    again = source(tansu, topic, group)
+    assert [m.payload for b in again.batches() for m in b] == [b"25"]
+    again.close()
+
+
+@pytest.mark.kafka
+def test_an_uncommitted_batch_is_delivered_again_to_the_group(tansu):
+    topic, group = topic_name("raw"), topic_name("group")
+    create_topic(tansu, topic)
+    produce(tansu, topic, [b"a", b"b"])
+    crashed = source(tansu, topic, group)
+    assert [m.payload for m in next(crashed.batches())] == [b"a", b"b"]
+    crashed.close()  # no commit: as if the worker died before storing
+
+    survivor = source(tansu, topic, group)
+    assert [m.payload for b in survivor.batches() for m in b] == [b"a", b"b"]
+    survivor.close()
+
+
+@pytest.mark.kafka
+def test_stop_ends_the_stream_after_the_batch_in_hand(tansu):
+    topic = topic_name("raw")
+    create_topic(tansu, topic)
+    produce(tansu, topic, [b"a"])
+    stream = source(tansu, topic, topic_name("group"))
+    stream.idle_timeout_s = None
+    seen = []
+    for batch in stream.batches():
+        seen.extend(batch)
+        stream.stop()
+    stream.close()
+    assert [m.payload for m in seen] == [b"a"]

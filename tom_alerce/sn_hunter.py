@@ -1,0 +1,196 @@
+"""SN Hunter: fresh supernova candidates (stamp classifier's top class SN) from the broker's API
+and from targets already in the TOM, merged by oid and sorted by probability.
+
+The API part asks ``/objects`` once and then each candidate's first detection and host hints
+(ALeRCE's sgscore1 / distpsnr1 features) in parallel; those never change, so they are cached.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+from django.core.cache import cache
+from django.db.models import Count
+from django.utils import timezone
+from tom_dataproducts.models import PhotometryReducedDatum
+from tom_targets.models import Target, TargetExtra
+
+from tom_alerce.api import AlerceApi, AlerceApiError
+from tom_alerce.models import TargetClassification
+from tom_alerce.photometry import datetime_to_mjd
+from tom_alerce.taxonomy import SN_CLASS, STAMP_CLASSIFIER
+
+logger = logging.getLogger(__name__)
+
+HOST_HINTS = ("sgscore1", "distpsnr1")
+DETAILS_CACHE_S = 3600
+ENRICH_WORKERS = 8
+FILTER_NAMES = {1: "g", 2: "r", 3: "i"}
+
+
+@dataclass(frozen=True, slots=True)
+class HunterFilters:
+    hours: float = 24.0
+    min_probability: float = 0.5
+    max_magnitude: float | None = None  # keep candidates brighter than this at first detection
+    limit: int = 30
+
+
+@dataclass(slots=True)
+class Candidate:
+    oid: str
+    ra: float
+    dec: float
+    probability: float
+    ndet: int | None = None
+    firstmjd: float | None = None
+    first_detection: dict = field(default_factory=dict)  # candid, mjd, fid, band, magpsf, sigmapsf
+    host: dict = field(default_factory=dict)  # sgscore1, distpsnr1
+    target_id: int | None = None
+    sources: tuple[str, ...] = ()
+    stamps: dict = field(default_factory=dict)  # kind -> cutout URL, filled by the view
+    actions: dict = field(default_factory=dict)  # "tns", "followup" -> URL or None, filled by the view
+
+
+def now_mjd() -> float:
+    return datetime_to_mjd(timezone.now())
+
+
+def _first_detection(detections: Iterable[dict]) -> dict:
+    first = min(detections, key=lambda d: d.get("mjd", float("inf")), default=None)
+    if not first:
+        return {}
+    keys = ("candid", "mjd", "fid", "magpsf", "sigmapsf", "isdiffpos", "rb", "drb", *HOST_HINTS)
+    details = {k: first[k] for k in keys if first.get(k) is not None}
+    details["band"] = FILTER_NAMES.get(first.get("fid"), str(first.get("fid")))
+    return details
+
+
+def _host_hints(first: dict, features: Iterable[dict]) -> dict:
+    hints = {k: first[k] for k in HOST_HINTS if k in first}
+    for feature in features:
+        if feature.get("name") in HOST_HINTS and feature.get("value") is not None:
+            hints.setdefault(feature["name"], feature["value"])
+    return hints
+
+
+def _details(api: AlerceApi, oid: str) -> tuple[dict, dict]:
+    """(first detection, host hints) of one object, cached: neither changes once known."""
+    key = f"tom_alerce:sn_details:{api.api_url}:{oid}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    first = _first_detection(api.detections(oid))
+    try:
+        features = api.features(oid)
+    except AlerceApiError:  # a self-hosted store may have no features yet: the hints stay empty
+        features = []
+    details = (first, _host_hints(first, features))
+    if first:
+        cache.set(key, details, DETAILS_CACHE_S)
+    return details
+
+
+def api_candidates(api: AlerceApi, filters: HunterFilters) -> list[Candidate]:
+    """Objects whose stamp classification ranks SN first, first detected in the last hours."""
+    start = now_mjd() - filters.hours / 24.0
+    items = api.objects(classifier=STAMP_CLASSIFIER, **{"class": SN_CLASS}, ranking=1,
+                        probability=filters.min_probability, firstmjd=[start, now_mjd() + 1],
+                        order_by="probability", order_mode="DESC", page_size=filters.limit)
+    candidates = [Candidate(oid=i["oid"], ra=float(i["meanra"]), dec=float(i["meandec"]),
+                            probability=float(i["probability"]), ndet=i.get("ndet"),
+                            firstmjd=i.get("firstmjd"), sources=("api",))
+                  for i in items if float(i.get("probability") or 0) >= filters.min_probability]
+
+    def enrich(candidate: Candidate) -> Candidate:
+        try:
+            candidate.first_detection, candidate.host = _details(api, candidate.oid)
+        except AlerceApiError as exc:
+            logger.warning("SN Hunter: no details for %s: %s", candidate.oid, exc)
+        return candidate
+
+    with ThreadPoolExecutor(max_workers=ENRICH_WORKERS) as pool:
+        return list(pool.map(enrich, candidates))
+
+
+def tom_candidates(filters: HunterFilters) -> list[Candidate]:
+    """Targets in the TOM whose stamp classification ranks SN first, first seen in the last hours."""
+    since = timezone.now() - timedelta(hours=filters.hours)
+    rows = list(TargetClassification.objects
+                .filter(classifier_name=STAMP_CLASSIFIER, class_name=SN_CLASS, ranking=1,
+                        probability__gte=filters.min_probability, first_seen__gte=since)
+                .select_related("target").order_by("-probability")[:filters.limit])
+    ids = [r.target_id for r in rows]
+    detections = (PhotometryReducedDatum.objects.filter(target_id__in=ids, brightness__isnull=False)
+                  .order_by("target_id", "timestamp")
+                  .values_list("target_id", "timestamp", "brightness", "brightness_error", "bandpass"))
+    first: dict[int, dict] = {}
+    for target_id, timestamp, magpsf, sigmapsf, band in detections:
+        first.setdefault(target_id, {"mjd": datetime_to_mjd(timestamp), "magpsf": magpsf,
+                                     "sigmapsf": sigmapsf, "band": band})
+    counts = dict(PhotometryReducedDatum.objects.filter(target_id__in=ids, brightness__isnull=False)
+                  .values_list("target_id").annotate(n=Count("id")).values_list("target_id", "n"))
+    hosts: dict[int, dict] = {}
+    for target_id, key, value in TargetExtra.objects.filter(target_id__in=ids, key__in=HOST_HINTS).values_list(
+            "target_id", "key", "value"):
+        hosts.setdefault(target_id, {})[key] = _number(value)
+    return [Candidate(oid=r.target.name, ra=r.target.ra, dec=r.target.dec, probability=r.probability,
+                      ndet=counts.get(r.target_id), firstmjd=first.get(r.target_id, {}).get("mjd"),
+                      first_detection=first.get(r.target_id, {}), host=hosts.get(r.target_id, {}),
+                      target_id=r.target_id, sources=("tom",)) for r in rows]
+
+
+def _number(value: str) -> float | str:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def merge_candidates(*lists: Iterable[Candidate]) -> list[Candidate]:
+    """One candidate per oid (the API's details, the TOM's target link), most probable first."""
+    merged: dict[str, Candidate] = {}
+    for candidate in (c for cands in lists for c in cands):
+        seen = merged.get(candidate.oid)
+        if seen is None:
+            merged[candidate.oid] = candidate
+            continue
+        merged[candidate.oid] = replace(
+            seen, target_id=seen.target_id or candidate.target_id,
+            probability=max(seen.probability, candidate.probability),
+            first_detection=seen.first_detection or candidate.first_detection,
+            host={**candidate.host, **seen.host}, ndet=seen.ndet or candidate.ndet,
+            sources=tuple(dict.fromkeys(seen.sources + candidate.sources)))
+    return sorted(merged.values(), key=lambda c: -c.probability)
+
+
+def apply_magnitude_cut(candidates: Iterable[Candidate], max_magnitude: float | None) -> list[Candidate]:
+    """Keep candidates whose first detection is brighter than ``max_magnitude`` (unknown ones stay)."""
+    if max_magnitude is None:
+        return list(candidates)
+    return [c for c in candidates if c.first_detection.get("magpsf") is None
+            or c.first_detection["magpsf"] <= max_magnitude]
+
+
+def target_ids_by_name(names: Iterable[str]) -> dict[str, int]:
+    return dict(Target.objects.filter(name__in=list(names)).values_list("name", "id"))
+
+
+def hunt(api: AlerceApi | None, filters: HunterFilters) -> tuple[list[Candidate], str | None]:
+    """Candidates from the API (when configured) and the TOM; an API failure is reported, not raised."""
+    error = None
+    from_api: list[Candidate] = []
+    if api is not None:
+        try:
+            from_api = api_candidates(api, filters)
+        except AlerceApiError as exc:
+            logger.warning("SN Hunter: API unavailable: %s", exc)
+            error = str(exc)
+    known = target_ids_by_name(c.oid for c in from_api)
+    for candidate in from_api:
+        candidate.target_id = known.get(candidate.oid)
+    candidates = merge_candidates(from_api, tom_candidates(filters))
+    return apply_magnitude_cut(candidates, filters.max_magnitude)[:filters.limit], error

@@ -1,0 +1,132 @@
+"""tom_alerce pages: cutout PNGs, the SN Hunter (page + htmx list), and target creation from it."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import plotly
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.cache import cache
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views import View
+from django.views.generic import TemplateView
+from tom_dataproducts.models import DataProduct
+from tom_targets.models import Target
+
+from tom_alerce.api import AlerceApiError, api_from_settings, probabilities_as_classifications
+from tom_alerce.classifications import record_classifications
+from tom_alerce.forms import HunterForm
+from tom_alerce.links import followup_url, tns_report_url
+from tom_alerce.sn_hunter import hunt
+from tom_alerce.stamps import KINDS, StampError, as_png
+from tom_alerce.templatetags.alerce_extras import stamp_urls
+
+logger = logging.getLogger(__name__)
+
+STAMP_CACHE_S = 24 * 3600
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def plotly_js(request) -> FileResponse:
+    """plotly.js from the installed plotly package (the TOM's own plots embed it inline instead)."""
+    response = FileResponse(PLOTLY_JS.open("rb"), content_type="application/javascript")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def _stamp_from_data_products(oid: str, kind: str) -> bytes | None:
+    """The cutout the broker plugin saved as a data product of the target named ``oid``."""
+    product = (DataProduct.objects.filter(target__name=oid)
+               .filter(Q(product_id__icontains=kind) | Q(data__icontains=kind))
+               .order_by("created").first())
+    if product is None or not product.data:
+        return None
+    with product.data.open("rb") as stream:
+        return stream.read()
+
+
+class StampView(View):
+    """A cutout as PNG: the TOM's data product when it has one, else the configured API's get_stamp."""
+
+    def get(self, request, oid: str, kind: str):
+        if kind not in KINDS:
+            raise Http404(f"unknown cutout kind {kind!r}")
+        candid = request.GET.get("candid") or None
+        key = f"tom_alerce:stamp:{oid}:{candid}:{kind}"
+        png = cache.get(key)
+        if png is None:
+            png = self._fetch(oid, kind, candid)
+            cache.set(key, png, STAMP_CACHE_S)
+        response = HttpResponse(png, content_type="image/png")
+        response["Cache-Control"] = f"max-age={STAMP_CACHE_S}"
+        return response
+
+    @staticmethod
+    def _fetch(oid: str, kind: str, candid: str | None) -> bytes:
+        try:
+            data = _stamp_from_data_products(oid, kind)
+            if data is None:
+                data = api_from_settings().stamp(oid, kind, candid)
+            return as_png(data)
+        except (AlerceApiError, StampError, OSError) as exc:
+            logger.info("no %s cutout for %s: %s", kind, oid, exc)
+            raise Http404(f"no {kind} cutout for {oid}") from exc
+
+
+class SNHunterView(TemplateView):
+    """The page: filters at once, the candidate list loads (and refreshes) through htmx."""
+
+    template_name = "tom_alerce/sn_hunter.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["form"] = HunterForm(self.request.GET or None)
+        context["query"] = self.request.GET.urlencode()
+        return context
+
+
+class SNHunterCandidatesView(TemplateView):
+    """The candidate list partial (what the page's htmx refresh swaps in)."""
+
+    template_name = "tom_alerce/partials/sn_candidates.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        form = HunterForm(self.request.GET or None)
+        filters = form.filters()
+        candidates, error = hunt(api_from_settings(), filters)
+        for candidate in candidates:
+            candidate.stamps = stamp_urls(candidate.oid, candidate.first_detection.get("candid"))
+            candidate.actions = {
+                "tns": tns_report_url(candidate.target_id) if candidate.target_id else None,
+                "followup": followup_url(candidate.target_id) if candidate.target_id else None,
+            }
+        context.update(candidates=candidates, api_error=error, filters=filters, form=form)
+        return context
+
+
+class CreateTargetView(LoginRequiredMixin, View):
+    """Create (or find) the target of an SN Hunter candidate and store its classifications."""
+
+    def post(self, request):
+        try:
+            oid = request.POST["oid"].strip()
+            ra, dec = float(request.POST["ra"]), float(request.POST["dec"])
+        except (KeyError, ValueError):
+            return HttpResponseBadRequest("oid, ra and dec are required")
+        if not oid:
+            return HttpResponseBadRequest("oid is empty")
+        target, created = Target.objects.get_or_create(
+            name=oid, defaults={"type": Target.SIDEREAL, "ra": ra, "dec": dec, "epoch": 2000.0})
+        api = api_from_settings()
+        try:
+            record_classifications(target, probabilities_as_classifications(api.probabilities(oid)),
+                                   source=f"{api.api_url} (SN Hunter)")
+        except (AlerceApiError, KeyError, TypeError, ValueError) as exc:
+            messages.warning(request, f"{oid}: classifications not imported ({exc})")
+        messages.success(request, f"{'Created' if created else 'Opened'} target {oid}")
+        return redirect(reverse("targets:detail", kwargs={"pk": target.pk}) + "?tab=alerce")
