@@ -44,6 +44,7 @@ setup(
         "tom-alertstreams>=1.3",
         "plotly>=5",
         "tqdm>=4.66",
+        "django-bootstrap-static>=5.3",  # Bootstrap 5 served by the TOM itself (offline demo)
     ],
     extras_require={
         # torch is installed by the Makefile as the local CPU wheel (torch==2.13.0).

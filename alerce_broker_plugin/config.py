@@ -3,7 +3,7 @@
     DATA_SERVICES = {"ALeRCEBroker": {
         "base_url": "http://localhost:8000",        # or https://api.alerce.online
         "stamp_url": "http://localhost:8000",       # get_stamp route; avro.alerce.online for ALeRCE
-        "timeout_s": 20, "classifier_cache_ttl_s": 3600,
+        "timeout_s": 20, "classifier_cache_ttl_s": 3600, "page_size": 50,
         "result_classifiers": ["stamp_classifier", "lc_classifier"],  # classes shown per result
     }}
 """
@@ -32,6 +32,11 @@ def api_client() -> AlerceApiClient:
 
 def classifier_cache_ttl_s() -> float:
     return float(service_config().get("classifier_cache_ttl_s", 3600))
+
+
+def page_size() -> int:
+    """Objects asked per ``/objects`` page while walking the pages of a query."""
+    return int(service_config().get("page_size", 50))
 
 
 def result_classifiers() -> tuple[str, ...]:

@@ -87,7 +87,7 @@ class AlerceBrokerDataService(DataService):
     def query_service(self, query_parameters: dict, **kwargs) -> list[dict[str, Any]]:
         """Walk ALeRCE's pages until ``max_results`` objects or the last page."""
         wanted = int(query_parameters.get("max_results", DEFAULT_MAX_RESULTS))
-        page_size = min(wanted, MAX_RESULTS)
+        page_size = min(wanted, config.page_size())
         items: list[dict[str, Any]] = []
         page_number = 1
         while len(items) < wanted:

@@ -28,6 +28,7 @@ TELESCOPE = "P48"
 INSTRUMENT = "ZTF"
 FORCED_REDUCTION = "forced_photometry"  # reduction_version that keeps forced points apart
 SUMMARY_FIELDS = ("ndet", "firstmjd", "lastmjd")
+PLACEHOLDER_MAG = 99.0  # ALeRCE writes mag = e_mag = 100 for forced epochs with no usable flux
 MATCH_RADIUS_ARCSEC = 1.5  # ZTF's own association radius: closer than this is the same object
 
 
@@ -99,15 +100,21 @@ def object_from_api(item: dict[str, Any], lightcurve: dict[str, Any], probabilit
 
 
 def object_from_stream(message: dict[str, Any]) -> BrokerObject:
-    """A decoded classified-stream message (``decode_classified``) to a BrokerObject."""
+    """A decoded classified-stream message (``decode_classified``) to a BrokerObject.
+
+    The alert's own detection is always kept, also when the producer sent no light curve.
+    """
     try:
+        detections = list(message.get("detections") or [])
+        if not any(det.get("candid") == message["candid"] for det in detections):
+            detections.append({key: message[key] for key in ("candid", "mjd", "fid", "magpsf", "sigmapsf")})
         return BrokerObject(
             oid=str(message["objectId"]), ra=float(message["ra"]), dec=float(message["dec"]),
             survey=str(message.get("survey") or "ZTF").upper(),
             ndet=_int_or_none(message.get("ndet")),
             firstmjd=_float_or_none(message.get("firstmjd")), lastmjd=_float_or_none(message.get("lastmjd")),
             classifications=dict(message.get("classifications") or {}),
-            detections=list(message.get("detections") or []),
+            detections=detections,
             non_detections=list(message.get("non_detections") or []),
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -202,7 +209,7 @@ def photometry_rows(obj: BrokerObject) -> list[dict[str, Any]]:
         if _finite(nd.get("diffmaglim")) and nd.get("fid") in FILTER_NAMES:
             rows.append(_row(nd["mjd"], nd["fid"], limit=nd["diffmaglim"]))
     for fp in obj.forced_photometry:
-        if _finite(fp.get("mag")) and fp.get("fid") in FILTER_NAMES:
+        if _finite(fp.get("mag")) and float(fp["mag"]) < PLACEHOLDER_MAG and fp.get("fid") in FILTER_NAMES:
             rows.append(_row(fp["mjd"], fp["fid"], brightness=fp["mag"], brightness_error=fp.get("e_mag"),
                              reduction_version=FORCED_REDUCTION))
     return rows

@@ -128,22 +128,27 @@ class ClassifiedAlertStream(AlertStream):
                 "error_cb": _log_kafka_error, **CONSUMER_DEFAULTS, **self.consumer_config, **CONSUMER_REQUIRED}
 
     def listen(self, stop_after_idle_s: float | None = None) -> ListenReport:
-        """Consume until ``stop()`` (or ``stop_after_idle_s`` without a message); never raises
-        for a bad message, a failing database or an unreachable broker."""
+        """Consume until ``stop()``; never raises for a bad message, a failing database or an
+        unreachable broker.
+
+        ``stop_after_idle_s`` (for batch runs and tests) also returns once partitions are
+        assigned and no message has come for that long.
+        """
         report = ListenReport()
         backoff = _Backoff(self.max_backoff_s)
         consumer = None
-        idle_since = time.monotonic()
+        self._idle_since: float | None = None  # set on partition assignment
         while not self._stop.is_set():
             if consumer is None:
                 consumer = self._connect(backoff)
                 continue
             message = consumer.poll(self.poll_timeout_s)
             if message is None:
-                if stop_after_idle_s is not None and time.monotonic() - idle_since >= stop_after_idle_s:
+                if (stop_after_idle_s is not None and self._idle_since is not None
+                        and time.monotonic() - self._idle_since >= stop_after_idle_s):
                     break
                 continue
-            idle_since = time.monotonic()
+            self._idle_since = time.monotonic()
             if message.error():
                 if message.error().fatal():
                     log.error("fatal Kafka error, reconnecting: %s", message.error())
@@ -160,12 +165,16 @@ class ClassifiedAlertStream(AlertStream):
     def _connect(self, backoff: "_Backoff") -> Consumer | None:
         try:
             consumer = Consumer(self.consumer_settings())
-            consumer.subscribe([self.topic])
+            consumer.subscribe([self.topic], on_assign=self._on_assign)
             return consumer
         except KafkaException as exc:
             log.error("cannot subscribe to %s at %s: %s", self.topic, self.bootstrap_servers, exc)
             backoff.wait(self._stop)
             return None
+
+    def _on_assign(self, _consumer: Consumer, partitions: list) -> None:
+        log.info("listening to %s", ", ".join(f"{p.topic}/{p.partition}" for p in partitions))
+        self._idle_since = time.monotonic()
 
     def _process(self, message: Any, report: ListenReport, backoff: "_Backoff") -> bool:
         """Handle one message, retrying (with backoff) whatever is not the message's fault.

@@ -50,6 +50,7 @@ TOM_NAME = 'example_tom'
 # CSS_THEME = 'Dark'
 
 INSTALLED_APPS = TOMTOOLKIT_INSTALLED_APPS + [
+    'bootstrap',  # django-bootstrap-static: Bootstrap 5 served locally (see BOOTSTRAP5 below)
     'tom_alertstreams',
     'alerce_broker_plugin',
     'tom_alerce',
@@ -81,6 +82,12 @@ TEMPLATES = [
 ]
 
 CRISPY_TEMPLATE_PACK = 'bootstrap5'
+
+# Bootstrap from this TOM's static files rather than a CDN, so pages (tabs included) work offline.
+BOOTSTRAP5 = {
+    'css_url': {'url': '/static/bootstrap/css/bootstrap.min.css'},
+    'javascript_url': {'url': '/static/bootstrap/js/bootstrap.bundle.min.js'},
+}
 
 WSGI_APPLICATION = 'example_tom.wsgi.application'
 

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from tom_alerce.taxonomy import HIERARCHY_PARTS, LC_GROUPS, LC_TOP
+from tom_alerce.taxonomy import HIERARCHY_PARTS, LC_GROUPS, LC_TOP, STAMP_CLASSIFIER
 
 BAND_COLORS = {"g": "#2ca02c", "r": "#d62728", "i": "#ff7f0e"}
 PLOT_CONFIG = {"responsive": True, "displaylogo": False}
@@ -25,8 +25,8 @@ def figure_html(fig: go.Figure) -> str:
 def _bars(probabilities: Mapping[str, float], color: str = "#1f77b4") -> go.Bar:
     names = list(probabilities)[::-1]  # most probable on top of a horizontal bar chart
     values = [probabilities[n] for n in names]
-    return go.Bar(x=values, y=names, orientation="h", marker_color=color,
-                  text=[f"{v:.2f}" for v in values], textposition="auto", showlegend=False)
+    return go.Bar(x=values, y=names, orientation="h", marker_color=color, cliponaxis=False,
+                  text=[f"{v:.2f}" for v in values], textposition="outside", showlegend=False)
 
 
 def _layout(fig: go.Figure, title: str, n_rows: int) -> go.Figure:
@@ -61,17 +61,19 @@ class ChartSpec:
 
 
 def classification_charts(grouped: Mapping[tuple[str, str], Mapping[str, float]]) -> list[ChartSpec]:
-    """One chart per classifier version; the light-curve hierarchy's parts become one chart."""
+    """One chart per classifier version, the stamp classifier first, then the light-curve
+    hierarchy (its four classifiers as one chart), then any other classifier."""
+    hierarchy_versions = {v for (name, v) in grouped if name == LC_TOP}
     charts = []
-    versions_with_hierarchy = {v for (name, v) in grouped if name == LC_TOP}
-    for (name, version), probabilities in sorted(grouped.items()):
-        if name in HIERARCHY_PARTS and version in versions_with_hierarchy:
-            continue
-        charts.append(ChartSpec(f"{name} {version}", bar_chart(f"{name} ({version})", probabilities)))
-    for version in sorted(versions_with_hierarchy):
-        classes = {group: grouped[(clf, version)] for group, clf in LC_GROUPS.items() if (clf, version) in grouped}
-        charts.append(ChartSpec(f"hierarchy {version}", hierarchy_chart(
-            f"light-curve hierarchy ({version})", grouped[(LC_TOP, version)], classes)))
+    for (name, version), probabilities in sorted(grouped.items(), key=lambda kv: (kv[0][0] != STAMP_CLASSIFIER,
+                                                                                   kv[0][0] != LC_TOP, kv[0])):
+        if name == LC_TOP:
+            classes = {group: grouped[(clf, version)] for group, clf in LC_GROUPS.items()
+                       if (clf, version) in grouped}
+            charts.append(ChartSpec(f"hierarchy {version}", hierarchy_chart(
+                f"light-curve hierarchy ({version})", probabilities, classes)))
+        elif not (name in HIERARCHY_PARTS and version in hierarchy_versions):
+            charts.append(ChartSpec(f"{name} {version}", bar_chart(f"{name} ({version})", probabilities)))
     return charts
 
 
@@ -106,6 +108,6 @@ def lightcurve_figure(phot: Photometry, title: str = "") -> go.Figure:
             fig.add_trace(go.Scatter(x=phot.mjd[sel], y=phot.magnitude[sel], error_y=error,
                                      name=f"{band} {kind}", marker_color=color, **style))
     fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=50, b=40),
-                      xaxis_title="MJD", yaxis_title="magnitude", legend=dict(orientation="h", y=1.02, x=0))
+                      xaxis=dict(title="MJD", tickformat="d"), yaxis_title="magnitude", legend=dict(orientation="h", y=1.02, x=0))
     fig.update_yaxes(autorange="reversed")
     return fig

@@ -15,14 +15,15 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
+from classifier_service.store import database_url
+
 # SQL functions the cone search uses; PostgreSQL has them, some SQLite builds lack them.
-_SQLITE_MATH = {"sin": math.sin, "cos": math.cos, "asin": math.asin, "sqrt": math.sqrt,
-                "radians": math.radians}
+_SQLITE_MATH = {"sin": math.sin, "cos": math.cos, "radians": math.radians}
 
 
 def read_only_engine(url: str) -> Engine:
     """An engine that can only read the store at ``url`` (sqlite or postgresql)."""
-    parsed = make_url(url)
+    parsed = make_url(database_url(url))
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed.database)
     if parsed.get_backend_name() == "postgresql":
@@ -45,7 +46,7 @@ def _sqlite_engine(path: str | None) -> Engine:
 
 def _add_missing_math_functions(dbapi_connection: sqlite3.Connection, _record) -> None:
     try:
-        dbapi_connection.execute("SELECT sin(0), asin(0), radians(0)").fetchone()
+        dbapi_connection.execute("SELECT sin(0), cos(0), radians(0)").fetchone()
     except sqlite3.OperationalError:
         for name, function in _SQLITE_MATH.items():
             dbapi_connection.create_function(name, 1, function, deterministic=True)

@@ -218,4 +218,6 @@ def _order(query: ObjectQuery, prob) -> list:
     else:
         column = object_table.c[query.order_by]
     ordered = column.desc() if query.order_mode == "DESC" else column.asc()
-    return [ordered.nulls_last(), *tie_breakers]
+    if column.nullable:  # NULLS LAST would keep the index from ordering a NOT NULL column
+        ordered = ordered.nulls_last()
+    return [ordered, *tie_breakers]

@@ -106,8 +106,9 @@ class LcModelBundle:
     forest: HierarchicalForest
 
 
-def latest_artifact(root: Path = MODELS_DIR) -> Path:
-    """The newest ``<version>/model.joblib`` under ``root`` (versions compared numerically)."""
+def latest_artifact(root: Path | None = None) -> Path:
+    """The newest ``<version>/model.joblib`` under ``root`` (default MODELS_DIR), by version number."""
+    root = MODELS_DIR if root is None else root
     candidates = sorted(root.glob(f"*/{ARTIFACT}"), key=lambda p: _version_key(p.parent.name))
     if not candidates:
         raise FileNotFoundError(f"no {NAME} artifact under {root}; run `alerce-classifier train --only lc`")

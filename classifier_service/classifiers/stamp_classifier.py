@@ -158,11 +158,11 @@ def _number(value: Any) -> float | None:
 
 
 def _isdiffpos(value: Any) -> float | None:
-    if value in ("t", "1", 1, True) or (isinstance(value, (int, float)) and value > 0):
-        return 1.0
-    if value in ("f", "0", 0, False) or (isinstance(value, (int, float)) and value < 0):
-        return -1.0
-    return None
+    """ZTF's 't'/'f' (or '1'/'0'), or the alert model's +1/-1, as +1.0/-1.0."""
+    if isinstance(value, str):
+        return {"t": 1.0, "1": 1.0, "f": -1.0, "0": -1.0}.get(value.strip().lower())
+    number = _number(value)
+    return None if number is None else (1.0 if number > 0 else -1.0)
 
 
 def alert_inputs(alert) -> tuple[np.ndarray, np.ndarray]:

@@ -91,8 +91,10 @@ def table_detection_columns(table: Mapping[str, Any]) -> Columns:
         return values.astype(dtype)
 
     isdiffpos = _isdiffpos(table["isdiffpos"]) if "isdiffpos" in table else np.ones(n, dtype=np.int8)
+    candid = (np.array([as_int(v) for v in table["candid"]], dtype=np.int64) if "candid" in table
+              else np.full(n, -1, dtype=np.int64))
     columns: Columns = {
-        "candid": column("candid", -1, np.int64),
+        "candid": candid,
         "mjd": column("mjd", np.nan, float), "fid": column("fid", 0, np.int8),
         "ra": column("ra", np.nan, float), "dec": column("dec", np.nan, float),
         "magpsf": column("magpsf", np.nan, float), "sigmapsf": column("sigmapsf", np.nan, float),
@@ -125,6 +127,13 @@ def table_non_detection_columns(table: Mapping[str, Any]) -> Columns:
         raise ValueError("non-detections lack an mjd or jd column")
     return {"mjd": mjd, "fid": np.asarray(table["fid"], dtype=np.int8),
             "diffmaglim": np.asarray(table["diffmaglim"], dtype=float)}
+
+
+def as_int(value: Any) -> int:
+    """An identifier from a table cell: exact for ints and digit strings, -1 when missing."""
+    if value is None or value == "" or (isinstance(value, float) and not np.isfinite(value)):
+        return -1
+    return int(value) if not isinstance(value, str) else int(value.split(".")[0])
 
 
 def _isdiffpos(values: Any) -> np.ndarray:

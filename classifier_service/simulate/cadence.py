@@ -21,7 +21,7 @@ DETECTION_SNR = 5.0  # diffmaglim is the 5-sigma limit, and ZTF alerts on 5-sigm
 NIGHT_START, NIGHT_END = 0.13, 0.50  # Palomar night in fractional UTC MJD
 YEAR = 365.25
 # Quantile tails outside these levels are real but rare outliers (bad nights, saturation).
-TAIL = (0.02, 0.995)
+TAIL = (0.03, 0.995)
 
 
 def mag_to_flux(mag: np.ndarray | float) -> np.ndarray:
@@ -44,6 +44,8 @@ class Observations:
     magpsf: np.ndarray  # NaN where not detected
     sigmapsf: np.ndarray
     isdiffpos: np.ndarray  # +1 / -1
+    flux: np.ndarray  # measured difference flux (microjansky), also where not detected
+    flux_err: np.ndarray
 
 
 class ObservingModel:
@@ -110,10 +112,10 @@ class ObservingModel:
         offset = np.clip(rng.normal(size=np.shape(depth)), -2, 2) * spread * 0.5
         return np.clip(10.0 ** (median + offset), 0.005, 0.4)
 
-    def observe(self, diff_flux: np.ndarray, mjd: np.ndarray, fid: np.ndarray,
-                rng: np.random.Generator) -> Observations:
-        """Measure true difference fluxes (microjansky) with ZTF's limits and noise."""
-        diffmaglim = self.limits(fid, rng)
+    def observe(self, diff_flux: np.ndarray, mjd: np.ndarray, fid: np.ndarray, rng: np.random.Generator,
+                diffmaglim: np.ndarray | None = None) -> Observations:
+        """Measure true difference fluxes (microjansky) with ZTF's limits (drawn if not given) and noise."""
+        diffmaglim = self.limits(fid, rng) if diffmaglim is None else diffmaglim
         limit_flux = mag_to_flux(diffmaglim)
         depth = flux_to_mag(np.where(diff_flux == 0, 1e-30, diff_flux)) - diffmaglim
         relative = self.sigma_mag(np.minimum(depth, 0.0), rng) / 1.0857
@@ -125,6 +127,7 @@ class ObservingModel:
         return Observations(
             mjd=mjd, fid=fid, diffmaglim=diffmaglim, detected=detected, magpsf=magpsf,
             sigmapsf=sigmapsf, isdiffpos=np.where(measured >= 0, 1, -1).astype(np.int8),
+            flux=measured, flux_err=sigma_flux,
         )
 
 

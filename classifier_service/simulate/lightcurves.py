@@ -74,7 +74,7 @@ def place_transient(source: Source, epochs: np.ndarray, rng: np.random.Generator
     lo, hi = peak_window or ((epochs.min(), epochs.max()) if epochs.size else (0.0, 1.0))
     peak_time = rng.uniform(lo - 10, hi)
     rise, fall = source.params["rise"], source.params["fall"]
-    source.params["t0"] = peak_time - rise * np.log(max(fall / rise - 1, 1.0))
+    source.params["t0"] = float(peak_time - rise * np.log(max(fall / rise - 1, 1.0)))
 
 
 def reference_source(source: Source, rng: np.random.Generator) -> tuple[float, np.ndarray, float]:

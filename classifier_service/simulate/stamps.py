@@ -169,7 +169,7 @@ def render(scene: Scene, rng: np.random.Generator, size: tuple[int, int] = (63, 
     # PSF matching leaves small residuals (ring/dipole) around every static source.
     mismatch = rng.uniform(0.0, 0.03)
     difference = ((scene.science_flux - scene.template_flux) * psf_science + science_noise - template_noise
-                  + mismatch * (static_science - _shifted(static_science, rng)))
+                  + mismatch * (static_science - static_template))
     science = scene.sky + science_signal + science_noise
     template = scene.sky * rng.uniform(0.9, 1.1) + template_signal + template_noise
     cube = np.stack([science, template, difference]).astype(np.float32)
@@ -178,10 +178,6 @@ def render(scene: Scene, rng: np.random.Generator, size: tuple[int, int] = (63, 
     if scene.stamp_class != "bogus" and rng.uniform() < 0.03:
         cube = _edge(cube, scene, rng, x, y)
     return cube
-
-
-def _shifted(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    return np.roll(image, shift=tuple(rng.choice([-1, 0, 1], size=2)), axis=(0, 1))
 
 
 def _dipole(cube, scene, rng, x, y):

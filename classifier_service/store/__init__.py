@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from classifier_service.store import tables
 from classifier_service.store.tables import metadata
 
-__all__ = ["Store", "BatchWrite", "DEFAULT_URL", "tables"]
+__all__ = ["Store", "BatchWrite", "DEFAULT_URL", "database_url", "tables"]
 
 DEFAULT_URL = "sqlite:///var/alerce.sqlite3"
 # Rows per statement: below SQLite's 32766 bound-parameter limit for the widest table.
@@ -54,6 +54,7 @@ class Store:
     """SQLAlchemy engine plus the batch reads and the batch write the worker needs."""
 
     def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False, **engine_kwargs: Any) -> None:
+        url = database_url(url)
         self.url = url
         if url.startswith("sqlite"):
             _ensure_sqlite_folder(url)
@@ -166,6 +167,17 @@ class Store:
         with self.engine.connect() as conn:
             return {name: conn.scalar(select(func.count()).select_from(table))
                     for name, table in metadata.tables.items()}
+
+
+def database_url(url: str) -> str:
+    """``postgresql://`` means whichever PostgreSQL driver is installed (SQLAlchemy 2.1 assumes
+    psycopg 3; this project ships psycopg2-binary)."""
+    if url.startswith("postgresql://"):
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
+            return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
 
 
 def _clean(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(slots=True)
@@ -56,6 +56,8 @@ class ClassifiedAlert:
     firstmjd: float
     lastmjd: float
     classifications: list  # list[classifier_service.classifiers.base.ClassifierOutput]
+    # The object's merged light curve, for the classified stream's detections (optional).
+    lightcurve: Any = None  # classifier_service.lightcurve.model.LightCurve | None
 
 
 class Sink(Protocol):

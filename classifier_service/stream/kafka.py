@@ -23,7 +23,6 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from classifier_service.lightcurve.model import LightCurve
 from classifier_service.stream.base import ClassifiedAlert, DeadLetter, RawMessage
 from classifier_service.stream.classified import encode_classified
 
@@ -264,7 +263,7 @@ class KafkaSink:
 
     def publish(self, alerts: Sequence[ClassifiedAlert], dead_letters: Sequence[DeadLetter]) -> None:
         for alert in alerts:
-            value = encode_classified(alert, _lightcurve_of(alert))
+            value = encode_classified(alert, alert.lightcurve)
             self._produce(self.topic, value, key=alert.oid.encode())
         if self.dead_letter_topic:
             for letter in dead_letters:
@@ -305,9 +304,4 @@ def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
     if letter.candid is not None:
         headers.append(("candid", str(letter.candid)))
     return [(name, value.encode()) for name, value in headers]
-
-
-def _lightcurve_of(alert: ClassifiedAlert) -> LightCurve | None:
-    """The object's light curve when the worker attached one to the alert."""
-    return getattr(alert, "lightcurve", None)
 

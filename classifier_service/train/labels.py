@@ -8,7 +8,17 @@ The stamp classifier's five classes follow from the light-curve class.
 """
 from __future__ import annotations
 
+import glob
+import logging
 import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from classifier_service.surveys.avro import iter_records
+from classifier_service.surveys.base import AlertParseError
+
+log = logging.getLogger(__name__)
 
 TRANSIENT = ("SNIa", "SNIbc", "SNII", "SLSN")
 STOCHASTIC = ("QSO", "AGN", "Blazar", "YSO", "CV/Nova")
@@ -114,3 +124,31 @@ def label_alert_record(record: dict) -> str | None:
         if lc_class is not None:
             return lc_class
     return None
+
+
+def iter_alert_records(data_dir: Path) -> Iterator[dict[str, Any]]:
+    """Every alert record of the shared Avro and Parquet files; unreadable files are logged."""
+    import pyarrow.parquet as pq
+
+    for path in sorted(glob.glob(str(data_dir / "ztf_alerts" / "**" / "*.avro"), recursive=True)):
+        try:
+            yield from iter_records(Path(path).read_bytes())
+        except AlertParseError as exc:
+            log.info("skipping the rest of %s: %s", path, exc)
+    for path in sorted(glob.glob(str(data_dir / "ztf_alerts_parquet" / "**" / "*.parquet"), recursive=True)):
+        table = pq.read_table(path)
+        if "candidate" in table.column_names:
+            yield from table.to_pylist()
+
+
+def iter_labelled_alert_records(data_dir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(light-curve class, raw record) for every real alert with a usable label, unique by candid."""
+    seen: set[int] = set()
+    for record in iter_alert_records(data_dir):
+        candid = (record.get("candidate") or {}).get("candid")
+        if candid is None or candid in seen:
+            continue
+        seen.add(candid)
+        lc_class = label_alert_record(record)
+        if lc_class is not None:
+            yield lc_class, record

@@ -13,6 +13,7 @@ import glob
 import json
 import logging
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from classifier_service.classifiers.stamp_classifier import (
     metadata_features,
     prepare_stamps,
 )
+from classifier_service.simulate import simulate_stamp_example
 from classifier_service.surveys import AlertParseError, parse_record
 from classifier_service.surveys.avro import iter_records
 from classifier_service.train.labels import label_alert_record, stamp_class_from_lc_class
@@ -72,66 +74,17 @@ class StampDataset:
 # --- data -------------------------------------------------------------------------------
 
 def simulated_dataset(n_per_class: int, seed: int) -> StampDataset:
-    """``n_per_class`` simulated first alerts of every class."""
-    simulate_stamps, stamp_metadata = _simulator()
+    """``n_per_class`` simulated first alerts of every class, cutouts and metadata consistent."""
     rng = np.random.default_rng(seed)
     stamps, metadata, labels = [], [], []
     for label, class_name in enumerate(CLASSES):
         for _ in range(n_per_class):
-            stamps.append(prepare_stamps(list(simulate_stamps(class_name, rng))))
-            metadata.append(metadata_features(stamp_metadata(class_name, rng)))
+            cutouts, candidate = simulate_stamp_example(class_name, rng)
+            stamps.append(prepare_stamps(list(cutouts)))
+            metadata.append(metadata_features(candidate))
             labels.append(label)
-    n = len(labels)
     return StampDataset(np.stack(stamps), np.stack(metadata), np.asarray(labels),
-                        np.asarray([f"sim{seed}_{i}" for i in range(n)]))
-
-
-def _simulator():
-    """The simulator's stamp functions (engineer "simulator"), or the stand-in below until they land."""
-    try:
-        from classifier_service.simulate import simulate_stamps, stamp_metadata
-    except ImportError:
-        log.warning("classifier_service.simulate has no simulate_stamps yet: using the stand-in")
-        return _standin_stamps, _standin_metadata
-    return simulate_stamps, stamp_metadata
-
-
-def _standin_stamps(class_name: str, rng: np.random.Generator, size=(63, 63)) -> np.ndarray:
-    """Crude science/template/difference triplets; to be deleted when the simulator lands."""
-    yy, xx = np.mgrid[:size[0], :size[1]] - np.array(size)[:, None, None] // 2
-    psf = lambda dx, dy, s: np.exp(-((xx - dx) ** 2 + (yy - dy) ** 2) / (2 * s ** 2))  # noqa: E731
-    template = np.zeros(size)
-    flux = rng.uniform(5, 60)
-    source = psf(0, 0, rng.uniform(0.9, 1.5)) * flux
-    if class_name == "AGN":
-        template = psf(0, 0, rng.uniform(2, 4)) * rng.uniform(20, 80)
-    elif class_name == "SN":
-        template = psf(*rng.uniform(-6, 6, 2), rng.uniform(2, 5)) * rng.uniform(5, 40)
-    elif class_name == "VS":
-        template = psf(0, 0, 1.2) * rng.uniform(30, 200)
-        source *= rng.choice([-1, 1])
-    elif class_name == "bogus":
-        kind = rng.integers(3)
-        source = (np.where((xx == 0) & (yy == 0), flux * 3, 0.0) if kind == 0
-                  else np.where(xx == 0, flux / 3, 0.0) if kind == 1
-                  else psf(-1, 0, 1.2) * flux - psf(1, 0, 1.2) * flux)
-        template = psf(*rng.uniform(-3, 3, 2), 1.2) * rng.uniform(10, 100)
-    noise = lambda: rng.normal(0, 1.0, size)  # noqa: E731
-    science = template + source + noise()
-    return np.stack([science, template + noise() * 0.5, source + noise()]).astype(np.float32)
-
-
-def _standin_metadata(class_name: str, rng: np.random.Generator) -> dict[str, Any]:
-    star = class_name == "VS"
-    return {
-        "sgscore1": rng.uniform(0.8, 1) if star else rng.uniform(0, 0.3) if class_name != "asteroid" else -999,
-        "distpsnr1": rng.uniform(0, 0.5) if class_name in ("VS", "AGN") else rng.uniform(0.5, 6),
-        "isdiffpos": "t" if class_name != "VS" or rng.random() < 0.5 else "f",
-        "magpsf": rng.uniform(16, 20.5), "sigmapsf": rng.uniform(0.03, 0.2),
-        "ra": rng.uniform(0, 360), "dec": rng.uniform(-30, 80) if class_name != "asteroid" else rng.uniform(-5, 25),
-        "ndethist": 1 if class_name in ("asteroid", "bogus", "SN") else int(rng.integers(1, 300)),
-        "ncovhist": int(rng.integers(1, 1000)), "fwhm": rng.uniform(1.5, 4), "classtar": rng.uniform(0, 1),
-    }
+                        np.asarray([f"sim{seed}_{i}" for i in range(len(labels))]))
 
 
 def iter_labelled_records(data_dir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -223,8 +176,7 @@ def build_model(n_metadata: int = len(METADATA_NAMES), n_classes: int = len(CLAS
             self.convolutions = nn.Sequential(
                 nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
                 nn.MaxPool2d(2),
-                nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
-                nn.MaxPool2d(2),
+                nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                 nn.Flatten(), nn.Linear(32 * (STAMP_SIZE // 4) ** 2, 64), nn.ReLU(),
             )
             self.head = nn.Sequential(
@@ -278,7 +230,7 @@ def fit(train: StampDataset, mean: np.ndarray, std: np.ndarray, *, epochs: int, 
             loss.backward()
             optimizer.step()
             scheduler.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         log.info("stamp epoch %d/%d: loss %.4f", epoch + 1, epochs, total / len(train))
     return model.eval()
 
@@ -288,10 +240,12 @@ def export_onnx(model, path: Path) -> Path:
     import torch
 
     example = (torch.zeros(2, 3, STAMP_SIZE, STAMP_SIZE), torch.zeros(2, len(METADATA_NAMES)))
-    torch.onnx.export(
-        model, example, str(path), input_names=["stamps", "metadata"], output_names=["probabilities"],
-        dynamic_axes={"stamps": {0: "batch"}, "metadata": {0: "batch"}, "probabilities": {0: "batch"}},
-        opset_version=17, dynamo=False)
+    with warnings.catch_warnings():  # the legacy exporter warns of its own deprecation
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            model, example, str(path), input_names=["stamps", "metadata"], output_names=["probabilities"],
+            dynamic_axes={"stamps": {0: "batch"}, "metadata": {0: "batch"}, "probabilities": {0: "batch"}},
+            opset_version=17, dynamo=False)
     return path
 
 
@@ -336,7 +290,7 @@ def train_stamp_classifier(out_dir: Path, *, quick: bool = False, seed: int = 0,
 
     torch.set_num_threads(1 if quick else 2)
     started = time.perf_counter()
-    n_sim, epochs, real_repeats = (60, 2, 1) if quick else (1500, 14, 8)
+    n_sim, epochs, real_repeats = (60, 2, 1) if quick else (1000, 10, 8)
     simulated = simulated_dataset(n_sim, seed)
     simulated_test = simulated_dataset(max(20, n_sim // 5), seed + 1000)
     real = real_dataset(data_dir)

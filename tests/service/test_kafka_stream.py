@@ -130,11 +130,10 @@ def produce(broker, topic: str, values: list[bytes]) -> None:
 
 
 def read_one(broker, topic: str):
-    from confluent_kafka import Consumer
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap_servers, "group.id": topic_name("reader"),
-                         "auto.offset.reset": "earliest", **FAST_CONSUMER_SETTINGS})
-    consumer.subscribe([topic])
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap_servers, "group.id": topic_name("reader")})
+    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])  # no group join: quicker
     try:
         [message] = consumer.consume(1, timeout=15)
         return message
@@ -175,37 +174,23 @@ def test_flush_raises_when_delivery_fails():
 
 
 @pytest.mark.kafka
-def test_source_batches_are_bounded_and_committed_batches_are_not_read_again(tansu):
+def test_batches_are_bounded_and_only_uncommitted_ones_are_delivered_again(tansu):
     topic, group = topic_name("raw"), topic_name("group")
     create_topic(tansu, topic, partitions=2)
     produce(tansu, topic, [b"%d" % i for i in range(25)])
 
-    first = source(tansu, topic, group, batch_size=10)
-    batches = list(first.batches())
-    for batch in batches:
-        first.commit(batch)
-    first.close()
+    crashed = source(tansu, topic, group, batch_size=10)
+    batches = list(crashed.batches())
+    for batch in batches[:-1]:
+        crashed.commit(batch)
+    crashed.close()  # the last batch never committed: as if the worker died before storing it
     assert max(len(b) for b in batches) <= 10
     assert sorted(int(m.payload) for b in batches for m in b) == list(range(25))
 
-    produce(tansu, topic, [b"25"])
-    again = source(tansu, topic, group)
-    assert [m.payload for b in again.batches() for m in b] == [b"25"]
-    again.close()
-
-
-@pytest.mark.kafka
-def test_an_uncommitted_batch_is_delivered_again_to_the_group(tansu):
-    topic, group = topic_name("raw"), topic_name("group")
-    create_topic(tansu, topic)
-    produce(tansu, topic, [b"a", b"b"])
-    crashed = source(tansu, topic, group)
-    assert [m.payload for m in next(crashed.batches())] == [b"a", b"b"]
-    crashed.close()  # no commit: as if the worker died before storing
-
     survivor = source(tansu, topic, group)
-    assert [m.payload for b in survivor.batches() for m in b] == [b"a", b"b"]
+    replayed = [m.payload for b in survivor.batches() for m in b]
     survivor.close()
+    assert sorted(replayed) == sorted(m.payload for m in batches[-1])
 
 
 @pytest.mark.kafka

@@ -1,0 +1,1 @@
+"""Benchmarks of the worker: archive replay and Kafka → store → Kafka (``alerce-classifier bench``)."""

@@ -1,0 +1,192 @@
+"""The benchmark scenarios: archive replay into a store, and Kafka → store → Kafka through tansu.
+
+Both run the real Worker on the same alert packets, each into a fresh SQLite store.
+Replay latency is a batch's wall time from arrival to commit (every alert of a batch is
+done when its batch is). Kafka latency is end to end: from the moment an alert is
+produced to the raw topic until its classified record arrives on the output topic. By
+default all alerts are produced at once, a burst like one Rubin visit, so throughput is
+the worker's capacity and latency includes queueing; ``rate`` paces them instead.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from classifier_service.bench.measure import (
+    BenchResult,
+    TimedClassifier,
+    TimedSink,
+    TimedSource,
+    Timings,
+    batch_latencies,
+)
+from classifier_service.classifiers.base import Classifier
+from classifier_service.store import Store
+from classifier_service.stream.base import RawMessage
+from classifier_service.stream.classified import decode_classified
+from classifier_service.stream.kafka import KafkaSink, KafkaSource
+from classifier_service.stream.tansu import FAST_CONSUMER_SETTINGS, TansuBroker
+from classifier_service.surveys import parse_record
+from classifier_service.surveys.avro import iter_records
+from classifier_service.worker import RunReport, Worker
+
+
+PARTITIONS = 4
+
+
+class MemorySource:
+    """Alert payloads held in memory, in batches: an archive replay without the disk."""
+
+    def __init__(self, payloads: Sequence[bytes], batch_size: int) -> None:
+        self.payloads = payloads
+        self.batch_size = batch_size
+
+    def batches(self) -> Iterator[list[RawMessage]]:
+        for start in range(0, len(self.payloads), self.batch_size):
+            chunk = self.payloads[start:start + self.batch_size]
+            yield [RawMessage(payload, f"bench#{start + i}") for i, payload in enumerate(chunk)]
+
+    def commit(self, batch: Sequence[RawMessage]) -> None:
+        """Nothing to acknowledge in memory."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def fresh_store(folder: Path, name: str) -> Store:
+    store = Store(f"sqlite:///{folder / name}.sqlite3")
+    store.create_all()
+    return store
+
+
+def replay_bench(payloads: Sequence[bytes], classifiers: Sequence[Classifier], *, batch_size: int,
+                 folder: Path) -> BenchResult:
+    """Alerts from memory through the worker into SQLite."""
+    timings = Timings()
+    store = fresh_store(folder, "replay")
+    worker = Worker(TimedSource(MemorySource(payloads, batch_size), timings), store,
+                    [TimedClassifier(c, timings) for c in classifiers])
+    try:
+        report = worker.run()
+    finally:
+        store.dispose()
+    return _result("replay", report, timings, batch_latencies(timings), report.seconds, classifiers)
+
+
+def kafka_bench(payloads: Sequence[bytes], classifiers: Sequence[Classifier], *, batch_size: int,
+                folder: Path, rate: float | None = None) -> BenchResult:
+    """Alerts produced to a 4-partition topic on loopback tansu, classified onto another."""
+    candids = [candid_of(payload) for payload in payloads]
+    with TansuBroker() as broker:
+        raw, out = f"bench-raw-{uuid.uuid4().hex[:6]}", f"bench-classified-{uuid.uuid4().hex[:6]}"
+        create_topics(broker.bootstrap_servers, raw, out)
+        timings = Timings()
+        source = KafkaSource([raw], bootstrap_servers=broker.bootstrap_servers, group_id=f"bench-{raw}",
+                             batch_size=batch_size, batch_timeout_s=0.2, idle_timeout_s=2.0,
+                             settings=FAST_CONSUMER_SETTINGS)
+        sink = KafkaSink(out, bootstrap_servers=broker.bootstrap_servers)
+        store = fresh_store(folder, "kafka")
+        worker = Worker(TimedSource(source, timings), store, [TimedClassifier(c, timings) for c in classifiers],
+                        [TimedSink(sink, timings)])
+        try:
+            # Warm up: join the group with the first alert, so the figures leave out the join.
+            produce(broker.bootstrap_servers, raw, payloads[:1], {})
+            worker.run(max_batches=1)
+            timings.seconds.clear()
+            timings.batch_latencies.clear()
+
+            watcher = OutputWatcher(broker.bootstrap_servers, out, set(candids[1:]))
+            produced: dict[int, float] = {}
+            producer = threading.Thread(target=produce, args=(broker.bootstrap_servers, raw, payloads[1:],
+                                                              produced, candids[1:], rate), daemon=True)
+            watcher.start()
+            producer.start()
+            report = worker.run()
+            producer.join()
+            watcher.finish(grace_s=10.0)
+        finally:
+            worker.close()
+            store.dispose()
+    latencies = np.array([watcher.arrived[c] - produced[c] for c in produced if c in watcher.arrived])
+    seconds = max(watcher.arrived.values(), default=0.0) - min(produced.values(), default=0.0)
+    result = _result("kafka", report, timings, latencies, max(seconds, 0.0), classifiers)
+    result.notes["n_delivered"] = len(latencies)
+    result.notes["rate"] = rate or "burst"
+    return result
+
+
+def _result(scenario: str, report: RunReport, timings: Timings, latencies: np.ndarray, seconds: float,
+            classifiers: Sequence[Classifier]) -> BenchResult:
+    names = {c.name for c in classifiers}
+    io_seconds = {k: v for k, v in timings.seconds.items() if k not in names}
+    return BenchResult(
+        scenario=scenario, n_alerts=report.n_alerts, n_dead_letters=report.n_dead_letters,
+        seconds=seconds, latencies_s=latencies, stage_seconds={**report.stage_seconds, **io_seconds},
+        classifier_seconds={name: timings.seconds.get(name, 0.0) for name in sorted(names)},
+    )
+
+
+def candid_of(payload: bytes) -> int:
+    return parse_record(next(iter(iter_records(payload)))).candid
+
+
+def create_topics(bootstrap_servers: str, *topics: str) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    futures = admin.create_topics([NewTopic(t, num_partitions=PARTITIONS, replication_factor=1) for t in topics])
+    for future in futures.values():
+        future.result(10)
+
+
+def produce(bootstrap_servers: str, topic: str, payloads: Sequence[bytes], produced: dict[int, float],
+            candids: Sequence[int] = (), rate: float | None = None) -> None:
+    """Produce payloads (paced at ``rate`` per second if given), noting when each candid left."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap_servers, "linger.ms": 5})
+    start = time.monotonic()
+    for i, payload in enumerate(payloads):
+        if rate:
+            time.sleep(max(0.0, start + i / rate - time.monotonic()))
+        if candids:
+            produced[candids[i]] = time.time()
+        producer.produce(topic, payload)
+        producer.poll(0)
+    producer.flush(30)
+
+
+class OutputWatcher(threading.Thread):
+    """Notes when each expected candid first arrives on the output topic."""
+
+    def __init__(self, bootstrap_servers: str, topic: str, expected: set[int], timeout_s: float = 300.0) -> None:
+        super().__init__(daemon=True)
+        from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+        self.consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": f"watch-{topic}",
+                                  "fetch.wait.max.ms": 10})
+        self.consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
+        self.expected = expected
+        self.deadline = time.monotonic() + timeout_s
+        self.arrived: dict[int, float] = {}
+
+    def finish(self, grace_s: float) -> None:
+        """Wait at most ``grace_s`` more for missing alerts, then stop."""
+        self.deadline = min(self.deadline, time.monotonic() + grace_s)
+        self.join()
+
+    def run(self) -> None:
+        try:
+            while not self.expected <= self.arrived.keys() and time.monotonic() < self.deadline:
+                for message in self.consumer.consume(100, timeout=0.1):
+                    if message.error() is None:
+                        candid = decode_classified(message.value())["candid"]
+                        self.arrived.setdefault(candid, time.time())
+        finally:
+            self.consumer.close()
+

@@ -1,0 +1,159 @@
+"""``alerce-classifier simulate``: synthetic ZTF 4.02 alerts to .avro files or a Kafka topic."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+
+from tqdm import tqdm
+
+from classifier_service.simulate.alerts import DEFAULT_MIX, simulate_alert_packets
+
+HELP = "write simulated ZTF alerts (schema 4.02, cutouts, 30-day histories) to files or to Kafka"
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n-alerts", type=int, required=True, help="how many alerts to simulate")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same alerts)")
+    parser.add_argument("--start-mjd", type=float, default=None, help="MJD of the simulated night")
+    parser.add_argument("--class-mix", default=None,
+                        help="weights, e.g. SN=0.3,VS=0.3,AGN=0.2,asteroid=0.1,bogus=0.1 "
+                             f"(default {','.join(f'{k}={v}' for k, v in DEFAULT_MIX.items())})")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", type=Path, help="folder for .avro files")
+    target.add_argument("--bootstrap-servers", default=os.environ.get("ALERCE_BOOTSTRAP_SERVERS"),
+                        help="Kafka brokers host:port (env ALERCE_BOOTSTRAP_SERVERS)")
+    parser.add_argument("--per-file", type=int, default=1, help="alerts per .avro file (with --out)")
+    parser.add_argument("--topic", default=None, help="Kafka topic (with --bootstrap-servers)")
+    parser.add_argument("--partitions", type=int, default=1, help="partitions of the topic if it is created")
+    parser.add_argument("--kafka-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="librdkafka setting (repeatable; also ALERCE_KAFKA_* variables)")
+
+
+def parse_class_mix(text: str | None) -> dict[str, float] | None:
+    """``"SN=0.3,VS=0.7"`` to ``{"SN": 0.3, "VS": 0.7}``."""
+    if not text:
+        return None
+    mix = {}
+    for item in text.split(","):
+        name, sep, weight = item.partition("=")
+        if not sep:
+            raise ValueError(f"class mix item {item!r} is not NAME=WEIGHT")
+        mix[name.strip()] = float(weight)
+    return mix
+
+
+def write_files(packets: Iterable[bytes], out: Path, per_file: int) -> int:
+    """Packets into ``out/alerts_NNNNNN.avro``, ``per_file`` alerts to a file; returns the file count.
+
+    Several one-record containers concatenated are not one Avro file, so a file with more
+    than one alert is rewritten as a single container holding all its records.
+    """
+    from classifier_service.simulate.alerts import merge_containers
+
+    out.mkdir(parents=True, exist_ok=True)
+    iterator: Iterator[bytes] = iter(packets)
+    n_files = 0
+    while chunk := list(islice(iterator, per_file)):
+        data = chunk[0] if len(chunk) == 1 else merge_containers(chunk)
+        (out / f"alerts_{n_files:06d}.avro").write_bytes(data)
+        n_files += 1
+    return n_files
+
+
+def produce(packets: Iterable[bytes], bootstrap_servers: str, topic: str, partitions: int,
+            settings: dict[str, str]) -> int:
+    """Each packet as one Kafka message (the ZTF convention); the topic is created when missing."""
+    from confluent_kafka import Producer
+
+    from classifier_service.stream.kafka import PRODUCER_DEFAULTS, client_settings
+
+    ensure_topic(bootstrap_servers, topic, partitions, settings)
+    producer = Producer(client_settings(bootstrap_servers, PRODUCER_DEFAULTS, settings))
+    failures: list[str] = []
+
+    def delivered(error, message) -> None:
+        if error is not None:
+            failures.append(str(error))
+
+    n = 0
+    for payload in packets:
+        while True:
+            try:
+                producer.produce(topic, payload, on_delivery=delivered)
+                break
+            except BufferError:
+                producer.poll(0.1)
+        producer.poll(0)
+        n += 1
+    remaining = producer.flush(60)
+    if remaining or failures:
+        raise RuntimeError(f"{remaining} undelivered, {len(failures)} failed: {failures[:1]}")
+    return n
+
+
+def ensure_topic(bootstrap_servers: str, topic: str, partitions: int, settings: dict[str, str]) -> None:
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from classifier_service.stream.kafka import client_settings
+
+    admin = AdminClient(client_settings(bootstrap_servers, settings))
+    if topic in admin.list_topics(timeout=10).topics:
+        return
+    future = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])[topic]
+    try:
+        future.result(timeout=30)
+        log.info("created topic %s with %d partitions", topic, partitions)
+    except KafkaException as exc:
+        if "TOPIC_ALREADY_EXISTS" not in str(exc):
+            raise
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.n_alerts < 0 or args.per_file < 1 or args.partitions < 1:
+        print("--n-alerts must be >= 0, --per-file and --partitions >= 1", file=sys.stderr)
+        return 2
+    if args.bootstrap_servers and not args.topic:
+        print("--bootstrap-servers needs --topic", file=sys.stderr)
+        return 2
+    try:
+        mix = parse_class_mix(args.class_mix)
+        packets = simulate_alert_packets(args.n_alerts, seed=args.seed, start_mjd=args.start_mjd, class_mix=mix)
+        counted = _Counter(tqdm(packets, total=args.n_alerts, unit="alert", file=sys.stderr, disable=None))
+        started = time.perf_counter()
+        if args.out is not None:
+            n_files = write_files(counted, args.out, args.per_file)
+            where = f"{n_files} files in {args.out}"
+        else:
+            from classifier_service.stream.kafka import env_options, parse_options
+
+            settings = {**env_options(), **parse_options(args.kafka_option)}
+            produce(counted, args.bootstrap_servers, args.topic, args.partitions, settings)
+            where = f"topic {args.topic} at {args.bootstrap_servers}"
+    except ValueError as exc:
+        print(f"simulate: {exc}", file=sys.stderr)
+        return 2
+    seconds = time.perf_counter() - started
+    print(f"simulated {counted.n} alerts ({counted.bytes / 1e6:.1f} MB) to {where} "
+          f"in {seconds:.1f} s ({counted.n / max(seconds, 1e-9):.0f} alerts/s)")
+    return 0
+
+
+class _Counter:
+    """Passes packets through, counting them and their bytes for the summary."""
+
+    def __init__(self, packets: Iterable[bytes]):
+        self.packets, self.n, self.bytes = packets, 0, 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for packet in self.packets:
+            self.n += 1
+            self.bytes += len(packet)
+            yield packet

@@ -1,0 +1,50 @@
+"""Gzipped single-HDU FITS images, written the way ZTF packs its alert cutouts.
+
+A direct writer (header cards + big-endian float32 + padding to 2880-byte blocks) is an order
+of magnitude faster than astropy for 63x63 stamps, which matters at 10,000 alerts per run.
+"""
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+
+BLOCK = 2880
+CARD = 80
+GZIP_LEVEL = 1  # stamps are noise-dominated: higher levels cost time and save little
+# Pixel values are rounded to 1/16 ADU (like fpack's quantisation, far below the ~5 ADU sky
+# noise): the zeroed low mantissa bits halve both the gzip time and the packet size.
+QUANTUM = 1 / 16
+
+
+def _card(key: str, value: object, comment: str = "") -> bytes:
+    if isinstance(value, bool):
+        text = "T" if value else "F"
+    elif isinstance(value, str):
+        text = f"'{value:<8}'".ljust(20)  # strings start in column 11
+    else:
+        text = f"{value!r:>20}"  # numbers end in column 30
+    line = f"{key:<8}= {text}" + (f" / {comment}" if comment else "")
+    return line[:CARD].ljust(CARD).encode("ascii")
+
+
+def fits_bytes(image: np.ndarray, header: dict[str, object] | None = None) -> bytes:
+    """An uncompressed FITS file holding ``image`` (2-D) as BITPIX -32."""
+    if image.ndim != 2:
+        raise ValueError(f"a cutout is a 2-D image, not shape {image.shape}")
+    height, width = image.shape
+    cards = [_card("SIMPLE", True), _card("BITPIX", -32), _card("NAXIS", 2),
+             _card("NAXIS1", width), _card("NAXIS2", height)]
+    cards += [_card(key[:8].upper(), value) for key, value in (header or {}).items()]
+    head = b"".join(cards) + b"END".ljust(CARD)
+    head += b" " * (-len(head) % BLOCK)
+    data = np.ascontiguousarray(image, dtype=">f4").tobytes()
+    return head + data + b"\0" * (-len(data) % BLOCK)
+
+
+def gzipped_fits(image: np.ndarray, header: dict[str, object] | None = None,
+                 quantum: float | None = QUANTUM) -> bytes:
+    """``fits_bytes`` gzip-compressed (deterministic: no timestamp), as in ZTF's ``stampData``."""
+    if quantum:
+        image = np.round(image / quantum) * quantum
+    return gzip.compress(fits_bytes(image, header), compresslevel=GZIP_LEVEL, mtime=0)

@@ -1,0 +1,95 @@
+"""ZTF alert schema 4.02 as the simulator's Avro writer schema.
+
+Written from the public ZTF alert-packet specification (ZwickyTransientFacility/ztf-avro-alert,
+schema 4.02): field names and Avro types in a compact notation — ``name:t`` with t one of
+d(ouble), f(loat), i(nt), l(ong), s(tring), and a trailing ``?`` for ``["null", t]`` with a
+null default. Field order matters for Avro and follows the specification.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import fastavro
+
+SCHEMA_VERSION = "4.02"
+_TYPES = {"d": "double", "f": "float", "i": "int", "l": "long", "s": "string"}
+
+CANDIDATE = """
+jd:d fid:i pid:l diffmaglim:f? pdiffimfilename:s? programpi:s? programid:i candid:l isdiffpos:s
+tblid:l? nid:i? rcid:i? field:i? xpos:f? ypos:f? ra:d dec:d magpsf:f sigmapsf:f chipsf:f?
+magap:f? sigmagap:f? distnr:f? magnr:f? sigmagnr:f? chinr:f? sharpnr:f? sky:f? magdiff:f?
+fwhm:f? classtar:f? mindtoedge:f? magfromlim:f? seeratio:f? aimage:f? bimage:f? aimagerat:f?
+bimagerat:f? elong:f? nneg:i? nbad:i? rb:f? ssdistnr:f? ssmagnr:f? ssnamenr:s? sumrat:f?
+magapbig:f? sigmagapbig:f? ranr:d decnr:d sgmag1:f? srmag1:f? simag1:f? szmag1:f? sgscore1:f?
+distpsnr1:f? ndethist:i ncovhist:i jdstarthist:d? jdendhist:d? scorr:d? tooflag:i?
+objectidps1:l? objectidps2:l? sgmag2:f? srmag2:f? simag2:f? szmag2:f? sgscore2:f? distpsnr2:f?
+objectidps3:l? sgmag3:f? srmag3:f? simag3:f? szmag3:f? sgscore3:f? distpsnr3:f? nmtchps:i rfid:l
+jdstartref:d jdendref:d nframesref:i rbversion:s dsnrms:f? ssnrms:f? dsdiff:f? magzpsci:f?
+magzpsciunc:f? magzpscirms:f? nmatches:i clrcoeff:f? clrcounc:f? zpclrcov:f? zpmed:f? clrmed:f?
+clrrms:f? neargaia:f? neargaiabright:f? maggaia:f? maggaiabright:f? exptime:f? drb:f?
+drbversion:s
+"""
+
+PRV_CANDIDATE = """
+jd:d fid:i pid:l diffmaglim:f? pdiffimfilename:s? programpi:s? programid:i candid:l?
+isdiffpos:s? tblid:l? nid:i? rcid:i? field:i? xpos:f? ypos:f? ra:d? dec:d? magpsf:f? sigmapsf:f?
+chipsf:f? magap:f? sigmagap:f? distnr:f? magnr:f? sigmagnr:f? chinr:f? sharpnr:f? sky:f?
+magdiff:f? fwhm:f? classtar:f? mindtoedge:f? magfromlim:f? seeratio:f? aimage:f? bimage:f?
+aimagerat:f? bimagerat:f? elong:f? nneg:i? nbad:i? rb:f? ssdistnr:f? ssmagnr:f? ssnamenr:s?
+sumrat:f? magapbig:f? sigmagapbig:f? ranr:d? decnr:d? scorr:d? magzpsci:f? magzpsciunc:f?
+magzpscirms:f? clrcoeff:f? clrcounc:f? rbversion:s
+"""
+
+FP_HIST = """
+field:i? rcid:i? fid:i pid:l rfid:l sciinpseeing:f? scibckgnd:f? scisigpix:f? magzpsci:f?
+magzpsciunc:f? magzpscirms:f? clrcoeff:f? clrcounc:f? exptime:f? adpctdif1:f? adpctdif2:f?
+diffmaglim:f? programid:i jd:d forcediffimflux:f? forcediffimfluxunc:f? procstatus:s? distnr:f?
+ranr:d decnr:d magnr:f? sigmagnr:f? chinr:f? sharpnr:f?
+"""
+
+
+def _fields(spec: str) -> list[dict[str, Any]]:
+    fields = []
+    for token in spec.split():
+        name, code = token.split(":")
+        if code.endswith("?"):
+            fields.append({"name": name, "type": ["null", _TYPES[code[0]]], "default": None})
+        else:
+            fields.append({"name": name, "type": _TYPES[code]})
+    return fields
+
+
+def field_names(spec: str) -> tuple[str, ...]:
+    return tuple(token.split(":")[0] for token in spec.split())
+
+
+def alert_schema() -> dict[str, Any]:
+    """The 4.02 alert record with its named sub-records inlined."""
+    def record(name: str, spec: str) -> dict[str, Any]:
+        return {"type": "record", "name": name, "namespace": "ztf.alert", "fields": _fields(spec)}
+
+    cutout = {"type": "record", "name": "cutout", "namespace": "ztf.alert",
+              "fields": [{"name": "fileName", "type": "string"}, {"name": "stampData", "type": "bytes"}]}
+    return {
+        "type": "record", "name": "alert", "namespace": "ztf", "version": SCHEMA_VERSION,
+        "fields": [
+            {"name": "schemavsn", "type": "string"},
+            {"name": "publisher", "type": "string"},
+            {"name": "objectId", "type": "string"},
+            {"name": "candid", "type": "long"},
+            {"name": "candidate", "type": record("candidate", CANDIDATE)},
+            {"name": "prv_candidates", "type": ["null", {"type": "array", "items": record("prv_candidate", PRV_CANDIDATE)}],
+             "default": None},
+            {"name": "fp_hists", "type": ["null", {"type": "array", "items": record("fp_hist", FP_HIST)}],
+             "default": None},
+            {"name": "cutoutScience", "type": ["null", cutout], "default": None},
+            {"name": "cutoutTemplate", "type": ["null", "ztf.alert.cutout"], "default": None},
+            {"name": "cutoutDifference", "type": ["null", "ztf.alert.cutout"], "default": None},
+        ],
+    }
+
+
+@lru_cache(maxsize=1)
+def parsed_alert_schema() -> Any:
+    return fastavro.parse_schema(alert_schema())

@@ -1,0 +1,134 @@
+"""Alert-model records and light-curve results to rows of the store's tables.
+
+Only what changed is turned into rows: a detection already stored with the same flags is
+not written again, which keeps a replay (and ZTF's 30-day histories) cheap.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from classifier_service.alert import Alert, Detection, ForcedPhotometry, NonDetection
+from classifier_service.classifiers.base import Classification, ClassifierOutput
+from classifier_service.lightcurve.columns import MJD_DECIMALS, Columns
+from classifier_service.lightcurve.stats import STEP_ID
+from classifier_service.stream.base import DeadLetter
+
+# Detection attributes stored as they are, and the survey fields taken from Detection.extra.
+_DETECTION_ATTRIBUTES = ("candid", "oid", "mjd", "fid", "pid", "diffmaglim", "ra", "dec",
+                         "magpsf", "sigmapsf", "isdiffpos", "distnr", "rb", "drb",
+                         "has_stamp", "parent_candid")
+_DETECTION_EXTRA = ("nid", "magap", "sigmagap", "rbversion", "drbversion", "magapbig",
+                    "sigmagapbig", "rfid")
+_CORRECTION_COLUMNS = ("magpsf_corr", "sigmapsf_corr", "sigmapsf_corr_ext", "corrected", "dubious")
+FLUX_TO_MAG_ERROR = 2.5 / math.log(10)
+
+
+def non_detection_key(mjd: float, fid: int) -> tuple[int, int]:
+    """The identity of an upper limit: band and epoch to 1e-6 d (as the light-curve merge)."""
+    return round(mjd * 10**MJD_DECIMALS), int(fid)
+
+
+def detection_rows(detections: Iterable[Detection], merged: Columns,
+                   stored: Mapping[int, tuple[bool, bool]]) -> list[dict[str, Any]]:
+    """Rows for new detections and for stored ones whose dubious/has_stamp flag changed.
+
+    ``merged`` is the object's merged light curve (with ``dubious``); ``stored`` maps a
+    stored candid to its (dubious, has_stamp).
+    """
+    index = {candid: i for i, candid in enumerate(merged["candid"].tolist())}
+    best: dict[int, Detection] = {}
+    for det in detections:  # the copy that came as an alert's candidate wins
+        if det.candid not in best or det.has_stamp:
+            best[det.candid] = det
+    rows = []
+    for candid, det in best.items():
+        i = index[candid]
+        dubious = bool(merged["dubious"][i])
+        previous = stored.get(candid)
+        if previous is not None and previous[0] == dubious and (previous[1] or not det.has_stamp):
+            continue
+        row = {name: getattr(det, name) for name in _DETECTION_ATTRIBUTES}
+        row.update({name: det.extra.get(name) for name in _DETECTION_EXTRA})
+        row.update({name: merged[name][i].item() for name in _CORRECTION_COLUMNS})
+        row["step_id_corr"] = STEP_ID
+        rows.append(row)
+    return rows
+
+
+def non_detection_rows(non_detections: Iterable[NonDetection],
+                       stored: set[tuple[int, int]]) -> list[dict[str, Any]]:
+    rows = {}
+    for nd in non_detections:
+        key = non_detection_key(nd.mjd, nd.fid)
+        if key not in stored:
+            rows[key] = {"oid": nd.oid, "fid": nd.fid, "mjd": nd.mjd, "diffmaglim": nd.diffmaglim}
+    return list(rows.values())
+
+
+def forced_photometry_rows(points: Sequence[ForcedPhotometry]) -> list[dict[str, Any]]:
+    """Forced photometry with the difference flux as a magnitude where it is positive."""
+    rows = []
+    for fp in points:
+        flux, error, zeropoint = fp.forcediffimflux, fp.forcediffimfluxunc, fp.magzpsci
+        positive = flux is not None and zeropoint is not None and flux > 0
+        rows.append({
+            "oid": fp.oid, "pid": fp.pid, "mjd": fp.mjd, "fid": fp.fid,
+            "forcediffimflux": flux, "forcediffimfluxunc": error, "magzpsci": zeropoint,
+            "diffmaglim": fp.diffmaglim,
+            "mag": zeropoint - 2.5 * math.log10(flux) if positive else None,
+            "e_mag": FLUX_TO_MAG_ERROR * error / flux if positive and error is not None else None,
+            "extra": _json_safe(fp.extra),
+        })
+    return rows
+
+
+def probability_rows(oid: str, outputs: Iterable[ClassifierOutput]) -> list[dict[str, Any]]:
+    return [
+        {"oid": oid, "classifier_name": out.classifier_name, "classifier_version": out.classifier_version,
+         "class_name": name, "probability": float(p), "ranking": rank}
+        for out in outputs for name, p, rank in out.ranked()
+    ]
+
+
+def feature_rows(oid: str, classification: Classification, default_version: str) -> list[dict[str, Any]]:
+    version = classification.feature_version or default_version
+    return [{"oid": oid, "name": name, "fid": int(fid), "version": version, "value": _finite(value)}
+            for (name, fid), value in classification.features.items()]
+
+
+def taxonomy_rows(classifiers: Iterable[Any]) -> list[dict[str, Any]]:
+    return [{"classifier_name": name, "classifier_version": classifier.version, "classes": list(classes)}
+            for classifier in classifiers for name, classes in classifier.taxonomy().items()]
+
+
+def cutout_row(alert: Alert) -> dict[str, Any]:
+    return {"oid": alert.oid, "candid": alert.candid, "science": alert.cutouts.science,
+            "template": alert.cutouts.template, "difference": alert.cutouts.difference}
+
+
+def dead_letter_row(letter: DeadLetter) -> dict[str, Any]:
+    return {"source": letter.source, "stage": letter.stage, "reason": letter.reason[:2000],
+            "oid": letter.oid, "candid": letter.candid, "payload": letter.payload}
+
+
+def _finite(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _json_safe(extra: dict[str, Any]) -> dict[str, Any]:
+    """JSON columns take no NaN, bytes or numpy scalars."""
+    out = {}
+    for key, value in extra.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None
+        if isinstance(value, (bytes, bytearray)):
+            continue
+        out[key] = value
+    return out

@@ -1,0 +1,374 @@
+"""The batch loop: the only place that knows the order of the stages.
+
+Decode → Parse → LightCurves → Cutouts → Classify → Store → Publish, in the style of
+ALeRCE's APF steps: each stage is one class with one ``execute(batch)`` that works on the
+whole batch at once. An alert that fails a stage becomes a dead letter (its raw bytes, the
+stage and the reason) and the batch carries on without it; only infrastructure failures
+(the database, a sink) stop the run, before the source commits.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from classifier_service.alert import Alert, Cutouts
+from classifier_service.classifiers.base import Classification, Classifier, ClassifierInput, ClassifierOutput
+from classifier_service.cutouts import CutoutError, decode_stamp
+from classifier_service.lightcurve import ObjectSummary, summarise
+from classifier_service.lightcurve.columns import (
+    detection_columns,
+    merge_detections,
+    merge_non_detections,
+    non_detection_columns,
+    table_detection_columns,
+    table_non_detection_columns,
+)
+from classifier_service.store import BatchWrite, Store
+from classifier_service.store import rows as store_rows
+from classifier_service.stream.base import ClassifiedAlert, DeadLetter, RawMessage, Sink, Source
+from classifier_service.surveys import parse_record
+from classifier_service.surveys.avro import iter_records
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class AlertItem:
+    """One alert on its way through the stages."""
+
+    message: RawMessage
+    source: str  # the message's source, "#k" appended when a message holds several alerts
+    record: dict[str, Any] | None = None
+    alert: Alert | None = None
+    is_first_alert: bool = False
+    classifications: list[Classification] = field(default_factory=list)
+    rejected: bool = False
+
+
+@dataclass
+class Batch:
+    """What the stages share: the surviving alerts, the dead letters, the rows to write."""
+
+    messages: Sequence[RawMessage]
+    items: list[AlertItem] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    summaries: dict[str, ObjectSummary] = field(default_factory=dict)
+    stored_detections: dict[str, dict[int, tuple[bool, bool]]] = field(default_factory=dict)
+    stored_non_detections: dict[str, set[tuple[int, int]]] = field(default_factory=dict)
+    rows: BatchWrite = field(default_factory=BatchWrite)
+    classified: list[ClassifiedAlert] = field(default_factory=list)
+
+    def reject(self, item: AlertItem, stage: str, reason: str) -> None:
+        """Route one alert aside as a dead letter; later stages no longer see it."""
+        alert = item.alert
+        log.warning("dead letter [%s] %s: %s", stage, item.source, reason)
+        self.dead_letters.append(DeadLetter(
+            source=item.source, stage=stage, reason=reason, payload=item.message.payload,
+            oid=alert.oid if alert else None, candid=alert.candid if alert else None))
+        item.rejected = True
+
+    def prune(self) -> None:
+        self.items = [item for item in self.items if not item.rejected]
+
+    def by_object(self) -> dict[str, list[AlertItem]]:
+        """Surviving alerts grouped by oid, each group oldest candidate first."""
+        groups: dict[str, list[AlertItem]] = defaultdict(list)
+        for item in self.items:
+            groups[item.alert.oid].append(item)
+        for group in groups.values():
+            group.sort(key=lambda item: (item.alert.candidate.mjd, item.alert.candid))
+        return groups
+
+
+@dataclass
+class BatchReport:
+    n_alerts: int
+    n_dead_letters: int
+    stage_seconds: dict[str, float]
+    classified: list[ClassifiedAlert]
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+@dataclass
+class RunReport:
+    n_batches: int = 0
+    n_alerts: int = 0
+    n_dead_letters: int = 0
+    dead_letters_by_stage: Counter = field(default_factory=Counter)
+    stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    seconds: float = 0.0
+
+    @property
+    def alerts_per_s(self) -> float:
+        return self.n_alerts / self.seconds if self.seconds > 0 else 0.0
+
+    def add(self, report: BatchReport) -> None:
+        self.n_batches += 1
+        self.n_alerts += report.n_alerts
+        self.n_dead_letters += report.n_dead_letters
+        self.dead_letters_by_stage.update(letter.stage for letter in report.dead_letters)
+        for stage, seconds in report.stage_seconds.items():
+            self.stage_seconds[stage] += seconds
+
+
+class Decode:
+    """Avro container payloads to records; an unreadable payload is dead as a whole."""
+
+    name = "decode"
+
+    def execute(self, batch: Batch) -> Batch:
+        for message in batch.messages:
+            try:
+                records = list(iter_records(message.payload))
+            except ValueError as exc:  # AlertParseError
+                batch.reject(AlertItem(message, message.source), self.name, str(exc))
+                continue
+            if not records:
+                batch.reject(AlertItem(message, message.source), self.name, "container holds no alert")
+            for k, record in enumerate(records):
+                source = message.source if len(records) == 1 else f"{message.source}#{k}"
+                batch.items.append(AlertItem(message, source, record=record))
+        return batch
+
+
+class Parse:
+    """Records to the shared alert model through the survey adapters."""
+
+    name = "parse"
+
+    def execute(self, batch: Batch) -> Batch:
+        for item in batch.items:
+            try:
+                item.alert = parse_record(item.record)
+            except (ValueError, KeyError, TypeError) as exc:
+                batch.reject(item, self.name, f"{type(exc).__name__}: {exc}")
+            item.record = None  # the alert model holds everything needed from here on
+        batch.prune()
+        return batch
+
+
+class LightCurves:
+    """Merge each object's new detections with the stored ones; correct and summarise."""
+
+    name = "lightcurve"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def execute(self, batch: Batch) -> Batch:
+        groups = batch.by_object()
+        oids = list(groups)
+        stored_det = self.store.detections_of(oids)
+        stored_nd = self.store.non_detections_of(oids)
+        for oid, items in groups.items():
+            try:
+                self._summarise(batch, oid, items, stored_det.get(oid, []), stored_nd.get(oid, []))
+            except (ValueError, TypeError, KeyError, IndexError, FloatingPointError) as exc:
+                for item in items:
+                    batch.reject(item, self.name, f"{type(exc).__name__}: {exc}")
+        batch.prune()
+        return batch
+
+    @staticmethod
+    def _summarise(batch: Batch, oid: str, items: list[AlertItem], stored_det: list, stored_nd: list) -> None:
+        alerts = [item.alert for item in items]
+        new_det = detection_columns([d for a in alerts for d in (*a.prv_detections, a.candidate)])
+        new_nd = non_detection_columns([n for a in alerts for n in a.non_detections])
+        old_det = table_detection_columns(_columns(stored_det)) if stored_det else None
+        old_nd = table_non_detection_columns(_columns(stored_nd)) if stored_nd else None
+        merged_det = merge_detections(*(p for p in (old_det, new_det) if p is not None))
+        merged_nd = merge_non_detections(*(p for p in (old_nd, new_nd) if p is not None))
+        latest = alerts[-1]
+        batch.summaries[oid] = summarise(oid, merged_det, merged_nd, latest.metadata, latest.survey)
+        batch.stored_detections[oid] = {
+            row["candid"]: (bool(row["dubious"]), bool(row["has_stamp"])) for row in stored_det}
+        batch.stored_non_detections[oid] = {
+            store_rows.non_detection_key(row["mjd"], row["fid"]) for row in stored_nd}
+        stamped = merged_det["candid"][merged_det["has_stamp"]]
+        first_candid = int(stamped.min()) if stamped.size else None
+        for item in items:
+            item.is_first_alert = item.alert.candid == first_candid
+
+
+def _columns(rows: list) -> dict[str, np.ndarray]:
+    """Store rows (mappings) to a dict of columns."""
+    keys = list(rows[0].keys())
+    return {key: np.array([row[key] for row in rows], dtype=object) for key in keys}
+
+
+class CheckCutouts:
+    """Check the stamps of each object's first alert: the ones stored and classified.
+
+    An undecodable stamp becomes a dead letter; the alert goes on without its stamps.
+    """
+
+    name = "cutout"
+
+    def execute(self, batch: Batch) -> Batch:
+        for item in batch.items:
+            stamps = item.alert.cutouts
+            if not item.is_first_alert or not stamps.present():
+                continue
+            try:
+                for data in (stamps.science, stamps.template, stamps.difference):
+                    decode_stamp(data)
+            except CutoutError as exc:
+                log.warning("dead letter [%s] %s: %s", self.name, item.source, exc)
+                batch.dead_letters.append(DeadLetter(
+                    source=item.source, stage=self.name, reason=str(exc), payload=item.message.payload,
+                    oid=item.alert.oid, candid=item.alert.candid))
+                item.alert.cutouts = Cutouts()
+        return batch
+
+
+class Classify:
+    """Run every registered classifier on the whole batch; isolate an alert that breaks one."""
+
+    name = "classify"
+
+    def __init__(self, classifiers: Sequence[Classifier]) -> None:
+        self.classifiers = list(classifiers)
+
+    def execute(self, batch: Batch) -> Batch:
+        if not self.classifiers or not batch.items:
+            return batch
+        inputs = [ClassifierInput(item.alert, batch.summaries[item.alert.oid].lightcurve, item.is_first_alert)
+                  for item in batch.items]
+        for classifier in self.classifiers:
+            try:
+                results = self._checked(classifier, inputs)
+                for item, result in zip(batch.items, results):
+                    item.classifications.append(result)
+            except Exception as exc:  # a whole-batch failure: find the alerts that cause it
+                log.warning("%s failed on a batch (%s); retrying alert by alert", classifier.name, exc)
+                for item, one in zip(batch.items, inputs):
+                    if item.rejected:
+                        continue
+                    try:
+                        item.classifications.extend(self._checked(classifier, [one]))
+                    except Exception as exc_one:  # noqa: BLE001 (any classifier error)
+                        batch.reject(item, self.name, f"{classifier.name}: {type(exc_one).__name__}: {exc_one}")
+        batch.prune()
+        return batch
+
+    @staticmethod
+    def _checked(classifier: Classifier, inputs: list[ClassifierInput]) -> list[Classification]:
+        results = classifier.classify(inputs)
+        if len(results) != len(inputs):
+            raise ValueError(f"{classifier.name} returned {len(results)} results for {len(inputs)} inputs")
+        return results
+
+
+class StoreStage:
+    """Every row of the batch, written in one transaction of idempotent upserts."""
+
+    name = "store"
+
+    def __init__(self, store: Store, classifiers: Sequence[Classifier]) -> None:
+        self.store = store
+        self.classifiers = list(classifiers)
+        self._taxonomy_written = False
+
+    def execute(self, batch: Batch) -> Batch:
+        rows = batch.rows
+        if not self._taxonomy_written:
+            rows.taxonomies = store_rows.taxonomy_rows(self.classifiers)
+        for oid, items in batch.by_object().items():
+            summary = batch.summaries[oid]
+            alerts = [item.alert for item in items]
+            rows.objects.append(summary.object_row)
+            rows.magstats.extend(summary.magstat_rows)
+            rows.detections.extend(store_rows.detection_rows(
+                (d for a in alerts for d in (*a.prv_detections, a.candidate)),
+                summary.detections, batch.stored_detections[oid]))
+            rows.non_detections.extend(store_rows.non_detection_rows(
+                (n for a in alerts for n in a.non_detections), batch.stored_non_detections[oid]))
+            rows.forced_photometry.extend(
+                store_rows.forced_photometry_rows([fp for a in alerts for fp in a.forced_photometry]))
+            for item in items:
+                if item.is_first_alert and item.alert.cutouts.present():
+                    rows.cutouts.append(store_rows.cutout_row(item.alert))
+                for classification in item.classifications:
+                    rows.probabilities.extend(store_rows.probability_rows(oid, classification.outputs))
+                    rows.features.extend(store_rows.feature_rows(oid, classification, "1"))
+        rows.dead_letters = [store_rows.dead_letter_row(letter) for letter in batch.dead_letters]
+        self.store.write(rows)
+        self._taxonomy_written = True
+        return batch
+
+
+class Publish:
+    """Hand each stored alert's classifications (and the dead letters) to every sink."""
+
+    name = "publish"
+
+    def __init__(self, sinks: Sequence[Sink]) -> None:
+        self.sinks = list(sinks)
+
+    def execute(self, batch: Batch) -> Batch:
+        for item in batch.items:
+            alert, summary = item.alert, batch.summaries[item.alert.oid]
+            candidate = alert.candidate
+            batch.classified.append(ClassifiedAlert(
+                oid=alert.oid, candid=alert.candid, survey=alert.survey, ra=candidate.ra,
+                dec=candidate.dec, mjd=candidate.mjd, fid=candidate.fid, magpsf=candidate.magpsf,
+                sigmapsf=candidate.sigmapsf, ndet=summary.object_row["ndet"],
+                firstmjd=summary.object_row["firstmjd"], lastmjd=summary.object_row["lastmjd"],
+                classifications=[out for c in item.classifications for out in c.outputs],
+            ))
+        for sink in self.sinks:
+            sink.publish(batch.classified, batch.dead_letters)
+        return batch
+
+
+class Worker:
+    """Strings the stages together over a source; commits only after store and sinks."""
+
+    def __init__(self, source: Source, store: Store, classifiers: Sequence[Classifier] = (),
+                 sinks: Sequence[Sink] = ()) -> None:
+        self.source = source
+        self.store = store
+        self.classifiers = list(classifiers)
+        self.sinks = list(sinks)
+        self.stages = [Decode(), Parse(), LightCurves(store), CheckCutouts(), Classify(self.classifiers),
+                       StoreStage(store, self.classifiers), Publish(self.sinks)]
+
+    def process(self, batch: Sequence[RawMessage]) -> BatchReport:
+        """Everything but the commit: decode, parse, light curves, classify, store, publish."""
+        state = Batch(messages=batch)
+        seconds: dict[str, float] = {}
+        for stage in self.stages:
+            start = time.perf_counter()
+            state = stage.execute(state)
+            seconds[stage.name] = time.perf_counter() - start
+        return BatchReport(n_alerts=len(state.classified), n_dead_letters=len(state.dead_letters),
+                           stage_seconds=seconds, classified=state.classified,
+                           dead_letters=state.dead_letters)
+
+    def run(self, max_batches: int | None = None) -> RunReport:
+        """Batches from the source until it ends (or ``max_batches``), each committed when done."""
+        report = RunReport()
+        start = time.perf_counter()
+        for messages in self.source.batches():
+            if not messages:
+                continue
+            batch_report = self.process(messages)
+            for sink in self.sinks:
+                sink.flush()
+            self.source.commit(messages)
+            report.add(batch_report)
+            if max_batches is not None and report.n_batches >= max_batches:
+                break
+        report.seconds = time.perf_counter() - start
+        return report
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()
+        self.source.close()

@@ -1,0 +1,58 @@
+"""``alerce-classifier serve``: its options, the client config it writes, and a store that fails."""
+from __future__ import annotations
+
+import argparse
+import json
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from api_live import free_port, serve_in_thread
+
+from classifier_service.commands import serve
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    serve.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_options_default_from_alerce_environment_variables(monkeypatch):
+    monkeypatch.setenv("ALERCE_DB_URL", "sqlite:///elsewhere.sqlite3")
+    monkeypatch.setenv("ALERCE_API_PORT", "8123")
+    args = parse()
+    assert (args.db, args.host, args.port) == ("sqlite:///elsewhere.sqlite3", "127.0.0.1", 8123)
+
+
+def test_serve_answers_over_http_and_writes_the_client_config(store_url, tmp_path):
+    config_path = tmp_path / "alerce.json"
+    args = parse("--db", store_url, "--port", str(free_port()), "--client-config", str(config_path))
+    with contextmanager(serve_in_thread)(serve.build_server(args)) as base_url:
+        assert httpx.get(f"{base_url}/openapi.json").json()["info"]["title"]
+        assert httpx.get(f"{base_url}/ztf/v1/objects").json()["items"]
+    config = json.loads(config_path.read_text())
+    assert config["ztf"]["ZTF_API_URL"] == base_url
+    assert config["stamps_ztf"]["AVRO_URL"] == base_url
+    assert "multisurvey" in config  # the client's other services are left as shipped
+
+
+def test_a_store_that_cannot_be_read_is_503_and_logged(tmp_path, caplog):
+    args = parse("--db", f"sqlite:///{tmp_path / 'missing.sqlite3'}", "--port", str(free_port()))
+    with contextmanager(serve_in_thread)(serve.build_server(args)) as base_url:
+        response = httpx.get(f"{base_url}/ztf/v1/objects/ZTF18abfaepq")
+    assert response.status_code == 503
+    assert response.json()["detail"] == "the store is unavailable; try again later"
+    assert "store query failed for GET /ztf/v1/objects/ZTF18abfaepq" in caplog.text
+
+
+def test_the_store_is_opened_read_only(store_url):
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from classifier_service.api.db import read_only_engine
+
+    engine = read_only_engine(store_url)
+    with engine.connect() as conn, pytest.raises(OperationalError, match="readonly"):
+        conn.execute(text("DELETE FROM object"))
+    engine.dispose()

@@ -1,0 +1,128 @@
+"""The light-curve classifier: hierarchical probabilities, artifacts, training and the CLI."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifier_service.alert import Alert, Detection
+from classifier_service.classifiers import lc_classifier
+from classifier_service.classifiers.base import ClassifierInput
+from classifier_service.classifiers.lc_classifier import LightCurveClassifier
+from classifier_service.lightcurve import build_lightcurve
+from classifier_service.train.labels import LC_CLASSES, LC_TAXONOMY
+from classifier_service.train.lightcurve import alerce_csv_set
+from classifier_service.train.model_card import MODEL_CARD
+
+SNE = Path("lightcurves") / "alerce-lc_classifier"
+
+
+@pytest.fixture(scope="module")
+def quick_model(tmp_path_factory, shared_data) -> Path:
+    """``alerce-classifier train --only lc --quick`` end to end, with a user's ALeRCE-format set."""
+    from classifier_service.commands import train
+
+    out = tmp_path_factory.mktemp("models")
+    parser = argparse.ArgumentParser()
+    train.add_arguments(parser)
+    args = parser.parse_args([
+        "--only", "lc", "--quick", "--out", str(out),
+        "--labels", str(shared_data / SNE / "30_sne_labels.csv"),
+        "--detections", str(shared_data / SNE / "30_sne_detections_corr.csv"),
+        "--non-detections", str(shared_data / SNE / "30_sne_non_detections.csv"),
+    ])
+    assert train.run(args) == 0
+    return lc_classifier.latest_artifact(out / "lc_classifier").parent
+
+
+@pytest.fixture(scope="module")
+def classifier(quick_model) -> LightCurveClassifier:
+    return LightCurveClassifier.from_artifacts(quick_model)
+
+
+@pytest.fixture(scope="module")
+def real_sne(shared_data):
+    return alerce_csv_set(shared_data / SNE / "30_sne_labels.csv", shared_data / SNE / "30_sne_detections_corr.csv",
+                          shared_data / SNE / "30_sne_non_detections.csv")
+
+
+def test_quick_training_from_the_cli_writes_a_loadable_versioned_artifact_with_its_model_card(quick_model):
+    assert quick_model.name.endswith("-quick")
+    assert (quick_model / lc_classifier.ARTIFACT).is_file()
+    card = (quick_model / MODEL_CARD).read_text()
+    assert "real held-out: top macro precision" in card
+    assert "BTS SN Ia put in SNIa" in card
+    assert "user " in card  # the user's own labelled set joined the real data
+    pngs = list(quick_model.glob("*.png"))
+    assert pngs and all(f"({png.name})" in card for png in pngs)
+    assert LightCurveClassifier.from_artifacts(quick_model.parent).version == quick_model.name
+
+
+def test_missing_artifact_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        LightCurveClassifier.from_artifacts(tmp_path)
+
+
+def test_every_output_is_versioned_and_covers_its_taxonomy(classifier, real_sne):
+    result = classifier.classify_lightcurves(real_sne.lightcurves[:3])[0]
+    taxonomy = classifier.taxonomy()
+    assert set(taxonomy) == {"lc_classifier", "lc_classifier_top", "lc_classifier_transient",
+                             "lc_classifier_stochastic", "lc_classifier_periodic"}
+    assert taxonomy["lc_classifier"] == list(LC_CLASSES)
+    for output in result.outputs:
+        assert output.classifier_version == classifier.version
+        assert list(output.probabilities) == taxonomy[output.classifier_name]
+    assert result.features and result.feature_version
+
+
+def test_probabilities_sum_to_one_and_factor_through_the_groups(classifier, real_sne):
+    for result in classifier.classify_lightcurves(real_sne.lightcurves):
+        outputs = {o.classifier_name: o.probabilities for o in result.outputs}
+        for probabilities in outputs.values():
+            assert sum(probabilities.values()) == pytest.approx(1.0)
+        for group, classes in LC_TAXONOMY.items():
+            within = outputs[f"lc_classifier_{group.lower()}"]
+            for lc_class in classes:
+                expected = outputs["lc_classifier_top"][group] * within[lc_class]
+                assert outputs["lc_classifier"][lc_class] == pytest.approx(expected)
+
+
+def test_objects_with_fewer_than_six_detections_per_band_get_no_outputs(classifier):
+    detections = {"mjd": 58000.0 + np.arange(10), "fid": [1, 2] * 5, "magpsf": np.full(10, 18.0),
+                  "sigmapsf": np.full(10, 0.1)}
+    lc = build_lightcurve("ZTF_short", detections)
+    assert classifier.classify_lightcurves([lc])[0].outputs == []
+
+
+def test_classify_answers_each_input_of_a_batch_in_order(classifier, real_sne):
+    def as_input(lc):
+        det = Detection(oid=lc.oid, candid=1, mjd=float(lc.mjd[-1]), fid=int(lc.fid[-1]), ra=0.0, dec=0.0,
+                        magpsf=float(lc.magpsf[-1]), sigmapsf=float(lc.sigmapsf[-1]), isdiffpos=1)
+        alert = Alert(survey="ZTF", oid=lc.oid, candid=1, schema_version="4.02", candidate=det)
+        return ClassifierInput(alert=alert, lightcurve=lc, is_first_alert=False)
+
+    first, second = real_sne.lightcurves[:2]
+    results = classifier.classify([as_input(first), as_input(second), as_input(first)])
+    assert len(results) == 3
+    assert results[0].outputs[0].probabilities == results[2].outputs[0].probabilities
+    assert results[0].features != results[1].features
+
+
+def test_cli_classify_prints_lc_classifier_probabilities_for_alerce_csvs(quick_model, shared_data, monkeypatch,
+                                                                           capsys):
+    pytest.importorskip("classifier_service.commands.classify")
+    from classifier_service.cli import main
+
+    monkeypatch.setattr(lc_classifier, "MODELS_DIR", quick_model.parent)
+    code = main(["classify", "--classifiers", "lc_classifier",
+                 "--detections", str(shared_data / SNE / "30_sne_detections_corr.csv"),
+                 "--non-detections", str(shared_data / SNE / "30_sne_non_detections.csv")])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert code == 0
+    classified = [line for line in lines if "lc_classifier" in line["classifications"]]
+    assert len(classified) >= 20
+    probabilities = classified[0]["classifications"]["lc_classifier"]["probabilities"]
+    assert set(probabilities) == set(LC_CLASSES)

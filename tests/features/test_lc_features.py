@@ -1,0 +1,123 @@
+"""The light-curve features: known curves give known answers, odd curves give NaN, not errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from classifier_service.features import FEATURE_KEYS, FeatureExtractor, is_classifiable
+from classifier_service.features.bands import split_bands
+from classifier_service.features.history import non_detection_features, structure_function
+from classifier_service.features.spm import SPM_NAMES, fit_spm_batch, mag_to_flux, spm_flux
+from classifier_service.lightcurve import build_lightcurve
+from classifier_service.lightcurve.model import LightCurve
+
+
+def apparent_lightcurve(mjd, fid, mag, err=0.02, nd=None, metadata=None) -> LightCurve:
+    """A corrected (apparent-magnitude) light curve, as a variable star's would be."""
+    n = mjd.size
+    sigma = np.full(n, err)
+    nd_mjd, nd_fid, nd_lim = nd if nd is not None else (np.empty(0), np.empty(0, np.int8), np.empty(0))
+    return LightCurve(
+        oid="test", mjd=mjd, fid=fid.astype(np.int8), magpsf=mag + 2.0, sigmapsf=sigma,
+        isdiffpos=np.ones(n, np.int8), magpsf_corr=mag, sigmapsf_corr=sigma, sigmapsf_corr_ext=sigma,
+        corrected=np.ones(n, bool), dubious=np.zeros(n, bool), nd_mjd=nd_mjd, nd_fid=nd_fid,
+        nd_diffmaglim=nd_lim, metadata=metadata or {},
+    )
+
+
+def ztf_like_epochs(rng, n, baseline):
+    """Nightly-ish sampling with g and r alternating, as ZTF observes."""
+    nights = np.sort(rng.choice(np.arange(int(baseline)), size=n, replace=False)).astype(float)
+    mjd = 58500.0 + nights + rng.uniform(0.1, 0.3, n)
+    fid = np.where(rng.random(n) < 0.5, 1, 2)
+    return mjd, fid
+
+
+@pytest.mark.parametrize("period", [0.37, 5.3, 47.0])
+def test_multiband_periodogram_recovers_a_sine_period(period):
+    rng = np.random.default_rng(1)
+    mjd, fid = ztf_like_epochs(rng, 120, 300)
+    offset = np.where(fid == 1, 0.3, 0.0)  # g and r differ in mean: each band is centred
+    mag = 16 + offset + 0.4 * np.sin(2 * np.pi * mjd / period) + rng.normal(0, 0.02, mjd.size)
+    extractor = FeatureExtractor()
+    names, x = extractor.compute([apparent_lightcurve(mjd, fid, mag)])
+    found = x[0, names.index("Multiband_period")]
+    assert found == pytest.approx(period, rel=0.01)
+    assert x[0, names.index("Period_fit")] > 0.9
+
+
+def test_spm_fit_recovers_known_parameters():
+    rng = np.random.default_rng(2)
+    truth = np.array([[1000.0, 12.0, 20.0, 0.3, 3.0, 25.0]])
+    t = np.sort(rng.uniform(0, 120, 60))[None, :]
+    flux = spm_flux(t, truth)[0]
+    err = np.full(flux.size, 15.0)
+    fitted = fit_spm_batch([(58000.0 + t[0] - t[0, 0] + t[0, 0], flux + rng.normal(0, 15.0, flux.size), err)])[0]
+    values = dict(zip(SPM_NAMES, fitted))
+    shift = t[0, 0]  # SPM_t0 is counted from the first point
+    assert values["SPM_t0"] + shift == pytest.approx(12.0, abs=2.0)
+    assert values["SPM_A"] == pytest.approx(1000.0, rel=0.15)
+    assert values["SPM_tau_fall"] == pytest.approx(25.0, rel=0.3)
+    assert values["SPM_chi"] < 2.0
+
+
+def test_spm_fits_a_simulated_supernova_well():
+    from classifier_service.simulate.lightcurves import simulate_lightcurve
+
+    rng = np.random.default_rng(3)
+    sim = simulate_lightcurve("SNIa", rng, min_detections=12)
+    lc = build_lightcurve("sn", sim.detections("sn"), sim.non_detections("sn"), sim.metadata)
+    band = max(split_bands(lc).values(), key=lambda b: b.mjd.size)
+    flux = mag_to_flux(band.magpsf, band.isdiffpos)
+    fitted = fit_spm_batch([(band.mjd, flux, flux * 0.921 * band.sigmapsf)])[0]
+    values = dict(zip(SPM_NAMES, fitted))
+    assert values["SPM_A"] > 0
+    assert values["SPM_chi"] < 5.0
+
+
+def test_spm_leaves_too_short_curves_undefined():
+    short = (np.arange(3.0), np.ones(3), np.ones(3))
+    assert np.isnan(fit_spm_batch([short])).all()
+
+
+def test_only_objects_with_six_detections_in_g_or_r_are_classifiable():
+    mjd = np.arange(10.0)
+    five_and_five = apparent_lightcurve(mjd, np.array([1, 2] * 5), np.full(10, 16.0))
+    six_in_r = apparent_lightcurve(mjd[:7], np.array([2] * 6 + [1]), np.full(7, 16.0))
+    assert not is_classifiable(five_and_five)
+    assert is_classifiable(six_in_r)
+
+
+def test_non_detection_features_describe_limits_before_the_first_detection():
+    mjd = np.array([100.0, 101.0, 102.0])
+    lc = apparent_lightcurve(mjd, np.ones(3, int), np.array([18.0, 17.5, 17.8]))
+    band = split_bands(lc)[1]
+    values = non_detection_features(band, np.array([90.0, 95.0, 99.0, 105.0]), np.array([20.0, 20.5, 19.5, 20.2]))
+    named = dict(zip(
+        ("n_before", "n_after", "max_before", "median_before", "last_before", "days_since_last"),
+        values[:6]))
+    assert named == {"n_before": 3, "n_after": 1, "max_before": 20.5, "median_before": 20.0,
+                     "last_before": 19.5, "days_since_last": 1.0}
+
+
+def test_structure_function_of_a_random_walk_rises_with_lag():
+    rng = np.random.default_rng(4)
+    mjd, fid = ztf_like_epochs(rng, 200, 600)
+    mag = 18 + np.cumsum(rng.normal(0, 0.05, mjd.size))
+    band = split_bands(apparent_lightcurve(mjd, np.ones(mjd.size, int), mag))[1]
+    amplitude, gamma = structure_function(band)
+    assert amplitude > 0
+    assert gamma > 0.2
+
+
+def test_batch_returns_one_named_row_per_object_even_for_odd_curves():
+    rng = np.random.default_rng(5)
+    mjd, fid = ztf_like_epochs(rng, 40, 100)
+    normal = apparent_lightcurve(mjd, fid, 17 + rng.normal(0, 0.1, 40), metadata={"sgscore1": 0.9})
+    only_g = apparent_lightcurve(mjd[:8], np.ones(8, int), np.full(8, 17.0))
+    names, x = FeatureExtractor().compute([normal, only_g])
+    assert x.shape == (2, len(FEATURE_KEYS)) and len(names) == len(FEATURE_KEYS)
+    assert np.isnan(x[1, names.index("mean_2")])  # no r band: undefined, not an error
+    assert x[0, names.index("sgscore1")] == 0.9
+    assert np.isnan(x[1, names.index("sgscore1")])
+    assert not np.isinf(x).any()

@@ -1,0 +1,198 @@
+"""The DataService against a loopback stand-in of the public ALeRCE API (acceptance 2, public half).
+
+The test TOM goes through tom_dataservices' own views and management commands, so what is
+tested is what an observer clicks: query form, results table, "create targets", saved
+queries (``rundataquery``) and refreshes (``updatereduceddata``).
+"""
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.urls import reverse
+
+from tom_dataproducts.models import DataProduct, PhotometryReducedDatum
+from tom_dataservices.models import DataServiceQuery
+from tom_targets.models import Target, TargetName
+
+from alerce_broker_plugin.client import AlerceApiError
+from alerce_broker_plugin.config import SERVICE_NAME
+from alerce_broker_plugin.dataservice import AlerceBrokerDataService
+from alerce_broker_plugin.forms import AlerceBrokerQueryForm
+
+pytestmark = pytest.mark.django_db
+
+
+def form_data(**fields) -> dict:
+    return {"data_service": SERVICE_NAME, "order_mode": "DESC", **fields}
+
+
+def run_query(**fields) -> list[dict]:
+    service = AlerceBrokerDataService()
+    form = AlerceBrokerQueryForm(data=form_data(**fields))
+    assert form.is_valid(), form.errors
+    return service.query_targets(service.build_query_parameters(form.cleaned_data))
+
+
+def a_saved_query(**fields) -> DataServiceQuery:
+    form = AlerceBrokerQueryForm(data=form_data(query_name="saved", **fields))
+    assert form.is_valid(), form.errors
+    return form.save()
+
+
+def test_form_offers_the_brokers_classifiers_and_asks_for_them_once(public_alerce):
+    first = AlerceBrokerQueryForm()
+    AlerceBrokerQueryForm()
+    assert ("stamp_classifier", "stamp_classifier") in first.fields["classifier"].choices
+    assert public_alerce.requests.count("/ztf/v1/classifiers") == 1
+
+
+def test_form_rejects_a_class_the_classifier_does_not_have(public_alerce):
+    form = AlerceBrokerQueryForm(data=form_data(classifier="stamp_classifier", class_name="SNIa"))
+    assert not form.is_valid()
+    assert "class_name" in form.errors
+
+
+def test_form_still_builds_when_the_broker_is_down(public_alerce):
+    public_alerce.faults["/ztf/v1/classifiers"] = "500"
+    form = AlerceBrokerQueryForm()
+    assert form.fields["classifier"].choices == [("", "")]
+    assert "unavailable" in form.fields["classifier"].help_text
+
+
+def test_query_walks_alerces_pages_up_to_max_results(public_alerce, standin_objects, tom_settings):
+    tom_settings.DATA_SERVICES[SERVICE_NAME]["page_size"] = 4
+    results = run_query(max_results=10)
+    assert len(results) == 10
+    assert len({r["oid"] for r in results}) == 10
+    assert public_alerce.requests.count("/ztf/v1/objects") == 3 + 2  # pages 1-3, then one per result classifier
+
+
+def test_query_filters_by_classifier_class_and_probability(public_alerce):
+    everything = run_query(max_results=100, classifier="stamp_classifier")
+    sn = run_query(max_results=100, classifier="stamp_classifier", class_name="SN", probability=0.2)
+    assert sn and len(sn) < len(everything)
+    assert all(r["class"] == "SN" and r["probability"] >= 0.2 for r in sn)
+
+
+def test_results_show_the_stamp_and_light_curve_classes(public_alerce):
+    results = run_query(max_results=5)
+    for result in results:
+        assert result["stamp_classifier_class"] in {"SN", "AGN", "VS", "asteroid", "bogus"}
+        assert 0 < result["lc_classifier_probability"] <= 1
+
+
+def test_results_page_renders_the_classes(public_alerce, client):
+    session = client.session
+    session["query_parameters"] = form_data(max_results=3)
+    session.save()
+    page = client.get(reverse("dataservices:run")).content.decode()
+    assert "stamp_classifier" in page and "lc_classifier" in page and "ZTF" in page
+
+
+def test_creating_targets_stores_extras_aliases_photometry_cutouts_and_classifications(public_alerce, client):
+    from tom_alerce.models import TargetClassification
+
+    user = User.objects.create_user("observer", password="pw")
+    client.force_login(user)
+    session = client.session
+    session["query_parameters"] = form_data(max_results=20)
+    session.save()
+    client.get(reverse("dataservices:run"))  # runs the query and caches its results
+    response = client.post(reverse("dataservices:create-target"), {
+        "query_id": "", "data_service": SERVICE_NAME, "selected_results": ["0", "1"]})
+    assert response.status_code == 302
+    targets = list(Target.objects.all())
+    assert len(targets) == 2
+    for target in targets:
+        obj = public_alerce.objects[target.name]
+        extras = dict(target.targetextra_set.values_list("key", "value"))
+        assert extras["ndet"] == str(obj.item["ndet"])
+        assert extras["stamp_classifier_class"] in {"SN", "AGN", "VS", "asteroid", "bogus"}
+        assert 0 < float(extras["lc_classifier_probability"]) <= 1
+        photometry = PhotometryReducedDatum.objects.filter(target=target, source_name=SERVICE_NAME)
+        assert photometry.filter(brightness__isnull=False).count() == len(obj.detections)
+        assert photometry.filter(limit__isnull=False).count() == len(obj.non_detections)
+        cutouts = DataProduct.objects.filter(target=target, data_product_type="image_file")
+        assert cutouts.count() == 3
+        assert all(p.data.read(4) == b"\x89PNG" for p in cutouts)
+        assert TargetClassification.objects.filter(target=target).count() == 15 + 5
+        assert user.has_perm("tom_targets.view_target", target)
+
+
+def test_forced_photometry_is_stored_apart_from_alert_photometry(public_alerce, standin_objects):
+    oid = next(oid for oid, obj in standin_objects.items() if obj.forced)
+    forced_rows = public_alerce.objects[oid].forced
+    measured = {**forced_rows[0], "mjd": forced_rows[0]["mjd"] - 1, "mag": 19.52, "e_mag": 0.08}
+    forced_rows.append(measured)  # the real epochs have no flux (mag = 100, ALeRCE's placeholder)
+    try:
+        call_command("rundataquery", a_saved_query(oid=oid, max_results=1).id)
+    finally:
+        forced_rows.remove(measured)
+    forced = PhotometryReducedDatum.objects.get(target__name=oid, reduction_version="forced_photometry")
+    assert (forced.brightness, forced.brightness_error, forced.bandpass) == (19.52, 0.08, "gr"[measured["fid"] - 1])
+
+
+def test_saved_query_reruns_with_rundataquery_and_twice_changes_nothing(public_alerce):
+    query = a_saved_query(classifier="stamp_classifier", class_name="SN", max_results=3)
+    call_command("rundataquery", query.id)
+    counts = (Target.objects.count(), PhotometryReducedDatum.objects.count(), DataProduct.objects.count())
+    assert counts[0] > 0 and counts[1] > 0
+    call_command("rundataquery", query.id)
+    assert (Target.objects.count(), PhotometryReducedDatum.objects.count(), DataProduct.objects.count()) == counts
+
+
+def test_updatereduceddata_fetches_new_detections_from_the_broker(public_alerce, monkeypatch):
+    # updatereduceddata builds every installed DataService; the bundled Simbad one contacts its
+    # TAP server on construction, which this offline machine cannot reach.
+    monkeypatch.setattr("tom_dataproducts.management.commands.updatereduceddata.get_data_service_classes",
+                        lambda: {SERVICE_NAME: AlerceBrokerDataService})
+    oid = sorted(public_alerce.objects)[0]
+    call_command("rundataquery", a_saved_query(oid=oid, max_results=1).id)
+    target = Target.objects.get(name=oid)
+    before = PhotometryReducedDatum.objects.filter(target=target).count()
+    obj = public_alerce.objects[oid]
+    newer = {**obj.detections[-1], "mjd": obj.detections[-1]["mjd"] + 1.0, "candid": "1", "has_stamp": False}
+    obj.detections.append(newer)
+    try:
+        call_command("updatereduceddata", target_id=target.id)
+    finally:
+        obj.detections.remove(newer)
+    assert PhotometryReducedDatum.objects.filter(target=target).count() == before + 1
+
+
+def test_a_known_target_at_the_same_place_gets_the_broker_name_as_alias(public_alerce):
+    oid = sorted(public_alerce.objects)[1]
+    item = public_alerce.objects[oid].item
+    Target.objects.create(name="AT2019xyz", type=Target.SIDEREAL, ra=item["meanra"], dec=item["meandec"] + 1e-4)
+    call_command("rundataquery", a_saved_query(oid=oid, max_results=1).id)
+    assert Target.objects.count() == 1
+    assert TargetName.objects.get(name=oid).target.name == "AT2019xyz"
+
+
+@pytest.mark.parametrize("route, fault", [
+    ("/ztf/v1/objects/", "500"),            # the light curve of a result
+    ("/ztf/v1/objects/", "slow"),           # a timeout
+    ("/get_stamp", "badjson"),              # a cutout that is not an image
+    ("/v2/lightcurve/forced-photometry", "badjson"),
+])
+def test_a_failing_broker_leaves_no_partial_target(public_alerce, route, fault):
+    results = run_query(max_results=2)
+    public_alerce.faults[route] = fault
+    service = AlerceBrokerDataService()
+    with pytest.raises(AlerceApiError) as error:
+        service.to_target(results[0])
+    assert public_alerce.url in str(error.value)
+    assert not Target.objects.exists() and not PhotometryReducedDatum.objects.exists()
+
+
+@pytest.mark.parametrize("fault", ["500", "slow", "badjson"])
+def test_a_failing_query_shows_a_clear_error(public_alerce, client, fault):
+    public_alerce.faults["/ztf/v1/objects"] = fault
+    session = client.session
+    session["query_parameters"] = form_data(max_results=3)
+    session.save()
+    response = client.get(reverse("dataservices:run"))
+    feedback = response.context["query_feedback"]
+    assert "error with the underlying query service" in feedback and public_alerce.url in feedback
+    assert response.context["results"] == []

@@ -1,0 +1,62 @@
+"""Listener filters: which classified alerts a TOM keeps (pure functions, no database)."""
+from __future__ import annotations
+
+import pytest
+
+from alerce_broker_plugin.filters import AlertFilter, angular_separation_deg
+
+MESSAGE = {
+    "objectId": "ZTF19aanyzri", "ra": 90.35, "dec": -14.42, "magpsf": 17.4, "ndet": 3,
+    "classifications": {"stamp_classifier": {"version": "1.0.0", "probabilities": {
+        "SN": 0.62, "AGN": 0.2, "VS": 0.1, "asteroid": 0.05, "bogus": 0.03}}},
+}
+
+
+def passes(**config) -> bool:
+    return AlertFilter.from_config({"name": "f", **config}).matches(MESSAGE)
+
+
+def test_a_filter_with_only_a_name_passes_everything():
+    assert passes()
+
+
+@pytest.mark.parametrize("config, expected", [
+    ({"classifier": "stamp_classifier", "class_name": "SN", "min_probability": 0.6}, True),
+    ({"classifier": "stamp_classifier", "class_name": "SN", "min_probability": 0.7}, False),
+    ({"classifier": "stamp_classifier", "class_name": "AGN"}, False),            # not the top class
+    ({"classifier": "stamp_classifier", "class_name": "AGN", "max_ranking": 2}, True),
+    ({"classifier": "lc_classifier"}, False),                                   # did not classify it
+    ({"classifier": "stamp_classifier"}, True),
+])
+def test_class_filters_need_the_class_at_its_probability_and_ranking(config, expected):
+    assert passes(**config) is expected
+
+
+@pytest.mark.parametrize("config, expected", [
+    ({"max_magpsf": 18.0}, True), ({"max_magpsf": 17.0}, False), ({"min_magpsf": 17.5}, False),
+    ({"min_ndet": 3}, True), ({"min_ndet": 4}, False), ({"max_ndet": 2}, False),
+])
+def test_magnitude_and_detection_bounds_are_inclusive(config, expected):
+    assert passes(**config) is expected
+
+
+def test_sky_region_is_a_cone_around_a_position():
+    assert passes(cone={"ra": 90.0, "dec": -14.0, "radius_deg": 1.0})
+    assert not passes(cone={"ra": 270.0, "dec": 14.0, "radius_deg": 10.0})
+
+
+def test_separation_across_ra_zero_is_small():
+    assert angular_separation_deg(359.9, 0.0, 0.1, 0.0) == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("config", [
+    {"classifier": "x", "typo_key": 1},
+    {"class_name": "SN"},   # a class without its classifier
+])
+def test_misconfigured_filters_are_rejected_with_the_reason(config):
+    with pytest.raises(ValueError):
+        AlertFilter.from_config({"name": "bad", **config})
+
+
+def test_each_filter_has_its_own_target_list():
+    assert AlertFilter(name="bright SNe").target_list_name == "ALeRCE: bright SNe"

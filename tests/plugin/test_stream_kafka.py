@@ -1,0 +1,115 @@
+"""The listener on a real (loopback tansu) Kafka broker; issue 4, acceptance 3.
+
+Real ZTF alerts go to the input topic, an ``alerce-classifier run`` worker classifies them
+onto the classified topic, and the listener (as ``readstreams`` would run it) turns them
+into TOM targets. Running the same alerts through again changes nothing in the TOM.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from tom_dataproducts.models import PhotometryReducedDatum
+from tom_targets.models import Target, TargetExtra
+
+from alerce_broker_plugin.stream import ClassifiedAlertStream
+from classifier_service.stream.tansu import FAST_CONSUMER_SETTINGS
+from tests.plugin.alerce_standin import ALERT_FILES, load_alerts
+from tests.plugin.test_stream_listener import classified_payload
+
+pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+
+IDLE_S = 3.0  # the listener and the worker stop after this long without a message
+
+
+def new_topics(bootstrap: str, *names: str) -> list[str]:
+    suffix = uuid.uuid4().hex[:6]
+    topics = [f"{name}-{suffix}" for name in names]
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(t, num_partitions=1, replication_factor=1) for t in topics]).values():
+        future.result(10)
+    return topics
+
+
+def produce(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "message.max.bytes": 10_000_000})
+    for payload in payloads:
+        producer.produce(topic, payload)
+    assert producer.flush(30) == 0
+
+
+def listen(bootstrap: str, topic: str, group: str):
+    stream = ClassifiedAlertStream(BOOTSTRAP_SERVERS=bootstrap, TOPIC=topic, GROUP_ID=group,
+                                   CONSUMER_CONFIG=FAST_CONSUMER_SETTINGS, MAX_BACKOFF_S=1.0)
+    return stream.listen(stop_after_idle_s=IDLE_S)
+
+
+def tom_state() -> tuple:
+    return (Target.objects.count(), PhotometryReducedDatum.objects.count(), TargetExtra.objects.count(),
+            sorted(Target.objects.values_list("modified", flat=True)))
+
+
+def test_listener_commits_what_it_stored_and_a_replay_changes_nothing(tansu, shared_data):
+    alerts = load_alerts(shared_data)[:4]
+    (topic,) = new_topics(tansu.bootstrap_servers, "classified")
+    produce(tansu.bootstrap_servers, topic, [classified_payload(a) for a in alerts] + [b"not avro"])
+    first = listen(tansu.bootstrap_servers, topic, "tom")
+    assert (first.messages, first.bad_messages, first.changed) == (5, 1, 4)
+    assert set(Target.objects.values_list("name", flat=True)) == {a.oid for a in alerts}
+    state = tom_state()
+
+    assert listen(tansu.bootstrap_servers, topic, "tom").messages == 0  # offsets were committed
+    produce(tansu.bootstrap_servers, topic, [classified_payload(a) for a in alerts])
+    replay = listen(tansu.bootstrap_servers, topic, "tom")
+    assert (replay.messages, replay.changed) == (4, 0)
+    assert tom_state() == state
+
+
+def test_an_unreachable_broker_is_logged_not_fatal(caplog):
+    stream = ClassifiedAlertStream(BOOTSTRAP_SERVERS="127.0.0.1:9", TOPIC="classified",
+                                   CONSUMER_CONFIG={"reconnect.backoff.max.ms": 200})
+    threading.Timer(2.0, stream.stop).start()
+    assert stream.listen().messages == 0
+    assert "Kafka" in caplog.text
+
+
+def run_worker(bootstrap: str, raw: str, classified: str, store: Path) -> None:
+    """``alerce-classifier run`` until the input topic has been idle for IDLE_S."""
+    subprocess.run(
+        [sys.executable, "-m", "classifier_service.cli", "--log-level", "WARNING", "run",
+         "--bootstrap-servers", bootstrap, "--topic", raw, "--group-id", "classifier",
+         "--output-topic", classified, "--db", f"sqlite:///{store}", "--fast-group",
+         "--stop-after-idle", str(IDLE_S)],
+        check=True, timeout=90)
+
+
+def test_alerts_on_the_input_topic_become_tom_targets_exactly_once(tansu, shared_data, tmp_path):
+    from tom_alerce.models import TargetClassification
+
+    payloads = [path.read_bytes() for folder in ALERT_FILES for path in sorted((shared_data / folder).glob("*.avro"))]
+    oids = {a.oid for a in load_alerts(shared_data)}
+    raw, classified = new_topics(tansu.bootstrap_servers, "ztf-raw", "classified")
+    produce(tansu.bootstrap_servers, raw, payloads)
+    run_worker(tansu.bootstrap_servers, raw, classified, tmp_path / "store.sqlite3")
+    report = listen(tansu.bootstrap_servers, classified, "tom")
+
+    assert report.bad_messages == 0 and report.messages >= len(oids)
+    assert set(Target.objects.values_list("name", flat=True)) == oids
+    for target in Target.objects.all():
+        assert PhotometryReducedDatum.objects.filter(target=target, brightness__isnull=False).exists()
+    classified_by = set(TargetClassification.objects.values_list("classifier_name", flat=True))
+    state = tom_state(), TargetClassification.objects.count()
+
+    produce(tansu.bootstrap_servers, raw, payloads)  # the same alerts again, end to end
+    run_worker(tansu.bootstrap_servers, raw, classified, tmp_path / "store.sqlite3")
+    replay = listen(tansu.bootstrap_servers, classified, "tom")
+    assert replay.messages == report.messages and replay.changed == 0
+    assert (tom_state(), TargetClassification.objects.count()) == state
+    assert classified_by == set(TargetClassification.objects.values_list("classifier_name", flat=True))

@@ -1,0 +1,27 @@
+"""``alerce-classifier bench --json``: both scenarios run end to end and report the agreed keys."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from classifier_service.cli import main
+
+pytestmark = pytest.mark.kafka
+
+
+def test_bench_json_reports_throughput_latency_and_time_per_stage(capsys):
+    assert main(["--log-level", "WARNING", "bench", "--json", "--n-alerts", "12", "--batch-size", "4"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+
+    for key in ("alerts_per_s", "p50_latency_s", "p95_latency_s", "stage_s_per_alert"):
+        assert key in summary
+    assert summary["headline"] == "kafka"
+    for scenario in ("replay", "kafka"):
+        result = summary[scenario]
+        assert result["n_alerts"] > 0 and result["alerts_per_s"] > 0
+        assert result["p95_latency_s"] >= result["p50_latency_s"] > 0
+        assert {"decode", "parse", "store", "publish"} <= set(result["stage_s_per_alert"])
+        assert set(result["classifier_s_per_alert"]) == set(summary["classifiers"])
+    assert {"consume", "flush", "commit"} <= set(summary["kafka"]["stage_s_per_alert"])
+    assert summary["kafka"]["n_delivered"] == summary["kafka"]["n_alerts"]

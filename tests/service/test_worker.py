@@ -1,0 +1,136 @@
+"""The worker: stages in order, bad alerts routed aside, commits only after store and sinks."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from classifier_service.store import Store, tables
+from classifier_service.stream.archive import ArchiveSource
+from classifier_service.stream.base import RawMessage
+from classifier_service.surveys import parse_record
+from classifier_service.surveys.avro import iter_records
+from classifier_service.worker import Worker
+from tests.service.fakes import CountingClassifier, RecordingSink
+
+STAGES = ["decode", "parse", "lightcurve", "cutout", "classify", "store", "publish"]
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path):
+    store = Store(f"sqlite:///{tmp_path / 'w.sqlite3'}")
+    store.create_all()
+    yield store
+    store.dispose()
+
+
+def messages(path: Path) -> list[RawMessage]:
+    return list(ArchiveSource([path]).messages())
+
+
+class ListSource:
+    """Batches given up front; records commits in the shared call log."""
+
+    def __init__(self, batches, calls=None):
+        self._batches = batches
+        self.committed = []
+        self.calls = calls if calls is not None else []
+
+    def batches(self):
+        yield from self._batches
+
+    def commit(self, batch):
+        self.committed.append(batch)
+        self.calls.append("commit")
+
+    def close(self):
+        pass
+
+
+def test_a_batch_goes_through_every_stage_and_reaches_store_and_sinks(shared_data, sqlite_store):
+    batch = messages(shared_data / "ztf_alerts/fink-client/single")
+    sink = RecordingSink()
+    report = Worker(ListSource([]), sqlite_store, [CountingClassifier()], [sink]).process(batch)
+    assert report.n_alerts == len(batch) == 8 and report.n_dead_letters == 0
+    assert list(report.stage_seconds) == STAGES
+    assert len(sink.alerts) == 8
+    assert {out.classifier_name for a in sink.alerts for out in a.classifications} == {"counting"}
+    counts = sqlite_store.row_counts()
+    assert counts["object"] == 8 and counts["cutout"] == 8 and counts["taxonomy"] == 1
+    assert counts["probability"] == 16 and counts["feature"] == 8
+
+
+def test_probabilities_are_ranked_best_first(shared_data, sqlite_store):
+    Worker(ListSource([]), sqlite_store, [CountingClassifier()]).process(
+        messages(shared_data / "ztf_alerts/ampel-ztf/single/ZTF20abyfpze.avro"))
+    with sqlite_store.engine.connect() as conn:
+        rows = conn.execute(select(tables.probability.c.class_name, tables.probability.c.ranking)
+                            .order_by(tables.probability.c.ranking)).all()
+    assert rows == [("long", 1), ("short", 2)]
+
+
+def test_undecodable_and_unparsable_messages_become_dead_letters_and_the_rest_goes_on(shared_data, sqlite_store):
+    good = messages(shared_data / "ztf_alerts/fink-client/single")
+    bad = [RawMessage(b"garbage", source="topic/0/1"), RawMessage(b"", source="topic/0/2")]
+    sink = RecordingSink()
+    report = Worker(ListSource([]), sqlite_store, sinks=[sink]).process(bad + good)
+    assert report.n_alerts == 8 and report.n_dead_letters == 2
+    assert {(d.source, d.stage) for d in sink.dead_letters} == {("topic/0/1", "decode"), ("topic/0/2", "decode")}
+    with sqlite_store.engine.connect() as conn:
+        stored = conn.execute(select(tables.dead_letter.c.source, tables.dead_letter.c.payload)).all()
+    assert sorted(stored) == [("topic/0/1", b"garbage"), ("topic/0/2", b"")]
+
+
+def test_an_alert_that_breaks_a_classifier_is_a_dead_letter_the_others_are_classified(shared_data, sqlite_store):
+    batch = messages(shared_data / "ztf_alerts/fink-client/single")
+    victim = parse_record(next(iter_records(batch[0].payload))).oid
+    report = Worker(ListSource([]), sqlite_store, [CountingClassifier(fail_on_oid=victim)]).process(batch)
+    assert report.n_alerts == 7
+    assert [(d.stage, d.oid) for d in report.dead_letters] == [("classify", victim)]
+    assert "cannot classify" in report.dead_letters[0].reason
+
+
+def test_the_first_alert_of_an_object_is_marked_and_later_ones_are_not(shared_data, sqlite_store):
+    folder = shared_data / "ztf_alerts/ampel-ztf/ZTF18abxhyqv_nocutouts"
+    classifier = CountingClassifier()
+    worker = Worker(ListSource([]), sqlite_store, [classifier])
+    for message in messages(folder):  # one alert per batch, as a stream would bring them
+        worker.process([message])
+    firsts = [item.is_first_alert for item in classifier.seen]
+    assert len(firsts) == 4 and firsts.count(True) == 1
+
+
+def test_light_curves_grow_across_batches_as_in_one_batch(shared_data, tmp_path):
+    folder = shared_data / "ztf_alerts/ampel-ztf/ZTF18abxhyqv_nocutouts"
+    one_by_one, all_at_once = Store("sqlite://"), Store("sqlite://")
+    for store in (one_by_one, all_at_once):
+        store.create_all()
+    worker = Worker(ListSource([]), one_by_one)
+    for message in messages(folder):
+        worker.process([message])
+    Worker(ListSource([]), all_at_once).process(messages(folder))
+
+    def object_row(store):
+        with store.engine.connect() as conn:
+            return conn.execute(select(tables.object_table)).one()
+
+    assert object_row(one_by_one) == object_row(all_at_once)
+    assert object_row(one_by_one).ndet > 4
+
+
+def test_run_flushes_every_sink_before_committing_each_batch(shared_data, sqlite_store):
+    batch = messages(shared_data / "ztf_alerts/fink-client/single")
+    calls: list[str] = []
+    source = ListSource([batch[:4], [], batch[4:]], calls)
+    report = Worker(source, sqlite_store, sinks=[RecordingSink(calls)]).run()
+    assert calls == ["publish", "flush", "commit"] * 2
+    assert report.n_batches == 2 and report.n_alerts == 8 and report.alerts_per_s > 0
+    assert [len(b) for b in source.committed] == [4, 4]
+
+
+def test_run_stops_after_max_batches(shared_data, sqlite_store):
+    batch = messages(shared_data / "ztf_alerts/fink-client/single")
+    source = ListSource([batch[:2], batch[2:4], batch[4:]])
+    assert Worker(source, sqlite_store).run(max_batches=2).n_batches == 2
+    assert len(source.committed) == 2

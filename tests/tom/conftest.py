@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from tests.tom.seeding import fake_alerce_api, real_alert, seed_target
+
+
+@pytest.fixture(autouse=True)
+def media_and_cache(settings, tmp_path):
+    """Uploaded cutouts go to a temporary folder; no cached stamp leaks between tests."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+
+
+@pytest.fixture(scope="session")
+def alert(shared_data):
+    return real_alert(shared_data)
+
+
+@pytest.fixture
+def seeded_target(db, alert):
+    return seed_target(alert)
+
+
+@pytest.fixture
+def alerce_api(alert, settings):
+    """A loopback ALeRCE API with the real alert as a fresh SN candidate; the TOM points at it."""
+    with fake_alerce_api(alert) as server:
+        settings.ALERCE_API_URL = server.url
+        settings.ALERCE_STAMP_URL = server.url
+        yield server
+
+
+@pytest.fixture
+def user(db, django_user_model):
+    return django_user_model.objects.create_superuser("observer", "observer@example.org", "pw-for-tests")

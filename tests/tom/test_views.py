@@ -1,0 +1,93 @@
+"""The pages, through Django's test client: the ALeRCE tab, cutouts, SN Hunter, the target list."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.urls import reverse
+from PIL import Image
+from tom_targets.models import Target
+
+from tests.tom.seeding import CLASSIFICATIONS
+from tom_alerce.models import TargetClassification
+
+pytestmark = pytest.mark.django_db
+
+
+def test_target_page_has_the_alerce_tab_with_charts_cutouts_and_light_curve(client, user, seeded_target, alert):
+    client.force_login(user)
+    html = client.get(reverse("targets:detail", kwargs={"pk": seeded_target.pk})).content.decode()
+    assert 'id="alerce-tab"' in html and 'id="alerce-panel"' in html
+    assert html.count('class="alerce-chart"') == 3  # stamp, lc_classifier, the lc hierarchy
+    assert 'class="alerce-lightcurve"' in html and "i detection" in html and "g limit" in html
+    assert reverse("tom_alerce:stamp", kwargs={"oid": alert.oid, "kind": "difference"}) in html
+    assert "https://www.wis-tns.org/search?" in html
+
+
+def test_cutouts_are_served_from_the_targets_data_products(client, seeded_target, alert):
+    response = client.get(reverse("tom_alerce:stamp", kwargs={"oid": alert.oid, "kind": "science"}))
+    assert response["Content-Type"] == "image/png"
+    assert Image.open(io.BytesIO(response.content)).size == (189, 189)
+
+
+def test_cutouts_of_objects_not_in_the_tom_come_from_the_api_get_stamp(client, db, alerce_api, alert):
+    url = reverse("tom_alerce:stamp", kwargs={"oid": alert.oid, "kind": "template"})
+    assert client.get(url + "?candid=1").status_code == 200
+    assert client.get(url + "?candid=1").status_code == 200
+    assert sum("/get_stamp" in r for r in alerce_api.requests) == 1  # the second came from the cache
+
+
+def test_unknown_cutouts_are_404_not_errors(client, db, alerce_api):
+    assert client.get(reverse("tom_alerce:stamp", kwargs={"oid": "ZTF00nothing", "kind": "science"})).status_code == 404
+    assert client.get(reverse("tom_alerce:stamp", kwargs={"oid": "x", "kind": "bogus"})).status_code == 404
+
+
+def test_sn_hunter_page_renders_filters_and_loads_the_list_through_htmx(client):
+    html = client.get(reverse("tom_alerce:sn-hunter") + "?hours=12").content.decode()
+    assert 'id="hunter-form"' in html and 'hx-trigger="load"' in html and "hours=12" in html
+
+
+def test_sn_hunter_lists_fresh_api_candidates_with_first_detection_and_host_hints(client, db, alerce_api, alert):
+    html = client.get(reverse("tom_alerce:sn-hunter-candidates")).content.decode()
+    assert alert.oid in html and "P(SN) 0.90" in html
+    assert f"{alert.metadata['sgscore1']:.2f}" in html  # host hint from the API's features
+    assert "Create target" in html
+
+
+def test_sn_hunter_filters_out_candidates_below_the_minimum_probability(client, db, alerce_api, alert):
+    html = client.get(reverse("tom_alerce:sn-hunter-candidates") + "?min_probability=0.95").content.decode()
+    assert alert.oid not in html and "No SN candidates" in html
+
+
+def test_sn_hunter_shows_tom_targets_when_the_api_is_down(client, seeded_target, settings):
+    settings.ALERCE_API_URL = "http://127.0.0.1:9"  # nothing listens there
+    html = client.get(reverse("tom_alerce:sn-hunter-candidates")).content.decode()
+    assert "did not answer" in html and seeded_target.name in html and "Open target" in html
+
+
+def test_create_target_from_a_candidate_imports_its_classifications(client, user, alerce_api, alert):
+    client.force_login(user)
+    response = client.post(reverse("tom_alerce:create-target"),
+                           {"oid": alert.oid, "ra": alert.candidate.ra, "dec": alert.candidate.dec})
+    target = Target.objects.get(name=alert.oid)
+    assert response.status_code == 302 and response["Location"].endswith("?tab=alerce")
+    assert TargetClassification.objects.filter(target=target).count() == sum(
+        len(e["probabilities"]) for e in CLASSIFICATIONS.values())
+
+
+def test_create_target_needs_a_login_and_valid_coordinates(client, user):
+    assert client.post(reverse("tom_alerce:create-target"), {"oid": "x"}).status_code == 302
+    client.force_login(user)
+    assert client.post(reverse("tom_alerce:create-target"), {"oid": "x", "ra": "north"}).status_code == 400
+
+
+def test_target_list_shows_top_stamp_and_light_curve_classes(client, user, seeded_target):
+    client.force_login(user)
+    html = client.get(reverse("targets:list")).content.decode()
+    assert "Stamp class" in html and "SN (0.81)" in html and "SNIa (0.42)" in html
+    sorted_html = client.get(reverse("targets:list") + "?sort=-stamp_class").content.decode()
+    assert "SN (0.81)" in sorted_html
+
+
+def test_nav_bar_links_the_sn_hunter(client):
+    assert reverse("tom_alerce:sn-hunter") in client.get("/").content.decode()
