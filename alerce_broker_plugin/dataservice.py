@@ -18,7 +18,7 @@ from tom_targets.models import Target
 
 from alerce_broker_plugin import config, ingest
 from alerce_broker_plugin.client import STAMP_TYPES, AlerceApiClient
-from alerce_broker_plugin.forms import MAX_RESULTS, AlerceBrokerQueryForm
+from alerce_broker_plugin.forms import MAX_RESULTS, AlerceBrokerQueryForm, cached_classifiers
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +100,14 @@ class AlerceBrokerDataService(DataService):
         return items[:wanted]
 
     def query_targets(self, query_parameters: dict, **kwargs) -> list[dict[str, Any]]:
-        """The objects, each with its top class under every classifier in ``result_classifiers``."""
+        """The objects, each with its top class under every classifier in ``result_classifiers``
+        that this broker has (one ``/objects`` call per classifier, by oid list)."""
         items = self.query_service(query_parameters, **kwargs)
+        if not items:
+            return items
         oids = [item["oid"] for item in items]
-        for classifier_name in config.result_classifiers() if oids else ():
+        known = {row["classifier_name"] for row in cached_classifiers(self.api, config.classifier_cache_ttl_s())}
+        for classifier_name in (name for name in config.result_classifiers() if name in known):
             page = self.api.query_objects({"oid": oids, "classifier": classifier_name, "ranking": 1,
                                            "page_size": len(oids)})
             tops = {row["oid"]: row for row in page["items"]}

@@ -61,6 +61,7 @@ class Batch:
     summaries: dict[str, ObjectSummary] = field(default_factory=dict)
     stored_detections: dict[str, dict[int, tuple[bool, bool]]] = field(default_factory=dict)
     stored_non_detections: dict[str, set[tuple[int, int]]] = field(default_factory=dict)
+    stored_forced_photometry: set[tuple[str, int]] = field(default_factory=set)
     rows: BatchWrite = field(default_factory=BatchWrite)
     classified: list[ClassifiedAlert] = field(default_factory=list)
 
@@ -166,6 +167,7 @@ class LightCurves:
         oids = list(groups)
         stored_det = self.store.detections_of(oids)
         stored_nd = self.store.non_detections_of(oids)
+        batch.stored_forced_photometry = self.store.forced_photometry_keys_of(oids)
         for oid, items in groups.items():
             try:
                 self._summarise(batch, oid, items, stored_det.get(oid, []), stored_nd.get(oid, []))
@@ -289,8 +291,8 @@ class StoreStage:
                 summary.detections, batch.stored_detections[oid]))
             rows.non_detections.extend(store_rows.non_detection_rows(
                 (n for a in alerts for n in a.non_detections), batch.stored_non_detections[oid]))
-            rows.forced_photometry.extend(
-                store_rows.forced_photometry_rows([fp for a in alerts for fp in a.forced_photometry]))
+            rows.forced_photometry.extend(store_rows.forced_photometry_rows(
+                [fp for a in alerts for fp in a.forced_photometry], batch.stored_forced_photometry))
             for item in items:
                 if item.is_first_alert and item.alert.cutouts.present():
                     rows.cutouts.append(store_rows.cutout_row(item.alert))

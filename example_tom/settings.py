@@ -77,11 +77,16 @@ TEMPLATES = [
                 'django.contrib.auth.context_processors.auth',
                 'django.contrib.messages.context_processors.messages',
             ],
+            # tom_targets' tags with a vectorised moon-distance plot (3.5 s -> 0.15 s per target page).
+            'libraries': {'targets_extras': 'tom_alerce.templatetags.fast_targets_extras'},
         },
     },
 ]
 
 CRISPY_TEMPLATE_PACK = 'bootstrap5'
+
+# The 'targets_extras' library above deliberately replaces tom_targets' one of the same name.
+SILENCED_SYSTEM_CHECKS = ['templates.W003']
 
 # Bootstrap from this TOM's static files rather than a CDN, so pages (tabs included) work offline.
 BOOTSTRAP5 = {

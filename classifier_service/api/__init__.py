@@ -1,4 +1,4 @@
-"""Read-only HTTP over the store with ALeRCE's routes and JSON shapes (``alerce-classifier serve``)."""
+"""Read-only HTTP over the store, ALeRCE's routes and JSON shapes (``alerce-classifier serve``)."""
 from classifier_service.api.app import create_app
 from classifier_service.api.client_config import alerce_client_config, write_alerce_client_config
 

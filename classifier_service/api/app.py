@@ -10,6 +10,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -44,7 +45,20 @@ def create_app(store: str | Engine) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _bad_parameters)
     app.add_exception_handler(QueryError, _bad_query)
     app.add_exception_handler(SQLAlchemyError, _store_unavailable)
+    app.openapi = lambda: _openapi_without_422(app)
     return app
+
+
+def _openapi_without_422(app: FastAPI) -> dict:
+    """FastAPI documents 422 for bad parameters; this API answers 400 (as ALeRCE's does)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                             routes=app.routes)
+        for path in schema["paths"].values():
+            for operation in path.values():
+                operation.get("responses", {}).pop("422", None)
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 async def _bad_parameters(_request: Request, exc: RequestValidationError) -> JSONResponse:

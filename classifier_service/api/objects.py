@@ -56,7 +56,6 @@ class ObjectQuery:
     order_mode: str = "ASC"
     page: int = 1
     page_size: int = 10
-    count: bool = False
 
     @property
     def filters_probabilities(self) -> bool:
@@ -94,47 +93,83 @@ def cone_search(ra: float | None, dec: float | None, radius: float | None) -> Co
 
 
 def check_paging(page: int, page_size: int) -> None:
-    if page_size > MAX_PAGE_SIZE:
-        raise QueryError(f"page_size is at most {MAX_PAGE_SIZE}")
+    """Bounded offsets: deep pages cost a scan of every row before them."""
     if page * page_size > MAX_OFFSET:
         raise QueryError(f"page * page_size is at most {MAX_OFFSET}: narrow the query with "
                          "filters (firstmjd, lastmjd, ndet, ...) instead of paging further")
 
 
 def build_select(query: ObjectQuery, default_classifier: tuple[str, str] | None) -> Select:
-    """The page's select (``page_size + 1`` rows, so the caller can tell whether more follow)."""
+    """The page's select (``page_size + 1`` rows, so the caller can tell whether more follow).
+
+    Unless the query filters or orders by probabilities, the page is cut from the object
+    table alone (its indexes, no join per skipped row) and only then labelled with the
+    default classifier's top class.
+    """
     obj = object_table
-    item_columns = [obj.c[name] for name in OBJECT_ORDER_COLUMNS]
-    where = _object_filters(query)
     if query.filters_probabilities:
-        prob = probability.alias("p")
-        where += _probability_filters(query, prob)
-        joined = obj.join(prob, prob.c.oid == obj.c.oid)
-    elif default_classifier is not None:
-        name, version = default_classifier
-        prob = (select(probability)
-                .where(probability.c.classifier_name == name,
-                       probability.c.classifier_version == version,
-                       probability.c.ranking == 1)
-                .subquery("p"))
-        joined = obj.outerjoin(prob, prob.c.oid == obj.c.oid)
-    else:
-        prob, joined = None, obj
+        source, prob, where = _classified(query)
+        return _paged(select(*_item_columns(obj, prob)).select_from(source).where(*where),
+                      query, obj, prob)
+    prob = _top_classes(default_classifier)
+    if query.order_by in PROBABILITY_ORDER_COLUMNS:
+        if prob is None:
+            raise QueryError(f"order_by={query.order_by} needs a classifier: none is stored")
+        source = obj.outerjoin(prob, prob.c.oid == obj.c.oid)
+        return _paged(select(*_item_columns(obj, prob)).select_from(source)
+                      .where(*_object_filters(query)), query, obj, prob)
+    page = _paged(select(*_object_columns(obj)).where(*_object_filters(query)), query, obj,
+                  None).subquery("page")
+    source = page if prob is None else page.outerjoin(prob, prob.c.oid == page.c.oid)
+    return select(*_item_columns(page, prob)).select_from(source).order_by(
+        *_order(query, page, None))
+
+
+def build_count(query: ObjectQuery) -> Select:
+    """``SELECT count(*)`` of the rows the query pages through."""
+    if query.filters_probabilities:
+        source, _, where = _classified(query)
+        return select(func.count()).select_from(source).where(*where)
+    return select(func.count()).select_from(object_table).where(*_object_filters(query))
+
+
+def _classified(query: ObjectQuery):
+    """Objects joined to the probability rows that pass the query's probability filters."""
+    prob = probability.alias("p")
+    source = object_table.join(prob, prob.c.oid == object_table.c.oid)
+    return source, prob, [*_object_filters(query), *_probability_filters(query, prob)]
+
+
+def _top_classes(default_classifier: tuple[str, str] | None):
+    """The default classifier's most probable class per object, or None without one."""
+    if default_classifier is None:
+        return None
+    name, version = default_classifier
+    return (select(probability)
+            .where(probability.c.classifier_name == name,
+                   probability.c.classifier_version == version,
+                   probability.c.ranking == 1)
+            .subquery("p"))
+
+
+def _object_columns(objects) -> list:
+    return [objects.c[name] for name in OBJECT_ORDER_COLUMNS]
+
+
+def _item_columns(objects, prob) -> list:
+    """An object list item: the object's columns, then ALeRCE's class, classifier, probability."""
     if prob is None:
-        class_columns = [literal(None).label("class"), literal(None).label("classifier"),
-                         literal(None).label("probability")]
+        labels = [literal(None).label("class"), literal(None).label("classifier"),
+                  literal(None).label("probability")]
     else:
-        class_columns = [prob.c.class_name.label("class"),
-                         prob.c.classifier_name.label("classifier"), prob.c.probability]
-    statement = select(*item_columns, *class_columns).select_from(joined).where(*where)
-    statement = statement.order_by(*_order(query, prob))
-    return statement.offset(query.offset).limit(query.page_size + 1)
+        labels = [prob.c.class_name.label("class"), prob.c.classifier_name.label("classifier"),
+                  prob.c.probability]
+    return [*_object_columns(objects), *labels]
 
 
-def build_count(query: ObjectQuery, page_select: Select) -> Select:
-    """``SELECT count(*)`` over the same rows, without paging or ordering."""
-    inner = page_select.limit(None).offset(None).order_by(None).subquery()
-    return select(func.count()).select_from(inner)
+def _paged(statement: Select, query: ObjectQuery, objects, prob) -> Select:
+    return (statement.order_by(*_order(query, objects, prob))
+            .offset(query.offset).limit(query.page_size + 1))
 
 
 def _object_filters(query: ObjectQuery) -> list[ColumnElement[bool]]:
@@ -204,19 +239,14 @@ def _ra_window(ra: float, dec: float, radius: float) -> tuple[float, float] | No
     return (ra - half_width, ra + half_width)
 
 
-def _order(query: ObjectQuery, prob) -> list:
+def _order(query: ObjectQuery, objects, prob) -> list:
     """The requested order, then oid (and classifier) so that pages never overlap."""
-    tie_breakers = [object_table.c.oid]
+    tie_breakers = [objects.c.oid]
     if query.filters_probabilities:
         tie_breakers.append(prob.c.classifier_name)
     if query.order_by is None:
         return tie_breakers
-    if query.order_by in PROBABILITY_ORDER_COLUMNS:
-        if prob is None:
-            raise QueryError(f"order_by={query.order_by} needs a classifier: none is stored")
-        column = prob.c[query.order_by]
-    else:
-        column = object_table.c[query.order_by]
+    column = (prob if query.order_by in PROBABILITY_ORDER_COLUMNS else objects).c[query.order_by]
     ordered = column.desc() if query.order_mode == "DESC" else column.asc()
     if column.nullable:  # NULLS LAST would keep the index from ordering a NOT NULL column
         ordered = ordered.nulls_last()

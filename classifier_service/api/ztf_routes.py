@@ -51,18 +51,21 @@ class OrderMode(str, Enum):
 @router.get("/objects", response_model=schemas.ObjectPage, tags=["objects"])
 def list_objects(
     conn: Conn,
-    oid: Annotated[list[Annotated[str, Field(min_length=1, max_length=32)]] | None,
-                   Query(max_length=1000, description="Object ids; one id may use * wildcards")] = None,
+    oid: Annotated[list[Annotated[str, Field(min_length=1, max_length=32)]] | None, Query(
+        max_length=1000, description="Object ids; one id may use * wildcards")] = None,
     classifier: Annotated[str | None, Query(max_length=64)] = None,
     classifier_version: Annotated[str | None, Query(max_length=32)] = None,
     class_name: Annotated[str | None, Query(alias="class", max_length=32)] = None,
     ranking: Annotated[int | None, Query(ge=1, le=1000)] = None,
-    probability: Annotated[float | None, Query(ge=0.0, le=1.0, description="Minimum probability")] = None,
+    probability: Annotated[float | None, Query(ge=0.0, le=1.0,
+                                               description="Minimum probability")] = None,
     ndet: Annotated[list[FiniteFloat] | None, Query(description="Detections: min[, max]")] = None,
-    firstmjd: Annotated[list[FiniteFloat] | None, Query(description="First detection MJD: min[, max]")] = None,
-    lastmjd: Annotated[list[FiniteFloat] | None, Query(description="Last detection MJD: min[, max]")] = None,
-    ra: Annotated[float | None, Query(ge=0.0, le=360.0, description="Cone centre RA (deg)")] = None,
-    dec: Annotated[float | None, Query(ge=-90.0, le=90.0, description="Cone centre Dec (deg)")] = None,
+    firstmjd: Annotated[list[FiniteFloat] | None,
+                        Query(description="First detection MJD: min[, max]")] = None,
+    lastmjd: Annotated[list[FiniteFloat] | None,
+                       Query(description="Last detection MJD: min[, max]")] = None,
+    ra: Annotated[float | None, Query(ge=0.0, le=360.0, description="Cone RA (deg)")] = None,
+    dec: Annotated[float | None, Query(ge=-90.0, le=90.0, description="Cone Dec (deg)")] = None,
     radius: Annotated[float | None, Query(gt=0.0, le=MAX_RADIUS_ARCSEC,
                                           description="Cone radius (arcsec, default 30)")] = None,
     page: Annotated[int, Query(ge=1)] = 1,
@@ -79,7 +82,7 @@ def list_objects(
         ndet=value_range("ndet", ndet), firstmjd=value_range("firstmjd", firstmjd),
         lastmjd=value_range("lastmjd", lastmjd), cone=cone_search(ra, dec, radius),
         order_by=order_by.value if order_by else None, order_mode=order_mode.value,
-        page=page, page_size=page_size, count=count,
+        page=page, page_size=page_size,
     )
     taxonomy = _taxonomy(conn)
     _check_classification_filters(query, taxonomy)
@@ -87,7 +90,7 @@ def list_objects(
     rows = [schemas.clean_row(r) for r in conn.execute(statement).mappings()]
     has_next = len(rows) > page_size
     return {
-        "total": conn.execute(build_count(query, statement)).scalar_one() if count else None,
+        "total": conn.execute(build_count(query)).scalar_one() if count else None,
         "page": page,
         "next": page + 1 if has_next else None,
         "has_next": has_next,
@@ -100,9 +103,8 @@ def list_objects(
 @router.get("/objects/{oid}", response_model=schemas.Object, tags=["objects"])
 def get_object(conn: Conn, oid: Oid) -> dict:
     """One object's statistics (ALeRCE's ``query_object``)."""
-    statement = select(*(tables.object_table.c[c] for c in
-                         schemas.columns(tables.object_table, schemas.OBJECT_EXCLUDE)))
-    row = conn.execute(statement.where(tables.object_table.c.oid == oid)).mappings().first()
+    statement = _select_for(tables.object_table, schemas.OBJECT_EXCLUDE, oid)
+    row = conn.execute(statement).mappings().first()
     if row is None:
         raise HTTPException(404, f"Object {oid} not found")
     return schemas.clean_row(row)
@@ -116,7 +118,8 @@ def get_lightcurve(conn: Conn, oid: Oid) -> dict:
     return {"detections": _detections(conn, oid), "non_detections": _non_detections(conn, oid)}
 
 
-@router.get("/objects/{oid}/detections", response_model=list[schemas.Detection], tags=["lightcurve"])
+@router.get("/objects/{oid}/detections", response_model=list[schemas.Detection],
+            tags=["lightcurve"])
 def get_detections(conn: Conn, oid: Oid) -> list[dict]:
     _require_object(conn, oid)
     return _detections(conn, oid)
@@ -183,7 +186,7 @@ def get_probabilities(
 @router.get("/objects/{oid}/features", response_model=list[schemas.Feature], tags=["features"])
 def get_features(
     conn: Conn, oid: Oid,
-    fid: Annotated[int | None, Query(ge=0, le=3, description="Band (0: none, 1 g, 2 r, 3 i)")] = None,
+    fid: Annotated[int | None, Query(ge=0, le=3, description="0: no band, 1 g, 2 r, 3 i")] = None,
     version: Annotated[str | None, Query(max_length=32)] = None,
 ) -> list[dict]:
     """The features the light-curve classifier computed."""
@@ -288,4 +291,5 @@ def _default_classifier(taxonomy: dict[tuple[str, str], list[str]]) -> tuple[str
 
 
 def _version_key(version: str) -> tuple:
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.\-_+]", version))
+    parts = re.split(r"[.\-_+]", version)
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)

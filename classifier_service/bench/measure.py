@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,15 +18,45 @@ from classifier_service.classifiers.base import Classification, Classifier, Clas
 from classifier_service.stream.base import ClassifiedAlert, DeadLetter, RawMessage, Sink, Source
 
 
+# Parts of a classifier worth timing apart, where the classifier exposes them:
+# classifier name -> (label, attribute path to the part, method). Each call counts its
+# first argument's length as items: stamps for the CNN, light curves (objects) for the
+# features, rows for the forest; a call is one batch.
+COMPONENTS: dict[str, list[tuple[str, str, str]]] = {
+    "stamp_classifier": [("cnn", "", "predict")],
+    "lc_classifier": [("features", "extractor", "compute"), ("forest", "bundle.forest", "predict_proba")],
+}
+
+
 @dataclass
 class Timings:
     """Seconds spent per activity, and each batch's wall time from arrival to commit."""
 
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    items: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     batch_latencies: list[tuple[int, float]] = field(default_factory=list)  # (n messages, s)
 
-    def add(self, activity: str, start: float) -> None:
-        self.seconds[activity] += time.perf_counter() - start
+    def clear(self) -> None:
+        for measure in (self.seconds, self.calls, self.items, self.batch_latencies):
+            measure.clear()
+
+    def components(self) -> dict[str, dict[str, float]]:
+        """Per timed component: seconds per call (batch) and per item (stamp, object, row)."""
+        return {
+            name: {"calls": self.calls[name], "items": self.items[name],
+                   "s_per_call": self.seconds[name] / self.calls[name],
+                   "s_per_item": self.seconds[name] / max(self.items[name], 1)}
+            for name in self.calls if self.calls[name]
+        }
+
+    @contextmanager
+    def timing(self, activity: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[activity] += time.perf_counter() - start
 
 
 class TimedSource:
@@ -39,18 +70,16 @@ class TimedSource:
     def batches(self) -> Iterator[Sequence[RawMessage]]:
         batches = iter(self.source.batches())
         while True:
-            start = time.perf_counter()
-            batch = next(batches, None)
-            self.timings.add("consume", start)
+            with self.timings.timing("consume"):
+                batch = next(batches, None)
             if batch is None:
                 return
             self._arrived = time.perf_counter()
             yield batch
 
     def commit(self, batch: Sequence[RawMessage]) -> None:
-        start = time.perf_counter()
-        self.source.commit(batch)
-        self.timings.add("commit", start)
+        with self.timings.timing("commit"):
+            self.source.commit(batch)
         self.timings.batch_latencies.append((len(batch), time.perf_counter() - self._arrived))
 
     def close(self) -> None:
@@ -68,32 +97,55 @@ class TimedSink:
         self.sink.publish(alerts, dead_letters)
 
     def flush(self) -> None:
-        start = time.perf_counter()
-        self.sink.flush()
-        self.timings.add("flush", start)
+        with self.timings.timing("flush"):
+            self.sink.flush()
 
     def close(self) -> None:
         self.sink.close()
 
 
 class TimedClassifier:
-    """A classifier whose ``classify`` calls are timed under its name."""
+    """A classifier whose ``classify`` calls are timed under its name, its COMPONENTS apart."""
 
     def __init__(self, classifier: Classifier, timings: Timings) -> None:
         self.classifier = classifier
         self.timings = timings
         self.name = classifier.name
         self.version = classifier.version
+        for label, path, method in COMPONENTS.get(classifier.name, ()):
+            _time_method(_resolve(classifier, path), method, f"{classifier.name}.{label}", timings)
 
     def taxonomy(self) -> dict[str, list[str]]:
         return self.classifier.taxonomy()
 
     def classify(self, batch: Sequence[ClassifierInput]) -> list[Classification]:
-        start = time.perf_counter()
-        try:
+        with self.timings.timing(self.name):
             return self.classifier.classify(batch)
-        finally:
-            self.timings.add(self.name, start)
+
+
+def _resolve(root: Any, path: str) -> Any:
+    for attribute in filter(None, path.split(".")):
+        root = getattr(root, attribute, None)
+    return root
+
+
+def _time_method(obj: Any, method: str, key: str, timings: Timings) -> None:
+    """Replace ``obj.method`` on this instance by a timed, counted call (if it exists)."""
+    original = getattr(obj, method, None)
+    if original is None:
+        return
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        with timings.timing(key):
+            result = original(*args, **kwargs)
+        timings.calls[key] += 1
+        timings.items[key] += len(args[0]) if args and hasattr(args[0], "__len__") else 1
+        return result
+
+    try:
+        setattr(obj, method, timed)
+    except AttributeError:  # a slotted or read-only object: leave it untimed
+        return
 
 
 @dataclass
@@ -107,6 +159,7 @@ class BenchResult:
     latencies_s: np.ndarray
     stage_seconds: dict[str, float]
     classifier_seconds: dict[str, float]
+    components: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -125,6 +178,7 @@ class BenchResult:
             "p95_latency_s": percentile(self.latencies_s, 95),
             "stage_s_per_alert": {k: v / per_alert for k, v in self.stage_seconds.items()},
             "classifier_s_per_alert": {k: v / per_alert for k, v in self.classifier_seconds.items()},
+            "classifier_components": self.components,
             **self.notes,
         }
 

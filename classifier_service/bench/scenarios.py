@@ -71,11 +71,14 @@ def replay_bench(payloads: Sequence[bytes], classifiers: Sequence[Classifier], *
     store = fresh_store(folder, "replay")
     worker = Worker(TimedSource(MemorySource(payloads, batch_size), timings), store,
                     [TimedClassifier(c, timings) for c in classifiers])
+    cpu_start = time.process_time()
     try:
         report = worker.run()
     finally:
         store.dispose()
-    return _result("replay", report, timings, batch_latencies(timings), report.seconds, classifiers)
+    result = _result("replay", report, timings, batch_latencies(timings), report.seconds, classifiers)
+    result.notes["cpu_s_per_alert"] = (time.process_time() - cpu_start) / max(report.n_alerts, 1)
+    return result
 
 
 def kafka_bench(payloads: Sequence[bytes], classifiers: Sequence[Classifier], *, batch_size: int,
@@ -97,17 +100,18 @@ def kafka_bench(payloads: Sequence[bytes], classifiers: Sequence[Classifier], *,
             # Warm up: join the group with the first alert, so the figures leave out the join.
             produce(broker.bootstrap_servers, raw, payloads[:1], {})
             worker.run(max_batches=1)
-            timings.seconds.clear()
-            timings.batch_latencies.clear()
+            timings.clear()
 
             watcher = OutputWatcher(broker.bootstrap_servers, out, set(candids[1:]))
             produced: dict[int, float] = {}
             producer = threading.Thread(target=produce, args=(broker.bootstrap_servers, raw, payloads[1:],
                                                               produced, candids[1:], rate), daemon=True)
             watcher.start()
+            cpu_start = time.process_time()
             producer.start()
             report = worker.run()
             producer.join()
+            cpu_seconds = time.process_time() - cpu_start
             watcher.finish(grace_s=10.0)
         finally:
             worker.close()
@@ -116,6 +120,7 @@ def kafka_bench(payloads: Sequence[bytes], classifiers: Sequence[Classifier], *,
     seconds = max(watcher.arrived.values(), default=0.0) - min(produced.values(), default=0.0)
     result = _result("kafka", report, timings, latencies, max(seconds, 0.0), classifiers)
     result.notes["n_delivered"] = len(latencies)
+    result.notes["cpu_s_per_alert"] = cpu_seconds / max(report.n_alerts, 1)  # producer, watcher included
     result.notes["rate"] = rate or "burst"
     return result
 
@@ -123,11 +128,13 @@ def kafka_bench(payloads: Sequence[bytes], classifiers: Sequence[Classifier], *,
 def _result(scenario: str, report: RunReport, timings: Timings, latencies: np.ndarray, seconds: float,
             classifiers: Sequence[Classifier]) -> BenchResult:
     names = {c.name for c in classifiers}
-    io_seconds = {k: v for k, v in timings.seconds.items() if k not in names}
+    components = timings.components()
+    io_seconds = {k: v for k, v in timings.seconds.items() if k not in names and k not in components}
     return BenchResult(
         scenario=scenario, n_alerts=report.n_alerts, n_dead_letters=report.n_dead_letters,
         seconds=seconds, latencies_s=latencies, stage_seconds={**report.stage_seconds, **io_seconds},
         classifier_seconds={name: timings.seconds.get(name, 0.0) for name in sorted(names)},
+        components=components,
     )
 
 

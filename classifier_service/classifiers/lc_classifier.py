@@ -172,9 +172,10 @@ class LightCurveClassifier:
         """One Classification per light curve; empty where it has too few detections."""
         results = [Classification() for _ in lightcurves]
         eligible = [i for i, lc in enumerate(lightcurves) if is_classifiable(lc)]
+        if eligible:
+            eligible, features = self._features(lightcurves, eligible)
         if not eligible:
             return results
-        _, features = self.extractor.compute([lightcurves[i] for i in eligible])
         top, within, full = self.bundle.forest.predict_proba(features)
         for row, i in enumerate(eligible):
             results[i] = Classification(
@@ -183,6 +184,21 @@ class LightCurveClassifier:
                 feature_version=self.extractor.version,
             )
         return results
+
+    def _features(self, lightcurves: Sequence[LightCurve], eligible: list[int]) -> tuple[list[int], np.ndarray]:
+        """Features of the eligible curves; if the batch fails, each alone, dropping (and logging) bad ones."""
+        try:
+            return eligible, self.extractor.compute([lightcurves[i] for i in eligible])[1]
+        except Exception:  # one malformed light curve must not cost the batch its classifications
+            log.exception("%s: feature batch failed; retrying object by object", NAME)
+        kept, rows = [], []
+        for i in eligible:
+            try:
+                rows.append(self.extractor.compute([lightcurves[i]])[1][0])
+                kept.append(i)
+            except Exception as exc:
+                log.warning("%s: %s skipped, its features failed: %s", NAME, lightcurves[i].oid, exc)
+        return kept, np.array(rows).reshape(len(kept), len(self.extractor.keys))
 
     def _outputs(self, top: np.ndarray, within: dict[str, np.ndarray], full: np.ndarray) -> list[ClassifierOutput]:
         def output(name: str, classes: Sequence[str], p: np.ndarray) -> ClassifierOutput:

@@ -76,20 +76,28 @@ def report_text(summary: dict[str, Any], scenarios: tuple[str, ...]) -> str:
     """A table: throughput and latency per scenario, then milliseconds per alert per stage."""
     lines = [f"{summary['n_simulated']} simulated alerts, batches of {summary['batch_size']}, "
              f"classifiers: {', '.join(summary['classifiers']) or 'none'}, {summary['cpu_count']} CPUs",
-             f"{'':28}" + "".join(f"{s:>14}" for s in scenarios)]
+             f"{'':36}" + "".join(f"{s:>14}" for s in scenarios)]
 
     def row(label: str, values: list[Any], fmt: str) -> None:
         cells = "".join(f"{'-' if v is None else format(v, fmt):>14}" for v in values)
-        lines.append(f"{label:28}{cells}")
+        lines.append(f"{label:36}{cells}")
 
     row("alerts/s", [summary[s]["alerts_per_s"] for s in scenarios], ".1f")
     row("latency p50 (s)", [summary[s]["p50_latency_s"] for s in scenarios], ".3f")
     row("latency p95 (s)", [summary[s]["p95_latency_s"] for s in scenarios], ".3f")
+    row("CPU ms per alert (this process)", [_ms(summary[s]["cpu_s_per_alert"]) for s in scenarios], ".2f")
     lines.append("ms per alert:")
     for key in ("stage_s_per_alert", "classifier_s_per_alert"):
         names = dict.fromkeys(name for s in scenarios for name in summary[s][key])
         for name in names:
             row(f"  {name}", [_ms(summary[s][key].get(name)) for s in scenarios], ".3f")
+    components = dict.fromkeys(name for s in scenarios for name in summary[s]["classifier_components"])
+    if components:
+        lines.append("ms per item (stamp, object, row) / per batch call:")
+    for name in components:
+        parts = [summary[s]["classifier_components"].get(name, {}) for s in scenarios]
+        row(f"  {name} per item", [_ms(p.get("s_per_item")) for p in parts], ".3f")
+        row(f"  {name} per call", [_ms(p.get("s_per_call")) for p in parts], ".1f")
     return "\n".join(lines)
 
 

@@ -147,11 +147,12 @@ def run(args: argparse.Namespace) -> int:
     log.info("reading %s as group %s with classifiers %s", source.topics, args.group_id,
              [c.name for c in classifiers] or "none")
     stop_on_signals(source)
+    worker = Worker(source, store, classifiers, sinks)
     try:
-        report = Worker(source, store, classifiers, sinks).run(max_batches=args.max_batches)
+        report = worker.run(max_batches=args.max_batches)
     finally:
-        source.close()
-        for sink in sinks:
-            sink.close()
-    log.info("done: %s", report)
+        worker.close()
+        store.dispose()
+    log.info("done: %d batches, %d alerts, %d dead letters in %.1f s",
+             report.n_batches, report.n_alerts, report.n_dead_letters, report.seconds)
     return 0

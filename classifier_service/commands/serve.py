@@ -1,7 +1,8 @@
 """``alerce-classifier serve``: the read-only ALeRCE-compatible API over a store.
 
-Options also read ALERCE_DB_URL, ALERCE_API_HOST and ALERCE_API_PORT, so the same
-command runs from a shell or a container.
+Options also read ALERCE_DB (as ``run`` and ``replay`` do), ALERCE_API_HOST and
+ALERCE_API_PORT, so the same command runs from a shell or a container. The default port,
+8001, is where example_tom's ALERCE_API_URL looks.
 """
 from __future__ import annotations
 
@@ -12,18 +13,21 @@ from pathlib import Path
 
 import uvicorn
 
+from classifier_service.store import DEFAULT_URL
+
 HELP = "serve ALeRCE's ZTF API routes and stamps over the store (read-only)"
-DEFAULT_DB = "sqlite:///var/alerce.sqlite3"
+DEFAULT_PORT = 8001
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=os.environ.get("ALERCE_DB_URL", DEFAULT_DB),
-                        help="store URL: sqlite:///path or postgresql://... (env ALERCE_DB_URL)")
+    parser.add_argument("--db", default=os.environ.get("ALERCE_DB", DEFAULT_URL),
+                        help="store URL: sqlite:///path or postgresql://... (env ALERCE_DB)")
     parser.add_argument("--host", default=os.environ.get("ALERCE_API_HOST", "127.0.0.1"),
                         help="address to listen on (env ALERCE_API_HOST)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("ALERCE_API_PORT", "8000")),
+    parser.add_argument("--port", type=int,
+                        default=int(os.environ.get("ALERCE_API_PORT", DEFAULT_PORT)),
                         help="port to listen on (env ALERCE_API_PORT)")
     parser.add_argument("--client-config", type=Path, default=None, metavar="PATH",
                         help="also write an alerce client config pointing here; then "
@@ -32,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_server(args: argparse.Namespace) -> uvicorn.Server:
     """The uvicorn server for ``args`` (tests run it in a thread; ``run`` blocks on it)."""
+    # Imported here so that the other subcommands do not pay for FastAPI.
     from classifier_service.api import create_app, write_alerce_client_config
 
     app = create_app(args.db)

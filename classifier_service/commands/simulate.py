@@ -12,7 +12,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from classifier_service.simulate.alerts import DEFAULT_MIX, simulate_alert_packets
+from classifier_service.simulate.alerts import DEFAULT_MIX, class_sampler, merge_containers, simulate_alert_packets
+from classifier_service.stream.kafka import PRODUCER_DEFAULTS, client_settings, env_options, parse_options
 
 HELP = "write simulated ZTF alerts (schema 4.02, cutouts, 30-day histories) to files or to Kafka"
 log = logging.getLogger(__name__)
@@ -55,8 +56,6 @@ def write_files(packets: Iterable[bytes], out: Path, per_file: int) -> int:
     Several one-record containers concatenated are not one Avro file, so a file with more
     than one alert is rewritten as a single container holding all its records.
     """
-    from classifier_service.simulate.alerts import merge_containers
-
     out.mkdir(parents=True, exist_ok=True)
     iterator: Iterator[bytes] = iter(packets)
     n_files = 0
@@ -71,8 +70,6 @@ def produce(packets: Iterable[bytes], bootstrap_servers: str, topic: str, partit
             settings: dict[str, str]) -> int:
     """Each packet as one Kafka message (the ZTF convention); the topic is created when missing."""
     from confluent_kafka import Producer
-
-    from classifier_service.stream.kafka import PRODUCER_DEFAULTS, client_settings
 
     ensure_topic(bootstrap_servers, topic, partitions, settings)
     producer = Producer(client_settings(bootstrap_servers, PRODUCER_DEFAULTS, settings))
@@ -102,8 +99,6 @@ def ensure_topic(bootstrap_servers: str, topic: str, partitions: int, settings: 
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    from classifier_service.stream.kafka import client_settings
-
     admin = AdminClient(client_settings(bootstrap_servers, settings))
     if topic in admin.list_topics(timeout=10).topics:
         return
@@ -125,21 +120,20 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         mix = parse_class_mix(args.class_mix)
-        packets = simulate_alert_packets(args.n_alerts, seed=args.seed, start_mjd=args.start_mjd, class_mix=mix)
-        counted = _Counter(tqdm(packets, total=args.n_alerts, unit="alert", file=sys.stderr, disable=None))
-        started = time.perf_counter()
-        if args.out is not None:
-            n_files = write_files(counted, args.out, args.per_file)
-            where = f"{n_files} files in {args.out}"
-        else:
-            from classifier_service.stream.kafka import env_options, parse_options
-
-            settings = {**env_options(), **parse_options(args.kafka_option)}
-            produce(counted, args.bootstrap_servers, args.topic, args.partitions, settings)
-            where = f"topic {args.topic} at {args.bootstrap_servers}"
+        class_sampler(mix)  # unknown classes fail here, before anything is written
+        settings = {**env_options(), **parse_options(args.kafka_option)}
     except ValueError as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return 2
+    packets = simulate_alert_packets(args.n_alerts, seed=args.seed, start_mjd=args.start_mjd, class_mix=mix)
+    counted = _Counter(tqdm(packets, total=args.n_alerts, unit="alert", file=sys.stderr, disable=None))
+    started = time.perf_counter()
+    if args.out is not None:
+        n_files = write_files(counted, args.out, args.per_file)
+        where = f"{n_files} files in {args.out}"
+    else:
+        produce(counted, args.bootstrap_servers, args.topic, args.partitions, settings)
+        where = f"topic {args.topic} at {args.bootstrap_servers}"
     seconds = time.perf_counter() - started
     print(f"simulated {counted.n} alerts ({counted.bytes / 1e6:.1f} MB) to {where} "
           f"in {seconds:.1f} s ({counted.n / max(seconds, 1e-9):.0f} alerts/s)")

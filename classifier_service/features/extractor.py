@@ -13,11 +13,11 @@ from classifier_service.features import history, rust_features, spm
 from classifier_service.features.bands import BANDS, Band, split_bands
 from classifier_service.lightcurve.model import LightCurve
 
-FEATURE_VERSION = "1.0.0"
+FEATURE_VERSION = "1.1.0"
 
 _PER_BAND: tuple[str, ...] = (
     rust_features.BAND_FEATURE_NAMES + spm.SPM_NAMES + history.DETECTION_NAMES
-    + history.NON_DETECTION_NAMES + history.SF_NAMES
+    + history.NON_DETECTION_NAMES + history.SF_NAMES + history.DRW_NAMES
 )
 _MULTIBAND: tuple[str, ...] = (
     rust_features.PERIOD_FEATURE_NAMES + history.COLOUR_NAMES + history.METADATA_NAMES
@@ -63,6 +63,7 @@ class FeatureExtractor:
                 np.array([history.non_detection_features(b, *n) for b, n in zip(bands, nd)]).reshape(
                     len(bands), -1),
                 np.array([history.structure_function(b) for b in bands]).reshape(len(bands), -1),
+                np.array([history.damped_random_walk(b) for b in bands]).reshape(len(bands), -1),
             ]
         blocks += [
             rust_features.multiband_period(split, n_jobs=self.n_jobs),

@@ -21,12 +21,15 @@ NON_DETECTION_NAMES: tuple[str, ...] = (
     "dmag_first_det_fd",
 )
 SF_NAMES: tuple[str, ...] = ("SF_amplitude", "SF_gamma")
+DRW_NAMES: tuple[str, ...] = ("DRW_tau", "DRW_sigma")
 COLOUR_NAMES: tuple[str, ...] = ("g-r_max", "g-r_mean", "g-r_max_corr", "g-r_mean_corr")
 METADATA_NAMES: tuple[str, ...] = ("sgscore1", "distpsnr1", "sgscore2", "distpsnr2", "ps_g-r")
 
 SF_MAX_POINTS = 100  # pairs grow as n²; a regular subsample keeps the cost bounded
 SF_LOG_LAG_EDGES = np.log10([2.0, 8.0, 32.0, 128.0, 512.0])  # fixed lag bins (days), no sorting
 SF_REFERENCE_LAG = 365.0  # days: SF_amplitude is the structure function at one year
+DRW_TAU_GRID = np.logspace(0.0, 3.5, 22)  # days
+DRW_SIGMA_GRID = np.logspace(-2.3, 0.2, 16)  # mag, the walk's stationary standard deviation
 
 
 def detection_features(band: Band) -> np.ndarray:
@@ -85,6 +88,27 @@ def structure_function(band: Band) -> np.ndarray:
         return np.array([0.0, 0.0])
     gamma, intercept = np.polyfit(mean_lag[good] - np.log10(SF_REFERENCE_LAG), 0.5 * np.log10(mean_var[good]), 1)
     return np.array([10.0**intercept, gamma])
+
+
+def damped_random_walk(band: Band) -> np.ndarray:
+    """Damped-random-walk (Ornstein–Uhlenbeck) timescale τ and amplitude σ of one band.
+
+    Maximum likelihood on a (τ, σ) grid, all evaluated at once: each point is predicted
+    from the previous one, x_i ~ N(a x_{i-1}, σ²(1 - a²) + e_i² + a² e_{i-1}²) with
+    a = exp(-Δt/τ) (measurement errors folded into the transition variance, ALeRCE's GP_DRW
+    terms without a Gaussian-process fit). AGN and QSO have τ of months to years.
+    """
+    if band.mjd.size < 6:
+        return np.full(len(DRW_NAMES), np.nan)
+    keep = np.unique(np.linspace(0, band.mjd.size - 1, min(band.mjd.size, SF_MAX_POINTS)).astype(int))
+    t, x, e = band.mjd[keep], band.mag[keep] - band.mag[keep].mean(), band.err[keep]
+    dt = np.maximum(np.diff(t), 1e-3)
+    a = np.exp(-dt[None, :] / DRW_TAU_GRID[:, None])[:, None, :]  # (tau, 1, n-1)
+    residual = x[1:] - a * x[:-1]
+    variance = DRW_SIGMA_GRID[None, :, None] ** 2 * (1 - a**2) + e[1:] ** 2 + a**2 * e[:-1] ** 2
+    loglike = -0.5 * np.sum(np.log(variance) + residual**2 / variance, axis=-1)
+    best_tau, best_sigma = np.unravel_index(np.argmax(loglike), loglike.shape)
+    return np.array([DRW_TAU_GRID[best_tau], DRW_SIGMA_GRID[best_sigma]])
 
 
 def colour_features(g: Band, r: Band) -> np.ndarray:

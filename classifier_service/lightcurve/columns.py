@@ -152,15 +152,20 @@ def concat(parts: Sequence[Columns]) -> Columns:
 
 
 def merge_detections(*parts: Columns) -> Columns:
-    """One row per candid, later parts winning (the newest alert's copy), oldest first."""
+    """One row per candid, oldest first.
+
+    The copy an alert carried as its candidate (``has_stamp``) wins over copies from later
+    alerts' histories, and otherwise the first part's copy (the store's) wins, so the merge
+    gives the same light curve whatever order and batching the alerts arrived in.
+    """
     merged = concat(parts)
     if not merged:
         return empty_detections()
     candid = merged["candid"]
-    # np.unique keeps the first occurrence: look at the rows newest part first.
-    reversed_index = np.arange(candid.size)[::-1]
-    _, first = np.unique(candid[reversed_index], return_index=True)
-    keep = reversed_index[first]
+    # Sort so that the preferred copy of each candid comes first, then keep firsts.
+    order = np.lexsort((np.arange(candid.size), ~merged["has_stamp"], candid))
+    sorted_candid = candid[order]
+    keep = order[np.r_[True, sorted_candid[1:] != sorted_candid[:-1]]]
     keep = keep[np.argsort(merged["mjd"][keep], kind="stable")]
     return {name: values[keep] for name, values in merged.items()}
 

@@ -3,11 +3,12 @@
 - :func:`simulate_lightcurve` — one object of the 15 light-curve classes on ZTF's cadence.
 - :func:`simulate_stamps` / :func:`stamp_metadata` / :func:`simulate_stamp_example` — cutouts
   and candidate fields for the stamp classifier's five classes.
-- :func:`simulate_alert_packets` — Avro alert packets valid against ZTF schema 4.02.
+- :func:`simulate_alert_packets` — Avro alert packets valid against ZTF schema 4.02
+  (:func:`simulate_labelled_alerts` adds each packet's true class).
 
 The observing model is calibrated on real alerts (``python -m classifier_service.simulate.calibrate``).
 """
-from classifier_service.simulate.alerts import simulate_alert_packets
+from classifier_service.simulate.alerts import simulate_alert_packets, simulate_labelled_alerts
 from classifier_service.simulate.lightcurves import SimulatedLightCurve, simulate_lightcurve
 from classifier_service.simulate.sources import CLASSES, HIERARCHY
 from classifier_service.simulate.stamps import (
@@ -18,6 +19,6 @@ from classifier_service.simulate.stamps import (
 )
 
 __all__ = [
-    "CLASSES", "HIERARCHY", "STAMP_CLASSES", "SimulatedLightCurve", "simulate_alert_packets",
+    "CLASSES", "HIERARCHY", "STAMP_CLASSES", "SimulatedLightCurve", "simulate_alert_packets", "simulate_labelled_alerts",
     "simulate_lightcurve", "simulate_stamp_example", "simulate_stamps", "stamp_metadata",
 ]

@@ -25,7 +25,8 @@ from classifier_service.simulate.cadence import (
 from classifier_service.simulate.fits import gzipped_fits
 from classifier_service.simulate.lightcurves import object_metadata, place_transient, reference_source
 from classifier_service.simulate.schema import (
-    CANDIDATE, FP_HIST, PRV_CANDIDATE, SCHEMA_VERSION, field_names, parsed_alert_schema,
+    CANDIDATE, FP_HIST, PRV_CANDIDATE, SCHEMA_VERSION, UNION_SECOND, encode_bytes, encode_optional_array,
+    encode_sub_record, field_names, parsed_alert_schema, zigzag,
 )
 from classifier_service.simulate.sources import CLASSES, Source, build_source
 from classifier_service.simulate.stamps import STAMP_CLASSES, Scene, draw_scene, render, scene_metadata
@@ -35,7 +36,7 @@ DEFAULT_START_MJD = 60400.0
 ALERTS_PER_NIGHT = 50_000
 NID_ZERO_JD = 2457754.5  # ZTF night ids count days from here
 PUBLISHER = "alerce-classifier simulate"
-MAX_OBJECT_TRIES = 30
+MAX_OBJECT_TRIES = 100  # faint QSOs are detected on few nights; only detected ones alert
 SYNC_MARKER = b"ZTF-sim-alert-01"  # 16 bytes
 
 DEFAULT_MIX = {"SN": 0.2, "VS": 0.35, "AGN": 0.15, "asteroid": 0.15, "bogus": 0.15}
@@ -67,10 +68,10 @@ class SimulatedObject:
     reference_mag: np.ndarray  # per fid, for the cutouts' template
     pids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     candids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    history_rows: dict[int, tuple[dict, dict]] = field(default_factory=dict)  # epoch -> (prv, fp), reused
+    history_rows: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)  # epoch -> encoded (prv, fp)
 
 
-def _class_sampler(class_mix: dict[str, float] | None) -> tuple[list[str], np.ndarray]:
+def class_sampler(class_mix: dict[str, float] | None) -> tuple[list[str], np.ndarray]:
     """Expand a mix over stamp and/or light-curve classes into light-curve-level probabilities."""
     mix = class_mix or DEFAULT_MIX
     names, weights = [], []
@@ -153,7 +154,7 @@ def _spurious(class_name: str, rng: np.random.Generator, model: ObservingModel,
     flux = np.zeros(mjd.size)
     recurring = class_name == "bogus" and rng.uniform() < 0.25
     hits = np.arange(tonight, mjd.size) if recurring else np.array([tonight + rng.integers(mjd.size - tonight)])
-    # At least 0.75 mag above the limit: twice the 5-sigma flux, so noise cannot hide it.
+    # At least 0.75 mag above the limit: twice the 5-sigma flux, so noise rarely hides it.
     brighter = rng.uniform(0.75, 3.0 if class_name == "asteroid" else 1.3, size=hits.size)
     flux[hits] = mag_to_flux(limits[hits] - brighter)
     if class_name == "bogus":
@@ -161,26 +162,35 @@ def _spurious(class_name: str, rng: np.random.Generator, model: ObservingModel,
     return model.observe(flux, mjd, fid, rng, diffmaglim=limits), tonight
 
 
-def simulate_object(class_name: str, rng: np.random.Generator, ids: _Ids, night: float,
-                    model: ObservingModel | None = None) -> SimulatedObject:
-    """One object observed over its 30-day history and tonight, with at least one alert tonight."""
-    model = model or default_model()
-    stamp_class = STAMP_CLASS_OF.get(class_name, class_name)
-    outcome = None
-    for _ in range(MAX_OBJECT_TRIES if class_name in CLASSES else 1):
-        if class_name not in CLASSES:
-            break
+def _detected_tonight(class_name: str, rng: np.random.Generator, model: ObservingModel,
+                      night: float) -> tuple[Observations, int, Source] | None:
+    """An object of a light-curve class that ZTF detects tonight (only those send alerts)."""
+    for _ in range(MAX_OBJECT_TRIES):
         outcome = _astrophysical(class_name, rng, model, night)
         if outcome is not None:
-            break
-    if outcome is None:  # a spurious source, or a variable that stayed hidden: fall back to a bogus-like blip
-        obs, tonight = _spurious(class_name if class_name in ("asteroid", "bogus") else "bogus", rng, model, night)
-        stamp_class = class_name if class_name in ("asteroid", "bogus") else "bogus"
-        class_name = stamp_class
+            return outcome
+    return None
+
+
+def simulate_object(class_name: str, rng: np.random.Generator, ids: _Ids, night: float,
+                    model: ObservingModel | None = None) -> SimulatedObject:
+    """One object observed over its 30-day history and tonight, with at least one alert tonight.
+
+    ``class_name`` is a light-curve class, "asteroid" or "bogus". A variable too faint to be
+    detected in ``MAX_OBJECT_TRIES`` draws is replaced by a bogus detection (and labelled so).
+    """
+    model = model or default_model()
+    outcome = _detected_tonight(class_name, rng, model, night) if class_name in CLASSES else None
+    if outcome is None:
+        class_name = stamp_class = class_name if class_name == "asteroid" else "bogus"
+        obs, tonight = _spurious(class_name, rng, model, night)
+        while not obs.detected[tonight:].any():  # noise hid it (rare): the stream only has detections
+            obs, tonight = _spurious(class_name, rng, model, night)
         scene = draw_scene(stamp_class, rng, observing=model)
         context = scene_metadata(scene, rng, observing=model)
         reference_mag = np.full(4, np.inf)
     else:
+        stamp_class = STAMP_CLASS_OF[class_name]
         obs, tonight, source = outcome
         reference_mag = source.reference_mag
         distnr, magnr, sigmagnr = reference_source(source, rng)
@@ -192,10 +202,12 @@ def simulate_object(class_name: str, rng: np.random.Generator, ids: _Ids, night:
         context.update(distnr=distnr, magnr_by_fid=magnr, sigmagnr=sigmagnr)
     alert_rows = np.flatnonzero(obs.detected[tonight:]) + tonight
     detected_mjd = obs.mjd[obs.detected]
-    first_mjd = detected_mjd.min() if stamp_class in ("SN", "asteroid") or class_name == "bogus" else night - rng.uniform(100, 2000)
+    new_source = stamp_class in ("SN", "asteroid", "bogus")
+    first_mjd = detected_mjd.min() if new_source else night - rng.uniform(100, 2000)  # variables: known for years
     context.update(field=int(rng.integers(245, 880)), rcid=int(rng.integers(0, 64)), first_mjd=float(first_mjd),
-                   older_detections=0 if stamp_class in ("SN", "asteroid", "bogus") else int(rng.integers(5, 400)),
-                   rfid_offset=int(rng.integers(100, 999)), xpos=float(rng.uniform(30, 3050)), ypos=float(rng.uniform(30, 3050)))
+                   older_detections=0 if new_source else int(rng.integers(5, 400)),
+                   rfid_offset=int(rng.integers(100, 999)),
+                   xpos=float(rng.uniform(30, 3050)), ypos=float(rng.uniform(30, 3050)))
     year = 2000 + int((first_mjd + JD_TO_MJD - 2451544.5) // 365.25)
     return SimulatedObject(ids.oid(year), class_name, stamp_class, obs, alert_rows, scene, context, reference_mag)
 
@@ -215,7 +227,8 @@ def _photometry_row(obj: SimulatedObject, i: int, candid: int | None, template: 
     row.update(
         jd=float(obs.mjd[i] + JD_TO_MJD), fid=fid, pid=pid, diffmaglim=float(obs.diffmaglim[i]),
         programid=1, programpi="Kulkarni", nid=int(pid // 10**9), rcid=ctx["rcid"], field=ctx["field"],
-        pdiffimfilename=f"ztf_{pid}_{ctx['field']:06d}_z{'xgri'[fid]}_c{ctx['rcid'] // 4 + 1:02d}_o_q{ctx['rcid'] % 4 + 1}_scimrefdiffimg.fits",
+        pdiffimfilename=(f"ztf_{pid}_{ctx['field']:06d}_z{'xgri'[fid]}_c{ctx['rcid'] // 4 + 1:02d}"
+                         f"_o_q{ctx['rcid'] % 4 + 1}_scimrefdiffimg.fits"),
         magzpsci=26.0 + 0.1 * (fid == 1), rbversion="t17_f5_c3",
     )
     if obs.detected[i]:
@@ -272,7 +285,8 @@ def _fp_hist(obj: SimulatedObject, i: int) -> dict[str, Any]:
     return row
 
 
-def _cutouts(obj: SimulatedObject, i: int, candid: int, pid: int, rng: np.random.Generator) -> dict[str, Any]:
+def _cutouts(obj: SimulatedObject, i: int, candid: int, pid: int, rng: np.random.Generator) -> list[bytes]:
+    """The encoded cutoutScience, cutoutTemplate and cutoutDifference of epoch i's alert."""
     fid = int(obj.obs.fid[i])
     template_mag = float(obj.reference_mag[fid])
     total_flux = (mag_to_flux(template_mag) if np.isfinite(template_mag) else 0.0) + obj.obs.flux[i]
@@ -283,66 +297,49 @@ def _cutouts(obj: SimulatedObject, i: int, candid: int, pid: int, rng: np.random
         scene = replace(obj.scene, science_flux=obj.scene.mag_to_adu(science_mag),
                         template_flux=obj.scene.mag_to_adu(template_mag))
     scene = replace(scene, fwhm=float(obj.context["fwhm"] * rng.uniform(0.9, 1.1)))
-    science, template, difference = render(scene, rng)
+    images = render(scene, rng)
     names = (f"candid{candid}_pid{pid}_targ_sci.fits.gz", f"candid{candid}_ref.fits.gz",
              f"candid{candid}_pid{pid}_targ_scimref.fits.gz")
-    return {key: {"fileName": name, "stampData": gzipped_fits(image)}
-            for key, name, image in zip(("cutoutScience", "cutoutTemplate", "cutoutDifference"), names,
-                                        (science, template, difference))}
+    return [UNION_SECOND + encode_bytes(name) + encode_bytes(gzipped_fits(image)) for name, image in zip(names, images)]
 
 
-def _history_rows(obj: SimulatedObject, j: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """prv_candidate and fp_hist rows of epoch j: the same in every later alert of the object."""
+def _history_rows(obj: SimulatedObject, j: int) -> tuple[bytes, bytes]:
+    """Encoded prv_candidate and fp_hist of epoch j: the same in every later alert of the object."""
     if j not in obj.history_rows:
-        obj.history_rows[j] = (_photometry_row(obj, j, int(obj.candids[j]), _PRV_BLANK), _fp_hist(obj, j))
+        prv = _photometry_row(obj, j, int(obj.candids[j]), _PRV_BLANK)
+        obj.history_rows[j] = (encode_sub_record("prv_candidate", prv), encode_sub_record("fp_hist", _fp_hist(obj, j)))
     return obj.history_rows[j]
 
 
-def build_packet(obj: SimulatedObject, k: int, rng: np.random.Generator) -> dict[str, Any]:
-    """The alert record for the object's k-th detection tonight."""
+def encode_alert(obj: SimulatedObject, k: int, rng: np.random.Generator) -> bytes:
+    """The object's k-th detection tonight as an Avro container holding one 4.02 alert.
+
+    The record is assembled from separately encoded parts so that history rows, shared by
+    an object's successive alerts, are encoded once; the container header (schema, fixed
+    sync marker for reproducible runs) is built once per process.
+    """
     i = int(obj.alert_rows[k])
     candid = int(obj.candids[i])
     candidate = _candidate(obj, i, candid)
     window = np.flatnonzero((obj.obs.mjd < obj.obs.mjd[i]) & (obj.obs.mjd >= obj.obs.mjd[i] - HISTORY_DAYS))
-    return {
-        "schemavsn": SCHEMA_VERSION, "publisher": PUBLISHER, "objectId": obj.oid, "candid": candid,
-        "candidate": candidate,
-        "prv_candidates": [_history_rows(obj, j)[0] for j in window],
-        "fp_hists": [_history_rows(obj, j)[1] for j in window],
-        **_cutouts(obj, i, candid, candidate["pid"], rng),
-    }
-
-
-def encode_packet(record: dict[str, Any]) -> bytes:
-    """One record as an Avro object container with the 4.02 writer schema in its header.
-
-    The header is built once (a fixed sync marker keeps runs reproducible); only the record
-    is encoded per alert, which saves serialising the schema 10,000 times.
-    """
-    body = io.BytesIO()
-    fastavro.schemaless_writer(body, parsed_alert_schema(), record)
-    data = body.getvalue()
+    history = [_history_rows(obj, int(j)) for j in window]
+    data = b"".join([
+        encode_bytes(SCHEMA_VERSION), encode_bytes(PUBLISHER), encode_bytes(obj.oid), zigzag(candid),
+        encode_sub_record("candidate", candidate),
+        encode_optional_array([prv for prv, _ in history]),
+        encode_optional_array([fp for _, fp in history]),
+        *_cutouts(obj, i, candid, candidate["pid"], rng),
+    ])
     header, sync = _container_header()
-    return b"".join((header, _zigzag(1), _zigzag(len(data)), data, sync))
+    return b"".join((header, zigzag(1), zigzag(len(data)), data, sync))
 
 
 def merge_containers(packets: list[bytes]) -> bytes:
-    """Packets from :func:`encode_packet` as one Avro file: the shared header, then every block."""
+    """Packets from :func:`encode_alert` as one Avro file: the shared header, then every block."""
     header, _ = _container_header()
     if not all(packet.startswith(header) for packet in packets):
-        raise ValueError("only packets written by encode_packet can be merged")
+        raise ValueError("only packets written by encode_alert can be merged")
     return header + b"".join(packet[len(header):] for packet in packets)
-
-
-def _zigzag(value: int) -> bytes:
-    """Avro's variable-length zig-zag encoding of a long."""
-    encoded = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while encoded > 0x7F:
-        out.append((encoded & 0x7F) | 0x80)
-        encoded >>= 7
-    out.append(encoded)
-    return bytes(out)
 
 
 @lru_cache(maxsize=1)
@@ -356,7 +353,7 @@ def _container_header() -> tuple[bytes, bytes]:
 def plan_objects(n_alerts: int, rng: np.random.Generator, start_mjd: float,
                  class_mix: dict[str, float] | None = None) -> list[SimulatedObject]:
     """Objects whose detections over the night(s) add up to ``n_alerts`` alerts."""
-    names, probability = _class_sampler(class_mix)
+    names, probability = class_sampler(class_mix)
     n_nights = 1 + (n_alerts - 1) // ALERTS_PER_NIGHT if n_alerts > 0 else 0
     ids, model = _Ids(rng), default_model()
     objects, total = [], 0
@@ -371,6 +368,19 @@ def plan_objects(n_alerts: int, rng: np.random.Generator, start_mjd: float,
     return objects
 
 
+def simulate_labelled_alerts(n_alerts: int, *, seed: int = 0, start_mjd: float | None = None,
+                             class_mix: dict[str, float] | None = None) -> Iterator[tuple[bytes, str, str]]:
+    """Like :func:`simulate_alert_packets`, with each packet's truth: (packet, light-curve class
+    or "asteroid"/"bogus", stamp class) — for evaluating classifiers on simulated streams."""
+    if n_alerts < 0:
+        raise ValueError("n_alerts must be >= 0")
+    rng = np.random.default_rng(seed)
+    objects = plan_objects(n_alerts, rng, DEFAULT_START_MJD if start_mjd is None else start_mjd, class_mix)
+    schedule = sorted((obj.obs.mjd[row], n, k) for n, obj in enumerate(objects) for k, row in enumerate(obj.alert_rows))
+    for _, n, k in schedule:
+        yield encode_alert(objects[n], k, rng), objects[n].class_name, objects[n].stamp_class
+
+
 def simulate_alert_packets(n_alerts: int, *, seed: int = 0, start_mjd: float | None = None,
                            class_mix: dict[str, float] | None = None) -> Iterator[bytes]:
     """``n_alerts`` ZTF 4.02 alert packets in time order, each an Avro container of one alert.
@@ -378,10 +388,5 @@ def simulate_alert_packets(n_alerts: int, *, seed: int = 0, start_mjd: float | N
     ``class_mix`` weighs stamp classes (SN, VS, AGN, asteroid, bogus) and/or light-curve
     classes (SNIa, RRL, ...); the same seed gives the same packets.
     """
-    if n_alerts < 0:
-        raise ValueError("n_alerts must be >= 0")
-    rng = np.random.default_rng(seed)
-    objects = plan_objects(n_alerts, rng, DEFAULT_START_MJD if start_mjd is None else start_mjd, class_mix)
-    schedule = sorted((obj.obs.mjd[row], n, k) for n, obj in enumerate(objects) for k, row in enumerate(obj.alert_rows))
-    for _, n, k in schedule:
-        yield encode_packet(build_packet(objects[n], k, rng))
+    for packet, _, _ in simulate_labelled_alerts(n_alerts, seed=seed, start_mjd=start_mjd, class_mix=class_mix):
+        yield packet

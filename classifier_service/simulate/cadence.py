@@ -60,6 +60,8 @@ class ObservingModel:
         filters = stats["night_filters"]
         self.filter_sets = [tuple(int(c) for c in key) for key in filters]
         self.filter_probability = np.asarray(list(filters.values())) / sum(filters.values())
+        self.set_bands = [np.asarray(bands, dtype=np.int8) for bands in self.filter_sets]
+        self.set_sizes = np.asarray([len(bands) for bands in self.filter_sets])
         table = stats["sigmapsf_vs_depth"]
         self.depth = np.asarray(table["depth"])
         self.log_sigma = np.asarray(table["log10_sigma_median"])
@@ -90,20 +92,18 @@ class ObservingModel:
         """
         season = float(np.interp(rng.uniform(0.5, 1.0), self.levels, self.stats["season_length_days"]))
         phase = rng.uniform(0, YEAR) if season_phase is None else season_phase
-        n_guess = int((end_mjd - start_mjd) / np.dot(self.gap_values, self.gap_probability)) + 8
-        gaps = rng.choice(self.gap_values, size=n_guess, p=self.gap_probability)
+        # Enough gaps to cover the span with a wide margin; the surplus is cut below.
+        n_gaps = int(1.3 * (end_mjd - start_mjd) / np.dot(self.gap_values, self.gap_probability)) + 10
+        gaps = rng.choice(self.gap_values, size=n_gaps, p=self.gap_probability)
         nights = np.floor(start_mjd) + np.cumsum(np.r_[rng.integers(0, 3), gaps[1:]])
         nights = nights[(nights < end_mjd) & (((nights - phase) % YEAR) < season)]
         sets = rng.choice(len(self.filter_sets), size=nights.size, p=self.filter_probability)
-        mjd, fid = [], []
-        for night, set_index in zip(nights, sets):
-            bands = self.filter_sets[set_index]
-            times = night + np.sort(rng.uniform(NIGHT_START, NIGHT_END, size=len(bands)))
-            mjd.extend(times)
-            fid.extend(bands)
-        mjd_array, fid_array = np.asarray(mjd), np.asarray(fid, dtype=np.int8)
-        keep = (mjd_array >= start_mjd) & (mjd_array < end_mjd)
-        return mjd_array[keep], fid_array[keep]
+        visits = self.set_sizes[sets]
+        fid = np.concatenate([self.set_bands[k] for k in sets]) if sets.size else np.empty(0, np.int8)
+        # Nights never overlap, so one global sort orders the visits within each night.
+        mjd = np.sort(np.repeat(nights, visits) + rng.uniform(NIGHT_START, NIGHT_END, size=int(visits.sum())))
+        keep = (mjd >= start_mjd) & (mjd < end_mjd)
+        return mjd[keep], fid[keep]
 
     def sigma_mag(self, depth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """PSF-fit magnitude errors for detections ``depth = mag - diffmaglim`` below the limit."""

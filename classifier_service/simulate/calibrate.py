@@ -28,8 +28,8 @@ OUTPUT = Path(__file__).with_name("observing_model.json")
 QUANTILES = np.linspace(0.0, 1.0, 21)
 # sigmapsf is binned by how far above the limit a detection is: magpsf - diffmaglim.
 DEPTH_BINS = np.arange(-7.0, 0.75, 0.5)
-SEASON_BREAK_DAYS = 60.0
-MIN_VALID_LIMIT = 10.0  # ZTF writes -999-like sentinels into diffmaglim now and then  # a gap longer than this separates two observing seasons
+SEASON_BREAK_DAYS = 60.0  # a gap longer than this separates two observing seasons
+MIN_VALID_LIMIT = 10.0  # ZTF writes -999-like sentinels into diffmaglim now and then
 
 
 def iter_alerts(data_dir: Path) -> Iterator[dict[str, Any]]:

@@ -5,16 +5,18 @@ of magnitude faster than astropy for 63x63 stamps, which matters at 10,000 alert
 """
 from __future__ import annotations
 
-import gzip
+import zlib
+from functools import lru_cache
 
 import numpy as np
 
 BLOCK = 2880
 CARD = 80
 GZIP_LEVEL = 1  # stamps are noise-dominated: higher levels cost time and save little
-# Pixel values are rounded to 1/16 ADU (like fpack's quantisation, far below the ~5 ADU sky
-# noise): the zeroed low mantissa bits halve both the gzip time and the packet size.
-QUANTUM = 1 / 16
+# Pixel values are rounded to 1/4 ADU, like fpack's quantisation but far finer (fpack's
+# default step is ~1/4 of the ~5 ADU sky noise): the zeroed low mantissa bits make run-length
+# deflate three times faster than default deflate on raw floats, at half the size.
+QUANTUM = 1 / 4
 
 
 def _card(key: str, value: object, comment: str = "") -> bytes:
@@ -32,14 +34,19 @@ def fits_bytes(image: np.ndarray, header: dict[str, object] | None = None) -> by
     """An uncompressed FITS file holding ``image`` (2-D) as BITPIX -32."""
     if image.ndim != 2:
         raise ValueError(f"a cutout is a 2-D image, not shape {image.shape}")
-    height, width = image.shape
-    cards = [_card("SIMPLE", True), _card("BITPIX", -32), _card("NAXIS", 2),
-             _card("NAXIS1", width), _card("NAXIS2", height)]
-    cards += [_card(key[:8].upper(), value) for key, value in (header or {}).items()]
-    head = b"".join(cards) + b"END".ljust(CARD)
-    head += b" " * (-len(head) % BLOCK)
+    head = _header(image.shape, tuple((header or {}).items()))
     data = np.ascontiguousarray(image, dtype=">f4").tobytes()
     return head + data + b"\0" * (-len(data) % BLOCK)
+
+
+@lru_cache(maxsize=64)
+def _header(shape: tuple[int, int], extra: tuple[tuple[str, object], ...]) -> bytes:
+    height, width = shape
+    cards = [_card("SIMPLE", True), _card("BITPIX", -32), _card("NAXIS", 2),
+             _card("NAXIS1", width), _card("NAXIS2", height)]
+    cards += [_card(key[:8].upper(), value) for key, value in extra]
+    head = b"".join(cards) + b"END".ljust(CARD)
+    return head + b" " * (-len(head) % BLOCK)
 
 
 def gzipped_fits(image: np.ndarray, header: dict[str, object] | None = None,
@@ -47,4 +54,6 @@ def gzipped_fits(image: np.ndarray, header: dict[str, object] | None = None,
     """``fits_bytes`` gzip-compressed (deterministic: no timestamp), as in ZTF's ``stampData``."""
     if quantum:
         image = np.round(image / quantum) * quantum
-    return gzip.compress(fits_bytes(image, header), compresslevel=GZIP_LEVEL, mtime=0)
+    # A gzip stream (wbits 31) without timestamp, so the same seed gives the same bytes.
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31, 9, zlib.Z_RLE)
+    return compressor.compress(fits_bytes(image, header)) + compressor.flush()

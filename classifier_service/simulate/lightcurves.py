@@ -133,7 +133,7 @@ def _observe_once(class_name: str, rng: np.random.Generator, start: float, durat
         class_name=class_name,
         mjd=mjd[det], fid=fid[det], magpsf=observed.magpsf[det], sigmapsf=observed.sigmapsf[det],
         isdiffpos=observed.isdiffpos[det], diffmaglim=observed.diffmaglim[det],
-        distnr=np.clip(distance + rng.normal(0, 0.08, n_det), 0.01, None) if np.isfinite(distance) else np.full(n_det, np.nan),
+        distnr=np.clip(distance + rng.normal(0, 0.08, n_det), 0.01, None),  # NaN stays NaN: no source
         magnr=magnr_by_band[fid[det]], sigmagnr=np.full(n_det, sigmagnr),
         nd_mjd=mjd[~det], nd_fid=fid[~det], nd_diffmaglim=observed.diffmaglim[~det],
         metadata=object_metadata(source, rng),

@@ -7,6 +7,7 @@ null default. Field order matters for Avro and follows the specification.
 """
 from __future__ import annotations
 
+import io
 from functools import lru_cache
 from typing import Any
 
@@ -64,11 +65,12 @@ def field_names(spec: str) -> tuple[str, ...]:
     return tuple(token.split(":")[0] for token in spec.split())
 
 
+def record_schema(name: str, spec: str) -> dict[str, Any]:
+    return {"type": "record", "name": name, "namespace": "ztf.alert", "fields": _fields(spec)}
+
+
 def alert_schema() -> dict[str, Any]:
     """The 4.02 alert record with its named sub-records inlined."""
-    def record(name: str, spec: str) -> dict[str, Any]:
-        return {"type": "record", "name": name, "namespace": "ztf.alert", "fields": _fields(spec)}
-
     cutout = {"type": "record", "name": "cutout", "namespace": "ztf.alert",
               "fields": [{"name": "fileName", "type": "string"}, {"name": "stampData", "type": "bytes"}]}
     return {
@@ -78,10 +80,10 @@ def alert_schema() -> dict[str, Any]:
             {"name": "publisher", "type": "string"},
             {"name": "objectId", "type": "string"},
             {"name": "candid", "type": "long"},
-            {"name": "candidate", "type": record("candidate", CANDIDATE)},
-            {"name": "prv_candidates", "type": ["null", {"type": "array", "items": record("prv_candidate", PRV_CANDIDATE)}],
-             "default": None},
-            {"name": "fp_hists", "type": ["null", {"type": "array", "items": record("fp_hist", FP_HIST)}],
+            {"name": "candidate", "type": record_schema("candidate", CANDIDATE)},
+            {"name": "prv_candidates", "default": None,
+             "type": ["null", {"type": "array", "items": record_schema("prv_candidate", PRV_CANDIDATE)}]},
+            {"name": "fp_hists", "type": ["null", {"type": "array", "items": record_schema("fp_hist", FP_HIST)}],
              "default": None},
             {"name": "cutoutScience", "type": ["null", cutout], "default": None},
             {"name": "cutoutTemplate", "type": ["null", "ztf.alert.cutout"], "default": None},
@@ -93,3 +95,47 @@ def alert_schema() -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def parsed_alert_schema() -> Any:
     return fastavro.parse_schema(alert_schema())
+
+
+SUB_RECORDS = {"candidate": CANDIDATE, "prv_candidate": PRV_CANDIDATE, "fp_hist": FP_HIST}
+
+
+@lru_cache(maxsize=len(SUB_RECORDS))
+def _parsed_sub_record(name: str) -> Any:
+    return fastavro.parse_schema(record_schema(name, SUB_RECORDS[name]))
+
+
+# --- Avro binary encoding, for assembling an alert from separately encoded parts ----------
+
+def zigzag(value: int) -> bytes:
+    """Avro's variable-length zig-zag encoding of an int or long."""
+    encoded = (value << 1) ^ (value >> 63)
+    out = bytearray()
+    while encoded > 0x7F:
+        out.append((encoded & 0x7F) | 0x80)
+        encoded >>= 7
+    out.append(encoded)
+    return bytes(out)
+
+
+def encode_bytes(value: bytes | str) -> bytes:
+    """An Avro string or bytes: length, then the (UTF-8) bytes."""
+    data = value.encode() if isinstance(value, str) else value
+    return zigzag(len(data)) + data
+
+
+def encode_sub_record(name: str, row: dict[str, Any]) -> bytes:
+    """One candidate, prv_candidate or fp_hist record in Avro binary."""
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, _parsed_sub_record(name), row)
+    return buffer.getvalue()
+
+
+def encode_optional_array(items: list[bytes]) -> bytes:
+    """``["null", {"type": "array"}]`` holding already encoded items (one block)."""
+    if not items:
+        return UNION_SECOND + b"\0"
+    return UNION_SECOND + zigzag(len(items)) + b"".join(items) + b"\0"
+
+
+UNION_SECOND = zigzag(1)  # branch 1 of a ["null", T] union: a value is present

@@ -160,7 +160,10 @@ def young_stellar_object(class_name: str, rng: np.random.Generator) -> Source:
     tau, sigma = rng.uniform(3, 30), rng.uniform(0.05, 0.25)
     dipper = rng.uniform() < 0.6
     rate = rng.uniform(0.01, 0.06)  # events per day
-    amplitude, width = (rng.uniform(0.3, 1.5), rng.uniform(1, 8)) if dipper else (rng.uniform(0.4, 1.5), rng.uniform(5, 40))
+    if dipper:
+        amplitude, width = rng.uniform(0.3, 1.5), rng.uniform(1, 8)
+    else:
+        amplitude, width = rng.uniform(0.4, 1.5), rng.uniform(5, 40)
     extinction_gain = np.array([0.0, 1.4, 1.0, 0.75])  # dust dims g most
 
     def flux(mjd: np.ndarray, fid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -194,9 +197,8 @@ def cataclysmic(class_name: str, rng: np.random.Generator) -> Source:
         if mjd.size == 0:
             return mjd.copy()
         if np.isfinite(recurrence):
-            first = mjd.min() - rng.uniform(0, recurrence)
-            starts = np.arange(first, mjd.max() + 1, recurrence) + rng.normal(0, 0.15 * recurrence,
-                                                                               size=int((mjd.max() + 1 - first) // recurrence) + 1)
+            regular = np.arange(mjd.min() - rng.uniform(0, recurrence), mjd.max() + 1, recurrence)
+            starts = regular + rng.normal(0, 0.15 * recurrence, size=regular.size)
         else:
             starts = np.array([rng.uniform(mjd.min() - 20, mjd.max())])
         dt = mjd[None, :] - starts[:, None]

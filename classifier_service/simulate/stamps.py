@@ -75,6 +75,17 @@ def moffat(x: np.ndarray, y: np.ndarray, fwhm: float, beta: float, elongation: f
     return (beta - 1) / (np.pi * alpha**2 * elongation) * (1 + r2 / alpha**2) ** (-beta)
 
 
+def _add_star(image: np.ndarray, x: np.ndarray, y: np.ndarray, flux: float, sx: float, sy: float,
+              fwhm: float, beta: float) -> None:
+    """Add a field star, evaluated only within 4 FWHM of it (the wings beyond are negligible)."""
+    half = int(np.ceil(4 * fwhm))
+    height, width = image.shape
+    row, col = int(round(sy + (height - 1) / 2)), int(round(sx + (width - 1) / 2))
+    rows = slice(max(row - half, 0), max(min(row + half + 1, height), 0))
+    cols = slice(max(col - half, 0), max(min(col + half + 1, width), 0))
+    image[rows, cols] += flux * moffat(x[rows, cols] - sx, y[rows, cols] - sy, fwhm, beta)
+
+
 def sersic(x: np.ndarray, y: np.ndarray, host: Host, seeing: float) -> np.ndarray:
     """Sérsic profile of total flux ``host.flux``, softened by the seeing (a cheap convolution)."""
     cos, sin = np.cos(host.angle), np.sin(host.angle)
@@ -157,8 +168,8 @@ def render(scene: Scene, rng: np.random.Generator, size: tuple[int, int] = (63, 
     static_science = np.zeros(size)
     static_template = np.zeros(size)
     for flux, sx, sy in scene.stars:
-        static_science += flux * moffat(x - sx, y - sy, scene.fwhm, scene.beta)
-        static_template += flux * moffat(x - sx, y - sy, scene.fwhm_template, scene.beta)
+        _add_star(static_science, x, y, flux, sx, sy, scene.fwhm, scene.beta)
+        _add_star(static_template, x, y, flux, sx, sy, scene.fwhm_template, scene.beta)
     if scene.host is not None:
         static_science += sersic(x, y, scene.host, scene.fwhm)
         static_template += sersic(x, y, scene.host, scene.fwhm_template)
@@ -218,7 +229,10 @@ def _bad_column(cube, scene, rng, x, y):
 def _nan_region(cube, scene, rng, x, y):
     """A masked block (saturation or a chip gap) covering part of the stamp."""
     height, width = cube.shape[1:]
-    rows = slice(0, rng.integers(height // 4, height // 2)) if rng.uniform() < 0.5 else slice(rng.integers(height // 2, 3 * height // 4), height)
+    if rng.uniform() < 0.5:
+        rows = slice(0, rng.integers(height // 4, height // 2))
+    else:
+        rows = slice(rng.integers(height // 2, 3 * height // 4), height)
     cols = slice(0, width) if rng.uniform() < 0.5 else slice(0, rng.integers(width // 3, width))
     cube[:, rows, cols] = np.nan
     return cube
@@ -290,7 +304,8 @@ def scene_metadata(scene: Scene, rng: np.random.Generator, observing: ObservingM
     if host == "star" or host == "nuclear":
         distnr, chinr, sharpnr = rng.exponential(0.2), rng.uniform(0.3, 2.0), rng.normal(0.0, 0.05)
     elif host == "offset":
-        distnr, chinr, sharpnr = np.hypot(scene.host.dx, scene.host.dy) * PIXEL_SCALE, rng.uniform(1.5, 12.0), rng.uniform(0.1, 0.6)
+        distnr = np.hypot(scene.host.dx, scene.host.dy) * PIXEL_SCALE
+        chinr, sharpnr = rng.uniform(1.5, 12.0), rng.uniform(0.1, 0.6)
     else:
         distnr, chinr, sharpnr = rng.uniform(2.0, 25.0), rng.uniform(0.3, 5.0), rng.normal(0.0, 0.2)
     meta.update(

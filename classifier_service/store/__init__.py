@@ -6,13 +6,14 @@ worker killed mid-batch leaves either all of a batch or none of it.
 """
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, case, create_engine, event, or_, select
+from sqlalchemy import JSON, Float, Table, case, create_engine, event, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -25,6 +26,8 @@ DEFAULT_URL = "sqlite:///var/alerce.sqlite3"
 # Rows per statement: below SQLite's 32766 bound-parameter limit for the widest table.
 _CHUNK = 500
 
+# Object columns taken from the newest alert's candidate (ZTF's ndethist, ncovhist, ...).
+FROM_LATEST_ALERT = ("ndethist", "ncovhist", "mjdstarthist", "mjdendhist", "stellar")
 STORED_DETECTION_COLUMNS = (
     "candid", "mjd", "fid", "ra", "dec", "magpsf", "sigmapsf", "isdiffpos", "magpsf_corr",
     "sigmapsf_corr", "sigmapsf_corr_ext", "corrected", "dubious", "has_stamp",
@@ -59,6 +62,10 @@ class Store:
         if url.startswith("sqlite"):
             _ensure_sqlite_folder(url)
             engine_kwargs.setdefault("connect_args", {"timeout": 30})
+        elif url.startswith("postgresql+psycopg2"):
+            # Upserts are executemany statements: send them in pages, not one round trip each.
+            engine_kwargs.setdefault("executemany_mode", "values_plus_batch")
+            engine_kwargs.setdefault("executemany_batch_page_size", _CHUNK)
         self.engine: Engine = create_engine(url, echo=echo, future=True, **engine_kwargs)
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
@@ -87,6 +94,14 @@ class Store:
             table.c.oid.in_(list(oids))).order_by(table.c.mjd)
         return self._grouped(query)
 
+    def forced_photometry_keys_of(self, oids: Sequence[str]) -> set[tuple[str, int]]:
+        """(oid, pid) of the stored forced-photometry epochs of these objects."""
+        if not oids:
+            return set()
+        table = tables.forced_photometry
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(table.c.oid, table.c.pid).where(table.c.oid.in_(list(oids)))).tuples())
+
     def existing_oids(self, oids: Sequence[str]) -> set[str]:
         table = tables.object_table
         with self.engine.connect() as conn:
@@ -103,11 +118,12 @@ class Store:
     def write(self, batch: BatchWrite) -> None:
         """All of a batch's rows in one transaction of idempotent upserts."""
         with self.engine.begin() as conn:
-            self._upsert(conn, tables.object_table, batch.objects)
+            self._upsert_objects(conn, batch.objects)
             self._upsert_detections(conn, batch.detections)
             self._upsert(conn, tables.non_detection, batch.non_detections)
             self._upsert(conn, tables.forced_photometry, batch.forced_photometry)
             self._upsert(conn, tables.magstat, batch.magstats)
+            self._sync_magstat_stellar(conn, [row["oid"] for row in batch.magstats])
             self._upsert(conn, tables.probability, batch.probabilities)
             self._upsert(conn, tables.feature, batch.features)
             self._upsert(conn, tables.taxonomy, batch.taxonomies)
@@ -123,14 +139,37 @@ class Store:
         if not rows:
             return
         keys = [c.name for c in table.primary_key.columns]
-        for chunk in _chunks(_deduplicated(_clean(rows), keys)):
-            stmt = self._insert(table)
-            update = set_ if set_ is not None else {
-                c.name: stmt.excluded[c.name] for c in table.columns
-                if c.name not in keys and c.name in chunk[0]}
-            stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update(stmt) if callable(update)
-                                              else update, where=where(stmt) if callable(where) else where)
-            conn.execute(stmt, chunk)
+        rows = _deduplicated(rows, keys)
+        stmt = self._insert(table)
+        update = set_ if set_ is not None else {
+            c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys and c.name in rows[0]}
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update(stmt) if callable(update) else update,
+                                          where=where(stmt) if callable(where) else where)
+        _execute_many(conn, table, stmt, rows)
+
+    def _upsert_objects(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Survey history counts (and the stellar flag, from the same alert's PS1 match) come
+        from the most recent alert, so an old alert replayed late does not turn them back."""
+        table = tables.object_table
+
+        def update(stmt):
+            excluded = stmt.excluded
+            newer = or_(table.c.mjdendhist.is_(None), excluded.mjdendhist >= table.c.mjdendhist)
+            values = {c.name: excluded[c.name] for c in table.columns if c.name != "oid"}
+            for name in FROM_LATEST_ALERT:
+                values[name] = case((newer, excluded[name]), else_=table.c[name])
+            return values
+
+        self._upsert(conn, table, rows, set_=update)
+
+    @staticmethod
+    def _sync_magstat_stellar(conn: Connection, oids: list[str]) -> None:
+        if not oids:
+            return
+        magstat, obj = tables.magstat, tables.object_table
+        stellar = select(obj.c.stellar).where(obj.c.oid == magstat.c.oid).scalar_subquery()
+        for chunk in _chunks(sorted(set(oids))):
+            conn.execute(update(magstat).where(magstat.c.oid.in_(chunk)).values(stellar=stellar))
 
     def _upsert_detections(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """A detection first seen in a later alert's history keeps the stamp and parent of
@@ -149,16 +188,18 @@ class Store:
         self._upsert(conn, table, rows, set_=update)
 
     def _upsert_cutouts(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Keep the stamps of the object's first alert (the smallest candid)."""
+        """Keep the stamps of the object's first alert (the smallest candid; of copies of
+        one alert, the first written), however the alerts were batched."""
         table = tables.cutout
-        self._upsert(conn, table, rows, where=lambda stmt: stmt.excluded.candid < table.c.candid)
+        first = sorted(reversed(rows), key=lambda row: -row["candid"])  # the preferred row last
+        self._upsert(conn, table, first, where=lambda stmt: stmt.excluded.candid < table.c.candid)
 
     def _insert_new(self, conn: Connection, table: Table, rows: list[dict[str, Any]],
                     keys: list[str]) -> None:
         if not rows:
             return
-        for chunk in _chunks(_deduplicated(_clean(rows), keys)):
-            conn.execute(self._insert(table).on_conflict_do_nothing(index_elements=keys), chunk)
+        stmt = self._insert(table).on_conflict_do_nothing(index_elements=keys)
+        _execute_many(conn, table, stmt, _deduplicated(rows, keys))
 
     # --- helpers for tests and the CLI ------------------------------------------------
     def row_counts(self) -> dict[str, int]:
@@ -180,13 +221,43 @@ def database_url(url: str) -> str:
     return url
 
 
-def _clean(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """NaN and infinities become NULL: the same on SQLite and PostgreSQL."""
-    out = []
+def _execute_many(conn: Connection, table: Table, stmt, rows: list[dict[str, Any]]) -> None:
+    """Run one INSERT for many rows straight through the driver.
+
+    SQLAlchemy's per-row parameter processing costs more than SQLite's insert itself;
+    here the statement is compiled once for the rows' columns and the values are prepared
+    in one pass: NaN and infinities become NULL (the same on SQLite and PostgreSQL) and
+    JSON columns are serialised.
+    """
+    names = list(rows[0])
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=names)
+    if not set(compiled.params) <= set(names):  # literals in the statement: let SQLAlchemy bind
+        for chunk in _chunks(_clean_rows(table, rows)):
+            conn.execute(stmt, chunk)
+        return
+    order = list(compiled.positiontup) if compiled.positional else names
+    floats = [i for i, name in enumerate(order) if isinstance(table.c[name].type, Float)]
+    jsons = [i for i, name in enumerate(order) if isinstance(table.c[name].type, JSON)]
+    params = []
     for row in rows:
-        out.append({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                    for k, v in row.items()})
-    return out
+        values = [row.get(name) for name in order]
+        for i in floats:
+            value = values[i]
+            if value is not None and not math.isfinite(value):
+                values[i] = None
+        for i in jsons:
+            if values[i] is not None:
+                values[i] = json.dumps(values[i])
+        params.append(tuple(values) if compiled.positional else dict(zip(order, values)))
+    sql = str(compiled)
+    for chunk in _chunks(params):
+        conn.exec_driver_sql(sql, chunk)
+
+
+def _clean_rows(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with NaN and infinities as None, for statements bound by SQLAlchemy."""
+    return [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+            for row in rows]
 
 
 def _deduplicated(rows: list[dict[str, Any]], keys: list[str]) -> list[dict[str, Any]]:

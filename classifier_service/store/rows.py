@@ -69,10 +69,15 @@ def non_detection_rows(non_detections: Iterable[NonDetection],
     return list(rows.values())
 
 
-def forced_photometry_rows(points: Sequence[ForcedPhotometry]) -> list[dict[str, Any]]:
-    """Forced photometry with the difference flux as a magnitude where it is positive."""
+def forced_photometry_rows(points: Sequence[ForcedPhotometry],
+                           stored: set[tuple[str, int]] = frozenset()) -> list[dict[str, Any]]:
+    """New forced-photometry epochs, with the difference flux as a magnitude where positive."""
     rows = []
+    seen = set(stored)
     for fp in points:
+        if (fp.oid, fp.pid) in seen:
+            continue
+        seen.add((fp.oid, fp.pid))
         flux, error, zeropoint = fp.forcediffimflux, fp.forcediffimfluxunc, fp.magzpsci
         positive = flux is not None and zeropoint is not None and flux > 0
         rows.append({

@@ -1,4 +1,4 @@
-"""Acceptance 1: the official ``alerce`` client, pointed at ``serve`` by ALERCE_CONFIG_PATH, works."""
+"""Acceptance 1: the official ``alerce`` client, pointed at ``serve`` by ALERCE_CONFIG_PATH."""
 from __future__ import annotations
 
 import numpy as np

@@ -29,7 +29,8 @@ def test_rows_turn_non_finite_floats_into_null_even_inside_json_columns():
     row = {"candid": 12345678901234567, "magpsf_corr": math.nan,
            "extra": {"flux": -math.inf, "ok": [1.5, math.nan]}}
     assert clean_row(row, as_string=("candid",)) == {
-        "candid": "12345678901234567", "magpsf_corr": None, "extra": {"flux": None, "ok": [1.5, None]}}
+        "candid": "12345678901234567", "magpsf_corr": None,
+        "extra": {"flux": None, "ok": [1.5, None]}}
 
 
 def test_lightcurve_is_detections_plus_non_detections(client):
@@ -44,10 +45,11 @@ def test_probabilities_filter_by_classifier_and_version(client):
     everything = client.get(f"/ztf/v1/objects/{OID}/probabilities").json()
     assert {p["classifier_name"] for p in everything} == {
         "stamp_classifier", "lc_classifier", "lc_classifier_top"}
-    stamp = client.get(f"/ztf/v1/objects/{OID}/probabilities",
-                       params={"classifier": "stamp_classifier", "classifier_version": "1.0.0"}).json()
+    stamp = client.get(f"/ztf/v1/objects/{OID}/probabilities", params={
+        "classifier": "stamp_classifier", "classifier_version": "1.0.0"}).json()
     assert [p["ranking"] for p in stamp] == [1, 2, 3, 4, 5]
-    assert [p["probability"] for p in stamp] == sorted((p["probability"] for p in stamp), reverse=True)
+    probabilities = [p["probability"] for p in stamp]
+    assert probabilities == sorted(probabilities, reverse=True)
 
 
 def test_features_filter_by_name_fid_and_version(client):

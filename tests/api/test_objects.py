@@ -53,7 +53,8 @@ def test_ndet_firstmjd_and_lastmjd_are_inclusive_ranges(client):
     everything = get_items(client)
     low, high = sorted(i["ndet"] for i in everything)[5], sorted(i["ndet"] for i in everything)[25]
     in_range = get_items(client, ndet=[low, high])
-    assert {i["oid"] for i in in_range} == {i["oid"] for i in everything if low <= i["ndet"] <= high}
+    assert {i["oid"] for i in in_range} == {
+        i["oid"] for i in everything if low <= i["ndet"] <= high}
     at_least = get_items(client, ndet=[high])
     assert {i["oid"] for i in at_least} == {i["oid"] for i in everything if i["ndet"] >= high}
     first = sorted(i["firstmjd"] for i in everything)[10]

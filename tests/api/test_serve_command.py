@@ -19,7 +19,7 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 def test_options_default_from_alerce_environment_variables(monkeypatch):
-    monkeypatch.setenv("ALERCE_DB_URL", "sqlite:///elsewhere.sqlite3")
+    monkeypatch.setenv("ALERCE_DB", "sqlite:///elsewhere.sqlite3")
     monkeypatch.setenv("ALERCE_API_PORT", "8123")
     args = parse()
     assert (args.db, args.host, args.port) == ("sqlite:///elsewhere.sqlite3", "127.0.0.1", 8123)

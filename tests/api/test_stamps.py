@@ -1,4 +1,4 @@
-"""``/get_stamp``: the stored FITS as ZTF sent it, and zscale PNGs with masked pixels transparent."""
+"""``/get_stamp``: the stored FITS as ZTF sent it, and zscale PNGs with NaNs transparent."""
 from __future__ import annotations
 
 import io

@@ -97,6 +97,16 @@ def test_objects_with_fewer_than_six_detections_per_band_get_no_outputs(classifi
     assert classifier.classify_lightcurves([lc])[0].outputs == []
 
 
+def test_a_malformed_light_curve_is_skipped_and_the_rest_of_the_batch_classified(classifier, real_sne):
+    good = real_sne.lightcurves[0]
+    broken = build_lightcurve("ZTF_broken", {"mjd": 58000.0 + np.arange(8), "fid": [1] * 8,
+                                             "magpsf": np.full(8, 18.0), "sigmapsf": np.full(8, 0.1)})
+    broken.magpsf = broken.magpsf[:3]  # arrays of different lengths: no features can be computed
+    results = classifier.classify_lightcurves([broken, good])
+    assert results[0].outputs == []
+    assert results[1].outputs
+
+
 def test_classify_answers_each_input_of_a_batch_in_order(classifier, real_sne):
     def as_input(lc):
         det = Detection(oid=lc.oid, candid=1, mjd=float(lc.mjd[-1]), fid=int(lc.fid[-1]), ra=0.0, dec=0.0,

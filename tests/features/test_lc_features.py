@@ -6,7 +6,7 @@ import pytest
 
 from classifier_service.features import FEATURE_KEYS, FeatureExtractor, is_classifiable
 from classifier_service.features.bands import split_bands
-from classifier_service.features.history import non_detection_features, structure_function
+from classifier_service.features.history import damped_random_walk, non_detection_features, structure_function
 from classifier_service.features.spm import SPM_NAMES, fit_spm_batch, mag_to_flux, spm_flux
 from classifier_service.lightcurve import build_lightcurve
 from classifier_service.lightcurve.model import LightCurve
@@ -48,14 +48,12 @@ def test_multiband_periodogram_recovers_a_sine_period(period):
 
 def test_spm_fit_recovers_known_parameters():
     rng = np.random.default_rng(2)
-    truth = np.array([[1000.0, 12.0, 20.0, 0.3, 3.0, 25.0]])
-    t = np.sort(rng.uniform(0, 120, 60))[None, :]
-    flux = spm_flux(t, truth)[0]
-    err = np.full(flux.size, 15.0)
-    fitted = fit_spm_batch([(58000.0 + t[0] - t[0, 0] + t[0, 0], flux + rng.normal(0, 15.0, flux.size), err)])[0]
+    truth = np.array([[1000.0, 12.0, 20.0, 0.3, 3.0, 25.0]])  # A, t0, gamma, beta, tau_rise, tau_fall
+    days = np.sort(rng.uniform(0, 120, 60))
+    flux = spm_flux(days[None, :], truth)[0] + rng.normal(0, 15.0, days.size)
+    fitted = fit_spm_batch([(58000.0 + days, flux, np.full(days.size, 15.0))])[0]
     values = dict(zip(SPM_NAMES, fitted))
-    shift = t[0, 0]  # SPM_t0 is counted from the first point
-    assert values["SPM_t0"] + shift == pytest.approx(12.0, abs=2.0)
+    assert values["SPM_t0"] + days[0] == pytest.approx(12.0, abs=2.0)  # SPM_t0 counts from the first point
     assert values["SPM_A"] == pytest.approx(1000.0, rel=0.15)
     assert values["SPM_tau_fall"] == pytest.approx(25.0, rel=0.3)
     assert values["SPM_chi"] < 2.0
@@ -121,3 +119,29 @@ def test_batch_returns_one_named_row_per_object_even_for_odd_curves():
     assert x[0, names.index("sgscore1")] == 0.9
     assert np.isnan(x[1, names.index("sgscore1")])
     assert not np.isinf(x).any()
+
+
+def test_repeated_epochs_constant_and_missing_magnitudes_give_nan_not_errors():
+    repeated_constant = apparent_lightcurve(np.repeat(np.arange(6.0), 2), np.ones(12, int), np.full(12, 17.0))
+    with_nans = apparent_lightcurve(np.arange(12.0), np.array([1, 2] * 6),
+                                    np.where(np.arange(12) % 3 == 0, np.nan, 17.0 + 0.1 * np.arange(12)))
+    same_epoch_both_bands = apparent_lightcurve(np.repeat(np.arange(8.0), 2), np.array([1, 2] * 8),
+                                                17 + np.random.default_rng(6).normal(0, 0.1, 16))
+    _, x = FeatureExtractor().compute([repeated_constant, with_nans, same_epoch_both_bands])
+    assert x.shape[0] == 3 and not np.isinf(x).any()
+
+
+def test_damped_random_walk_timescale_and_amplitude_are_recovered():
+    rng = np.random.default_rng(7)
+    tau, sigma = 100.0, 0.2
+    mjd, _ = ztf_like_epochs(rng, 150, 1200)
+    x = np.empty(mjd.size)
+    x[0] = rng.normal(0, sigma)
+    for i in range(1, mjd.size):  # exact Ornstein–Uhlenbeck transitions
+        a = np.exp(-(mjd[i] - mjd[i - 1]) / tau)
+        x[i] = a * x[i - 1] + rng.normal(0, sigma * np.sqrt(1 - a * a))
+    mag = 18 + x + rng.normal(0, 0.02, mjd.size)
+    band = split_bands(apparent_lightcurve(mjd, np.ones(mjd.size, int), mag))[1]
+    found_tau, found_sigma = damped_random_walk(band)
+    assert tau / 2.5 < found_tau < tau * 2.5
+    assert sigma / 1.6 < found_sigma < sigma * 1.6

@@ -36,3 +36,49 @@ def public_alerce(standin_objects, tom_settings) -> Iterator[PublicAlerceStandIn
         yield standin
     finally:
         standin.stop()
+
+
+@pytest.fixture(scope="session")
+def self_hosted_api(shared_data: Path, tmp_path_factory) -> Iterator[str]:
+    """``alerce-classifier serve``'s app over a store that the worker filled from real alerts."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from classifier_service.api import create_app
+    from classifier_service.classifiers.registry import load_classifiers
+    from classifier_service.store import Store
+    from classifier_service.stream.archive import ArchiveSource
+    from classifier_service.worker import Worker
+    from tests.plugin.alerce_standin import ALERT_FILES
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('plugin_store') / 'store.sqlite3'}"
+    store = Store(url)
+    store.create_all()
+    source = ArchiveSource([shared_data / folder for folder in ALERT_FILES])
+    Worker(source, store, load_classifiers(["stamp_classifier"])).run()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(url), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(params=["public ALeRCE stand-in", "self-hosted classifier_service"])
+def broker_url(request, tom_settings) -> Iterator[str]:
+    """The same DataService code against both kinds of broker."""
+    if request.param.startswith("public"):
+        yield request.getfixturevalue("public_alerce").url
+        return
+    url = request.getfixturevalue("self_hosted_api")
+    tom_settings.DATA_SERVICES = {SERVICE_NAME: {"base_url": url, "stamp_url": url}}
+    yield url

@@ -90,36 +90,6 @@ def test_results_page_renders_the_classes(public_alerce, client):
     assert "stamp_classifier" in page and "lc_classifier" in page and "ZTF" in page
 
 
-def test_creating_targets_stores_extras_aliases_photometry_cutouts_and_classifications(public_alerce, client):
-    from tom_alerce.models import TargetClassification
-
-    user = User.objects.create_user("observer", password="pw")
-    client.force_login(user)
-    session = client.session
-    session["query_parameters"] = form_data(max_results=20)
-    session.save()
-    client.get(reverse("dataservices:run"))  # runs the query and caches its results
-    response = client.post(reverse("dataservices:create-target"), {
-        "query_id": "", "data_service": SERVICE_NAME, "selected_results": ["0", "1"]})
-    assert response.status_code == 302
-    targets = list(Target.objects.all())
-    assert len(targets) == 2
-    for target in targets:
-        obj = public_alerce.objects[target.name]
-        extras = dict(target.targetextra_set.values_list("key", "value"))
-        assert extras["ndet"] == str(obj.item["ndet"])
-        assert extras["stamp_classifier_class"] in {"SN", "AGN", "VS", "asteroid", "bogus"}
-        assert 0 < float(extras["lc_classifier_probability"]) <= 1
-        photometry = PhotometryReducedDatum.objects.filter(target=target, source_name=SERVICE_NAME)
-        assert photometry.filter(brightness__isnull=False).count() == len(obj.detections)
-        assert photometry.filter(limit__isnull=False).count() == len(obj.non_detections)
-        cutouts = DataProduct.objects.filter(target=target, data_product_type="image_file")
-        assert cutouts.count() == 3
-        assert all(p.data.read(4) == b"\x89PNG" for p in cutouts)
-        assert TargetClassification.objects.filter(target=target).count() == 15 + 5
-        assert user.has_perm("tom_targets.view_target", target)
-
-
 def test_forced_photometry_is_stored_apart_from_alert_photometry(public_alerce, standin_objects):
     oid = next(oid for oid, obj in standin_objects.items() if obj.forced)
     forced_rows = public_alerce.objects[oid].forced

@@ -63,10 +63,11 @@ def real_alert_messages(shared_data: Path) -> tuple[list[bytes], set[int], set[s
     for message in ArchiveSource([shared_data / "ztf_alerts"]).messages():
         payloads.append(message.payload)
         try:
-            alerts = [parse_record(record) for record in iter_records(message.payload)]
+            records = list(iter_records(message.payload))
         except ValueError:
             damaged += 1
             continue
+        alerts = [parse_record(record) for record in records]  # every real ZTF alert parses
         candids.update(alert.candid for alert in alerts)
         oids.update(alert.oid for alert in alerts)
     return payloads, candids, oids, damaged

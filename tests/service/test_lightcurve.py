@@ -71,12 +71,13 @@ def test_stellar_needs_a_corrected_first_detection_on_a_ps1_star():
     assert not is_stellar(True, None, None)
 
 
-def test_merge_keeps_one_detection_per_candid_the_newest_copy_in_time_order():
+def test_merge_keeps_one_detection_per_candid_preferring_the_alerts_own_copy():
     old = detection_columns([det(1, 10.0, magpsf=18.0), det(2, 12.0)])
-    new = detection_columns([det(1, 10.0, magpsf=17.5, has_stamp=True), det(3, 11.0)])
+    new = detection_columns([det(1, 10.0, magpsf=17.5, has_stamp=True), det(3, 11.0), det(2, 12.0, magpsf=1.0)])
     merged = merge_detections(old, new)
     assert merged["candid"].tolist() == [1, 3, 2]
-    assert merged["magpsf"][0] == 17.5 and merged["has_stamp"][0]
+    assert merged["magpsf"][0] == 17.5 and merged["has_stamp"][0]  # the candidate copy
+    assert merged["magpsf"][2] == 18.0  # else the earlier (stored) copy
 
 
 def test_merge_of_non_detections_dedupes_by_band_and_epoch():

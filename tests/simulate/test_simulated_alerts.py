@@ -8,7 +8,7 @@ from collections import defaultdict
 import fastavro
 import pytest
 
-from classifier_service.simulate import simulate_alert_packets
+from classifier_service.simulate import simulate_alert_packets, simulate_labelled_alerts
 from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
 
@@ -133,3 +133,15 @@ def test_start_mjd_sets_the_night():
 def test_unknown_class_in_the_mix_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown class"):
         next(simulate_alert_packets(1, class_mix={"comet": 1.0}))
+
+
+def test_labelled_alerts_carry_the_truth_of_each_packet():
+    labelled = list(simulate_labelled_alerts(40, seed=42))
+    assert [packet for packet, _, _ in labelled] == list(simulate_alert_packets(40, seed=42))
+    assert {stamp for _, _, stamp in labelled} <= {"SN", "VS", "AGN", "asteroid", "bogus"}
+    for packet, lc_class, stamp in labelled:
+        [alert] = [parse_record(r) for r in iter_records(packet)]
+        if stamp == "asteroid":
+            assert alert.metadata["ndethist"] == 1
+        if stamp == "VS":
+            assert lc_class in ("E", "RRL", "LPV", "Periodic-Other", "DSCT", "CEP", "YSO", "CV/Nova")

@@ -63,7 +63,6 @@ def test_a_supernova_rises_then_fades():
         mjd = curve.mjd[curve.fid == 2]
         peak_time = mjd[np.argmin(curve.magpsf[curve.fid == 2])]
         assert mjd[0] < peak_time < mjd[-1]
-        assert curve.nd_mjd.size == 0 or curve.nd_mjd.min() < curve.mjd.min() or curve.params["t0"] < curve.mjd.min()
 
 
 def test_an_rr_lyrae_period_is_recovered_by_lomb_scargle():

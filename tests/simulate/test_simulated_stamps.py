@@ -10,7 +10,7 @@ import pytest
 from astropy.io import fits
 
 from classifier_service.simulate import STAMP_CLASSES, simulate_stamp_example, simulate_stamps, stamp_metadata
-from classifier_service.simulate.fits import gzipped_fits
+from classifier_service.simulate.fits import QUANTUM, gzipped_fits
 from classifier_service.simulate.stamps import draw_scene, render
 
 CENTRE = (slice(28, 35), slice(28, 35))
@@ -120,13 +120,13 @@ def test_cutouts_are_written_as_gzipped_fits_that_astropy_reads():
     raw = gzip.decompress(gzipped_fits(image))
     data = fits.open(io.BytesIO(raw))[0].data
     assert data.shape == image.shape
-    np.testing.assert_allclose(data, image, atol=1 / 32, equal_nan=True)
+    np.testing.assert_allclose(data, image, atol=QUANTUM / 2, equal_nan=True)
 
 
 def test_cutouts_decode_with_the_pipelines_reader():
     cutouts = pytest.importorskip("classifier_service.cutouts")
     image = simulate_stamps("AGN", np.random.default_rng(12))[0]
-    np.testing.assert_allclose(cutouts.decode_stamp(gzipped_fits(image)), image, atol=1 / 32)
+    np.testing.assert_allclose(cutouts.decode_stamp(gzipped_fits(image)), image, atol=QUANTUM / 2)
 
 
 def test_unknown_stamp_class_is_a_clear_error():

@@ -1,0 +1,278 @@
+"""``make demo``: the whole chain on one machine, from simulated alerts to the TOM's pages.
+
+    tansu (loopback Kafka) ──> alerce-classifier run ──> classified topic ──> manage.py readstreams
+          ^                         │ store (SQLite)                               │
+    alerce-classifier simulate      └──> alerce-classifier serve (API) <── TOM ────┘  runserver :8000
+
+Every process runs in its own process group with its log under var/demo/logs/; Ctrl-C (or
+SIGTERM) stops them all. Running it again works: migrations and the demo user are idempotent,
+the broker is memory-only and the simulated night is the same (same seed), so the store and
+the TOM change nothing they already hold.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VAR = REPO / "var" / "demo"
+LOGS = VAR / "logs"
+BIN = Path(sys.executable).parent
+DEMO_USER, DEMO_PASSWORD = "demo", "alerce-demo"
+INPUT_TOPIC, CLASSIFIED_TOPIC = "ztf-demo", "alerce-classified"
+SECONDS_PER_DAY = 86400.0
+UNIX_EPOCH_MJD = 40587.0
+
+CREATE_DEMO_USER = f"""
+from django.contrib.auth.models import User
+user, _ = User.objects.get_or_create(username={DEMO_USER!r}, defaults={{'email': 'demo@example.org'}})
+user.is_staff = user.is_superuser = True
+user.set_password({DEMO_PASSWORD!r})
+user.save()
+"""
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(preferred: int | None = None) -> int:
+    """``preferred`` when nothing listens there (a previous demo still running, say), else any free port."""
+    if preferred and port_is_free(preferred):
+        return preferred
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.25)
+    return False
+
+
+def tail(path: Path, n_lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n_lines:])
+    except OSError:
+        return ""
+
+
+@dataclass
+class Service:
+    """A long-running child in its own process group, logging to var/demo/logs/<name>.log."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen | None = None
+    log_path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log_path = LOGS / f"{self.name}.log"
+
+    def start(self) -> "Service":
+        log = self.log_path.open("ab")
+        log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(self.argv)}\n".encode())
+        log.flush()
+        self.process = subprocess.Popen(self.argv, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        return self
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if not self.running():
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        except ProcessLookupError:
+            pass
+
+
+@dataclass
+class Demo:
+    n_alerts: int
+    seed: int
+    tom_port: int
+    api_port: int
+    services: list[Service] = field(default_factory=list)
+    broker: object | None = None
+    gaps: list[str] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "example_tom.settings",
+            "PYTHONUNBUFFERED": "1",
+            "ALERCE_KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
+            "ALERCE_CLASSIFIED_TOPIC": CLASSIFIED_TOPIC,
+            "ALERCE_API_URL": f"http://127.0.0.1:{self.api_port}",
+            "ALERCE_TOM_GROUP_ID": "example-tom-demo",
+        }
+
+    def say(self, text: str) -> None:
+        print(f"[demo] {text}", flush=True)
+
+    def start_broker(self) -> None:
+        from classifier_service.stream.tansu import TansuBroker
+
+        self.broker = TansuBroker(log_path=str(LOGS / "tansu.log")).start()
+        self.say(f"Kafka (tansu, memory only) at {self.broker.bootstrap_servers}")
+
+    def run_once(self, name: str, argv: list[str], timeout_s: float = 300) -> bool:
+        """A setup step; its output goes to its log, a failure is reported and the demo goes on."""
+        service = Service(name, argv, self.env).start()
+        try:
+            ok = service.process.wait(timeout_s) == 0
+        except subprocess.TimeoutExpired:
+            service.stop()
+            ok = False
+        if not ok:
+            self.gaps.append(f"{name} failed; see {service.log_path}:\n{tail(service.log_path)}")
+        return ok
+
+    def setup_tom(self) -> None:
+        manage = [str(BIN / "python"), "manage.py"]
+        self.say("TOM database: migrate and the demo user")
+        if self.run_once("migrate", [*manage, "migrate", "--noinput"]):
+            self.run_once("demo-user", [*manage, "shell", "-c", CREATE_DEMO_USER])
+
+    def start_service(self, name: str, argv: list[str], port: int | None = None) -> Service | None:
+        service = Service(name, argv, self.env).start()
+        self.services.append(service)
+        if port is not None and not wait_for_port(port, service.process, timeout_s=120):
+            self.gaps.append(f"{name} is not listening on {port}; see {service.log_path}:\n{tail(service.log_path)}")
+            return None
+        return service
+
+    def start_services(self) -> None:
+        cli = [str(BIN / "alerce-classifier")]
+        store = f"sqlite:///{VAR / 'alerce.sqlite3'}"
+        manage = [str(BIN / "python"), "manage.py"]
+        self.start_service("api", [*cli, "serve", "--db", store, "--port", str(self.api_port)], self.api_port)
+        self.start_service("worker", [*cli, "run", "--bootstrap-servers", self.broker.bootstrap_servers,
+                                      "--topic", INPUT_TOPIC, "--output-topic", CLASSIFIED_TOPIC,
+                                      "--group-id", "demo-worker", "--db", store, "--fast-group"])
+        self.start_service("listener", [*manage, "readstreams"])
+        self.start_service("tom", [*manage, "runserver", f"127.0.0.1:{self.tom_port}", "--noreload"],
+                           self.tom_port)
+
+    def simulate(self) -> None:
+        """A night of alerts that ended just now, into Kafka, with the simulator's progress bar."""
+        start_mjd = time.time() / SECONDS_PER_DAY + UNIX_EPOCH_MJD - 1.0
+        self.say(f"simulating {self.n_alerts} alerts into topic {INPUT_TOPIC}")
+        argv = [str(BIN / "alerce-classifier"), "simulate", "--n-alerts", str(self.n_alerts), "--seed",
+                str(self.seed), "--start-mjd", f"{start_mjd:.5f}", "--bootstrap-servers",
+                self.broker.bootstrap_servers, "--topic", INPUT_TOPIC]
+        if subprocess.run(argv, cwd=REPO, env=self.env).returncode != 0:
+            self.gaps.append("alerce-classifier simulate failed (its output is above)")
+
+    def report(self) -> None:
+        for gap in self.gaps:
+            self.say(f"WARNING: {gap}")
+        down = [s.name for s in self.services if not s.running()]
+        if down:
+            self.say(f"WARNING: not running: {', '.join(down)} (logs in {LOGS})")
+        print(f"""
+  TOM        http://127.0.0.1:{self.tom_port}/   login: {DEMO_USER} / {DEMO_PASSWORD}
+  SN Hunter  http://127.0.0.1:{self.tom_port}/alerce/sn-hunter/
+  Targets    http://127.0.0.1:{self.tom_port}/targets/
+  API        http://127.0.0.1:{self.api_port}/docs
+  Kafka      {self.broker.bootstrap_servers}  (topics {INPUT_TOPIC} -> {CLASSIFIED_TOPIC})
+  Logs       {LOGS}
+  Ctrl-C stops everything.
+""", flush=True)
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+        if self.broker is not None:
+            self.broker.stop()
+        self.say("stopped")
+
+
+def wait_for_classified_targets(timeout_s: float) -> int:
+    """How many TOM targets have classifications, polling until one does or time runs out."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_tom.settings")
+    import django
+
+    django.setup()
+    from tom_alerce.models import TargetClassification
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        n = TargetClassification.objects.values("target").distinct().count()
+        if n or time.monotonic() > deadline:
+            return n
+        time.sleep(2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m example_tom.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--alerts", type=int, default=int(os.environ.get("DEMO_ALERTS", 300)),
+                        help="alerts in the simulated night (DEMO_ALERTS, default 300)")
+    parser.add_argument("--seed", type=int, default=0, help="simulation seed (same seed: same night)")
+    parser.add_argument("--port", type=int, default=8000, help="TOM port (another free one if taken)")
+    parser.add_argument("--check", type=float, default=None, metavar="SECONDS",
+                        help="smoke test: wait up to SECONDS for classified targets in the TOM, then stop")
+    args = parser.parse_args(argv)
+
+    LOGS.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("EXAMPLE_TOM_VAR_DIR", str(REPO / "var"))
+    demo = Demo(args.alerts, args.seed, free_port(args.port), free_port(8001))
+    if demo.tom_port != args.port:
+        demo.say(f"port {args.port} is taken; the TOM uses {demo.tom_port}")
+    stop_requested = False
+
+    def on_signal(signum, _frame):
+        nonlocal stop_requested
+        stop_requested = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        demo.start_broker()
+        demo.setup_tom()
+        demo.start_services()
+        demo.simulate()
+        if args.check is not None:
+            n = wait_for_classified_targets(args.check)
+            demo.report()
+            demo.say(f"check: {n} TOM targets with classifications")
+            return 0 if n and not demo.gaps else 1
+        demo.report()
+        while not stop_requested:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print()
+    finally:
+        demo.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
