@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dead-letter-topic", default=_env("ALERCE_DEAD_LETTER_TOPIC"),
                         help="topic for inputs that could not be processed (ALERCE_DEAD_LETTER_TOPIC)")
     parser.add_argument("--db", default=_env("ALERCE_DB", DEFAULT_DB),
-                        help="store URL, sqlite:///... or postgresql://... (ALERCE_DB)")
+                        help="store URL, sqlite:///... or postgresql+psycopg2://... (ALERCE_DB)")
     parser.add_argument("--batch-size", type=int, default=int(_env("ALERCE_BATCH_SIZE", 500)),
                         help="most messages per batch (ALERCE_BATCH_SIZE)")
     parser.add_argument("--batch-timeout", type=float, default=float(_env("ALERCE_BATCH_TIMEOUT_S", 1.0)),

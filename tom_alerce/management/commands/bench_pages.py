@@ -16,6 +16,7 @@ import time
 from datetime import timedelta
 
 import numpy as np
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -141,11 +142,12 @@ class Command(BaseCommand):
 
     @staticmethod
     def measure(user, repeats: int) -> dict[str, list[float]]:
-        client = Client(HTTP_HOST="localhost")  # the test client's "testserver" is not an allowed host
+        client = Client()
         client.force_login(user)
         target = Target.objects.filter(name__startswith=PREFIX).order_by("id").first()
         hunter = reverse("tom_alerce:sn-hunter-candidates") + "?hours=24&min_probability=0.5&limit=30"
-        with override_settings(ALERCE_API_URL="http://127.0.0.1:9", ALERCE_API_TIMEOUT=0.5):
+        with override_settings(ALERCE_API_URL="http://127.0.0.1:9", ALERCE_API_TIMEOUT=0.5,
+                               ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"]):
             return {
                 "target list": timed(client, reverse("targets:list"), repeats),
                 "target list (htmx sort)": timed(client, reverse("targets:list") + "?sort=-stamp_class", repeats,
