@@ -7,13 +7,10 @@ nothing half-read is ever turned into targets.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import requests
 from tom_dataservices.dataservices import QueryServiceError
-
-log = logging.getLogger(__name__)
 
 PUBLIC_API_URL = "https://api.alerce.online"
 PUBLIC_STAMP_URL = "https://avro.alerce.online"

@@ -10,7 +10,6 @@ half-way leaves nothing behind.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from tom_dataservices.dataservices import DataService
@@ -19,8 +18,6 @@ from tom_targets.models import Target
 from alerce_broker_plugin import config, ingest
 from alerce_broker_plugin.client import STAMP_TYPES, AlerceApiClient
 from alerce_broker_plugin.forms import MAX_RESULTS, AlerceBrokerQueryForm, cached_classifiers
-
-log = logging.getLogger(__name__)
 
 DEFAULT_MAX_RESULTS = 20
 

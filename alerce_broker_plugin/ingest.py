@@ -20,9 +20,10 @@ from django.db import transaction
 from tom_dataproducts.models import DataProduct, PhotometryReducedDatum
 from tom_targets.models import Target, TargetName
 
+from classifier_service.alert import FILTER_NAMES  # ZTF fid -> band: 1 g, 2 r, 3 i
+
 log = logging.getLogger(__name__)
 
-FILTER_NAMES = {1: "g", 2: "r", 3: "i"}  # ZTF fid, as in classifier_service.alert
 MJD_EPOCH = datetime(1858, 11, 17, tzinfo=timezone.utc)
 TELESCOPE = "P48"
 INSTRUMENT = "ZTF"

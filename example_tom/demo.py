@@ -251,9 +251,12 @@ def main(argv: list[str] | None = None) -> int:
     def on_signal(signum, _frame):
         nonlocal stop_requested
         stop_requested = True
+        for other in (signal.SIGINT, signal.SIGTERM):  # let the shutdown (bounded by timeouts) finish
+            signal.signal(other, signal.SIG_IGN)
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_signal)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: a shell may start us with it ignored
+        signal.signal(signum, on_signal)
     try:
         demo.start_broker()
         demo.setup_tom()

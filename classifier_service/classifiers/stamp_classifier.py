@@ -29,10 +29,11 @@ MODELS_DIR = Path(__file__).resolve().parents[1] / "models" / NAME
 MODEL_FILE = "model.onnx"
 STATS_FILE = "normalization.json"
 
-# ZTF cutouts are 63x63 (1 arcsec/px). The CNN sees the central 21x21: ALeRCE's crop, enough
-# to hold the PSF (FWHM ~2 px), a host galaxy's core and subtraction residuals, and ~9x cheaper
-# than the full stamp. Stamps truncated at a CCD edge are padded symmetrically first (their
-# FITS headers carry no WCS to say which side was cut).
+# ZTF cutouts are 63x63 (1 arcsec/px). The CNN sees the central 21x21 (ALeRCE also crops to the
+# centre): it holds the PSF (FWHM ~2 px), a host galaxy's core, the offset of a SN from it and
+# the subtraction residuals, at a ninth of the full stamp's cost; the outer field adds mostly
+# unrelated stars. Stamps truncated at a CCD edge are padded symmetrically first (their FITS
+# headers carry no WCS to say which side was cut).
 STAMP_SIZE = 21
 CUTOUT_SIZE = 63
 
@@ -78,8 +79,10 @@ def center_stamp(image: np.ndarray, size: int = STAMP_SIZE, full: int = CUTOUT_S
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 2 or image.size == 0:
         raise CutoutError(f"cutout of shape {image.shape} is not a 2-D image")
-    pads = [(max(0, full - n) // 2, max(0, full - n) - max(0, full - n) // 2) for n in image.shape]
-    padded = np.pad(image, pads, constant_values=np.nan)
+    padded = image
+    if min(image.shape) < full:  # np.pad is slow: only for the rare truncated stamp
+        pads = [(max(0, full - n) // 2, max(0, full - n) - max(0, full - n) // 2) for n in image.shape]
+        padded = np.pad(image, pads, constant_values=np.nan)
     r0 = (padded.shape[0] - size) // 2
     c0 = (padded.shape[1] - size) // 2
     return padded[r0:r0 + size, c0:c0 + size]
@@ -119,10 +122,11 @@ def ecliptic_latitude(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
 
 
 def _latitude_after_rotation(ra: np.ndarray, dec: np.ndarray, rotation: np.ndarray) -> np.ndarray:
-    ra_r, dec_r = np.radians(np.asarray(ra, float)), np.radians(np.asarray(dec, float))
-    xyz = np.stack([np.cos(dec_r) * np.cos(ra_r), np.cos(dec_r) * np.sin(ra_r), np.sin(dec_r)])
-    z = np.tensordot(rotation[2], xyz, axes=1)
-    return np.degrees(np.arcsin(np.clip(z, -1.0, 1.0)))
+    """Latitude in the frame ``rotation`` maps equatorial unit vectors to (only its z row matters)."""
+    ra_r, dec_r = np.radians(ra), np.radians(dec)
+    x, y, z = rotation[2]
+    sin_latitude = np.cos(dec_r) * (x * np.cos(ra_r) + y * np.sin(ra_r)) + z * np.sin(dec_r)
+    return np.degrees(np.arcsin(np.clip(sin_latitude, -1.0, 1.0)))
 
 
 def metadata_features(metadata: Mapping[str, Any]) -> np.ndarray:

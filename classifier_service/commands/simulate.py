@@ -12,7 +12,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from classifier_service.simulate.alerts import DEFAULT_MIX, class_sampler, merge_containers, simulate_alert_packets
+from classifier_service.simulate.alerts import DEFAULT_MIX, class_sampler, simulate_alert_packets
+from classifier_service.simulate.packets import merge_containers
 from classifier_service.stream.kafka import PRODUCER_DEFAULTS, client_settings, env_options, parse_options
 
 HELP = "write simulated ZTF alerts (schema 4.02, cutouts, 30-day histories) to files or to Kafka"

@@ -27,19 +27,24 @@ def _value(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _stats(prefix_values: np.ndarray, suffix: str) -> dict[str, float | None]:
-    """mean, median, max, min, sigma, first, last of magnitudes (in time order)."""
-    values = prefix_values[np.isfinite(prefix_values)]
-    if values.size == 0:
+def _stats(magnitudes: np.ndarray, suffix: str) -> dict[str, float | None]:
+    """mean, median, max, min, sigma (ddof 1), first, last of the finite magnitudes in time order.
+
+    Light curves are short, so plain Python on a list beats numpy's per-call overhead.
+    """
+    values = [m for m in magnitudes.tolist() if math.isfinite(m)]
+    n = len(values)
+    if n == 0:
         return {f"mag{k}{suffix}": None for k in ("mean", "median", "max", "min", "sigma", "first", "last")}
+    mean = math.fsum(values) / n
+    ordered = sorted(values)
+    half = n // 2
+    median = ordered[half] if n % 2 else (ordered[half - 1] + ordered[half]) / 2
+    sigma = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else None
     return {
-        f"magmean{suffix}": _value(values.mean()),
-        f"magmedian{suffix}": _value(np.median(values)),
-        f"magmax{suffix}": _value(values.max()),
-        f"magmin{suffix}": _value(values.min()),
-        f"magsigma{suffix}": _value(values.std(ddof=1)) if values.size > 1 else None,
-        f"magfirst{suffix}": _value(values[0]),
-        f"maglast{suffix}": _value(values[-1]),
+        f"magmean{suffix}": mean, f"magmedian{suffix}": median, f"magmax{suffix}": ordered[-1],
+        f"magmin{suffix}": ordered[0], f"magsigma{suffix}": sigma,
+        f"magfirst{suffix}": values[0], f"maglast{suffix}": values[-1],
     }
 
 

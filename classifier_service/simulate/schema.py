@@ -107,28 +107,28 @@ def _parsed_sub_record(name: str) -> Any:
 
 # --- Avro binary encoding, for assembling an alert from separately encoded parts ----------
 
+_LONG, _STRING, _BYTES = (fastavro.parse_schema(kind) for kind in ("long", "string", "bytes"))
+
+
+def _encode(schema: Any, value: Any) -> bytes:
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, schema, value)
+    return buffer.getvalue()
+
+
 def zigzag(value: int) -> bytes:
-    """Avro's variable-length zig-zag encoding of an int or long."""
-    encoded = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while encoded > 0x7F:
-        out.append((encoded & 0x7F) | 0x80)
-        encoded >>= 7
-    out.append(encoded)
-    return bytes(out)
+    """An Avro long (variable-length zig-zag)."""
+    return _encode(_LONG, value)
 
 
 def encode_bytes(value: bytes | str) -> bytes:
     """An Avro string or bytes: length, then the (UTF-8) bytes."""
-    data = value.encode() if isinstance(value, str) else value
-    return zigzag(len(data)) + data
+    return _encode(_STRING if isinstance(value, str) else _BYTES, value)
 
 
 def encode_sub_record(name: str, row: dict[str, Any]) -> bytes:
     """One candidate, prv_candidate or fp_hist record in Avro binary."""
-    buffer = io.BytesIO()
-    fastavro.schemaless_writer(buffer, _parsed_sub_record(name), row)
-    return buffer.getvalue()
+    return _encode(_parsed_sub_record(name), row)
 
 
 def encode_optional_array(items: list[bytes]) -> bytes:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,7 +101,8 @@ class Store:
             return set()
         table = tables.forced_photometry
         with self.engine.connect() as conn:
-            return set(conn.execute(select(table.c.oid, table.c.pid).where(table.c.oid.in_(list(oids)))).tuples())
+            query = select(table.c.oid, table.c.pid).where(table.c.oid.in_(list(oids)))
+            return {(oid, pid) for oid, pid in conn.execute(query)}
 
     def existing_oids(self, oids: Sequence[str]) -> set[str]:
         table = tables.object_table
@@ -239,8 +241,12 @@ def _execute_many(conn: Connection, table: Table, stmt, rows: list[dict[str, Any
     floats = [i for i, name in enumerate(order) if isinstance(table.c[name].type, Float)]
     jsons = [i for i, name in enumerate(order) if isinstance(table.c[name].type, JSON)]
     params = []
+    take = operator.itemgetter(*order)
     for row in rows:
-        values = [row.get(name) for name in order]
+        try:
+            values = list(take(row)) if len(order) > 1 else [take(row)]
+        except KeyError:  # a row with fewer columns than the first: the rest are NULL
+            values = [row.get(name) for name in order]
         for i in floats:
             value = values[i]
             if value is not None and not math.isfinite(value):

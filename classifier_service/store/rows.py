@@ -40,6 +40,7 @@ def detection_rows(detections: Iterable[Detection], merged: Columns,
     stored candid to its (dubious, has_stamp).
     """
     index = {candid: i for i, candid in enumerate(merged["candid"].tolist())}
+    corrections = {name: merged[name].tolist() for name in _CORRECTION_COLUMNS}
     best: dict[int, Detection] = {}
     for det in detections:  # the copy that came as an alert's candidate wins
         if det.candid not in best or det.has_stamp:
@@ -47,13 +48,13 @@ def detection_rows(detections: Iterable[Detection], merged: Columns,
     rows = []
     for candid, det in best.items():
         i = index[candid]
-        dubious = bool(merged["dubious"][i])
+        dubious = corrections["dubious"][i]
         previous = stored.get(candid)
         if previous is not None and previous[0] == dubious and (previous[1] or not det.has_stamp):
             continue
         row = {name: getattr(det, name) for name in _DETECTION_ATTRIBUTES}
         row.update({name: det.extra.get(name) for name in _DETECTION_EXTRA})
-        row.update({name: merged[name][i].item() for name in _CORRECTION_COLUMNS})
+        row.update({name: values[i] for name, values in corrections.items()})
         row["step_id_corr"] = STEP_ID
         rows.append(row)
     return rows
@@ -126,14 +127,12 @@ def _finite(value: Any) -> float | None:
 
 
 def _json_safe(extra: dict[str, Any]) -> dict[str, Any]:
-    """JSON columns take no NaN, bytes or numpy scalars."""
+    """JSON columns take no NaN or infinity (PostgreSQL refuses them); bytes are left out."""
     out = {}
     for key, value in extra.items():
-        if isinstance(value, np.generic):
-            value = value.item()
-        if isinstance(value, float) and not math.isfinite(value):
-            value = None
-        if isinstance(value, (bytes, bytearray)):
-            continue
-        out[key] = value
+        kind = type(value)
+        if kind is float:
+            out[key] = value if math.isfinite(value) else None
+        elif kind is not bytes:
+            out[key] = value.item() if isinstance(value, np.generic) else value
     return out

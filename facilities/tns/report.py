@@ -1,9 +1,10 @@
 """Build TNS bulk AT reports the way ALeRCE sends them.
 
 Pure functions from a candidate's light curve to the ``at_report`` JSON; no Django and no
-HTTP here. The layout, ids and units follow ALeRCE's own reports to TNS (reporting group
-74, ZTF as discovery data source 48, instrument 196, filters g=110, r=111, i=112, AB
-magnitudes as flux_units "1", times as "YYYY-MM-DD HH:MM:SS.fff" UTC).
+HTTP here. The layout, ids and units follow ALeRCE's own reports to TNS since 2020
+(reporting group 74, ZTF as discovery data source 48, instrument 196, filters g=110,
+r=111, i=112, AB magnitudes as flux_units "1", times as "YYYY-MM-DD HH:MM:SS.fff" UTC);
+tests/facilities/test_tns_report_builder.py checks them against ALeRCE's real reports.
 """
 from __future__ import annotations
 
@@ -24,6 +25,14 @@ ZTF_EXPTIME = "30"
 ARCHIVE_OTHER = "0"
 # ZTF alert positions are good to about 0.085 arcsec (ALeRCE's reports since 2022).
 DEFAULT_POSITION_ERROR_ARCSEC = 0.085
+# A rise is claimed only when it is this many sigma above zero, and only from a limit taken
+# at least half a day before: a same-night limit says more about that image than the object.
+RISE_SIGNIFICANCE = 3.0
+MIN_RISE_BASELINE_DAYS = 0.5
+ALERCE_CLASSIFIER_DESCRIPTIONS = {
+    "stamp_classifier": "ALeRCE's stamp classifier (Carrasco-Davis et al. 2021)",
+    "lc_classifier": "ALeRCE's light curve classifier (Sanchez-Saez et al. 2021)",
+}
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,7 @@ class ReportCandidate:
     classifier: str = "stamp_classifier"
     class_name: str = "SN"
     probability: float | None = None
-    host_name: str | None = None
+    host_name: str | None = None  # ALeRCE sends the key whenever it looked for a host, even ""
     host_redshift: float | None = None
     position_error_arcsec: float = DEFAULT_POSITION_ERROR_ARCSEC
 
@@ -67,7 +76,10 @@ class ReporterSettings:
     object_url: str = "https://alerce.online/object/{oid}"
     observer: str = "Robot"
     comments: str = "Data provided by ZTF"
-    extra: dict = field(default_factory=dict)
+    classifier_descriptions: dict[str, str] = field(default_factory=lambda: dict(ALERCE_CLASSIFIER_DESCRIPTIONS))
+
+    def describe(self, classifier: str) -> str:
+        return self.classifier_descriptions.get(classifier, f"the {classifier}")
 
 
 def tns_datetime(mjd: float) -> str:
@@ -75,21 +87,33 @@ def tns_datetime(mjd: float) -> str:
     return Time(mjd, format="mjd", scale="utc").to_value("iso", subfmt="date_hms")
 
 
-def rise_rate(detections: Sequence[PhotometryPoint], fid: int) -> tuple[float, float] | None:
-    """Brightening in mag/day in one band between its first two detections, with its error.
+def rise_rate(detections: Sequence[PhotometryPoint], non_detections: Sequence[UpperLimit],
+              fid: int) -> tuple[float, float] | None:
+    """A lower bound on the brightening in one band, in mag/day, with its error (ALeRCE's "rise >").
 
-    Positive means rising. None with fewer than two detections a few hours apart.
+    From the band's last non-detection to its first detection: the object was fainter than
+    the limit then, so it rose at least (limit - mag) / dt. None without both in the band.
     """
     points = sorted((p for p in detections if p.fid == fid), key=lambda p: p.mjd)
-    if len(points) < 2:
+    if not points:
         return None
-    first, second = points[0], points[1]
-    dt = second.mjd - first.mjd
-    if dt < 0.1:
+    first = points[0]
+    limit = last_non_detection_before([nd for nd in non_detections if nd.fid == fid],
+                                      first.mjd - MIN_RISE_BASELINE_DAYS)
+    if limit is None:
         return None
-    rate = (first.mag - second.mag) / dt
-    error = float(np.hypot(first.mag_err, second.mag_err)) / dt
-    return rate, error
+    dt = first.mjd - limit.mjd
+    return (limit.limit - first.mag) / dt, first.mag_err / dt
+
+
+def significant_rises(candidate: ReportCandidate) -> dict[int, tuple[float, float]]:
+    """fid -> (rate, error) for the bands whose rise is clearly above zero."""
+    rises = {}
+    for fid in (1, 2):
+        rate = rise_rate(candidate.detections, candidate.non_detections, fid)
+        if rate is not None and rate[0] > RISE_SIGNIFICANCE * rate[1]:
+            rises[fid] = rate
+    return rises
 
 
 def last_non_detection_before(non_detections: Sequence[UpperLimit], mjd: float) -> UpperLimit | None:
@@ -98,19 +122,17 @@ def last_non_detection_before(non_detections: Sequence[UpperLimit], mjd: float) 
 
 
 def remarks(candidate: ReportCandidate, settings: ReporterSettings) -> str:
-    """ALeRCE's remark: the rise rates, the classifier, its probability, and where to look."""
-    rises = []
-    for fid in (1, 2):
-        rate = rise_rate(candidate.detections, fid)
-        if rate is not None and rate[0] > 0:
-            rises.append(f"{FILTER_NAMES[fid]}-rise > {rate[0]:.2f}+-{rate[1]:.2f} mag/day")
-    prefix = f"Early {candidate.class_name} candidate" if rises else f"{candidate.class_name} candidate"
+    """ALeRCE's remark: the rise rates, the classifier (and its probability), where to look."""
+    rises = [f"{FILTER_NAMES[fid]}-rise > {rate:.2f}+-{error:.2f} mag/day"
+             for fid, (rate, error) in significant_rises(candidate).items()]
+    prefix = f"{'Early ' if rises else ''}{candidate.class_name} candidate"
     if rises:
         prefix += f" ({', '.join(rises)})"
-    score = f" with probability {candidate.probability:.2f}" if candidate.probability is not None else ""
+    score = (f" with P({candidate.class_name}) = {candidate.probability:.2f}"
+             if candidate.probability is not None else "")
     url = settings.object_url.format(oid=candidate.internal_name)
-    return (f"{prefix} classified using the {candidate.classifier}{score} and the public ZTF stream. "
-            f"Discovery image and light curve in {url} ")
+    return (f"{prefix} classified using {settings.describe(candidate.classifier)}{score} and the public "
+            f"ZTF stream. Discovery image and light curve in {url} ")
 
 
 def build_at_report(candidate: ReportCandidate, settings: ReporterSettings) -> dict:
@@ -135,10 +157,12 @@ def build_at_report(candidate: ReportCandidate, settings: ReporterSettings) -> d
             str(i): _photometry(point, settings) for i, point in enumerate(detections)
         }},
     }
-    if candidate.host_name:
+    if candidate.host_name is not None:
         report["host_name"] = candidate.host_name
     if candidate.host_redshift is not None:
         report["host_redshift"] = _fmt(candidate.host_redshift)
+    elif candidate.host_name == "":  # a host was looked for and none found: both left empty
+        report["host_redshift"] = ""
     return report
 
 
@@ -179,5 +203,11 @@ def _photometry(point: PhotometryPoint, settings: ReporterSettings) -> dict:
 
 
 def _fmt(value: float) -> str:
-    """TNS takes numbers as strings; ten significant digits keep positions to ~0.4 mas."""
-    return format(float(value), ".10g")
+    """TNS takes numbers as strings: the shortest text that gives the value back.
+
+    ZTF magnitudes are float32, so a value that is exactly a float32 is written at float32
+    precision ("19.796337", as ALeRCE does) rather than as its float64 expansion.
+    """
+    value = float(value)
+    single = np.float32(value)
+    return str(single) if float(single) == value and np.isfinite(single) else repr(value)

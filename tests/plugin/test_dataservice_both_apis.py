@@ -48,7 +48,8 @@ def test_creating_targets_stores_extras_photometry_cutouts_and_classifications(b
         for classifier_name, (class_name, _) in top_classes(classifications).items():
             assert extras[f"{classifier_name}_class"] == class_name
         photometry = PhotometryReducedDatum.objects.filter(target=target, source_name=SERVICE_NAME)
-        assert photometry.filter(brightness__isnull=False, reduction_version="").count() == len(lightcurve["detections"])
+        detections = photometry.filter(brightness__isnull=False, reduction_version="")
+        assert detections.count() == len(lightcurve["detections"])
         assert photometry.filter(limit__isnull=False).count() == len(lightcurve["non_detections"])
         assert TargetClassification.objects.filter(target=target).count() == sum(
             len(c["probabilities"]) for c in classifications.values())
@@ -57,4 +58,5 @@ def test_creating_targets_stores_extras_photometry_cutouts_and_classifications(b
         assert cutouts.count() == (3 if has_stamps else 0)
         assert all(product.data.read(8) == b"\x89PNG\r\n\x1a\n" for product in cutouts)
         assert user.has_perm("tom_targets.view_target", target)
+        assert client.get(reverse("targets:detail", kwargs={"pk": target.pk})).status_code == 200
     assert DataProduct.objects.filter(data_product_type="image_file").exists()

@@ -32,7 +32,8 @@ def record_hook(**kwargs) -> None:
 @pytest.fixture(autouse=True)
 def hooks(tom_settings):
     HOOK_CALLS.clear()
-    tom_settings.HOOKS = {**tom_settings.HOOKS, "alerce_alert_received": "tests.plugin.test_stream_listener.record_hook"}
+    tom_settings.HOOKS = {**tom_settings.HOOKS,
+                          "alerce_alert_received": "tests.plugin.test_stream_listener.record_hook"}
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +140,13 @@ def test_a_bad_message_is_skipped_and_may_be_committed():
 def test_misconfigured_filters_stop_the_stream_at_startup():
     with pytest.raises(ValueError):
         listener(FILTERS=[{"name": "x", "class_name": "SN"}])
+
+
+def test_readstreams_builds_the_listener_from_alert_streams_settings():
+    from tom_alertstreams.alertstreams.alertstream import get_alert_streams
+
+    (stream,) = get_alert_streams([{"NAME": "alerce_broker_plugin.stream.ClassifiedAlertStream", "OPTIONS": {
+        "BOOTSTRAP_SERVERS": "kafka:9092", "TOPIC": "classified", "GROUP_ID": "my-tom", "FILTERS": [SN_FILTER]}}])
+    assert stream.consumer_settings()["group.id"] == "my-tom"
+    assert stream.consumer_settings()["enable.auto.commit"] is False
+    assert [f.name for f in stream.alert_filters] == ["SN candidates"]

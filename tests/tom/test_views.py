@@ -62,7 +62,7 @@ def test_sn_hunter_filters_out_candidates_below_the_minimum_probability(client, 
 def test_sn_hunter_shows_tom_targets_when_the_api_is_down(client, seeded_target, settings):
     settings.ALERCE_API_URL = "http://127.0.0.1:9"  # nothing listens there
     html = client.get(reverse("tom_alerce:sn-hunter-candidates")).content.decode()
-    assert "did not answer" in html and seeded_target.name in html and "Open target" in html
+    assert "could not be queried" in html and seeded_target.name in html and "Open target" in html
 
 
 def test_create_target_from_a_candidate_imports_its_classifications(client, user, alerce_api, alert):
