@@ -15,20 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from classifier_service.alert import Alert, Cutouts
 from classifier_service.classifiers.base import Classification, Classifier, ClassifierInput, ClassifierOutput
 from classifier_service.cutouts import CutoutError, decode_stamp
-from classifier_service.lightcurve import ObjectSummary, summarise
-from classifier_service.lightcurve.columns import (
-    detection_columns,
-    merge_detections,
-    merge_non_detections,
-    non_detection_columns,
-    table_detection_columns,
-    table_non_detection_columns,
-)
+from classifier_service.lightcurve import ObjectSummary, merge_with_stored, summarise
 from classifier_service.store import BatchWrite, Store
 from classifier_service.store import rows as store_rows
 from classifier_service.stream.base import ClassifiedAlert, DeadLetter, RawMessage, Sink, Source
@@ -65,13 +55,17 @@ class Batch:
     rows: BatchWrite = field(default_factory=BatchWrite)
     classified: list[ClassifiedAlert] = field(default_factory=list)
 
-    def reject(self, item: AlertItem, stage: str, reason: str) -> None:
-        """Route one alert aside as a dead letter; later stages no longer see it."""
+    def dead_letter(self, item: AlertItem, stage: str, reason: str) -> None:
+        """Keep the alert's raw bytes, the stage and the reason."""
         alert = item.alert
         log.warning("dead letter [%s] %s: %s", stage, item.source, reason)
         self.dead_letters.append(DeadLetter(
             source=item.source, stage=stage, reason=reason, payload=item.message.payload,
             oid=alert.oid if alert else None, candid=alert.candid if alert else None))
+
+    def reject(self, item: AlertItem, stage: str, reason: str) -> None:
+        """Route one alert aside as a dead letter; later stages no longer see it."""
+        self.dead_letter(item, stage, reason)
         item.rejected = True
 
     def prune(self) -> None:
@@ -147,7 +141,7 @@ class Parse:
         for item in batch.items:
             try:
                 item.alert = parse_record(item.record)
-            except (ValueError, KeyError, TypeError) as exc:
+            except Exception as exc:  # noqa: BLE001: whatever a malformed packet raises, it goes aside
                 batch.reject(item, self.name, f"{type(exc).__name__}: {exc}")
             item.record = None  # the alert model holds everything needed from here on
         batch.prune()
@@ -171,7 +165,7 @@ class LightCurves:
         for oid, items in groups.items():
             try:
                 self._summarise(batch, oid, items, stored_det.get(oid, []), stored_nd.get(oid, []))
-            except (ValueError, TypeError, KeyError, IndexError, FloatingPointError) as exc:
+            except Exception as exc:  # noqa: BLE001: one object's bad data must not stop the batch
                 for item in items:
                     batch.reject(item, self.name, f"{type(exc).__name__}: {exc}")
         batch.prune()
@@ -180,12 +174,9 @@ class LightCurves:
     @staticmethod
     def _summarise(batch: Batch, oid: str, items: list[AlertItem], stored_det: list, stored_nd: list) -> None:
         alerts = [item.alert for item in items]
-        new_det = detection_columns([d for a in alerts for d in (*a.prv_detections, a.candidate)])
-        new_nd = non_detection_columns([n for a in alerts for n in a.non_detections])
-        old_det = table_detection_columns(_columns(stored_det)) if stored_det else None
-        old_nd = table_non_detection_columns(_columns(stored_nd)) if stored_nd else None
-        merged_det = merge_detections(*(p for p in (old_det, new_det) if p is not None))
-        merged_nd = merge_non_detections(*(p for p in (old_nd, new_nd) if p is not None))
+        merged_det, merged_nd = merge_with_stored(
+            [d for a in alerts for d in (*a.prv_detections, a.candidate)],
+            [n for a in alerts for n in a.non_detections], stored_det, stored_nd)
         latest = alerts[-1]
         batch.summaries[oid] = summarise(oid, merged_det, merged_nd, latest.metadata, latest.survey)
         batch.stored_detections[oid] = {
@@ -196,12 +187,6 @@ class LightCurves:
         first_candid = int(stamped.min()) if stamped.size else None
         for item in items:
             item.is_first_alert = item.alert.candid == first_candid
-
-
-def _columns(rows: list) -> dict[str, np.ndarray]:
-    """Store rows (mappings) to a dict of columns."""
-    keys = list(rows[0].keys())
-    return {key: np.array([row[key] for row in rows], dtype=object) for key in keys}
 
 
 class CheckCutouts:
@@ -221,10 +206,7 @@ class CheckCutouts:
                 for data in (stamps.science, stamps.template, stamps.difference):
                     decode_stamp(data)
             except CutoutError as exc:
-                log.warning("dead letter [%s] %s: %s", self.name, item.source, exc)
-                batch.dead_letters.append(DeadLetter(
-                    source=item.source, stage=self.name, reason=str(exc), payload=item.message.payload,
-                    oid=item.alert.oid, candid=item.alert.candid))
+                batch.dead_letter(item, self.name, str(exc))
                 item.alert.cutouts = Cutouts()
         return batch
 
@@ -264,6 +246,8 @@ class Classify:
         results = classifier.classify(inputs)
         if len(results) != len(inputs):
             raise ValueError(f"{classifier.name} returned {len(results)} results for {len(inputs)} inputs")
+        for result in results:  # features are versioned with their classifier unless it says otherwise
+            result.feature_version = result.feature_version or classifier.version
         return results
 
 
@@ -298,7 +282,7 @@ class StoreStage:
                     rows.cutouts.append(store_rows.cutout_row(item.alert))
                 for classification in item.classifications:
                     rows.probabilities.extend(store_rows.probability_rows(oid, classification.outputs))
-                    rows.features.extend(store_rows.feature_rows(oid, classification, "1"))
+                    rows.features.extend(store_rows.feature_rows(oid, classification))
         rows.dead_letters = [store_rows.dead_letter_row(letter) for letter in batch.dead_letters]
         self.store.write(rows)
         self._taxonomy_written = True

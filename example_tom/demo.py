@@ -39,6 +39,14 @@ user.save()
 """
 
 
+def last_night_mjd(now_mjd: float) -> float:
+    """The MJD (integer) of the last Palomar night that has ended: its alerts are hours old."""
+    from classifier_service.simulate.cadence import NIGHT_END
+
+    today = float(int(now_mjd))
+    return today if now_mjd - today >= NIGHT_END else today - 1.0
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket() as sock:
         try:
@@ -182,11 +190,11 @@ class Demo:
                            self.tom_port)
 
     def simulate(self) -> None:
-        """A night of alerts that ended just now, into Kafka, with the simulator's progress bar."""
-        start_mjd = time.time() / SECONDS_PER_DAY + UNIX_EPOCH_MJD - 1.0
+        """The last night's alerts, into Kafka, with the simulator's progress bar."""
+        start_mjd = last_night_mjd(time.time() / SECONDS_PER_DAY + UNIX_EPOCH_MJD)
         self.say(f"simulating {self.n_alerts} alerts into topic {INPUT_TOPIC}")
         argv = [str(BIN / "alerce-classifier"), "simulate", "--n-alerts", str(self.n_alerts), "--seed",
-                str(self.seed), "--start-mjd", f"{start_mjd:.5f}", "--bootstrap-servers",
+                str(self.seed), "--start-mjd", f"{start_mjd:.1f}", "--bootstrap-servers",
                 self.broker.bootstrap_servers, "--topic", INPUT_TOPIC]
         if subprocess.run(argv, cwd=REPO, env=self.env).returncode != 0:
             self.gaps.append("alerce-classifier simulate failed (its output is above)")
@@ -199,7 +207,7 @@ class Demo:
             self.say(f"WARNING: not running: {', '.join(down)} (logs in {LOGS})")
         print(f"""
   TOM        http://127.0.0.1:{self.tom_port}/   login: {DEMO_USER} / {DEMO_PASSWORD}
-  SN Hunter  http://127.0.0.1:{self.tom_port}/alerce/sn-hunter/
+  SN Hunter  http://127.0.0.1:{self.tom_port}/alerce/sn-hunter/?hours=36
   Targets    http://127.0.0.1:{self.tom_port}/targets/
   API        http://127.0.0.1:{self.api_port}/docs
   Kafka      {self.broker.bootstrap_servers}  (topics {INPUT_TOPIC} -> {CLASSIFIED_TOPIC})

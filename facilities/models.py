@@ -121,9 +121,11 @@ class FollowupTrigger(models.Model):
     """A rule fired (or declined) for a target; a fired rule never fires again for that target."""
 
     class Status(models.TextChoices):
+        SUBMITTING = "submitting", "submitting"
         SUBMITTED = "submitted", "submitted"
+        OUTCOME_UNKNOWN = "outcome_unknown", "submission failed; the facility may have it"
         DRY_RUN = "dry_run", "dry run"
-        FAILED = "failed", "failed"
+        FAILED = "failed", "refused; nothing submitted"
 
     rule = models.ForeignKey(FollowupRule, on_delete=models.CASCADE, related_name="triggers")
     target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="followup_triggers")

@@ -17,7 +17,7 @@ from django.views.generic import TemplateView
 from tom_dataproducts.models import DataProduct
 from tom_targets.models import Target
 
-from tom_alerce.api import AlerceApiError, api_from_settings, probabilities_as_classifications
+from tom_alerce.api import AlerceApi, AlerceApiError, api_from_settings, probabilities_as_classifications
 from tom_alerce.classifications import record_classifications
 from tom_alerce.forms import HunterForm
 from tom_alerce.links import followup_url, tns_report_url
@@ -49,6 +49,18 @@ def _stamp_from_data_products(oid: str, kind: str) -> bytes | None:
         return stream.read()
 
 
+def first_stamp_candid(api: AlerceApi, oid: str) -> str | None:
+    """The candid of the object's first detection that came with cutouts (get_stamp needs one)."""
+    key = f"tom_alerce:first_stamp_candid:{api.api_url}:{oid}"
+    candid = cache.get(key)
+    if candid is None:
+        detections = [d for d in api.detections(oid) if d.get("candid") is not None]
+        with_stamps = [d for d in detections if d.get("has_stamp")] or detections
+        candid = str(min(with_stamps, key=lambda d: d["mjd"])["candid"]) if with_stamps else None
+        cache.set(key, candid, STAMP_CACHE_S)
+    return candid
+
+
 class StampView(View):
     """A cutout as PNG: the TOM's data product when it has one, else the configured API's get_stamp."""
 
@@ -70,7 +82,8 @@ class StampView(View):
         try:
             data = _stamp_from_data_products(oid, kind)
             if data is None:
-                data = api_from_settings().stamp(oid, kind, candid)
+                api = api_from_settings()
+                data = api.stamp(oid, kind, candid or first_stamp_candid(api, oid))
             return as_png(data)
         except (AlerceApiError, StampError, OSError) as exc:
             logger.info("no %s cutout for %s: %s", kind, oid, exc)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from classifier_service.alert import Alert
 from classifier_service.classifiers.base import Classification, ClassifierInput, ClassifierOutput
 from classifier_service.cutouts import CutoutError, decode_stamp
 from classifier_service.train.labels import STAMP_CLASSES
@@ -169,8 +170,8 @@ def _isdiffpos(value: Any) -> float | None:
     return None if number is None else (1.0 if number > 0 else -1.0)
 
 
-def alert_inputs(alert) -> tuple[np.ndarray, np.ndarray]:
-    """An :class:`~classifier_service.alert.Alert` to (stamps (3,S,S), raw metadata vector).
+def alert_inputs(alert: Alert) -> tuple[np.ndarray, np.ndarray]:
+    """An alert to (stamps (3,S,S), raw metadata vector).
 
     Raises CutoutError when a cutout is missing or unusable.
     """
@@ -179,9 +180,9 @@ def alert_inputs(alert) -> tuple[np.ndarray, np.ndarray]:
         raise CutoutError(f"{alert.oid}/{alert.candid}: alert lacks one of its three cutouts")
     images = [decode_stamp(data) for data in (cutouts.science, cutouts.template, cutouts.difference)]
     metadata = {**alert.metadata}
-    for key in ("ra", "dec", "magpsf", "sigmapsf", "diffmaglim"):
-        metadata.setdefault(key, getattr(alert.candidate, key))
-    metadata.setdefault("isdiffpos", alert.candidate.isdiffpos)
+    for key in ("ra", "dec", "magpsf", "sigmapsf", "diffmaglim", "isdiffpos"):
+        if metadata.get(key) is None:  # the candidate's own fields back up the metadata dict
+            metadata[key] = getattr(alert.candidate, key)
     return prepare_stamps(images), metadata_features(metadata)
 
 

@@ -25,9 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same alerts)")
     parser.add_argument("--start-mjd", type=float, default=None, help="MJD of the simulated night")
     parser.add_argument("--class-mix", default=None,
-                        help="weights, e.g. SN=0.3,VS=0.3,AGN=0.2,asteroid=0.1,bogus=0.1 "
+                        help="weights of the objects' classes, e.g. SN=0.3,VS=0.3,AGN=0.2,asteroid=0.1,bogus=0.1 "
                              f"(default {','.join(f'{k}={v}' for k, v in DEFAULT_MIX.items())})")
-    target = parser.add_mutually_exclusive_group(required=True)
+    target = parser.add_mutually_exclusive_group()  # one is needed: checked in run(), env included
     target.add_argument("--out", type=Path, help="folder for .avro files")
     target.add_argument("--bootstrap-servers", default=os.environ.get("ALERCE_BOOTSTRAP_SERVERS"),
                         help="Kafka brokers host:port (env ALERCE_BOOTSTRAP_SERVERS)")
@@ -116,7 +116,10 @@ def run(args: argparse.Namespace) -> int:
     if args.n_alerts < 0 or args.per_file < 1 or args.partitions < 1:
         print("--n-alerts must be >= 0, --per-file and --partitions >= 1", file=sys.stderr)
         return 2
-    if args.bootstrap_servers and not args.topic:
+    if args.out is None and not args.bootstrap_servers:
+        print("simulate needs --out DIR or --bootstrap-servers HOST:PORT", file=sys.stderr)
+        return 2
+    if args.out is None and not args.topic:
         print("--bootstrap-servers needs --topic", file=sys.stderr)
         return 2
     try:

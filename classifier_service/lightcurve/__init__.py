@@ -17,6 +17,7 @@ from classifier_service.lightcurve.columns import (
     merge_detections,
     merge_non_detections,
     non_detection_columns,
+    rows_to_columns,
     table_detection_columns,
     table_non_detection_columns,
 )
@@ -24,7 +25,7 @@ from classifier_service.lightcurve.correction import dubious_flags, is_stellar
 from classifier_service.lightcurve.model import LightCurve
 from classifier_service.lightcurve.stats import magnitude_statistics, object_statistics
 
-__all__ = ["LightCurve", "ObjectSummary", "build_lightcurve", "summarise", "to_lightcurve"]
+__all__ = ["LightCurve", "ObjectSummary", "build_lightcurve", "merge_with_stored", "summarise", "to_lightcurve"]
 
 
 @dataclass(slots=True)
@@ -36,6 +37,18 @@ class ObjectSummary:
     non_detections: Columns
     object_row: dict[str, Any]
     magstat_rows: list[dict[str, Any]]
+
+
+def merge_with_stored(
+    detections: Sequence[Detection], non_detections: Sequence[NonDetection],
+    stored_detections: Sequence[Mapping[str, Any]] = (),
+    stored_non_detections: Sequence[Mapping[str, Any]] = (),
+) -> tuple[Columns, Columns]:
+    """An object's stored rows merged with what new alerts carry, deduplicated, oldest first."""
+    det_parts = [table_detection_columns(rows_to_columns(stored_detections))] if stored_detections else []
+    nd_parts = [table_non_detection_columns(rows_to_columns(stored_non_detections))] if stored_non_detections else []
+    return (merge_detections(*det_parts, detection_columns(list(detections))),
+            merge_non_detections(*nd_parts, non_detection_columns(list(non_detections))))
 
 
 def summarise(oid: str, detections: Columns, non_detections: Columns,

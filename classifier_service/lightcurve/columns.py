@@ -117,6 +117,12 @@ def table_detection_columns(table: Mapping[str, Any]) -> Columns:
     return columns
 
 
+def rows_to_columns(rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """Row mappings (the store's) to a table of object arrays for the table_* readers."""
+    keys = list(rows[0].keys())
+    return {key: np.array([row[key] for row in rows], dtype=object) for key in keys}
+
+
 def table_non_detection_columns(table: Mapping[str, Any]) -> Columns:
     """Non-detections from a table with mjd (or jd), fid and diffmaglim."""
     if "mjd" in table:

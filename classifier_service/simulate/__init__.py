@@ -19,6 +19,6 @@ from classifier_service.simulate.stamps import (
 )
 
 __all__ = [
-    "CLASSES", "HIERARCHY", "STAMP_CLASSES", "SimulatedLightCurve", "simulate_alert_packets", "simulate_labelled_alerts",
-    "simulate_lightcurve", "simulate_stamp_example", "simulate_stamps", "stamp_metadata",
+    "CLASSES", "HIERARCHY", "STAMP_CLASSES", "SimulatedLightCurve", "simulate_alert_packets",
+    "simulate_labelled_alerts", "simulate_lightcurve", "simulate_stamp_example", "simulate_stamps", "stamp_metadata",
 ]

@@ -23,7 +23,11 @@ DEFAULT_MIX = {"SN": 0.2, "VS": 0.35, "AGN": 0.15, "asteroid": 0.15, "bogus": 0.
 
 
 def class_sampler(class_mix: dict[str, float] | None) -> tuple[list[str], np.ndarray]:
-    """Expand a mix over stamp and/or light-curve classes into light-curve-level probabilities."""
+    """Expand a mix over stamp and/or light-curve classes into light-curve-level probabilities.
+
+    "AGN" names the stamp class (QSO, AGN and Blazar at their stream rates), as it does in
+    the stamp classifier's taxonomy.
+    """
     mix = class_mix or DEFAULT_MIX
     names, weights = [], []
     for key, weight in mix.items():
@@ -86,8 +90,9 @@ def simulate_alert_packets(n_alerts: int, *, seed: int = 0, start_mjd: float | N
                            class_mix: dict[str, float] | None = None) -> Iterator[bytes]:
     """``n_alerts`` ZTF 4.02 alert packets in time order, each an Avro container of one alert.
 
-    ``class_mix`` weighs stamp classes (SN, VS, AGN, asteroid, bogus) and/or light-curve
-    classes (SNIa, RRL, ...); the same seed gives the same packets.
+    ``class_mix`` weighs the objects' stamp classes (SN, VS, AGN, asteroid, bogus) and/or
+    light-curve classes (SNIa, RRL, ...); each object sends 1-4 alerts in its night
+    (asteroids one). The same seed gives the same packets.
     """
     for packet, _, _ in simulate_labelled_alerts(n_alerts, seed=seed, start_mjd=start_mjd, class_mix=class_mix):
         yield packet

@@ -68,10 +68,11 @@ class ObservingModel:
         self.log_sigma_std = np.asarray(table["log10_sigma_std"])
 
     def sample(self, name: str, rng: np.random.Generator, size: int | tuple[int, ...] | None = None,
-               key: str | None = None) -> np.ndarray:
-        """Draw from the inverse CDF of a calibrated quantile table (``stats[name][key]``)."""
+               key: str | None = None, between: tuple[float, float] = TAIL) -> np.ndarray:
+        """Draw from the inverse CDF of a calibrated quantile table (``stats[name][key]``),
+        restricted to the quantile levels ``between``."""
         table = self.stats[name] if key is None else self.stats[name][key]
-        u = rng.uniform(*TAIL, size=size)
+        u = rng.uniform(*between, size=size)
         return np.interp(u, self.levels, table)
 
     def limits(self, fid: np.ndarray, rng: np.random.Generator) -> np.ndarray:

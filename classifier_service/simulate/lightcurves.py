@@ -108,10 +108,13 @@ def simulate_lightcurve(class_name: str, rng: np.random.Generator, *, start_mjd:
     """
     if class_name not in CLASSES:
         raise ValueError(f"unknown light-curve class {class_name!r}; expected one of {CLASSES}")
+    if duration_days <= 0:
+        raise ValueError(f"duration_days must be positive, not {duration_days}")
     model = observing or default_model()
     best: SimulatedLightCurve | None = None
     for _ in range(MAX_TRIES):
-        start = rng.uniform(ZTF_START_MJD, ZTF_END_MJD - duration_days) if start_mjd is None else start_mjd
+        latest_start = max(ZTF_END_MJD - duration_days, ZTF_START_MJD)
+        start = rng.uniform(ZTF_START_MJD, latest_start) if start_mjd is None else start_mjd
         curve = _observe_once(class_name, rng, start, duration_days, model)
         if len(curve) >= min_detections:
             return curve

@@ -22,6 +22,7 @@ from classifier_service.simulate.stamps import Scene, draw_scene, scene_metadata
 
 HISTORY_DAYS = 30.0  # ZTF packets carry 30 days of history
 NID_ZERO_JD = 2457754.5  # ZTF night ids count days from here
+MAX_VISITS = 4  # per object per night
 MAX_OBJECT_TRIES = 100  # faint QSOs are detected on few nights; only detected ones alert
 # Relative rates of the light-curve classes inside each stamp class of the stream.
 SUBCLASS_RATES = {
@@ -80,10 +81,10 @@ def pid_of(mjd: np.ndarray, rcid: int) -> np.ndarray:
 
 
 def _tonight_epochs(model: ObservingModel, rng: np.random.Generator, night: float) -> tuple[np.ndarray, np.ndarray]:
-    """1-4 visits in tonight's filters (the survey revisits fields within a night)."""
+    """1-4 visits in tonight's filters: as many as the real alerts' visits per night."""
     bands = model.filter_sets[rng.choice(len(model.filter_sets), p=model.filter_probability)]
-    if rng.uniform() < 0.4:
-        bands = bands + (bands[rng.integers(len(bands))],)
+    n_visits = min(max(len(bands), int(round(float(model.sample("visits_per_night", rng))))), MAX_VISITS)
+    bands = bands + tuple(rng.choice(bands, size=n_visits - len(bands)))
     mjd = night + np.sort(rng.uniform(NIGHT_START, NIGHT_END, size=len(bands)))
     return mjd, np.asarray(bands, dtype=np.int8)
 

@@ -320,7 +320,8 @@ def scene_metadata(scene: Scene, rng: np.random.Generator, observing: ObservingM
         ndethist=int(n_hist), ncovhist=ncovhist,
         distnr=float(distnr), magnr=float(under_mag), sigmagnr=0.02, chinr=float(chinr), sharpnr=float(sharpnr),
         rb=float(model.sample("rb", rng) if real else rng.uniform(0.0, 0.55)),
-        drb=float(rng.uniform(0.9, 1.0) if real else rng.uniform(0.0, 0.4)),
+        # Real alerts' deep real-bogus scores: the upper 60% of the stream's (which has bogus too).
+        drb=float(model.sample("drb", rng, between=(0.4, 0.995)) if real else rng.uniform(0.0, 0.4)),
         ssdistnr=float(rng.uniform(0.0, 4.0)) if known_asteroid else MISSING,
         ssmagnr=float(magpsf + rng.normal(0, 0.3)) if known_asteroid else MISSING,
         ssnamenr=str(rng.integers(1000, 700000)) if known_asteroid else "null",

@@ -100,8 +100,8 @@ def probability_rows(oid: str, outputs: Iterable[ClassifierOutput]) -> list[dict
     ]
 
 
-def feature_rows(oid: str, classification: Classification, default_version: str) -> list[dict[str, Any]]:
-    version = classification.feature_version or default_version
+def feature_rows(oid: str, classification: Classification) -> list[dict[str, Any]]:
+    version = classification.feature_version or "unversioned"
     return [{"oid": oid, "name": name, "fid": int(fid), "version": version, "value": _finite(value)}
             for (name, fid), value in classification.features.items()]
 

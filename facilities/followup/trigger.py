@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from tom_common.exceptions import ImproperCredentialsException
 from tom_observations.facility import get_service_class
 from tom_observations.models import ObservationRecord
 from tom_targets.models import Target
@@ -79,19 +81,19 @@ def _apply(rule: FollowupRule, target: Target, facts: TargetFacts, now: datetime
     if not selection.selected:
         log.debug("rule %s skips %s: %s", rule.name, target.name, selection.reason)
         return None
-    if _fired_tonight(rule, now) >= rule.nightly_budget:
-        log.info("rule %s: nightly budget of %d spent; %s waits", rule.name, rule.nightly_budget, target.name)
-        return None
     window = visibility(rule, target, now)
     if window is None:
         log.info("rule %s: %s is not observable from %s in the next %.0f h", rule.name, target.name,
                  rule.site, rule.window_hours)
         return None
+    if fired_in_night(rule, window.start) >= rule.nightly_budget:
+        log.info("rule %s: nightly budget of %d spent; %s waits", rule.name, rule.nightly_budget, target.name)
+        return None
     try:
         with transaction.atomic():
             trigger = FollowupTrigger.objects.create(
                 rule=rule, target=target, window_start=window.start, window_end=window.end,
-                status=FollowupTrigger.Status.DRY_RUN if rule.dry_run else FollowupTrigger.Status.SUBMITTED,
+                status=FollowupTrigger.Status.DRY_RUN if rule.dry_run else FollowupTrigger.Status.SUBMITTING,
                 detail=f"airmass {window.min_airmass:.2f} from {rule.site}")
     except IntegrityError:  # fired concurrently by another listener
         return None
@@ -99,19 +101,33 @@ def _apply(rule: FollowupRule, target: Target, facts: TargetFacts, now: datetime
         log.info("rule %s (dry run) would observe %s %s–%s", rule.name, target.name, window.start, window.end)
         return trigger
     try:
-        trigger.observation_record = submit(rule, target, window)
-    except Exception as exc:  # a facility error must not stop the listener; it is recorded
-        log.exception("rule %s: submitting %s to %s failed", rule.name, target.name, rule.facility)
+        form = request_form(rule, target, window)
+    except Exception as exc:  # refused before anything was submitted: the rule may fire again later
+        log.warning("rule %s: %s refused the request for %s: %s", rule.name, rule.facility, target.name, exc)
         trigger.status, trigger.detail = FollowupTrigger.Status.FAILED, f"{type(exc).__name__}: {exc}"
+        trigger.save()
+        return trigger
+    try:
+        trigger.observation_record = submit(rule, target, form)
+        trigger.status = FollowupTrigger.Status.SUBMITTED
+    except Exception as exc:  # the facility may or may not have the request: never resubmit blindly
+        log.exception("rule %s: submitting %s to %s failed", rule.name, target.name, rule.facility)
+        trigger.status = (FollowupTrigger.Status.FAILED if _refused(exc)
+                          else FollowupTrigger.Status.OUTCOME_UNKNOWN)
+        trigger.detail = f"{type(exc).__name__}: {exc}"
     trigger.save()
     return trigger
 
 
-def submit(rule: FollowupRule, target: Target, window: VisibilityWindow) -> ObservationRecord:
-    """Fill the facility's form from the rule, validate it there, submit, and record it."""
+def request_form(rule: FollowupRule, target: Target, window: VisibilityWindow):
+    """The facility's own observation form, filled from the rule and validated at the facility.
+
+    Raises ValueError with the facility's reasons when the form or the facility refuses it.
+    """
     facility = get_service_class(rule.facility)()
     form_class = facility.get_form(rule.observation_type or None)
     data = {
+        "max_airmass": rule.max_airmass,  # forms that know no airmass ignore it
         **rule.template,
         "target_id": target.id,
         "facility": rule.facility,
@@ -120,9 +136,15 @@ def submit(rule: FollowupRule, target: Target, window: VisibilityWindow) -> Obse
         "start": window.start.strftime("%Y-%m-%dT%H:%M:%S"),
         "end": window.end.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    form = form_class(data, initial={"target_id": target.id, "facility": rule.facility})
+    form = form_class(data=data, initial={"target_id": target.id, "facility": rule.facility}, facility=facility)
     if not form.is_valid():
         raise ValueError(f"the facility rejected the request: {form.errors.as_text()}")
+    return form
+
+
+def submit(rule: FollowupRule, target: Target, form) -> ObservationRecord:
+    """Submit a validated form as the TOM's own view does, and record every request it made."""
+    facility = get_service_class(rule.facility)()
     observation_ids = facility.submit_observation(form.observation_payload())
     records = [ObservationRecord.objects.create(target=target, facility=rule.facility,
                                                 parameters=form.serialize_parameters(),
@@ -131,12 +153,19 @@ def submit(rule: FollowupRule, target: Target, window: VisibilityWindow) -> Obse
     return records[0]
 
 
-def _fired_tonight(rule: FollowupRule, now: datetime) -> int:
-    """Requests since the last local noon at the rule's site: one observing night."""
+def fired_in_night(rule: FollowupRule, when: datetime) -> int:
+    """Requests of this rule for the night that ``when`` falls in (local noon to noon at its site)."""
     lon = site_observer(rule.site, getattr(settings, "FOLLOWUP_SITES", None)).location.lon.deg
-    local_now = now + timedelta(hours=lon / 15)
-    noon = local_now.replace(hour=12, minute=0, second=0, microsecond=0)
-    if local_now < noon:
+    offset = timedelta(hours=lon / 15)
+    local = when + offset
+    noon = local.replace(hour=12, minute=0, second=0, microsecond=0)
+    if local < noon:
         noon -= timedelta(days=1)
-    since = noon - timedelta(hours=lon / 15)
-    return rule.triggers.filter(created__gte=since).exclude(status=FollowupTrigger.Status.FAILED).count()
+    start = noon - offset
+    return (rule.triggers.filter(window_start__gte=start, window_start__lt=start + timedelta(days=1))
+            .exclude(status=FollowupTrigger.Status.FAILED).count())
+
+
+def _refused(exc: Exception) -> bool:
+    """A 4xx answer (a form ValidationError, bad credentials) means nothing was created."""
+    return isinstance(exc, (ValidationError, ImproperCredentialsException, ValueError))

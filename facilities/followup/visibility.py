@@ -73,7 +73,7 @@ def first_window(observer: Observer, ra: float, dec: float, *, start: datetime |
     start = start or datetime.now(timezone.utc)
     times, airmass, sun = airmass_curve(observer, ra, dec, start, hours)
     good = (airmass <= max_airmass) & (sun <= sun_altitude_deg)
-    for run_start, run_end in _runs(good):
+    for run_start, run_end in runs(good):
         window = VisibilityWindow(
             start=times[run_start].to_datetime(timezone=timezone.utc),
             end=times[run_end].to_datetime(timezone=timezone.utc),
@@ -84,7 +84,7 @@ def first_window(observer: Observer, ra: float, dec: float, *, start: datetime |
     return None
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """Index ranges [start, end] of consecutive True values."""
     padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
     edges = np.flatnonzero(np.diff(padded))

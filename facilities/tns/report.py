@@ -64,7 +64,7 @@ class ReportCandidate:
     class_name: str = "SN"
     probability: float | None = None
     host_name: str | None = None  # ALeRCE sends the key whenever it looked for a host, even ""
-    host_redshift: float | None = None
+    host_redshift: float | str | None = None  # a catalogue's text (e.g. "0.130") is kept as written
     position_error_arcsec: float = DEFAULT_POSITION_ERROR_ARCSEC
 
 
@@ -160,7 +160,8 @@ def build_at_report(candidate: ReportCandidate, settings: ReporterSettings) -> d
     if candidate.host_name is not None:
         report["host_name"] = candidate.host_name
     if candidate.host_redshift is not None:
-        report["host_redshift"] = _fmt(candidate.host_redshift)
+        report["host_redshift"] = (candidate.host_redshift if isinstance(candidate.host_redshift, str)
+                                   else _fmt(candidate.host_redshift))
     elif candidate.host_name == "":  # a host was looked for and none found: both left empty
         report["host_redshift"] = ""
     return report
@@ -177,7 +178,7 @@ def _non_detection(candidate: ReportCandidate, discovery_mjd: float, settings: R
         return {"archiveid": ARCHIVE_OTHER, "archival_remarks": "ZTF non-detection limits not available"}
     return {
         "obsdate": tns_datetime(last.mjd),
-        "limiting_flux": _fmt(last.limit),
+        "limiting_flux": _magnitude(last.limit),
         "flux_units": AB_MAG_UNITS,
         "filter_value": ZTF_FILTER_IDS[last.fid],
         "instrument_value": ZTF_INSTRUMENT_ID,
@@ -190,9 +191,9 @@ def _non_detection(candidate: ReportCandidate, discovery_mjd: float, settings: R
 def _photometry(point: PhotometryPoint, settings: ReporterSettings) -> dict:
     return {
         "obsdate": tns_datetime(point.mjd),
-        "flux": _fmt(point.mag),
-        "flux_error": _fmt(point.mag_err),
-        "limiting_flux": _fmt(point.limit) if point.limit is not None else "",
+        "flux": _magnitude(point.mag),
+        "flux_error": _magnitude(point.mag_err),
+        "limiting_flux": _magnitude(point.limit) if point.limit is not None else "",
         "flux_units": AB_MAG_UNITS,
         "filter_value": ZTF_FILTER_IDS[point.fid],
         "instrument_value": ZTF_INSTRUMENT_ID,
@@ -203,11 +204,12 @@ def _photometry(point: PhotometryPoint, settings: ReporterSettings) -> dict:
 
 
 def _fmt(value: float) -> str:
-    """TNS takes numbers as strings: the shortest text that gives the value back.
+    """TNS takes numbers as strings: the shortest text that gives the float back (positions, errors)."""
+    return repr(float(value))
 
-    ZTF magnitudes are float32, so a value that is exactly a float32 is written at float32
-    precision ("19.796337", as ALeRCE does) rather than as its float64 expansion.
-    """
-    value = float(value)
+
+def _magnitude(value: float) -> str:
+    """ZTF magnitudes are float32: one that is exactly a float32 is written at float32 precision
+    ("19.796337", as ALeRCE does since 2022) rather than as its float64 expansion."""
     single = np.float32(value)
-    return str(single) if float(single) == value and np.isfinite(single) else repr(value)
+    return str(single) if float(single) == float(value) and np.isfinite(single) else _fmt(value)

@@ -9,7 +9,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ALL_STAMPS_LOADED = """sel => {
   const imgs = Array.from(document.querySelectorAll(sel));
-  return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);
+  return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0
+                                            && !i.classList.contains('alerce-stamp-missing'));
 }"""
 
 
@@ -39,7 +40,7 @@ def test_sn_hunter_draws_candidates_with_cutouts_and_scores(logged_in_page, live
     page.click("#hunter-refresh")  # the refresh swaps the list in place; the page stays usable
     page.wait_for_function(ALL_STAMPS_LOADED, arg=".sn-candidate img.alerce-stamp")
     page.click(".sn-candidate button:has-text('Create target')")
-    page.wait_for_selector("#alerce-panel")
+    page.wait_for_selector("#alerce.tab-pane.active #alerce-panel")
     assert "?tab=alerce" in page.url
 
 
@@ -48,8 +49,7 @@ def test_alerce_tab_draws_cutouts_probabilities_and_light_curve(logged_in_page, 
     target = seed_target(alert)
     page = logged_in_page
     page.goto(f"{live_server.url}/targets/{target.pk}/?tab=alerce")
-    page.click("#alerce-tab")
-    page.wait_for_selector("#alerce.tab-pane.active")
+    page.wait_for_selector("#alerce.tab-pane.active")  # ?tab=alerce opens the tab
     page.wait_for_function(ALL_STAMPS_LOADED, arg="#alerce-panel img.alerce-stamp")
     page.wait_for_selector(".alerce-chart .plotly-graph-div .main-svg")
     assert page.locator(".alerce-chart .plotly-graph-div").count() == 3

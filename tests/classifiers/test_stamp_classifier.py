@@ -56,7 +56,7 @@ def test_quick_training_writes_a_loadable_versioned_artifact_with_its_model_card
     assert {"model.onnx", "normalization.json", "MODEL_CARD.md"} <= files
     assert any(name.startswith("confusion_") and name.endswith(".png") for name in files)
     card = (quick_artifact / "MODEL_CARD.md").read_text()
-    assert "real held-out: balanced accuracy" in card
+    assert "real held-out objects: balanced accuracy" in card
     loaded = StampClassifier.from_artifacts(quick_artifact.parent)  # newest version under the root
     assert loaded.version == quick_artifact.name
     assert loaded.taxonomy() == {NAME: list(CLASSES)}

@@ -25,6 +25,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from astropy.time import Time
 
@@ -78,12 +79,12 @@ def candidate_behind(entry: dict) -> ReportCandidate:
     if has_non_detection(entry):
         nd = entry["non_detection"]
         real = UpperLimit(mjd=mjd(nd["obsdate"]), fid=fids[nd["filter_value"]], limit=float(nd["limiting_flux"]))
-        limits += [real, UpperLimit(mjd=real.mjd - 5, fid=real.fid, limit=real.limit + 1)]  # older: not the last
+        limits += [real, UpperLimit(mjd=real.mjd - 5, fid=real.fid, limit=15.0)]  # older: not the last
     redshift = entry.get("host_redshift")
     return ReportCandidate(
         internal_name=entry["internal_name"], ra=float(entry["ra"]["value"]), dec=float(entry["dec"]["value"]),
         detections=detections, non_detections=limits, classifier="stamp_classifier", class_name="SN",
-        host_name=entry.get("host_name"), host_redshift=float(redshift) if redshift not in (None, "", "NULL") else None,
+        host_name=entry.get("host_name"), host_redshift=None if redshift in (None, "", "NULL") else redshift,
         position_error_arcsec=float(entry["ra"]["error"]),
     )
 
@@ -120,7 +121,17 @@ def modernised(entry: dict) -> dict:
             point["flux_units"] = "1"
         if legacy_filters:
             point["filter_value"] = FID_MODERN_FILTER[LEGACY_FILTER_FID[point["filter_value"]]]
+        for key in ("flux", "flux_error", "limiting_flux"):
+            if key in point:
+                point[key] = float32_text(point[key])
     return report
+
+
+def float32_text(value: str) -> str:
+    """Until 2021 ALeRCE wrote float32 magnitudes with 15 digits ("20.1476993560791"); since 2022
+    with the shortest text of the same float32 ("20.1477"), as the builder does."""
+    single = np.float32(value)
+    return str(single) if float(single) == float(value) else value
 
 
 def _without_rises(remark: str) -> str:
@@ -207,8 +218,8 @@ def test_the_2019_07_reports_used_111_for_g_and_112_for_r(report_files):
     assert set(july_2019) == {"111", "112"}  # no 110 at all: 112 cannot be i in a g+r public stream
     assert july_2019["111"] > july_2019["112"]  # 111 is the deeper band: g
     for path in report_files:
-        if path.name >= "2021":
-            modern = median_limits(path)
+        modern = median_limits(path)
+        if path.name >= "2021" and {"110", "111"} <= set(modern):
             assert modern["110"] > modern["111"], path.name  # 110 = g is the deeper band today
 
 
@@ -259,12 +270,14 @@ def test_rebuilt_remarks_name_the_class_the_classifier_and_the_object_page(cases
             continue
         assert _without_rises(case.built["remarks"]) == _without_rises(case.real["remarks"]), case.label
         compared += 1
-    assert compared == 124
+    assert compared == 122
 
 
 def test_rebuilt_rise_rates_match_alerces_where_they_come_from_the_reported_non_detection(cases):
     reproduced, builder_only = [], []
     for case in cases:
+        if REMARK.match(_without_rises(case.real["remarks"])) is None:
+            continue  # 2019-2020 wording: no rates stated
         real = {band: (rate, error) for band, rate, error in RISE.findall(case.real["remarks"])}
         built = {band: (rate, error) for band, rate, error in RISE.findall(case.built["remarks"])}
         for band, value in built.items():
@@ -275,9 +288,9 @@ def test_rebuilt_rise_rates_match_alerces_where_they_come_from_the_reported_non_
                 builder_only.append(case.label)
         assert case.built["remarks"].startswith("Early ") == bool(built)
     assert len(reproduced) == 5
-    # ALeRCE did not call these "Early" although their reported limit gives a > 3-sigma rise:
-    # its further criteria are not in the reports.
-    assert len(builder_only) <= 4
+    # ALeRCE did not call these three "Early" although their reported limit gives a > 3-sigma
+    # rise: its further criteria are not in the reports.
+    assert len(builder_only) == 3
 
 
 def test_the_probability_is_named_in_the_remark_when_given():

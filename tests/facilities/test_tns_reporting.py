@@ -1,16 +1,12 @@
 """TNS reporting against a loopback TNS: each report sent once, its status recorded, the target renamed."""
 from __future__ import annotations
 
-from datetime import timezone
-
 import pytest
-from astropy.time import Time
-from tom_dataproducts.models import PhotometryReducedDatum
-from tom_targets.models import Target
 
 from facilities.models import TNSAutoReportDecision, TNSAutoReportPolicy, TNSReport
 from facilities.tns import service
 from facilities.tns.client import TNSClient, TNSCredentials
+from .candidates import make_candidate
 from .tns_standin import API_KEY, TNSStandIn
 
 pytestmark = pytest.mark.django_db
@@ -31,24 +27,6 @@ def client(tns) -> TNSClient:
     client = service.client_from_settings()
     client.sleep = lambda seconds: None
     return client
-
-
-def make_candidate(oid: str, probability: float = 0.93, ra: float = 150.1, dec: float = -20.2) -> Target:
-    from tom_alerce.classifications import record_classifications
-
-    target = Target.objects.create(name=oid, type="SIDEREAL", ra=ra, dec=dec)
-    for mjd, band, mag, err in [(61000.10, "g", 19.9, 0.15), (61000.15, "r", 19.7, 0.12),
-                                (61001.10, "g", 19.5, 0.10)]:
-        PhotometryReducedDatum.objects.create(
-            target=target, timestamp=Time(mjd, format="mjd").to_datetime(timezone=timezone.utc), bandpass=band, brightness=mag,
-            brightness_error=err, limit=20.5, source_name="ALeRCE")
-    PhotometryReducedDatum.objects.create(
-        target=target, timestamp=Time(60998.2, format="mjd").to_datetime(timezone=timezone.utc), bandpass="r", limit=20.3,
-        source_name="ALeRCE")
-    record_classifications(target, {"stamp_classifier": {"version": "1.0.0", "probabilities": {
-        "SN": probability, "AGN": (1 - probability) / 2, "VS": (1 - probability) / 2, "asteroid": 0.0,
-        "bogus": 0.0}}}, source="test")
-    return target
 
 
 def test_a_report_is_sent_once_polled_until_processed_and_the_target_renamed(tns, client):

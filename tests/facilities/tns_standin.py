@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
+
+from .loopback import LoopbackServer, QuietJSONHandler
 
 API_KEY = "standin-api-key"
 
@@ -30,42 +31,25 @@ class TNSState:
     next_objname: int = 0
 
 
-class TNSStandIn:
+class TNSStandIn(LoopbackServer):
     def __init__(self) -> None:
         self.state = TNSState()
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(self._handler())
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> "TNSStandIn":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def _handler(self):
+    def _handler(self) -> type[QuietJSONHandler]:
         standin = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:  # keep test output quiet
-                pass
-
+        class Handler(QuietJSONHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                form = {k: v[0] for k, v in parse_qs(self.body().decode()).items()}
                 agent = self.headers.get("User-Agent", "")
                 with standin.lock:
                     standin.state.user_agents.append(agent)
                     if not agent.startswith("tns_marker{"):
-                        return self._send(403, {"id_code": 403, "id_message": "Forbidden: no tns_marker"})
+                        return self.send_json(403, {"id_code": 403, "id_message": "Forbidden: no tns_marker"})
                     if form.get("api_key") != API_KEY:
-                        return self._send(401, {"id_code": 401, "id_message": "Unauthorized"})
+                        return self.send_json(401, {"id_code": 401, "id_message": "Unauthorized"})
                     route = {
                         "/api/set/bulk-report": standin._bulk_report,
                         "/api/get/bulk-report-reply": standin._reply,
@@ -73,20 +57,9 @@ class TNSStandIn:
                         "/api/get/object": standin._object,
                     }.get(self.path)
                     if route is None:
-                        return self._send(404, {"id_code": 404, "id_message": "Not found"})
+                        return self.send_json(404, {"id_code": 404, "id_message": "Not found"})
                     status, body, headers = route(form)
-                self._send(status, body, headers)
-
-            def _send(self, status: int, body: dict, headers: dict | None = None) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("x-rate-limit-limit", "90")
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(status, body, {"x-rate-limit-limit": "90", **headers})
 
         return Handler
 

@@ -134,3 +134,25 @@ def test_run_stops_after_max_batches(shared_data, sqlite_store):
     source = ListSource([batch[:2], batch[2:4], batch[4:]])
     assert Worker(source, sqlite_store).run(max_batches=2).n_batches == 2
     assert len(source.committed) == 2
+
+
+def test_a_packet_that_is_no_alert_is_a_parse_dead_letter(sqlite_store):
+    import io
+
+    import fastavro
+
+    out = io.BytesIO()
+    fastavro.writer(out, {"type": "record", "name": "r", "fields": [{"name": "x", "type": "long"}]}, [{"x": 1}])
+    report = Worker(ListSource([]), sqlite_store).process([RawMessage(out.getvalue(), source="t/0/9")])
+    assert report.n_alerts == 0
+    assert [(d.stage, d.source) for d in report.dead_letters] == [("parse", "t/0/9")]
+    assert "neither a ZTF nor a Rubin alert" in report.dead_letters[0].reason
+
+
+def test_features_are_stored_with_their_version(shared_data, sqlite_store):
+    Worker(ListSource([]), sqlite_store, [CountingClassifier()]).process(
+        messages(shared_data / "ztf_alerts/ampel-ztf/single/ZTF20abyfpze.avro"))
+    with sqlite_store.engine.connect() as conn:
+        rows = conn.execute(select(tables.feature.c.name, tables.feature.c.fid, tables.feature.c.version,
+                                   tables.feature.c.value)).all()
+    assert len(rows) == 1 and rows[0][:3] == ("n_points", 0, "f1") and rows[0][3] > 10

@@ -29,6 +29,7 @@ def test_simulate_rejects_bad_arguments(tmp_path, capsys):
     assert main(["simulate", "--n-alerts", "3", "--out", str(tmp_path), "--per-file", "0"]) == 2
     assert main(["simulate", "--n-alerts", "3", "--out", str(tmp_path), "--class-mix", "SN"]) == 2
     assert main(["simulate", "--n-alerts", "3", "--bootstrap-servers", "127.0.0.1:1"]) == 2
+    assert main(["simulate", "--n-alerts", "3"]) == 2
 
 
 @pytest.mark.kafka

@@ -121,6 +121,8 @@ class FakeAlerceApi(ThreadingHTTPServer):
                      "probability": p, "ranking": 0}
                     for name, entry in CLASSIFICATIONS.items() for c, p in entry["probabilities"].items()]
             return 200, "application/json", json.dumps(rows).encode()
+        if path == "/get_stamp" and "candid" not in query:
+            return 400, "application/json", b'{"detail": "candid: Field required"}'
         if path == "/get_stamp" and query.get("oid") == [alert.oid]:
             return 200, "application/octet-stream", getattr(alert.cutouts, query["type"][0])
         return 404, "application/json", b'{"detail": "not found"}'

@@ -37,6 +37,13 @@ def test_cutouts_of_objects_not_in_the_tom_come_from_the_api_get_stamp(client, d
     assert sum("/get_stamp" in r for r in alerce_api.requests) == 1  # the second came from the cache
 
 
+def test_without_a_candid_the_first_detections_candid_is_asked_for(client, db, alerce_api, alert):
+    response = client.get(reverse("tom_alerce:stamp", kwargs={"oid": alert.oid, "kind": "science"}))
+    assert response.status_code == 200
+    stamp_request = next(r for r in alerce_api.requests if r.startswith("/get_stamp"))
+    assert f"candid={alert.detections[0].candid}" in stamp_request
+
+
 def test_unknown_cutouts_are_404_not_errors(client, db, alerce_api):
     assert client.get(reverse("tom_alerce:stamp", kwargs={"oid": "ZTF00nothing", "kind": "science"})).status_code == 404
     assert client.get(reverse("tom_alerce:stamp", kwargs={"oid": "x", "kind": "bogus"})).status_code == 404
