@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import DataError, IntegrityError
+
 from classifier_service.alert import Alert, Cutouts
 from classifier_service.classifiers.base import Classification, Classifier, ClassifierInput, ClassifierOutput
 from classifier_service.cutouts import CutoutError, decode_stamp
@@ -52,7 +54,10 @@ class Batch:
     stored_detections: dict[str, dict[int, tuple[bool, bool]]] = field(default_factory=dict)
     stored_non_detections: dict[str, set[tuple[int, int]]] = field(default_factory=dict)
     stored_forced_photometry: set[tuple[str, int]] = field(default_factory=set)
-    rows: BatchWrite = field(default_factory=BatchWrite)
+    # Objects whose stored classifications come from a newer alert than any in this batch,
+    # and the classifier names stored for them.
+    superseded: set[str] = field(default_factory=set)
+    stored_classifiers: set[tuple[str, str]] = field(default_factory=set)
     classified: list[ClassifiedAlert] = field(default_factory=list)
 
     def dead_letter(self, item: AlertItem, stage: str, reason: str) -> None:
@@ -168,6 +173,8 @@ class LightCurves:
             except Exception as exc:  # noqa: BLE001: one object's bad data must not stop the batch
                 for item in items:
                     batch.reject(item, self.name, f"{type(exc).__name__}: {exc}")
+        if batch.superseded:
+            batch.stored_classifiers = self.store.classifier_names_of(sorted(batch.superseded))
         batch.prune()
         return batch
 
@@ -185,6 +192,9 @@ class LightCurves:
             store_rows.non_detection_key(row["mjd"], row["fid"]) for row in stored_nd}
         stamped = merged_det["candid"][merged_det["has_stamp"]]
         first_candid = int(stamped.min()) if stamped.size else None
+        newest_stored = max((row["mjd"] for row in stored_det if row["has_stamp"]), default=None)
+        if newest_stored is not None and newest_stored > latest.candidate.mjd:
+            batch.superseded.add(oid)
         for item in items:
             item.is_first_alert = item.alert.candid == first_candid
 
@@ -252,7 +262,12 @@ class Classify:
 
 
 class StoreStage:
-    """Every row of the batch, written in one transaction of idempotent upserts."""
+    """Every row of the batch, written in one transaction of idempotent upserts.
+
+    When the database refuses the batch for its data (a NOT NULL or length violation),
+    each object is written on its own so that only the offending alerts become dead
+    letters; a database that cannot be reached stops the run instead.
+    """
 
     name = "store"
 
@@ -262,31 +277,52 @@ class StoreStage:
         self._taxonomy_written = False
 
     def execute(self, batch: Batch) -> Batch:
-        rows = batch.rows
-        if not self._taxonomy_written:
-            rows.taxonomies = store_rows.taxonomy_rows(self.classifiers)
-        for oid, items in batch.by_object().items():
-            summary = batch.summaries[oid]
-            alerts = [item.alert for item in items]
-            rows.objects.append(summary.object_row)
-            rows.magstats.extend(summary.magstat_rows)
-            rows.detections.extend(store_rows.detection_rows(
-                (d for a in alerts for d in (*a.prv_detections, a.candidate)),
-                summary.detections, batch.stored_detections[oid]))
-            rows.non_detections.extend(store_rows.non_detection_rows(
-                (n for a in alerts for n in a.non_detections), batch.stored_non_detections[oid]))
-            rows.forced_photometry.extend(store_rows.forced_photometry_rows(
-                [fp for a in alerts for fp in a.forced_photometry], batch.stored_forced_photometry))
-            for item in items:
-                if item.is_first_alert and item.alert.cutouts.present():
-                    rows.cutouts.append(store_rows.cutout_row(item.alert))
-                for classification in item.classifications:
-                    rows.probabilities.extend(store_rows.probability_rows(oid, classification.outputs))
-                    rows.features.extend(store_rows.feature_rows(oid, classification))
-        rows.dead_letters = [store_rows.dead_letter_row(letter) for letter in batch.dead_letters]
-        self.store.write(rows)
+        groups = batch.by_object()
+        per_object = {oid: self._object_rows(batch, oid, items) for oid, items in groups.items()}
+        try:
+            self.store.write(self._with_bookkeeping(batch, BatchWrite.combine(per_object.values())))
+        except (DataError, IntegrityError) as exc:
+            log.warning("the store refused a batch (%s); writing object by object", exc.orig)
+            for oid, rows in per_object.items():
+                try:
+                    self.store.write(rows)
+                except (DataError, IntegrityError) as exc_one:
+                    for item in groups[oid]:
+                        batch.reject(item, self.name, f"{type(exc_one.orig).__name__}: {exc_one.orig}")
+            batch.prune()
+            self.store.write(self._with_bookkeeping(batch, BatchWrite()))
         self._taxonomy_written = True
         return batch
+
+    def _with_bookkeeping(self, batch: Batch, rows: BatchWrite) -> BatchWrite:
+        """Add the batch's dead letters and, once per worker, the classifiers' taxonomies."""
+        if not self._taxonomy_written:
+            rows.taxonomies = store_rows.taxonomy_rows(self.classifiers)
+        rows.dead_letters = [store_rows.dead_letter_row(letter) for letter in batch.dead_letters]
+        return rows
+
+    @staticmethod
+    def _object_rows(batch: Batch, oid: str, items: list[AlertItem]) -> BatchWrite:
+        summary = batch.summaries[oid]
+        alerts = [item.alert for item in items]
+        rows = BatchWrite(objects=[summary.object_row], magstats=list(summary.magstat_rows))
+        rows.detections = store_rows.detection_rows(
+            (d for a in alerts for d in (*a.prv_detections, a.candidate)),
+            summary.detections, batch.stored_detections[oid])
+        rows.non_detections = store_rows.non_detection_rows(
+            (n for a in alerts for n in a.non_detections), batch.stored_non_detections[oid])
+        rows.forced_photometry = store_rows.forced_photometry_rows(
+            [fp for a in alerts for fp in a.forced_photometry], batch.stored_forced_photometry)
+        for item in items:
+            if item.is_first_alert and item.alert.cutouts.present():
+                rows.cutouts.append(store_rows.cutout_row(item.alert))
+            for classification in item.classifications:
+                if oid in batch.superseded and any(  # an old alert replayed late fills gaps only
+                        (oid, out.classifier_name) in batch.stored_classifiers for out in classification.outputs):
+                    continue
+                rows.probabilities.extend(store_rows.probability_rows(oid, classification.outputs))
+                rows.features.extend(store_rows.feature_rows(oid, classification))
+        return rows
 
 
 class Publish:

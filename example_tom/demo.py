@@ -6,8 +6,8 @@
 
 Every process runs in its own process group with its log under var/demo/logs/; Ctrl-C (or
 SIGTERM) stops them all. Running it again works: migrations and the demo user are idempotent,
-the broker is memory-only and the simulated night is the same (same seed), so the store and
-the TOM change nothing they already hold.
+the broker is memory-only and, on the same day, the simulated night is the same (the seed is
+the night's MJD), so the store and the TOM change nothing they already hold.
 """
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ class Service:
 @dataclass
 class Demo:
     n_alerts: int
-    seed: int
+    seed: int | None  # None: the night's MJD, so reruns on one day send the same alerts
     tom_port: int
     api_port: int
     services: list[Service] = field(default_factory=list)
@@ -193,8 +193,9 @@ class Demo:
         """The last night's alerts, into Kafka, with the simulator's progress bar."""
         start_mjd = last_night_mjd(time.time() / SECONDS_PER_DAY + UNIX_EPOCH_MJD)
         self.say(f"simulating {self.n_alerts} alerts into topic {INPUT_TOPIC}")
+        seed = int(start_mjd) if self.seed is None else self.seed
         argv = [str(BIN / "alerce-classifier"), "simulate", "--n-alerts", str(self.n_alerts), "--seed",
-                str(self.seed), "--start-mjd", f"{start_mjd:.1f}", "--bootstrap-servers",
+                str(seed), "--start-mjd", f"{start_mjd:.1f}", "--bootstrap-servers",
                 self.broker.bootstrap_servers, "--topic", INPUT_TOPIC]
         if subprocess.run(argv, cwd=REPO, env=self.env).returncode != 0:
             self.gaps.append("alerce-classifier simulate failed (its output is above)")
@@ -243,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m example_tom.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=int(os.environ.get("DEMO_ALERTS", 300)),
                         help="alerts in the simulated night (DEMO_ALERTS, default 300)")
-    parser.add_argument("--seed", type=int, default=0, help="simulation seed (same seed: same night)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="simulation seed (default: the night's MJD; same seed, same alerts)")
     parser.add_argument("--port", type=int, default=8000, help="TOM port (another free one if taken)")
     parser.add_argument("--check", type=float, default=None, metavar="SECONDS",
                         help="smoke test: wait up to SECONDS for classified targets in the TOM, then stop")

@@ -14,7 +14,8 @@ from django.views import View
 from django.views.generic import ListView, TemplateView
 from tom_targets.models import Target
 
-from facilities.followup.tonight import candidates
+from facilities.followup.tonight import assess, candidates
+from facilities.followup.trigger import fire_rules
 from facilities.models import FollowupRule, TNSReport
 from facilities.tns import service
 
@@ -37,10 +38,13 @@ def tns_tab_context(context) -> dict:
     }
 
 
-@method_decorator(staff_member_required, name="dispatch")
 class ReportToTNSView(View):
-    """POST only: report the target once (or record a dry run) and go back to its TNS tab."""
+    """GET: the target's TNS tab; POST (staff): report the target once, or record a dry run."""
 
+    def get(self, request, pk: int):
+        return redirect(_target_tab(pk, "tns"))
+
+    @method_decorator(staff_member_required)
     def post(self, request, pk: int):
         target = get_object_or_404(Target, pk=pk)
         report = service.submit_report(target, mode="manual", dry_run=request.POST.get("dry_run") == "on")
@@ -49,7 +53,7 @@ class ReportToTNSView(View):
         detail = f": {report.error}" if report.error else ""
         messages.add_message(request, level, f"TNS report of {report.internal_name}: "
                                              f"{report.get_status_display()}{detail}")
-        return redirect(reverse("tom_targets:detail", kwargs={"pk": target.pk}) + "?tab=tns")
+        return redirect(_target_tab(target.pk, "tns"))
 
 
 class TNSReportListView(LoginRequiredMixin, ListView):
@@ -77,3 +81,35 @@ class TonightView(LoginRequiredMixin, TemplateView):
             rules.append({"rule": rule, "candidates": rows,
                           "fired": rule.triggers.select_related("target", "observation_record")[:20]})
         return {**super().get_context_data(**kwargs), "now": now, "rules": rules}
+
+
+class FollowupTargetView(LoginRequiredMixin, TemplateView):
+    """One target against every active rule (GET); staff may fire a rule for it now (POST)."""
+
+    template_name = "facilities/followup_target.html"
+
+    def get_context_data(self, **kwargs):
+        from tom_alerce.plots import figure_html
+
+        target = get_object_or_404(Target, pk=self.kwargs["pk"])
+        now = datetime.now(timezone.utc)
+        rows = [(candidate, figure_html(candidate.figure))
+                for candidate in (assess(rule, target, now)
+                                  for rule in FollowupRule.objects.filter(active=True).order_by("name"))]
+        return {**super().get_context_data(**kwargs), "target": target, "now": now, "rows": rows}
+
+    @method_decorator(staff_member_required)
+    def post(self, request, pk: int):
+        target = get_object_or_404(Target, pk=pk)
+        rule = get_object_or_404(FollowupRule, pk=request.POST.get("rule"), active=True)
+        fired = fire_rules(target, rules=[rule])
+        if fired:
+            messages.info(request, f"{rule.name}: {fired[0].get_status_display()} {fired[0].detail}")
+        else:
+            messages.warning(request, f"{rule.name} did not fire for {target.name}: already fired, not wanted, "
+                                      f"not observable or over its nightly budget")
+        return redirect(reverse("facilities:followup-request", kwargs={"pk": pk}))
+
+
+def _target_tab(pk: int, tab: str) -> str:
+    return reverse("tom_targets:detail", kwargs={"pk": pk}) + f"?tab={tab}"

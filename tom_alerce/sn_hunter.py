@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 HOST_HINTS = ("sgscore1", "distpsnr1")
 DETAILS_CACHE_S = 3600
 ENRICH_WORKERS = 8
+TOM_SCAN_LIMIT = 500  # SN-ranked targets examined per page; the freshest of them are shown
 FILTER_NAMES = {1: "g", 2: "r", 3: "i"}
 
 
@@ -117,12 +118,13 @@ def api_candidates(api: AlerceApi, filters: HunterFilters) -> list[Candidate]:
 
 
 def tom_candidates(filters: HunterFilters) -> list[Candidate]:
-    """Targets in the TOM whose stamp classification ranks SN first, first seen in the last hours."""
+    """Targets in the TOM whose stamp classification ranks SN first and whose first detection
+    (else, without photometry, the classification's arrival) falls in the last hours."""
     since = timezone.now() - timedelta(hours=filters.hours)
     rows = list(TargetClassification.objects
                 .filter(classifier_name=STAMP_CLASSIFIER, class_name=SN_CLASS, ranking=1,
                         probability__gte=filters.min_probability, first_seen__gte=since)
-                .select_related("target").order_by("-probability")[:filters.limit])
+                .select_related("target").order_by("-probability")[:TOM_SCAN_LIMIT])
     ids = [r.target_id for r in rows]
     detections = (PhotometryReducedDatum.objects.filter(target_id__in=ids, brightness__isnull=False)
                   .order_by("target_id", "timestamp")
@@ -137,10 +139,12 @@ def tom_candidates(filters: HunterFilters) -> list[Candidate]:
     for target_id, key, value in TargetExtra.objects.filter(target_id__in=ids, key__in=HOST_HINTS).values_list(
             "target_id", "key", "value"):
         hosts.setdefault(target_id, {})[key] = _number(value)
+    since_mjd = datetime_to_mjd(since)
+    fresh = [r for r in rows if first.get(r.target_id, {}).get("mjd", since_mjd) >= since_mjd]
     return [Candidate(oid=r.target.name, ra=r.target.ra, dec=r.target.dec, probability=r.probability,
                       ndet=counts.get(r.target_id), firstmjd=first.get(r.target_id, {}).get("mjd"),
                       first_detection=first.get(r.target_id, {}), host=hosts.get(r.target_id, {}),
-                      target_id=r.target_id, sources=("tom",)) for r in rows]
+                      target_id=r.target_id, sources=("tom",)) for r in fresh[:filters.limit]]
 
 
 def _number(value: str) -> float | str:

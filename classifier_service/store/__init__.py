@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import JSON, Float, Table, case, create_engine, event, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from classifier_service.store import tables
 from classifier_service.store.tables import metadata
@@ -50,6 +51,14 @@ class BatchWrite:
     taxonomies: list[dict[str, Any]] = field(default_factory=list)
     cutouts: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def combine(cls, parts: Iterable[BatchWrite]) -> BatchWrite:
+        combined = cls()
+        for part in parts:
+            for name, rows in vars(part).items():
+                getattr(combined, name).extend(rows)
+        return combined
 
 
 class Store:
@@ -97,6 +106,15 @@ class Store:
         with self.engine.connect() as conn:
             query = select(table.c.oid, table.c.pid).where(table.c.oid.in_(list(oids)))
             return {(oid, pid) for oid, pid in conn.execute(query)}
+
+    def classifier_names_of(self, oids: Sequence[str]) -> set[tuple[str, str]]:
+        """(oid, classifier_name) pairs that already have stored probabilities."""
+        if not oids:
+            return set()
+        table = tables.probability
+        query = select(table.c.oid, table.c.classifier_name).distinct().where(table.c.oid.in_(list(oids)))
+        with self.engine.connect() as conn:
+            return {(oid, name) for oid, name in conn.execute(query)}
 
     def existing_oids(self, oids: Sequence[str]) -> set[str]:
         table = tables.object_table
@@ -267,10 +285,13 @@ def _execute_values(conn: Connection, sql: str, values: re.Match, params: list[d
     from psycopg2.extras import execute_values
 
     template = f"({values.group(1)})"
+    statement = f"{sql[:values.start()]}VALUES %s{sql[values.end():]}"
+    driver_error = conn.dialect.loaded_dbapi.Error
     cursor = conn.connection.driver_connection.cursor()
     try:
-        execute_values(cursor, f"{sql[:values.start()]}VALUES %s{sql[values.end():]}", params,
-                       template=template, page_size=_CHUNK)
+        execute_values(cursor, statement, params, template=template, page_size=_CHUNK)
+    except driver_error as exc:  # the same exception classes as through SQLAlchemy
+        raise DBAPIError.instance(statement, None, exc, driver_error) from exc
     finally:
         cursor.close()
 

@@ -9,11 +9,11 @@ from datetime import datetime
 
 import numpy as np
 import plotly.graph_objects as go
-from django.conf import settings
+from astropy.time import Time
 from tom_targets.models import Target
 
-from facilities.followup.trigger import select, visibility
-from facilities.followup.visibility import VisibilityWindow, airmass_curve, runs, site_observer
+from facilities.followup.trigger import Selection, rule_observer, select
+from facilities.followup.visibility import VisibilityWindow, airmass_curve, runs, window_in
 from facilities.models import FollowupRule, FollowupTrigger
 from facilities.target_facts import target_facts
 
@@ -23,38 +23,45 @@ PLOT_AIRMASS_CEILING = 3.0
 
 @dataclass
 class Candidate:
+    rule: FollowupRule
     target: Target
+    selection: Selection
     window: VisibilityWindow | None
     fired: FollowupTrigger | None
     figure: go.Figure
 
 
+def assess(rule: FollowupRule, target: Target, now: datetime) -> Candidate:
+    """What the rule makes of one target now: wanted or why not, when observable, fired already?"""
+    curve = airmass_curve(rule_observer(rule), target.ra, target.dec, now, rule.window_hours)
+    window = window_in(*curve, max_airmass=rule.max_airmass, sun_altitude_deg=rule.sun_altitude_deg,
+                       min_minutes=rule.min_window_minutes)
+    fired = rule.triggers.filter(target=target).exclude(status=FollowupTrigger.Status.FAILED).first()
+    return Candidate(rule=rule, target=target, selection=select(rule, target_facts(target), target.dec, now),
+                     window=window, fired=fired, figure=airmass_figure(rule, target.name, *curve))
+
+
 def candidates(rule: FollowupRule, now: datetime) -> list[Candidate]:
     """The targets the rule selects now (best classified first), with visibility and what already fired."""
-    targets = (Target.objects.filter(alerce_classifications__classifier_name=rule.classifier_name,
-                                     alerce_classifications__class_name=rule.class_name,
-                                     alerce_classifications__ranking=1,
-                                     alerce_classifications__probability__gte=rule.min_probability)
-               .distinct().order_by("-alerce_classifications__probability")[:MAX_CANDIDATES_PER_RULE])
-    fired = {t.target_id: t for t in rule.triggers.exclude(status=FollowupTrigger.Status.FAILED)}
-    result = []
-    for target in targets:
-        if not select(rule, target_facts(target), target.dec, now).selected:
-            continue
-        result.append(Candidate(target=target, window=visibility(rule, target, now), fired=fired.get(target.id),
-                                figure=airmass_figure(rule, target, now)))
-    return result
+    from tom_alerce.models import TargetClassification
+
+    ranked = (TargetClassification.objects
+              .filter(classifier_name=rule.classifier_name, class_name=rule.class_name, ranking=1,
+                      probability__gte=rule.min_probability)
+              .order_by("-probability").values_list("target_id", flat=True)[:MAX_CANDIDATES_PER_RULE * 4])
+    ids = list(dict.fromkeys(ranked))[:MAX_CANDIDATES_PER_RULE]  # one row per classifier version
+    by_id = Target.objects.in_bulk(ids)
+    targets = [by_id[i] for i in ids]
+    return [candidate for candidate in (assess(rule, target, now) for target in targets)
+            if candidate.selection.selected]
 
 
-def airmass_figure(rule: FollowupRule, target: Target, now: datetime) -> go.Figure:
-    """Airmass over the rule's look-ahead window from its site, with darkness shaded and the limit drawn."""
-    observer = site_observer(rule.site, getattr(settings, "FOLLOWUP_SITES", None))
-    times, airmass, sun = airmass_curve(observer, target.ra, target.dec, now, rule.window_hours)
+def airmass_figure(rule: FollowupRule, name: str, times: Time, airmass: np.ndarray, sun: np.ndarray) -> go.Figure:
+    """An airmass curve from the rule's site, with darkness shaded and the rule's limit drawn."""
     when = [t.to_datetime() for t in times]
     shown = np.where(airmass <= PLOT_AIRMASS_CEILING, airmass, np.nan)
-    figure = go.Figure(go.Scatter(x=when, y=shown, mode="lines", name=target.name))
-    dark = sun <= rule.sun_altitude_deg
-    for start, end in runs(dark):
+    figure = go.Figure(go.Scatter(x=when, y=shown, mode="lines", name=name))
+    for start, end in runs(sun <= rule.sun_altitude_deg):
         figure.add_vrect(x0=when[start], x1=when[end], fillcolor="#1f2d4d", opacity=0.15, line_width=0)
     figure.add_hline(y=rule.max_airmass, line_dash="dash", line_color="#d62728")
     figure.update_layout(height=220, margin=dict(l=40, r=10, t=10, b=30), showlegend=False,

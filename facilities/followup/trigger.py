@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from astroplan import Observer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -54,9 +55,13 @@ def select(rule: FollowupRule, facts: TargetFacts, dec: float, now: datetime) ->
     return Selection(True, "selected")
 
 
+def rule_observer(rule: FollowupRule) -> Observer:
+    """The rule's site, built in or from settings.FOLLOWUP_SITES."""
+    return site_observer(rule.site, getattr(settings, "FOLLOWUP_SITES", None))
+
+
 def visibility(rule: FollowupRule, target: Target, now: datetime) -> VisibilityWindow | None:
-    observer = site_observer(rule.site, getattr(settings, "FOLLOWUP_SITES", None))
-    return first_window(observer, target.ra, target.dec, start=now, hours=rule.window_hours,
+    return first_window(rule_observer(rule), target.ra, target.dec, start=now, hours=rule.window_hours,
                         max_airmass=rule.max_airmass, sun_altitude_deg=rule.sun_altitude_deg,
                         min_minutes=rule.min_window_minutes)
 
@@ -126,8 +131,9 @@ def request_form(rule: FollowupRule, target: Target, window: VisibilityWindow):
     """
     facility = get_service_class(rule.facility)()
     form_class = facility.get_form(rule.observation_type or None)
+    airmass = {} if {"max_airmass", "c_1_max_airmass"} & set(rule.template) else {"max_airmass": rule.max_airmass}
     data = {
-        "max_airmass": rule.max_airmass,  # forms that know no airmass ignore it
+        **airmass,  # the rule's limit unless the template sets one; forms that know no airmass ignore it
         **rule.template,
         "target_id": target.id,
         "facility": rule.facility,
@@ -155,7 +161,7 @@ def submit(rule: FollowupRule, target: Target, form) -> ObservationRecord:
 
 def fired_in_night(rule: FollowupRule, when: datetime) -> int:
     """Requests of this rule for the night that ``when`` falls in (local noon to noon at its site)."""
-    lon = site_observer(rule.site, getattr(settings, "FOLLOWUP_SITES", None)).location.lon.deg
+    lon = rule_observer(rule).location.lon.deg
     offset = timedelta(hours=lon / 15)
     local = when + offset
     noon = local.replace(hour=12, minute=0, second=0, microsecond=0)

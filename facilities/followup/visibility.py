@@ -70,8 +70,13 @@ def first_window(observer: Observer, ra: float, dec: float, *, start: datetime |
                  hours: float = 24.0, max_airmass: float = 2.0, sun_altitude_deg: float = -12.0,
                  min_minutes: float = 30.0) -> VisibilityWindow | None:
     """The first stretch within ``hours`` when the target is below ``max_airmass`` in darkness."""
-    start = start or datetime.now(timezone.utc)
-    times, airmass, sun = airmass_curve(observer, ra, dec, start, hours)
+    curve = airmass_curve(observer, ra, dec, start or datetime.now(timezone.utc), hours)
+    return window_in(*curve, max_airmass=max_airmass, sun_altitude_deg=sun_altitude_deg, min_minutes=min_minutes)
+
+
+def window_in(times: Time, airmass: np.ndarray, sun: np.ndarray, *, max_airmass: float,
+              sun_altitude_deg: float, min_minutes: float) -> VisibilityWindow | None:
+    """The first long-enough stretch of an :func:`airmass_curve` below ``max_airmass`` in darkness."""
     good = (airmass <= max_airmass) & (sun <= sun_altitude_deg)
     for run_start, run_end in runs(good):
         window = VisibilityWindow(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -24,7 +23,13 @@ from facilities.tns.client import (
     TNSCredentials,
     TNSError,
 )
-from facilities.tns.report import ReportCandidate, ReporterSettings, build_at_report, bulk_report
+from facilities.tns.report import (
+    ALERCE_CLASSIFIER_DESCRIPTIONS,
+    ReportCandidate,
+    ReporterSettings,
+    build_at_report,
+    bulk_report,
+)
 
 log = logging.getLogger(__name__)
 Status = TNSReport.Status
@@ -61,6 +66,7 @@ def reporter_settings() -> ReporterSettings:
         reporter=conf.get("reporter", "ALeRCE-style broker on behalf of this TOM"),
         group_id=str(conf.get("group_id", "74")),
         object_url=conf.get("object_url", "https://alerce.online/object/{oid}"),
+        classifier_descriptions={**ALERCE_CLASSIFIER_DESCRIPTIONS, **conf.get("classifier_descriptions", {})},
     )
 
 
@@ -148,7 +154,7 @@ def submit_report(target: Target, *, mode: str = "manual", dry_run: bool = False
         if report.status != Status.SENT:
             break
         if attempt:
-            time.sleep(poll_interval_s)
+            client.sleep(poll_interval_s)
         poll_report(report, client)
     return report
 
@@ -191,6 +197,9 @@ def settle_unknown(report: TNSReport, client: TNSClient | None = None) -> TNSRep
 def rename_target(target: Target, iau_name: str) -> None:
     """Name the target by its IAU name and keep its survey name as an alias (as tom-tns does)."""
     if target.name == iau_name:
+        return
+    if Target.objects.filter(name=iau_name).exclude(pk=target.pk).exists():
+        log.warning("not renaming %s: another target is already named %s", target.name, iau_name)
         return
     old = target.name
     with transaction.atomic():

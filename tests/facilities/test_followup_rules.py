@@ -15,6 +15,7 @@ from facilities.followup.trigger import fire_rules, select
 from facilities.hooks import on_alert_received
 from facilities.models import FollowupRule, FollowupTrigger
 from facilities.target_facts import TargetFacts
+from facilities.tns.report import PhotometryPoint
 from .candidates import make_candidate
 from .lco_standin import API_TOKEN, PROPOSAL, LCOPortalStandIn
 
@@ -182,8 +183,6 @@ def test_a_rule_selects_targets_by_class_probability_brightness_age_and_region()
     rule = FollowupRule(class_name="SN", min_probability=0.7, max_magnitude=19.0,
                         max_hours_since_first_detection=48, min_dec=-60, max_dec=10)
     facts = TargetFacts(top_classes={"stamp_classifier": ("SN", 0.9)})
-    from facilities.tns.report import PhotometryPoint
-
     young_bright = TargetFacts(top_classes=facts.top_classes,
                                detections=[PhotometryPoint(mjd=61114.5, fid=1, mag=18.5, mag_err=0.1)])
     now = datetime(2026, 3, 15, 18, 0, tzinfo=timezone.utc)  # MJD 61114.75

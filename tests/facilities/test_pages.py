@@ -10,18 +10,9 @@ from facilities.models import FollowupRule, FollowupTrigger, TNSReport
 from facilities.tns import service
 from facilities.views import tns_tab_context
 from .candidates import make_candidate
-from .tns_standin import API_KEY, TNSStandIn
 
 pytestmark = pytest.mark.django_db
 Status = TNSReport.Status
-
-
-@pytest.fixture
-def tns(settings):
-    with TNSStandIn() as standin:
-        settings.TNS = {"base_url": standin.url, "bot_id": "123", "bot_name": "test_bot", "api_key": API_KEY,
-                        "reporter": "Test reporter", "poll_interval_s": 0}
-        yield standin
 
 
 @pytest.fixture
@@ -50,7 +41,7 @@ def test_only_staff_see_the_button_and_may_report(client, tns):
     assert tns_tab_context({"target": target, "user": astronomer})["tns_can_report"] is False
     client.force_login(astronomer)
 
-    response = client.post(reverse("facilities:tns-report-target", kwargs={"pk": target.pk}))
+    response = client.post(reverse("facilities:tns-report", kwargs={"pk": target.pk}))
 
     assert response.status_code == 302 and "login" in response["Location"]
     assert tns.state.uploads == [] and not TNSReport.objects.exists()
@@ -58,7 +49,7 @@ def test_only_staff_see_the_button_and_may_report(client, tns):
 
 def test_the_report_button_reports_once_and_renames_the_target(client, staff, tns):
     target = make_candidate("ZTF26aaaaacc")
-    url = reverse("facilities:tns-report-target", kwargs={"pk": target.pk})
+    url = reverse("facilities:tns-report", kwargs={"pk": target.pk})
 
     response = client.post(url)
     client.post(url)
@@ -74,7 +65,7 @@ def test_the_report_button_reports_once_and_renames_the_target(client, staff, tn
 def test_a_dry_run_from_the_form_records_the_report_and_sends_nothing(client, staff, tns):
     target = make_candidate("ZTF26aaaaacd")
 
-    client.post(reverse("facilities:tns-report-target", kwargs={"pk": target.pk}), {"dry_run": "on"})
+    client.post(reverse("facilities:tns-report", kwargs={"pk": target.pk}), {"dry_run": "on"})
 
     assert target.tns_reports.get().status == Status.DRY_RUN
     assert tns.state.uploads == []
@@ -122,3 +113,21 @@ def test_the_tonight_page_lists_each_rules_candidates_windows_airmass_plots_and_
     assert html.count("plotly-graph-div") == 2
     assert "fired: dry run" in html and "airmass 1.80 from Cerro Pachon" in html
     assert reverse("facilities:tonight") in client.get("/").content.decode()  # the nav item
+
+
+def test_the_followup_page_of_a_target_shows_each_rule_and_lets_staff_fire_one(client, staff):
+    wanted = FollowupRule.objects.create(name="circumpolar SNe", facility="LCO", observation_type="IMAGING",
+                                         dry_run=True, min_probability=0.7, max_airmass=2.6)
+    FollowupRule.objects.create(name="AGN monitoring", facility="LCO", class_name="AGN")
+    target = make_candidate("ZTF26aaaaack", ra=40.0, dec=-85.0)
+    url = reverse("facilities:followup-request", kwargs={"pk": target.pk})
+
+    html = client.get(url).content.decode()
+
+    assert html.count('class="row border-bottom py-2 followup-candidate"') == 2
+    assert "not wanted: stamp_classifier top class is not AGN" in html
+    assert html.count('class="btn btn-sm btn-primary fire-rule"') == 1
+    response = client.post(url, {"rule": wanted.pk})
+    assert response.status_code == 302
+    assert FollowupTrigger.objects.get(target=target, rule=wanted).status == FollowupTrigger.Status.DRY_RUN
+    assert 'class="btn btn-sm btn-primary fire-rule"' not in client.get(url).content.decode()

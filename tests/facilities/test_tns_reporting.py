@@ -7,18 +7,9 @@ from facilities.models import TNSAutoReportDecision, TNSAutoReportPolicy, TNSRep
 from facilities.tns import service
 from facilities.tns.client import TNSClient, TNSCredentials
 from .candidates import make_candidate
-from .tns_standin import API_KEY, TNSStandIn
 
 pytestmark = pytest.mark.django_db
 Status = TNSReport.Status
-
-
-@pytest.fixture
-def tns(settings):
-    with TNSStandIn() as standin:
-        settings.TNS = {"base_url": standin.url, "bot_id": "123", "bot_name": "test_bot", "api_key": API_KEY,
-                        "reporter": "Test reporter on behalf of the test TOM", "poll_interval_s": 0}
-        yield standin
 
 
 @pytest.fixture

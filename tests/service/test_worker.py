@@ -156,3 +156,55 @@ def test_features_are_stored_with_their_version(shared_data, sqlite_store):
         rows = conn.execute(select(tables.feature.c.name, tables.feature.c.fid, tables.feature.c.version,
                                    tables.feature.c.value)).all()
     assert len(rows) == 1 and rows[0][:3] == ("n_points", 0, "f1") and rows[0][3] > 10
+
+
+class NanClassifier(CountingClassifier):
+    """Returns a NaN probability for one object: the store's NOT NULL refuses it."""
+
+    def __init__(self, nan_for: str) -> None:
+        super().__init__()
+        self.nan_for = nan_for
+
+    def classify(self, batch):
+        results = super().classify(batch)
+        for item, result in zip(batch, results):
+            if item.alert.oid == self.nan_for:
+                result.outputs[0].probabilities["long"] = float("nan")
+        return results
+
+
+def test_rows_the_store_refuses_make_dead_letters_of_their_alerts_only(shared_data, store):
+    batch = messages(shared_data / "ztf_alerts/fink-client/single")
+    victim = parse_record(next(iter_records(batch[0].payload))).oid
+    report = Worker(ListSource([]), store, [NanClassifier(victim)]).process(batch)
+    assert report.n_alerts == 7
+    assert [(d.stage, d.oid) for d in report.dead_letters] == [("store", victim)]
+    counts = store.row_counts()
+    assert counts["object"] == 7 and counts["dead_letter"] == 1 and counts["taxonomy"] == 1
+
+
+class EpochClassifier(CountingClassifier):
+    """Its answer depends on the alert it is given, as a classifier using alert metadata does."""
+
+    def classify(self, batch):
+        results = super().classify(batch)
+        for item, result in zip(batch, results):
+            p = item.alert.candidate.mjd % 1
+            result.outputs[0].probabilities.update(long=p, short=1 - p)
+        return results
+
+
+def test_an_old_alert_replayed_late_does_not_overwrite_newer_classifications(shared_data, sqlite_store):
+    folder = shared_data / "ztf_alerts/ampel-ztf/ZTF18abxhyqv_nocutouts"
+    ordered = sorted(messages(folder), key=lambda m: parse_record(next(iter_records(m.payload))).candidate.mjd)
+    Worker(ListSource([]), sqlite_store, [EpochClassifier()]).process(ordered)  # the newest alert wins
+
+    def stored():
+        with sqlite_store.engine.connect() as conn:
+            return conn.execute(select(tables.probability).order_by(tables.probability.c.class_name)).all()
+
+    before = stored()
+    classifier = EpochClassifier()
+    Worker(ListSource([]), sqlite_store, [classifier]).process(ordered[:1])  # the oldest, again
+    assert classifier.seen  # it was classified (and published) ...
+    assert stored() == before  # ... but the newer result stays in the store

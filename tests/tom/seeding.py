@@ -61,17 +61,25 @@ def forced_magnitudes(alert: Alert) -> list[tuple[float, int, float, float]]:
     return rows
 
 
-def seed_target(alert: Alert, classifications: dict | None = None) -> Target:
-    """A target with the alert's photometry, cutouts and the given classifications."""
+def seed_target(alert: Alert, classifications: dict | None = None, first_detected_days_ago: float = 0.1) -> Target:
+    """A target with the alert's photometry (shifted in time so that the object was first
+    detected ``first_detected_days_ago``), cutouts and the given classifications."""
+    from tom_alerce.sn_hunter import now_mjd
+
+    shift = now_mjd() - first_detected_days_ago - alert.detections[0].mjd
+
+    def when(mjd: float):
+        return mjd_to_datetime(mjd + shift)
+
     target = Target.objects.create(name=alert.oid, type=Target.SIDEREAL, ra=alert.candidate.ra,
                                    dec=alert.candidate.dec, epoch=2000.0)
-    points = [PhotometryReducedDatum(target=target, timestamp=mjd_to_datetime(d.mjd), brightness=d.magpsf,
+    points = [PhotometryReducedDatum(target=target, timestamp=when(d.mjd), brightness=d.magpsf,
                                      brightness_error=d.sigmapsf, bandpass=FILTER_NAMES[d.fid], unit="mag",
                                      source_name="ALeRCEBroker") for d in alert.detections]
-    points += [PhotometryReducedDatum(target=target, timestamp=mjd_to_datetime(n.mjd), limit=n.diffmaglim,
+    points += [PhotometryReducedDatum(target=target, timestamp=when(n.mjd), limit=n.diffmaglim,
                                       bandpass=FILTER_NAMES[n.fid], unit="mag", source_name="ALeRCEBroker")
                for n in alert.non_detections]
-    points += [PhotometryReducedDatum(target=target, timestamp=mjd_to_datetime(mjd), brightness=mag,
+    points += [PhotometryReducedDatum(target=target, timestamp=when(mjd), brightness=mag,
                                       brightness_error=err, bandpass=FILTER_NAMES[fid], unit="mag",
                                       reduction_version="forced_photometry", source_name="ALeRCEBroker")
                for mjd, fid, mag, err in forced_magnitudes(alert)]

@@ -98,3 +98,11 @@ def test_target_list_shows_top_stamp_and_light_curve_classes(client, user, seede
 
 def test_nav_bar_links_the_sn_hunter(client):
     assert reverse("tom_alerce:sn-hunter") in client.get("/").content.decode()
+
+
+def test_sn_hunter_leaves_out_tom_targets_first_detected_before_the_window(client, seeded_target, settings):
+    settings.ALERCE_API_URL = "http://127.0.0.1:9"
+    url = reverse("tom_alerce:sn-hunter-candidates")
+    # seeded as first detected 2.4 h ago
+    assert seeded_target.name not in client.get(url + "?hours=1").content.decode()
+    assert seeded_target.name in client.get(url + "?hours=3").content.decode()
