@@ -23,6 +23,7 @@ from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
 from tom_alerce.classifications import record_classifications
 from tom_alerce.photometry import mjd_to_datetime
+from tom_alerce.sn_hunter import now_mjd
 from tom_alerce.stamps import KINDS, as_png
 
 ALERT_PATH = Path("ztf_alerts/fink-client/fink_enriched_v4.02/part-3-305711.avro")
@@ -64,8 +65,6 @@ def forced_magnitudes(alert: Alert) -> list[tuple[float, int, float, float]]:
 def seed_target(alert: Alert, classifications: dict | None = None, first_detected_days_ago: float = 0.1) -> Target:
     """A target with the alert's photometry (shifted in time so that the object was first
     detected ``first_detected_days_ago``), cutouts and the given classifications."""
-    from tom_alerce.sn_hunter import now_mjd
-
     shift = now_mjd() - first_detected_days_ago - alert.detections[0].mjd
 
     def when(mjd: float):
@@ -155,8 +154,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextmanager
 def fake_alerce_api(alert: Alert, probability: float = 0.9, firstmjd: float | None = None):
-    from tom_alerce.sn_hunter import now_mjd
-
     server = FakeAlerceApi(alert, probability, firstmjd if firstmjd is not None else now_mjd() - 0.1)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
