@@ -15,13 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import DataError, IntegrityError
-
 from classifier_service.alert import Alert, Cutouts
-from classifier_service.classifiers.base import Classification, Classifier, ClassifierInput, ClassifierOutput
+from classifier_service.classifiers.base import Classification, Classifier, ClassifierInput
 from classifier_service.cutouts import CutoutError, decode_stamp
 from classifier_service.lightcurve import ObjectSummary, merge_with_stored, summarise
-from classifier_service.store import BatchWrite, Store
+from classifier_service.store import BatchWrite, RejectedRows, Store
 from classifier_service.store import rows as store_rows
 from classifier_service.stream.base import ClassifiedAlert, DeadLetter, RawMessage, Sink, Source
 from classifier_service.surveys import parse_record
@@ -281,14 +279,14 @@ class StoreStage:
         per_object = {oid: self._object_rows(batch, oid, items) for oid, items in groups.items()}
         try:
             self.store.write(self._with_bookkeeping(batch, BatchWrite.combine(per_object.values())))
-        except (DataError, IntegrityError) as exc:
-            log.warning("the store refused a batch (%s); writing object by object", exc.orig)
+        except RejectedRows as exc:
+            log.warning("the store refused a batch (%s); writing object by object", exc)
             for oid, rows in per_object.items():
                 try:
                     self.store.write(rows)
-                except (DataError, IntegrityError) as exc_one:
+                except RejectedRows as exc_one:
                     for item in groups[oid]:
-                        batch.reject(item, self.name, f"{type(exc_one.orig).__name__}: {exc_one.orig}")
+                        batch.reject(item, self.name, str(exc_one))
             batch.prune()
             self.store.write(self._with_bookkeeping(batch, BatchWrite()))
         self._taxonomy_written = True
@@ -343,6 +341,7 @@ class Publish:
                 sigmapsf=candidate.sigmapsf, ndet=summary.object_row["ndet"],
                 firstmjd=summary.object_row["firstmjd"], lastmjd=summary.object_row["lastmjd"],
                 classifications=[out for c in item.classifications for out in c.outputs],
+                lightcurve=summary.lightcurve,
             ))
         for sink in self.sinks:
             sink.publish(batch.classified, batch.dead_letters)

@@ -53,5 +53,10 @@ class ClassificationHistory(models.Model):
         ordering = ["-recorded", "-id"]
         verbose_name_plural = "classification history"
 
+    @property
+    def top_class(self) -> tuple[str, float] | None:
+        """(class_name, probability) of the most probable class (JSON key order is not kept)."""
+        return max(self.probabilities.items(), key=lambda kv: kv[1], default=None)
+
     def __str__(self) -> str:
         return f"{self.target_id} {self.classifier_name} {self.classifier_version} @ {self.recorded:%Y-%m-%d %H:%M}"

@@ -107,7 +107,8 @@ def lightcurve_figure(phot: Photometry, title: str = "") -> go.Figure:
             error = None if kind == "limit" else dict(type="data", array=phot.error[sel], visible=True)
             fig.add_trace(go.Scatter(x=phot.mjd[sel], y=phot.magnitude[sel], error_y=error,
                                      name=f"{band} {kind}", marker_color=color, **style))
-    fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=50, b=40),
-                      xaxis=dict(title="MJD", tickformat="d"), yaxis_title="magnitude", legend=dict(orientation="h", y=1.02, x=0))
+    fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=50, b=40), showlegend=True,
+                      xaxis=dict(title="MJD", tickformat=".5~f"),  # 61365.25, not 61.365k
+                      yaxis_title="magnitude", legend=dict(orientation="h", y=1.02, x=0))
     fig.update_yaxes(autorange="reversed")
     return fig

@@ -18,12 +18,12 @@ from typing import Any
 from sqlalchemy import JSON, Float, Table, case, create_engine, event, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from classifier_service.store import tables
 from classifier_service.store.tables import metadata
 
-__all__ = ["Store", "BatchWrite", "DEFAULT_URL", "database_url", "tables"]
+__all__ = ["Store", "BatchWrite", "RejectedRows", "DEFAULT_URL", "database_url", "tables"]
 
 DEFAULT_URL = "sqlite:///var/alerce.sqlite3"
 # Rows per statement: below SQLite's 32766 bound-parameter limit for the widest table.
@@ -35,6 +35,10 @@ STORED_DETECTION_COLUMNS = (
     "candid", "mjd", "fid", "ra", "dec", "magpsf", "sigmapsf", "isdiffpos", "magpsf_corr",
     "sigmapsf_corr", "sigmapsf_corr_ext", "corrected", "dubious", "has_stamp",
 )
+
+
+class RejectedRows(ValueError):
+    """The database refused a batch for its data (NOT NULL, length, type); nothing was written."""
 
 
 @dataclass
@@ -130,7 +134,17 @@ class Store:
 
     # --- the batch write ------------------------------------------------------------
     def write(self, batch: BatchWrite) -> None:
-        """All of a batch's rows in one transaction of idempotent upserts."""
+        """All of a batch's rows in one transaction of idempotent upserts.
+
+        Raises :class:`RejectedRows` when the data break a constraint; connection and other
+        database failures propagate as SQLAlchemy raises them.
+        """
+        try:
+            self._write(batch)
+        except (DataError, IntegrityError) as exc:
+            raise RejectedRows(f"{type(exc.orig).__name__}: {exc.orig}".strip()) from exc
+
+    def _write(self, batch: BatchWrite) -> None:
         with self.engine.begin() as conn:
             self._upsert_objects(conn, batch.objects)
             self._upsert_detections(conn, batch.detections)

@@ -208,3 +208,11 @@ def test_an_old_alert_replayed_late_does_not_overwrite_newer_classifications(sha
     Worker(ListSource([]), sqlite_store, [classifier]).process(ordered[:1])  # the oldest, again
     assert classifier.seen  # it was classified (and published) ...
     assert stored() == before  # ... but the newer result stays in the store
+
+
+def test_published_alerts_carry_their_objects_light_curve(shared_data, sqlite_store):
+    sink = RecordingSink()
+    Worker(ListSource([]), sqlite_store, sinks=[sink]).process(
+        messages(shared_data / "ztf_alerts/ampel-ztf/single/ZTF20abyfpze.avro"))
+    (alert,) = sink.alerts
+    assert alert.lightcurve is not None and len(alert.lightcurve) == alert.ndet > 10

@@ -62,10 +62,10 @@ def forced_magnitudes(alert: Alert) -> list[tuple[float, int, float, float]]:
     return rows
 
 
-def seed_target(alert: Alert, classifications: dict | None = None, first_detected_days_ago: float = 0.1) -> Target:
-    """A target with the alert's photometry (shifted in time so that the object was first
-    detected ``first_detected_days_ago``), cutouts and the given classifications."""
-    shift = now_mjd() - first_detected_days_ago - alert.detections[0].mjd
+def seed_target(alert: Alert, classifications: dict | None = None, last_detected_days_ago: float = 0.1) -> Target:
+    """A target with the alert's photometry (shifted in time so that the alert arrived
+    ``last_detected_days_ago``), cutouts and the given classifications."""
+    shift = now_mjd() - last_detected_days_ago - alert.candidate.mjd
 
     def when(mjd: float):
         return mjd_to_datetime(mjd + shift)

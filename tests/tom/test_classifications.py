@@ -44,7 +44,7 @@ def test_new_probabilities_update_rows_rerank_and_append_history(target):
     agn = TargetClassification.objects.get(target=target, classifier_name="stamp_classifier", class_name="AGN")
     assert (agn.ranking, sn.probability, sn.source, sn.first_seen) == (1, 0.1, "api", first_seen)
     latest = ClassificationHistory.objects.filter(classifier_name="stamp_classifier").first()
-    assert latest.probabilities["AGN"] == 0.6 and latest.source == "api"
+    assert latest.top_class == ("AGN", 0.6) and latest.source == "api"
 
 
 def test_a_new_classifier_version_is_kept_beside_the_old_one(target):

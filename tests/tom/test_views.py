@@ -68,7 +68,7 @@ def test_sn_hunter_filters_out_candidates_below_the_minimum_probability(client, 
 
 def test_sn_hunter_shows_tom_targets_when_the_api_is_down(client, seeded_target, settings):
     settings.ALERCE_API_URL = "http://127.0.0.1:9"  # nothing listens there
-    html = client.get(reverse("tom_alerce:sn-hunter-candidates")).content.decode()
+    html = client.get(reverse("tom_alerce:sn-hunter-candidates") + "?hours=720").content.decode()
     assert "could not be queried" in html and seeded_target.name in html and "Open target" in html
 
 
@@ -103,6 +103,6 @@ def test_nav_bar_links_the_sn_hunter(client):
 def test_sn_hunter_leaves_out_tom_targets_first_detected_before_the_window(client, seeded_target, settings):
     settings.ALERCE_API_URL = "http://127.0.0.1:9"
     url = reverse("tom_alerce:sn-hunter-candidates")
-    # seeded as first detected 2.4 h ago
-    assert seeded_target.name not in client.get(url + "?hours=1").content.decode()
-    assert seeded_target.name in client.get(url + "?hours=3").content.decode()
+    # the seeded SN II was first detected 27 days before its last alert (2.4 h ago)
+    assert seeded_target.name not in client.get(url + "?hours=24").content.decode()
+    assert seeded_target.name in client.get(url + "?hours=720").content.decode()
