@@ -39,7 +39,7 @@ class Detection:
     rcid: int | None = None
     has_stamp: bool = False  # True only for the candidate that came with cutouts
     parent_candid: int | None = None  # the alert that carried this row
-    extra: dict[str, Any] = _field(default_factory=dict)  # every other survey field
+    extra: dict[str, Any] = _field(default_factory=dict)  # the survey's whole record
 
 
 @dataclass(slots=True)

@@ -224,8 +224,9 @@ class Demo:
         self.say("stopped")
 
 
-def wait_for_classified_targets(timeout_s: float) -> int:
-    """How many TOM targets have classifications, polling until one does or time runs out."""
+def wait_for_classified_targets(timeout_s: float, settle_s: float = 10.0) -> int:
+    """How many TOM targets have classifications once that number stops growing for
+    ``settle_s`` (the listener has caught up), or when time runs out."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_tom.settings")
     import django
 
@@ -233,11 +234,15 @@ def wait_for_classified_targets(timeout_s: float) -> int:
     from tom_alerce.models import TargetClassification
 
     deadline = time.monotonic() + timeout_s
-    while True:
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
         n = TargetClassification.objects.values("target").distinct().count()
-        if n or time.monotonic() > deadline:
-            return n
+        if n != last:
+            last, since = n, time.monotonic()
+        elif n and time.monotonic() - since >= settle_s:
+            break
         time.sleep(2)
+    return max(last, 0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,6 +44,9 @@ def load_classifiers(names: Sequence[str] | None = None) -> list[Classifier]:
         except FileNotFoundError as exc:
             log.info("classifier %s has no model artifact yet: %s", path, exc)
             continue
+        except ValueError as exc:  # an artifact this code cannot use (e.g. other feature version)
+            log.error("classifier %s is not loaded: its artifact does not fit this code: %s", path, exc)
+            continue
         if wanted is None or classifier.name in wanted:
             loaded.append(classifier)
     if wanted is not None:

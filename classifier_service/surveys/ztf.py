@@ -23,11 +23,6 @@ SURVEY = "ZTF"
 # Majors we know the layout of; within them a newer minor (say 4.03) is read the same way.
 SUPPORTED_MAJORS = {"1", "3", "4"}
 
-# Candidate fields promoted to Detection attributes; the rest go to Detection.extra.
-_DETECTION_FIELDS = (
-    "candid", "jd", "fid", "ra", "dec", "magpsf", "sigmapsf", "isdiffpos", "distnr", "magnr",
-    "sigmagnr", "rb", "drb", "diffmaglim", "pid", "field", "rcid",
-)
 # Candidate metadata the stamp classifier and the light-curve features read.
 METADATA_FIELDS = (
     "sgscore1", "sgscore2", "sgscore3", "distpsnr1", "distpsnr2", "distpsnr3", "sgmag1", "srmag1",
@@ -117,7 +112,7 @@ def _detection(oid: str, row: dict[str, Any], parent_candid: int) -> Detection:
         field=row.get("field"),
         rcid=row.get("rcid"),
         parent_candid=parent_candid,
-        extra={k: v for k, v in row.items() if k not in _DETECTION_FIELDS},
+        extra=row,  # the whole survey record: copying out the other fields costs half the parse
     )
 
 
