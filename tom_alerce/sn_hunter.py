@@ -17,6 +17,7 @@ from django.db.models import Count
 from django.utils import timezone
 from tom_dataproducts.models import PhotometryReducedDatum
 from tom_targets.models import Target, TargetExtra
+from tom_targets.permissions import targets_for_user
 
 from tom_alerce.api import AlerceApi, AlerceApiError
 from tom_alerce.models import TargetClassification
@@ -117,13 +118,15 @@ def api_candidates(api: AlerceApi, filters: HunterFilters) -> list[Candidate]:
         return list(pool.map(enrich, candidates))
 
 
-def tom_candidates(filters: HunterFilters) -> list[Candidate]:
+def tom_candidates(filters: HunterFilters, visible_targets) -> list[Candidate]:
     """Targets in the TOM whose stamp classification ranks SN first and whose first detection
-    (else, without photometry, the classification's arrival) falls in the last hours."""
+    (else, without photometry, the classification's arrival) falls in the last hours; only
+    targets in ``visible_targets`` (the user's, by the TOM's permissions) are considered."""
     since = timezone.now() - timedelta(hours=filters.hours)
     rows = list(TargetClassification.objects
                 .filter(classifier_name=STAMP_CLASSIFIER, class_name=SN_CLASS, ranking=1,
-                        probability__gte=filters.min_probability, first_seen__gte=since)
+                        probability__gte=filters.min_probability, first_seen__gte=since,
+                        target__in=visible_targets)
                 .select_related("target").order_by("-probability")[:TOM_SCAN_LIMIT])
     ids = [r.target_id for r in rows]
     detections = (PhotometryReducedDatum.objects.filter(target_id__in=ids, brightness__isnull=False)
@@ -179,12 +182,9 @@ def apply_magnitude_cut(candidates: Iterable[Candidate], max_magnitude: float | 
             or c.first_detection["magpsf"] <= max_magnitude]
 
 
-def target_ids_by_name(names: Iterable[str]) -> dict[str, int]:
-    return dict(Target.objects.filter(name__in=list(names)).values_list("name", "id"))
-
-
-def hunt(api: AlerceApi | None, filters: HunterFilters) -> tuple[list[Candidate], str | None]:
-    """Candidates from the API (when configured) and the TOM; an API failure is reported, not raised."""
+def hunt(api: AlerceApi | None, filters: HunterFilters, user) -> tuple[list[Candidate], str | None]:
+    """Candidates from the API (when configured) and from the targets ``user`` may see in the TOM;
+    an API failure is reported, not raised."""
     error = None
     from_api: list[Candidate] = []
     if api is not None:
@@ -193,8 +193,9 @@ def hunt(api: AlerceApi | None, filters: HunterFilters) -> tuple[list[Candidate]
         except AlerceApiError as exc:
             logger.warning("SN Hunter: API unavailable: %s", exc)
             error = str(exc)
-    known = target_ids_by_name(c.oid for c in from_api)
+    visible = targets_for_user(user, Target.objects.all(), "view_target")
+    known = dict(visible.filter(name__in=[c.oid for c in from_api]).values_list("name", "id"))
     for candidate in from_api:
         candidate.target_id = known.get(candidate.oid)
-    candidates = merge_candidates(from_api, tom_candidates(filters))
+    candidates = merge_candidates(from_api, tom_candidates(filters, visible))
     return apply_magnitude_cut(candidates, filters.max_magnitude)[:filters.limit], error

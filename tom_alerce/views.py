@@ -16,6 +16,7 @@ from django.views import View
 from django.views.generic import TemplateView
 from tom_dataproducts.models import DataProduct
 from tom_targets.models import Target
+from tom_targets.permissions import targets_for_user
 
 from tom_alerce.api import AlerceApi, AlerceApiError, api_from_settings, probabilities_as_classifications
 from tom_alerce.classifications import record_classifications
@@ -38,9 +39,11 @@ def plotly_js(request) -> FileResponse:
     return response
 
 
-def _stamp_from_data_products(oid: str, kind: str) -> bytes | None:
-    """The cutout the broker plugin saved as a data product of the target named ``oid``."""
-    product = (DataProduct.objects.filter(target__name=oid)
+def _stamp_from_data_products(oid: str, kind: str, user) -> bytes | None:
+    """The cutout the broker plugin saved as a data product of the target named ``oid``,
+    when ``user`` may see that target."""
+    visible = targets_for_user(user, Target.objects.filter(name=oid), "view_target")
+    product = (DataProduct.objects.filter(target__in=visible)
                .filter(Q(product_id__icontains=kind) | Q(data__icontains=kind))
                .order_by("created").first())
     if product is None or not product.data:
@@ -62,32 +65,36 @@ def first_stamp_candid(api: AlerceApi, oid: str) -> str | None:
 
 
 class StampView(View):
-    """A cutout as PNG: the TOM's data product when it has one, else the configured API's get_stamp."""
+    """A cutout as PNG: the TOM's data product when the user may see one, else the configured
+    API's get_stamp (public data, so those are cached for everyone)."""
 
     def get(self, request, oid: str, kind: str):
         if kind not in KINDS:
             raise Http404(f"unknown cutout kind {kind!r}")
         candid = request.GET.get("candid") or None
-        key = f"tom_alerce:stamp:{oid}:{candid}:{kind}"
-        png = cache.get(key)
-        if png is None:
-            png = self._fetch(oid, kind, candid)
-            cache.set(key, png, STAMP_CACHE_S)
-        response = HttpResponse(png, content_type="image/png")
-        response["Cache-Control"] = f"max-age={STAMP_CACHE_S}"
-        return response
-
-    @staticmethod
-    def _fetch(oid: str, kind: str, candid: str | None) -> bytes:
         try:
-            data = _stamp_from_data_products(oid, kind)
-            if data is None:
-                api = api_from_settings()
-                data = api.stamp(oid, kind, candid or first_stamp_candid(api, oid))
-            return as_png(data)
+            png = self._from_tom(oid, kind, request.user) or self._from_api(oid, kind, candid)
         except (AlerceApiError, StampError, OSError) as exc:
             logger.info("no %s cutout for %s: %s", kind, oid, exc)
             raise Http404(f"no {kind} cutout for {oid}") from exc
+        response = HttpResponse(png, content_type="image/png")
+        response["Cache-Control"] = f"private, max-age={STAMP_CACHE_S}"
+        return response
+
+    @staticmethod
+    def _from_tom(oid: str, kind: str, user) -> bytes | None:
+        data = _stamp_from_data_products(oid, kind, user)
+        return None if data is None else as_png(data)
+
+    @staticmethod
+    def _from_api(oid: str, kind: str, candid: str | None) -> bytes:
+        key = f"tom_alerce:stamp:{oid}:{candid}:{kind}"
+        png = cache.get(key)
+        if png is None:
+            api = api_from_settings()
+            png = as_png(api.stamp(oid, kind, candid or first_stamp_candid(api, oid)))
+            cache.set(key, png, STAMP_CACHE_S)
+        return png
 
 
 class SNHunterView(TemplateView):
@@ -111,7 +118,7 @@ class SNHunterCandidatesView(TemplateView):
         context = super().get_context_data(**kwargs)
         form = HunterForm(self.request.GET or None)
         filters = form.filters()
-        candidates, error = hunt(api_from_settings(), filters)
+        candidates, error = hunt(api_from_settings(), filters, self.request.user)
         for candidate in candidates:
             candidate.stamps = stamp_urls(candidate.oid, candidate.first_detection.get("candid"))
             candidate.actions = {
@@ -135,6 +142,8 @@ class CreateTargetView(LoginRequiredMixin, View):
             return HttpResponseBadRequest("oid is empty")
         target, created = Target.objects.get_or_create(
             name=oid, defaults={"type": Target.SIDEREAL, "ra": ra, "dec": dec, "epoch": 2000.0})
+        if created:
+            target.give_user_access(request.user)  # private by default: its creator must see it
         api = api_from_settings()
         try:
             record_classifications(target, probabilities_as_classifications(api.probabilities(oid)),

@@ -24,7 +24,8 @@ def test_target_page_has_the_alerce_tab_with_charts_cutouts_and_light_curve(clie
     assert "https://www.wis-tns.org/search?" in html
 
 
-def test_cutouts_are_served_from_the_targets_data_products(client, seeded_target, alert):
+def test_cutouts_are_served_from_the_targets_data_products(client, user, seeded_target, alert):
+    client.force_login(user)
     response = client.get(reverse("tom_alerce:stamp", kwargs={"oid": alert.oid, "kind": "science"}))
     assert response["Content-Type"] == "image/png"
     assert Image.open(io.BytesIO(response.content)).size == (189, 189)
@@ -66,7 +67,8 @@ def test_sn_hunter_filters_out_candidates_below_the_minimum_probability(client, 
     assert alert.oid not in html and "No SN candidates" in html
 
 
-def test_sn_hunter_shows_tom_targets_when_the_api_is_down(client, seeded_target, settings):
+def test_sn_hunter_shows_tom_targets_when_the_api_is_down(client, user, seeded_target, settings):
+    client.force_login(user)
     settings.ALERCE_API_URL = "http://127.0.0.1:9"  # nothing listens there
     html = client.get(reverse("tom_alerce:sn-hunter-candidates") + "?hours=720").content.decode()
     assert "could not be queried" in html and seeded_target.name in html and "Open target" in html
@@ -80,6 +82,14 @@ def test_create_target_from_a_candidate_imports_its_classifications(client, user
     assert response.status_code == 302 and response["Location"].endswith("?tab=alerce")
     assert TargetClassification.objects.filter(target=target).count() == sum(
         len(e["probabilities"]) for e in CLASSIFICATIONS.values())
+
+
+def test_a_target_created_by_an_ordinary_user_is_visible_to_them(client, django_user_model, alerce_api, alert):
+    observer = django_user_model.objects.create_user("student", password="pw-for-tests")
+    client.force_login(observer)
+    response = client.post(reverse("tom_alerce:create-target"),
+                           {"oid": alert.oid, "ra": alert.candidate.ra, "dec": alert.candidate.dec})
+    assert client.get(response["Location"]).status_code == 200
 
 
 def test_create_target_needs_a_login_and_valid_coordinates(client, user):
@@ -100,9 +110,22 @@ def test_nav_bar_links_the_sn_hunter(client):
     assert reverse("tom_alerce:sn-hunter") in client.get("/").content.decode()
 
 
-def test_sn_hunter_leaves_out_tom_targets_first_detected_before_the_window(client, seeded_target, settings):
+def test_sn_hunter_leaves_out_tom_targets_first_detected_before_the_window(client, user, seeded_target, settings):
+    client.force_login(user)
     settings.ALERCE_API_URL = "http://127.0.0.1:9"
     url = reverse("tom_alerce:sn-hunter-candidates")
     # the seeded SN II was first detected 27 days before its last alert (2.4 h ago)
     assert seeded_target.name not in client.get(url + "?hours=24").content.decode()
     assert seeded_target.name in client.get(url + "?hours=720").content.decode()
+
+
+def test_sn_hunter_shows_tom_targets_only_to_users_who_may_see_them(client, seeded_target, settings):
+    settings.ALERCE_API_URL = "http://127.0.0.1:9"
+    assert seeded_target.permissions == Target.Permissions.PRIVATE
+    html = client.get(reverse("tom_alerce:sn-hunter-candidates") + "?hours=720").content.decode()
+    assert seeded_target.name not in html  # anonymous: open targets only
+
+
+def test_cutouts_of_private_targets_are_not_served_to_anonymous_users(client, seeded_target, alert, settings):
+    settings.ALERCE_API_URL = "http://127.0.0.1:9"
+    assert client.get(reverse("tom_alerce:stamp", kwargs={"oid": alert.oid, "kind": "science"})).status_code == 404
