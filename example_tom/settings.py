@@ -259,10 +259,15 @@ TARGET_TYPE = 'SIDEREAL'
 # }
 MATCH_MANAGERS = {}
 
+# LCO and SOAR share LCO's observation portal and API key (the follow-up rules submit there).
 FACILITIES = {
     'LCO': {
-        'portal_url': 'https://observe.lco.global',
-        'api_key': '',
+        'portal_url': os.environ.get('LCO_PORTAL_URL', 'https://observe.lco.global'),
+        'api_key': os.environ.get('LCO_API_KEY', ''),
+    },
+    'SOAR': {
+        'portal_url': os.environ.get('LCO_PORTAL_URL', 'https://observe.lco.global'),
+        'api_key': os.environ.get('LCO_API_KEY', ''),
     },
     'GEM': {
         'portal_url': {
@@ -307,7 +312,8 @@ DATA_PROCESSORS = {
 # Facilities listed appear on your TOM's TargetDetail page. INSTALLED_APPS that implement the
 # observation_facilities() AppConfig integration point do not need to be listed here.
 TOM_FACILITY_CLASSES = [
-    'tom_observations.facilities.lco_redirect.LCORedirectFacility',
+    'tom_observations.facilities.lco.LCOFacility',
+    'tom_observations.facilities.soar.SOARFacility',
     'tom_observations.facilities.gemini.GEMFacility',
 ]
 
@@ -368,7 +374,22 @@ HOOKS = {
     'data_product_post_upload': 'tom_dataproducts.hooks.data_product_post_upload',
     'data_product_post_save': 'tom_dataproducts.hooks.data_product_post_save',
     'multiple_data_products_post_save': 'tom_dataproducts.hooks.multiple_data_products_post_save',
+    # Fired by the classified-stream listener: automatic TNS reports and follow-up rules.
+    'alerce_alert_received': 'facilities.hooks.on_alert_received',
 }
+
+# TNS bot credentials come from the environment (TNS_BOT_ID, TNS_BOT_NAME, TNS_API_KEY) and are
+# never logged; the sandbox is used unless TNS_SANDBOX=0. See docs/facilities.md.
+TNS = {
+    'sandbox': os.environ.get('TNS_SANDBOX', '1') != '0',
+    'reporter': os.environ.get('TNS_REPORTER', 'The example TOM, on behalf of its observers'),
+    'group_id': os.environ.get('TNS_GROUP_ID', '74'),
+    'object_url': os.environ.get('TNS_OBJECT_URL', 'https://alerce.online/object/{oid}'),
+}
+
+# Extra observing sites for follow-up rules: name -> (longitude deg E, latitude deg, height m).
+# Cerro Pachon, Cerro Tololo, La Silla, Paranal, Las Campanas and Palomar are built in.
+FOLLOWUP_SITES = {}
 
 AUTO_THUMBNAILS = False
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from classifier_service.api.stamps import zscale_png
+from classifier_service.stamp_png import zscale_png
 from classifier_service.cutouts import decode_stamp
 
 OID = "ZTF18abfaepq"

@@ -10,15 +10,16 @@ from PIL import Image
 from tests.tom.seeding import CLASSIFICATIONS
 from tom_alerce.links import tns_url
 from tom_alerce.plots import Photometry, classification_charts, lightcurve_figure
-from tom_alerce.stamps import StampError, as_png, zscale_png
+from classifier_service.stamp_png import zscale_png
+from tom_alerce.stamps import StampError, as_png
 
 
-def test_zscale_png_is_a_scaled_greyscale_image_with_nans_drawn_black():
+def test_zscale_png_is_a_scaled_greyscale_image_with_nans_transparent():
     image = np.random.default_rng(0).normal(100, 5, (63, 55)).astype(np.float32)
     image[:10] = np.nan
     picture = Image.open(io.BytesIO(zscale_png(image, scale=2)))
-    assert (picture.mode, picture.size) == ("L", (110, 126))
-    assert np.asarray(picture)[-1].max() == 0  # FITS row 0 (all NaN) is the bottom row
+    assert (picture.mode, picture.size) == ("LA", (110, 126))
+    assert np.asarray(picture)[-1, :, 1].max() == 0  # FITS row 0 (all NaN) is the bottom row
 
 
 def test_a_real_ztf_stamp_becomes_png_and_png_passes_through(alert):
