@@ -21,8 +21,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# The broker (replay and Kafka, with both classifiers), then the TOM's pages over 10,000 targets
+# in a scratch database.
 bench: $(STAMP)
 	$(VENV)/bin/alerce-classifier bench
+	scratch=$$(mktemp -d) && export EXAMPLE_TOM_VAR_DIR=$$scratch && \
+	  $(PY) manage.py migrate -v 0 && $(PY) manage.py bench_pages --targets 10000; \
+	  status=$$?; rm -rf $$scratch; exit $$status
 
 train: $(STAMP)
 	$(VENV)/bin/alerce-classifier train

@@ -11,6 +11,7 @@ timed (the API's answer time is the API's benchmark).
 from __future__ import annotations
 
 import json
+import logging
 import statistics
 import time
 from datetime import timedelta
@@ -124,6 +125,8 @@ class Command(BaseCommand):
 
     @staticmethod
     def clean() -> None:
+        # django-guardian logs a line per deleted target; ten thousand of them say nothing.
+        logging.getLogger("guardian").setLevel(logging.WARNING)
         Target.objects.filter(name__startswith=PREFIX).delete()
         get_user_model().objects.filter(username=BENCH_USER).delete()
 
