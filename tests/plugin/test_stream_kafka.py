@@ -91,6 +91,8 @@ def test_alerts_on_the_input_topic_become_tom_targets_exactly_once(tansu, shared
     for target in Target.objects.all():
         assert PhotometryReducedDatum.objects.filter(target=target, brightness__isnull=False).exists()
     classified_by = set(TargetClassification.objects.values_list("classifier_name", flat=True))
+    assert classified_by == {"stamp_classifier"}
+    assert TargetClassification.objects.values("target").distinct().count() == len(oids)
     state = tom_state(), TargetClassification.objects.count()
 
     produce(tansu.bootstrap_servers, raw, payloads)  # the same alerts again, end to end
