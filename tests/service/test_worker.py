@@ -149,6 +149,25 @@ def test_a_packet_that_is_no_alert_is_a_parse_dead_letter(sqlite_store):
     assert "neither a ZTF nor a Rubin alert" in report.dead_letters[0].reason
 
 
+def test_an_alert_of_an_unknown_schema_version_is_a_parse_dead_letter_with_its_bytes(shared_data, sqlite_store):
+    import io
+
+    import fastavro
+
+    path = shared_data / "ztf_alerts/alerce-pipeline/lc_classifier_example/2454460970015010006.avro"
+    with path.open("rb") as f:
+        reader = fastavro.reader(f)
+        schema, record = reader.writer_schema, next(reader)
+    record["schemavsn"] = "9.0"  # a future major version whose layout nobody has seen yet
+    out = io.BytesIO()
+    fastavro.writer(out, schema, [record])
+    report = Worker(ListSource([]), sqlite_store).process([RawMessage(out.getvalue(), source="ztf/0/42")])
+    (dead,) = report.dead_letters
+    assert (report.n_alerts, dead.stage, dead.source) == (0, "parse", "ztf/0/42")
+    assert "unsupported ZTF schema version '9.0'" in dead.reason
+    assert dead.payload == out.getvalue()
+
+
 def test_features_are_stored_with_their_version(shared_data, sqlite_store):
     Worker(ListSource([]), sqlite_store, [CountingClassifier()]).process(
         messages(shared_data / "ztf_alerts/ampel-ztf/single/ZTF20abyfpze.avro"))
