@@ -312,8 +312,10 @@ class StoreStage:
         rows.forced_photometry = store_rows.forced_photometry_rows(
             [fp for a in alerts for fp in a.forced_photometry], batch.stored_forced_photometry)
         for item in items:
-            if item.is_first_alert and item.alert.cutouts.present():
-                rows.cutouts.append(store_rows.cutout_row(item.alert))
+            if item.is_first_alert:
+                rows.features.extend(store_rows.host_feature_rows(item.alert))
+                if item.alert.cutouts.present():
+                    rows.cutouts.append(store_rows.cutout_row(item.alert))
             for classification in item.classifications:
                 if oid in batch.superseded and any(  # an old alert replayed late fills gaps only
                         (oid, out.classifier_name) in batch.stored_classifiers for out in classification.outputs):

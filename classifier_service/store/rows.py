@@ -106,6 +106,24 @@ def feature_rows(oid: str, classification: Classification) -> list[dict[str, Any
             for (name, fid), value in classification.features.items()]
 
 
+# Pan-STARRS1 neighbours of the first alert (ALeRCE's ps1_ztf table): the host hints the SN Hunter
+# shows and the stamp classifier reads, served as features of every object, however short its curve.
+HOST_FEATURES = ("sgscore1", "distpsnr1", "sgscore2", "distpsnr2", "sgscore3", "distpsnr3",
+                 "sgmag1", "srmag1", "simag1", "szmag1")
+HOST_FEATURE_VERSION = "ps1_ztf"
+
+
+def host_feature_rows(alert: Alert) -> list[dict[str, Any]]:
+    """The first alert's PS1 neighbour fields as feature rows; ZTF's -999 'missing' is left out."""
+    rows = []
+    for name in HOST_FEATURES:
+        value = alert.metadata.get(name)
+        if value is None or not math.isfinite(value) or value <= -999:
+            continue
+        rows.append({"oid": alert.oid, "name": name, "fid": 0, "version": HOST_FEATURE_VERSION, "value": float(value)})
+    return rows
+
+
 def taxonomy_rows(classifiers: Iterable[Any]) -> list[dict[str, Any]]:
     return [{"classifier_name": name, "classifier_version": classifier.version, "classes": list(classes)}
             for classifier in classifiers for name, classes in classifier.taxonomy().items()]

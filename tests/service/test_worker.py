@@ -58,7 +58,10 @@ def test_a_batch_goes_through_every_stage_and_reaches_store_and_sinks(shared_dat
     assert {out.classifier_name for a in sink.alerts for out in a.classifications} == {"counting"}
     counts = sqlite_store.row_counts()
     assert counts["object"] == 8 and counts["cutout"] == 8 and counts["taxonomy"] == 1
-    assert counts["probability"] == 16 and counts["feature"] == 8
+    assert counts["probability"] == 16
+    with sqlite_store.engine.connect() as conn:
+        versions = conn.execute(select(tables.feature.c.version)).scalars().all()
+    assert versions.count("f1") == 8 and set(versions) == {"f1", "ps1_ztf"}
 
 
 def test_probabilities_are_ranked_best_first(shared_data, sqlite_store):
@@ -168,12 +171,25 @@ def test_an_alert_of_an_unknown_schema_version_is_a_parse_dead_letter_with_its_b
     assert dead.payload == out.getvalue()
 
 
+def test_the_first_alerts_ps1_host_hints_are_stored_as_features_without_missing_values(shared_data, sqlite_store):
+    path = shared_data / "ztf_alerts/alerce-pipeline/lc_classifier_example/2454460970015010006.avro"
+    (message,) = messages(path)
+    alert = parse_record(next(iter_records(message.payload)))
+    Worker(ListSource([]), sqlite_store).process([message])
+    with sqlite_store.engine.connect() as conn:
+        stored = dict(conn.execute(select(tables.feature.c.name, tables.feature.c.value)
+                                   .where(tables.feature.c.version == "ps1_ztf")).all())
+    expected = {k: v for k, v in alert.metadata.items()
+                if k.startswith(("sgscore", "distpsnr", "sgmag1", "srmag1", "simag1", "szmag1")) and v > -999}
+    assert stored == pytest.approx(expected) and "sgscore1" in stored
+
+
 def test_features_are_stored_with_their_version(shared_data, sqlite_store):
     Worker(ListSource([]), sqlite_store, [CountingClassifier()]).process(
         messages(shared_data / "ztf_alerts/ampel-ztf/single/ZTF20abyfpze.avro"))
     with sqlite_store.engine.connect() as conn:
         rows = conn.execute(select(tables.feature.c.name, tables.feature.c.fid, tables.feature.c.version,
-                                   tables.feature.c.value)).all()
+                                   tables.feature.c.value).where(tables.feature.c.version != "ps1_ztf")).all()
     assert len(rows) == 1 and rows[0][:3] == ("n_points", 0, "f1") and rows[0][3] > 10
 
 
