@@ -33,19 +33,25 @@ def run(args: argparse.Namespace) -> int:
     classifiers = [] if args.no_classify else load_classifiers(names)
     sinks = [JsonLinesSink(args.output)] if args.output else []
     worker = Worker(source, store, classifiers, sinks)
+    before = store.row_counts()
     try:
         report = worker.run()
+        added = {table: n - before.get(table, 0) for table, n in store.row_counts().items()}
     finally:
         worker.close()
         store.dispose()
-    print(summary(report, [c.name for c in classifiers]))
+    print(summary(report, [c.name for c in classifiers], added))
     return 0
 
 
-def summary(report: RunReport, classifier_names: list[str]) -> str:
+def summary(report: RunReport, classifier_names: list[str], rows_added: dict[str, int]) -> str:
+    """What a person replaying an archive wants to see; a replay of stored alerts adds 0 rows."""
     per_alert_ms = {stage: 1e3 * s / max(report.n_alerts, 1) for stage, s in report.stage_seconds.items()}
+    changed = {table: n for table, n in rows_added.items() if n}
     lines = [
-        f"alerts stored: {report.n_alerts}",
+        f"alerts processed: {report.n_alerts}",
+        f"rows added: {sum(changed.values())}"
+        + (f" ({', '.join(f'{k} +{v}' for k, v in sorted(changed.items()))})" if changed else ""),
         f"dead letters: {report.n_dead_letters}"
         + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(report.dead_letters_by_stage.items()))})"
            if report.n_dead_letters else ""),

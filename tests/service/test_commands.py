@@ -66,7 +66,7 @@ def test_replay_stores_and_writes_classified_alerts_to_a_file(shared_data, fake_
     assert main(["replay", str(shared_data / "ztf_alerts/fink-client/single"), "--db", db,
                  "--output", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "alerts stored: 8" in printed and "classifiers: counting" in printed
+    assert "alerts processed: 8" in printed and "classifiers: counting" in printed
     assert len(out.read_text().splitlines()) == 8
 
 
@@ -76,4 +76,4 @@ def test_the_console_script_runs_replay(shared_data, tmp_path):
          str(shared_data / "ztf_alerts/ztf-avro-alert"), "--db", f"sqlite:///{tmp_path / 's.sqlite3'}",
          "--no-classify"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "alerts stored: 2" in result.stdout
+    assert "alerts processed: 2" in result.stdout
