@@ -1,14 +1,15 @@
 """Survey adapters: raw packets in, :class:`classifier_service.alert.Alert` out.
 
-ZTF is the one implemented; a Rubin adapter plugs in beside it by recognising its packets
-in :func:`adapter_for` (Rubin alerts carry ``diaSource`` where ZTF ones carry ``candidate``).
+ZTF and Rubin/LSST are implemented; :func:`adapter_for` tells their packets apart (Rubin
+alerts carry ``diaSource`` where ZTF ones carry ``candidate``). A further survey plugs in
+the same way: a module with ``SURVEY`` and ``parse``, recognised here.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from classifier_service.alert import Alert
-from classifier_service.surveys import ztf
+from classifier_service.surveys import lsst, ztf
 from classifier_service.surveys.base import AlertParseError, UnsupportedSchemaError
 
 __all__ = ["AlertParseError", "UnsupportedSchemaError", "parse_record", "adapter_for"]
@@ -19,7 +20,7 @@ def adapter_for(record: dict[str, Any]):
     if "candidate" in record and "objectId" in record:
         return ztf
     if "diaSource" in record:
-        raise UnsupportedSchemaError("Rubin/LSST alerts are recognised but no adapter is installed yet")
+        return lsst
     raise AlertParseError("packet is neither a ZTF nor a Rubin alert")
 
 
