@@ -24,6 +24,7 @@ from classifier_service.store import rows as store_rows
 from classifier_service.stream.base import ClassifiedAlert, DeadLetter, RawMessage, Sink, Source
 from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
+from classifier_service.surveys.registry import SchemaRegistry
 
 log = logging.getLogger(__name__)
 
@@ -116,14 +117,20 @@ class RunReport:
 
 
 class Decode:
-    """Avro container payloads to records; an unreadable payload is dead as a whole."""
+    """Avro payloads to records; an unreadable payload is dead as a whole.
+
+    Wire-format messages (Rubin's live stream) take their writer schema from ``registry``.
+    """
 
     name = "decode"
+
+    def __init__(self, registry: SchemaRegistry | None = None) -> None:
+        self.registry = registry
 
     def execute(self, batch: Batch) -> Batch:
         for message in batch.messages:
             try:
-                records = list(iter_records(message.payload))
+                records = list(iter_records(message.payload, self.registry))
             except ValueError as exc:  # AlertParseError
                 batch.reject(AlertItem(message, message.source), self.name, str(exc))
                 continue
@@ -354,13 +361,13 @@ class Worker:
     """Strings the stages together over a source; commits only after store and sinks."""
 
     def __init__(self, source: Source, store: Store, classifiers: Sequence[Classifier] = (),
-                 sinks: Sequence[Sink] = ()) -> None:
+                 sinks: Sequence[Sink] = (), schema_registry: SchemaRegistry | None = None) -> None:
         self.source = source
         self.store = store
         self.classifiers = list(classifiers)
         self.sinks = list(sinks)
-        self.stages = [Decode(), Parse(), LightCurves(store), CheckCutouts(), Classify(self.classifiers),
-                       StoreStage(store, self.classifiers), Publish(self.sinks)]
+        self.stages = [Decode(schema_registry), Parse(), LightCurves(store), CheckCutouts(),
+                       Classify(self.classifiers), StoreStage(store, self.classifiers), Publish(self.sinks)]
 
     def process(self, batch: Sequence[RawMessage]) -> BatchReport:
         """Everything but the commit: decode, parse, light curves, classify, store, publish."""

@@ -8,6 +8,7 @@ from classifier_service.classifiers.registry import load_classifiers
 from classifier_service.store import DEFAULT_URL, Store
 from classifier_service.stream.archive import ArchiveSource
 from classifier_service.stream.file_sink import JsonLinesSink
+from classifier_service.surveys.registry import SchemaRegistry
 from classifier_service.worker import RunReport, Worker
 
 HELP = "replay .avro files, folders and tarballs of alerts into a store (SQLite or PostgreSQL)"
@@ -23,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated classifier names (default: every one with a model)")
     parser.add_argument("--no-classify", action="store_true", help="store only; run no classifier")
     parser.add_argument("--output", help="also write classified alerts as JSON lines to this file")
+    parser.add_argument("--schema-registry", metavar="URL", default=os.environ.get("ALERCE_SCHEMA_REGISTRY"),
+                        help="Confluent schema-registry URL for files holding one wire-format "
+                             "message each, e.g. saved from Rubin's stream (env ALERCE_SCHEMA_REGISTRY)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     names = args.classifiers.split(",") if args.classifiers else None
     classifiers = [] if args.no_classify else load_classifiers(names)
     sinks = [JsonLinesSink(args.output)] if args.output else []
-    worker = Worker(source, store, classifiers, sinks)
+    registry = SchemaRegistry(args.schema_registry) if args.schema_registry else None
+    worker = Worker(source, store, classifiers, sinks, schema_registry=registry)
     before = store.row_counts()
     try:
         report = worker.run()

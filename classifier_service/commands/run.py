@@ -74,6 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classifiers", default=_env("ALERCE_CLASSIFIERS"),
                         help="comma-separated classifier names, 'none', or all registered when unset "
                              "(ALERCE_CLASSIFIERS)")
+    parser.add_argument("--schema-registry", metavar="URL", default=_env("ALERCE_SCHEMA_REGISTRY"),
+                        help="Confluent schema-registry URL for wire-format messages, as Rubin's "
+                             "stream sends (ALERCE_SCHEMA_REGISTRY)")
     parser.add_argument("--kafka-option", action="append", default=[], metavar="KEY=VALUE",
                         help="librdkafka setting for consumer and producer, repeatable; "
                              "also ALERCE_KAFKA_<KEY> with '_' for '.'")
@@ -126,6 +129,7 @@ def stop_on_signals(source: KafkaSource) -> None:
 def run(args: argparse.Namespace) -> int:
     from classifier_service.classifiers.registry import load_classifiers
     from classifier_service.store import Store
+    from classifier_service.surveys.registry import SchemaRegistry
     from classifier_service.worker import Worker
 
     if not args.bootstrap_servers:
@@ -147,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
     log.info("reading %s as group %s with classifiers %s", source.topics, args.group_id,
              [c.name for c in classifiers] or "none")
     stop_on_signals(source)
-    worker = Worker(source, store, classifiers, sinks)
+    registry = SchemaRegistry(args.schema_registry) if args.schema_registry else None
+    worker = Worker(source, store, classifiers, sinks, schema_registry=registry)
     try:
         report = worker.run(max_batches=args.max_batches)
     finally:

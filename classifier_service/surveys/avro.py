@@ -1,10 +1,14 @@
-"""Decoding Avro object-container payloads (one Kafka message, or one archive file).
+"""Decoding Avro payloads: object containers (ZTF, archive files) and Confluent wire format (Rubin).
 
 ZTF sends every alert as a complete container file with its writer schema in the header,
 so the same reader serves Kafka messages and archive files of every schema version.
 ``fastavro.reader`` re-parses that schema for every container (about 1 ms an alert); here the
 container framing is read directly and the parsed schema is cached by its text, so only the
 records themselves go through fastavro.
+
+Rubin's live stream sends Confluent's wire format instead: a zero byte, a 4-byte big-endian
+schema id and the bare record, whose writer schema comes from a schema registry
+(``classifier_service.surveys.registry``).
 """
 from __future__ import annotations
 
@@ -13,13 +17,18 @@ import json
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import fastavro
 
 from classifier_service.surveys.base import AlertParseError
 
+if TYPE_CHECKING:
+    from classifier_service.surveys.registry import SchemaRegistry
+
 MAGIC = b"Obj\x01"
+WIRE_MAGIC = b"\x00"
+WIRE_HEADER_SIZE = 5  # magic byte + 4-byte schema id
 SYNC_SIZE = 16
 _SCHEMA_CACHE_SIZE = 64
 _parsed_schemas: dict[bytes, Any] = {}
@@ -35,12 +44,17 @@ class Container:
     blocks_start: int
 
 
-def iter_records(payload: bytes | BinaryIO) -> Iterator[dict[str, Any]]:
-    """Yield the records of one container; raise AlertParseError where it turns unreadable.
+def iter_records(payload: bytes | BinaryIO,
+                 registry: SchemaRegistry | None = None) -> Iterator[dict[str, Any]]:
+    """Yield the records of one container or wire-format message; AlertParseError where unreadable.
 
     Records before the damaged block are yielded, so a truncated file loses only its tail.
+    A wire-format message needs ``registry`` for its writer schema.
     """
     data = _as_bytes(payload)
+    if is_wire_format(data):
+        yield read_wire_record(data, registry)
+        return
     container = read_header(data)
     schema = parsed_schema(container.schema_json)
     for block in _iter_blocks(data, container):
@@ -54,8 +68,12 @@ def iter_records(payload: bytes | BinaryIO) -> Iterator[dict[str, Any]]:
 def split_records(payload: bytes) -> Iterator[bytes]:
     """Each record of a container as a container of its own (what a Kafka message holds).
 
-    A container that already holds a single record comes back unchanged, without decoding.
+    A container that already holds a single record, or a wire-format message, comes back
+    unchanged, without decoding.
     """
+    if is_wire_format(payload):
+        yield payload
+        return
     container = read_header(payload)
     blocks = _iter_blocks(payload, container)
     first = next(blocks, None)
@@ -78,6 +96,29 @@ def split_records(payload: bytes) -> Iterator[bytes]:
             yield header + _zigzag(1) + _zigzag(len(record)) + record + container.sync
         if block.damage:
             raise AlertParseError(block.damage)
+
+
+def is_wire_format(data: bytes) -> bool:
+    """Confluent's framing starts with a zero byte; a container starts with ``Obj\\x01``."""
+    return data[:1] == WIRE_MAGIC
+
+
+def read_wire_record(data: bytes, registry: SchemaRegistry | None) -> dict[str, Any]:
+    """The one record of a Confluent wire-format message, read with the registry's writer schema."""
+    if len(data) < WIRE_HEADER_SIZE:
+        raise AlertParseError("truncated wire-format message: no schema id")
+    schema_id = int.from_bytes(data[1:WIRE_HEADER_SIZE], "big")
+    if registry is None:
+        raise AlertParseError(f"wire-format message with schema id {schema_id}, but no schema registry "
+                              "is configured (--schema-registry or ALERCE_SCHEMA_REGISTRY)")
+    stream = io.BytesIO(data)
+    stream.seek(WIRE_HEADER_SIZE)
+    record = _read_record(stream, registry.schema(schema_id))
+    left = len(data) - stream.tell()
+    if left:
+        raise AlertParseError(f"corrupt wire-format record: {left} bytes left over after a record "
+                              f"of schema id {schema_id}")
+    return record
 
 
 def read_header(data: bytes) -> Container:
