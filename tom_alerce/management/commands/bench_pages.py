@@ -125,8 +125,10 @@ class Command(BaseCommand):
 
     @staticmethod
     def clean() -> None:
-        # django-guardian logs a line per deleted target; ten thousand of them say nothing.
+        # django-guardian logs a line per deleted target, and the SN Hunter warns at each render
+        # that the (deliberately closed) API is down: thousands of lines that say nothing here.
         logging.getLogger("guardian").setLevel(logging.WARNING)
+        logging.getLogger("tom_alerce.sn_hunter").setLevel(logging.ERROR)
         Target.objects.filter(name__startswith=PREFIX).delete()
         get_user_model().objects.filter(username=BENCH_USER).delete()
 
