@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-VAR = REPO / "var" / "demo"
+# Everything the demo writes lives under EXAMPLE_TOM_VAR_DIR (default var/, ignored by git).
+VAR_ROOT = Path(os.environ.get("EXAMPLE_TOM_VAR_DIR", REPO / "var"))
+VAR = VAR_ROOT / "demo"
 LOGS = VAR / "logs"
 BIN = Path(sys.executable).parent
 DEMO_USER, DEMO_PASSWORD = "demo", "alerce-demo"
@@ -257,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     LOGS.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("EXAMPLE_TOM_VAR_DIR", str(REPO / "var"))
+    os.environ.setdefault("EXAMPLE_TOM_VAR_DIR", str(VAR_ROOT))
     demo = Demo(args.alerts, args.seed, free_port(args.port), free_port(8001))
     if demo.tom_port != args.port:
         demo.say(f"port {args.port} is taken; the TOM uses {demo.tom_port}")

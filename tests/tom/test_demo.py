@@ -1,19 +1,36 @@
-"""The demo's small decisions (the whole chain runs with `python -m example_tom.demo --check 150`)."""
+"""``make demo`` end to end: tansu, simulator, worker, API, listener and TOM come up, classified
+targets reach the TOM, and every process the demo started is stopped again."""
 from __future__ import annotations
 
-import socket
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
-from example_tom.demo import free_port, last_night_mjd
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
 
 
-def test_the_simulated_night_is_the_last_one_that_has_ended():
-    assert last_night_mjd(61365.55) == 61365.0  # 13:12 UTC: Palomar's night ended at 12:00 UTC
-    assert last_night_mjd(61365.20) == 61364.0  # 04:48 UTC: tonight is still under way
+def processes_mentioning(text: str) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if text in line and "ps -eo" not in line]
 
 
-def test_a_taken_port_is_replaced_by_a_free_one():
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        taken = busy.getsockname()[1]
-        assert free_port(taken) != taken
+@pytest.mark.kafka
+def test_the_demo_brings_up_the_whole_chain_and_stops_everything_it_started(tmp_path):
+    env = {**os.environ, "EXAMPLE_TOM_VAR_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # the demo's TOM uses its own settings and database
+    result = subprocess.run(
+        [sys.executable, "-m", "example_tom.demo", "--alerts", "150", "--check", "120"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=280)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "login: demo / alerce-demo" in output
+    (count,) = re.findall(r"check: (\d+) TOM targets with classifications", output)
+    assert int(count) > 0
+    assert "[demo] stopped" in output
+    (kafka,) = re.findall(r"Kafka \(tansu, memory only\) at (\S+)", output)
+    assert processes_mentioning(str(tmp_path)) == []  # worker, API, listener and TOM are gone
+    assert processes_mentioning(f"tcp://{kafka}") == []  # and so is the broker
