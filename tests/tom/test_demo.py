@@ -1,16 +1,32 @@
-"""``make demo`` end to end: tansu, simulator, worker, API, listener and TOM come up, classified
-targets reach the TOM, and every process the demo started is stopped again."""
+"""``make demo``: its small decisions, and the whole chain end to end (tansu, simulator, worker,
+API, listener and TOM come up, classified targets reach the TOM, every process is stopped)."""
 from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from example_tom.demo import free_port, last_night_mjd
+
 REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_simulated_night_is_the_last_one_that_has_ended():
+    assert last_night_mjd(61365.55) == 61365.0  # 13:12 UTC: Palomar's night ended at 12:00 UTC
+    assert last_night_mjd(61365.20) == 61364.0  # 04:48 UTC: tonight is still under way
+
+
+def test_a_taken_port_is_replaced_by_a_free_one():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        assert free_port(taken) != taken
 
 
 def processes_mentioning(text: str) -> list[str]:
