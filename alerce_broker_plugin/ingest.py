@@ -11,7 +11,6 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -21,10 +20,10 @@ from tom_dataproducts.models import DataProduct, PhotometryReducedDatum
 from tom_targets.models import Target, TargetName
 
 from classifier_service.alert import FILTER_NAMES  # ZTF fid -> band: 1 g, 2 r, 3 i
+from classifier_service.mjd import mjd_to_datetime
 
 log = logging.getLogger(__name__)
 
-MJD_EPOCH = datetime(1858, 11, 17, tzinfo=timezone.utc)
 TELESCOPE = "P48"
 INSTRUMENT = "ZTF"
 FORCED_REDUCTION = "forced_photometry"  # reduction_version that keeps forced points apart
@@ -187,11 +186,6 @@ def upsert_target(obj: BrokerObject) -> tuple[Target, bool, bool]:
     if changed_extras or new_names:
         target.save(extras=changed_extras, names=new_names)
     return target, False, bool(changed_extras or new_names)
-
-
-def mjd_to_datetime(mjd: float) -> datetime:
-    """UTC datetime of an MJD, to the microsecond (the same MJD always gives the same instant)."""
-    return MJD_EPOCH + timedelta(days=float(mjd))
 
 
 def photometry_rows(obj: BrokerObject) -> list[dict[str, Any]]:

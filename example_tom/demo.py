@@ -21,6 +21,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from classifier_service.mjd import now_mjd
+from classifier_service.stream.tansu import free_port as any_free_port
+
 REPO = Path(__file__).resolve().parents[1]
 # Everything the demo writes lives under EXAMPLE_TOM_VAR_DIR (default var/, ignored by git).
 VAR_ROOT = Path(os.environ.get("EXAMPLE_TOM_VAR_DIR", REPO / "var"))
@@ -29,8 +32,6 @@ LOGS = VAR / "logs"
 BIN = Path(sys.executable).parent
 DEMO_USER, DEMO_PASSWORD = "demo", "alerce-demo"
 INPUT_TOPIC, CLASSIFIED_TOPIC = "ztf-demo", "alerce-classified"
-SECONDS_PER_DAY = 86400.0
-UNIX_EPOCH_MJD = 40587.0
 
 CREATE_DEMO_USER = f"""
 from django.contrib.auth.models import User
@@ -60,11 +61,7 @@ def port_is_free(port: int) -> bool:
 
 def free_port(preferred: int | None = None) -> int:
     """``preferred`` when nothing listens there (a previous demo still running, say), else any free port."""
-    if preferred and port_is_free(preferred):
-        return preferred
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return preferred if preferred and port_is_free(preferred) else any_free_port()
 
 
 def wait_for_port(port: int, process: subprocess.Popen, timeout_s: float) -> bool:
@@ -193,7 +190,7 @@ class Demo:
 
     def simulate(self) -> None:
         """The last night's alerts, into Kafka, with the simulator's progress bar."""
-        start_mjd = last_night_mjd(time.time() / SECONDS_PER_DAY + UNIX_EPOCH_MJD)
+        start_mjd = last_night_mjd(now_mjd())
         self.say(f"simulating {self.n_alerts} alerts into topic {INPUT_TOPIC}")
         seed = int(start_mjd) if self.seed is None else self.seed
         argv = [str(BIN / "alerce-classifier"), "simulate", "--n-alerts", str(self.n_alerts), "--seed",

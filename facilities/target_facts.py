@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from astropy.time import Time
 from tom_dataproducts.models import PhotometryReducedDatum
 from tom_targets.models import Target
 
+from classifier_service.mjd import datetime_to_mjd
 from facilities.tns.report import PhotometryPoint, UpperLimit
 
 _BAND_FID = {"g": 1, "r": 2, "i": 3}
@@ -74,7 +74,7 @@ def _photometry(target: Target) -> dict:
         fid = band_to_fid(bandpass)
         if fid is None:
             continue
-        mjd = float(Time(timestamp).mjd)
+        mjd = datetime_to_mjd(timestamp)
         if brightness is not None:
             detections.append(PhotometryPoint(mjd=mjd, fid=fid, mag=brightness, mag_err=error or 0.0, limit=limit))
         elif limit is not None:

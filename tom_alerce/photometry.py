@@ -5,22 +5,11 @@ plugin with ``value["forced"]`` or a ``reduction_version`` starting with "forced
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import numpy as np
 from tom_dataproducts.models import PhotometryReducedDatum
 
+from classifier_service.mjd import datetime_to_mjd
 from tom_alerce.plots import Photometry
-
-UNIX_EPOCH_MJD = 40587.0
-
-
-def datetime_to_mjd(moment: datetime) -> float:
-    return moment.timestamp() / 86400.0 + UNIX_EPOCH_MJD
-
-
-def mjd_to_datetime(mjd: float) -> datetime:
-    return datetime.fromtimestamp((mjd - UNIX_EPOCH_MJD) * 86400.0, tz=timezone.utc)
 
 
 def is_forced(reduction_version: str, value: dict | None) -> bool:

@@ -21,7 +21,7 @@ from tom_targets.permissions import targets_for_user
 
 from tom_alerce.api import AlerceApi, AlerceApiError
 from tom_alerce.models import TargetClassification
-from tom_alerce.photometry import datetime_to_mjd
+from classifier_service.mjd import datetime_to_mjd, now_mjd
 from tom_alerce.taxonomy import SN_CLASS, STAMP_CLASSIFIER
 
 logger = logging.getLogger(__name__)
@@ -55,10 +55,6 @@ class Candidate:
     sources: tuple[str, ...] = ()
     stamps: dict = field(default_factory=dict)  # kind -> cutout URL, filled by the view
     actions: dict = field(default_factory=dict)  # "tns", "followup" -> URL or None, filled by the view
-
-
-def now_mjd() -> float:
-    return datetime_to_mjd(timezone.now())
 
 
 def _first_detection(detections: Iterable[dict]) -> dict:

@@ -19,12 +19,13 @@ from tom_observations.facility import get_service_class
 from tom_observations.models import ObservationRecord
 from tom_targets.models import Target
 
+from classifier_service.mjd import datetime_to_mjd
+
 from facilities.followup.visibility import VisibilityWindow, first_window, site_observer
 from facilities.models import FollowupRule, FollowupTrigger
 from facilities.target_facts import TargetFacts, target_facts
 
 log = logging.getLogger(__name__)
-MJD_UNIX_EPOCH = 40587.0
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def select(rule: FollowupRule, facts: TargetFacts, dec: float, now: datetime) ->
         first = facts.first_detection_mjd
         if first is None:
             return Selection(False, "no detection")
-        age_hours = (now.timestamp() / 86400 + MJD_UNIX_EPOCH - first) * 24
+        age_hours = (datetime_to_mjd(now) - first) * 24
         if age_hours > rule.max_hours_since_first_detection:
             return Selection(False, f"first detected {age_hours:.0f} h ago > {rule.max_hours_since_first_detection} h")
     if rule.min_dec is not None and dec < rule.min_dec or rule.max_dec is not None and dec > rule.max_dec:

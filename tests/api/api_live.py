@@ -1,18 +1,13 @@
 """Serving an app with uvicorn on a free loopback port, for tests that talk real HTTP."""
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
 
 import uvicorn
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from classifier_service.stream.tansu import free_port
 
 
 def serve_in_thread(server: uvicorn.Server) -> Iterator[str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from alerce_broker_plugin.config import SERVICE_NAME
+from tests.api.api_live import serve_app
 from tests.plugin.alerce_standin import SLOW_S, PublicAlerceStandIn, alerce_object, load_alerts
 
 
@@ -41,12 +42,6 @@ def public_alerce(standin_objects, tom_settings) -> Iterator[PublicAlerceStandIn
 @pytest.fixture(scope="session")
 def self_hosted_api(shared_data: Path, tmp_path_factory) -> Iterator[str]:
     """``alerce-classifier serve``'s app over a store that the worker filled from real alerts."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
     from classifier_service.api import create_app
     from classifier_service.classifiers.registry import load_classifiers
     from classifier_service.store import Store
@@ -59,18 +54,7 @@ def self_hosted_api(shared_data: Path, tmp_path_factory) -> Iterator[str]:
     store.create_all()
     source = ArchiveSource([shared_data / folder for folder in ALERT_FILES])
     Worker(source, store, load_classifiers(["stamp_classifier"])).run()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(url), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    yield from serve_app(create_app(url))
 
 
 @pytest.fixture(params=["public ALeRCE stand-in", "self-hosted classifier_service"])

@@ -6,14 +6,15 @@ from datetime import datetime, timezone
 import pytest
 
 from alerce_broker_plugin.ingest import (
-    BrokerObject, classifications_from_probabilities, mjd_to_datetime, object_from_stream, photometry_rows,
-    target_extras,
+    BrokerObject, classifications_from_probabilities, object_from_stream, photometry_rows, target_extras,
 )
+from classifier_service.mjd import datetime_to_mjd, mjd_to_datetime
 
 
 def test_mjd_converts_to_the_same_utc_instant_every_time():
     assert mjd_to_datetime(60000.5) == datetime(2023, 2, 25, 12, tzinfo=timezone.utc)
     assert mjd_to_datetime(59000.123456789) == mjd_to_datetime(59000.123456789)
+    assert datetime_to_mjd(mjd_to_datetime(59000.25)) == 59000.25
 
 
 def test_probability_rows_become_the_stream_shape_keeping_each_classifiers_latest_version():

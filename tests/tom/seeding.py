@@ -18,12 +18,11 @@ from django.core.files.base import ContentFile
 from tom_dataproducts.models import DataProduct, PhotometryReducedDatum
 from tom_targets.models import Target
 
+from classifier_service.mjd import mjd_to_datetime, now_mjd
 from classifier_service.alert import FILTER_NAMES, Alert
 from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
 from tom_alerce.classifications import record_classifications
-from tom_alerce.photometry import mjd_to_datetime
-from tom_alerce.sn_hunter import now_mjd
 from tom_alerce.stamps import KINDS, as_png
 
 ALERT_PATH = Path("ztf_alerts/fink-client/fink_enriched_v4.02/part-3-305711.avro")

@@ -27,9 +27,9 @@ from django.utils import timezone
 from tom_dataproducts.models import PhotometryReducedDatum
 from tom_targets.models import Target
 
+from classifier_service.mjd import mjd_to_datetime, now_mjd
+
 from tom_alerce.models import TargetClassification
-from tom_alerce.photometry import mjd_to_datetime
-from tom_alerce.sn_hunter import now_mjd
 from tom_alerce.taxonomy import LC_CLASSIFIER, STAMP_CLASSIFIER
 
 PREFIX = "BENCH"
