@@ -10,7 +10,6 @@ which routes were asked (``requests``).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import threading
@@ -21,10 +20,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
-from PIL import Image
 
 from classifier_service.alert import Alert
 from classifier_service.cutouts import decode_stamp
+from classifier_service.stamp_png import zscale_png
 from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
 
@@ -72,13 +71,8 @@ class AlerceObject:
 
 
 def _png(stamp: bytes) -> bytes:
-    image = decode_stamp(stamp)
-    finite = np.nan_to_num(image, nan=float(np.nanmedian(image)))
-    low, high = np.percentile(finite, [1, 99])
-    scaled = np.clip((finite - low) / max(high - low, 1e-6) * 255, 0, 255).astype(np.uint8)
-    out = io.BytesIO()
-    Image.fromarray(scaled[::-1]).save(out, format="PNG")
-    return out.getvalue()
+    """A stamp as ALeRCE's avro.alerce.online serves it: a zscale PNG."""
+    return zscale_png(decode_stamp(stamp))
 
 
 def alerce_object(alert: Alert) -> AlerceObject:
