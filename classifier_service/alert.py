@@ -74,6 +74,9 @@ class Cutouts:
     science: bytes | None = None
     template: bytes | None = None
     difference: bytes | None = None
+    # The decoded images, kept by classifier_service.cutouts.decode_cutouts so that checking
+    # the stamps and classifying them decode each one once.
+    images: list | None = _field(default=None, repr=False, compare=False)
 
     def present(self) -> bool:
         return self.science is not None and self.template is not None and self.difference is not None

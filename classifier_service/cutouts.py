@@ -14,6 +14,8 @@ import zlib
 
 import numpy as np
 
+from classifier_service.alert import Cutouts
+
 log = logging.getLogger(__name__)
 
 FITS_BLOCK = 2880
@@ -44,6 +46,13 @@ def decode_stamp(data: bytes, *, max_decompressed_bytes: int = 2_000_000) -> np.
     except _Unsupported as why:
         log.debug("direct FITS parse refused (%s); using astropy", why)
         return _parse_with_astropy(fits_bytes)
+
+
+def decode_cutouts(cutouts: Cutouts) -> list[np.ndarray]:
+    """Science, template and difference as arrays, decoded once per alert and then kept."""
+    if cutouts.images is None:
+        cutouts.images = [decode_stamp(data) for data in (cutouts.science, cutouts.template, cutouts.difference)]
+    return cutouts.images
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:

@@ -17,7 +17,7 @@ from typing import Any
 
 from classifier_service.alert import Alert, Cutouts
 from classifier_service.classifiers.base import Classification, Classifier, ClassifierInput
-from classifier_service.cutouts import CutoutError, decode_stamp
+from classifier_service.cutouts import CutoutError, decode_cutouts
 from classifier_service.lightcurve import ObjectSummary, merge_with_stored, summarise
 from classifier_service.store import BatchWrite, RejectedRows, Store
 from classifier_service.store import rows as store_rows
@@ -218,8 +218,7 @@ class CheckCutouts:
             if not item.is_first_alert or not stamps.present():
                 continue
             try:
-                for data in (stamps.science, stamps.template, stamps.difference):
-                    decode_stamp(data)
+                decode_cutouts(stamps)
             except CutoutError as exc:
                 batch.dead_letter(item, self.name, str(exc))
                 item.alert.cutouts = Cutouts()

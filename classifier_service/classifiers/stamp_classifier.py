@@ -19,7 +19,7 @@ import numpy as np
 
 from classifier_service.alert import Alert
 from classifier_service.classifiers.base import Classification, ClassifierInput, ClassifierOutput
-from classifier_service.cutouts import CutoutError, decode_stamp
+from classifier_service.cutouts import CutoutError, decode_cutouts
 from classifier_service.train.labels import STAMP_CLASSES
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ def alert_inputs(alert: Alert) -> tuple[np.ndarray, np.ndarray]:
     cutouts = alert.cutouts
     if not cutouts.present():
         raise CutoutError(f"{alert.oid}/{alert.candid}: alert lacks one of its three cutouts")
-    images = [decode_stamp(data) for data in (cutouts.science, cutouts.template, cutouts.difference)]
+    images = decode_cutouts(cutouts)
     metadata = {**alert.metadata}
     for key in ("ra", "dec", "magpsf", "sigmapsf", "diffmaglim", "isdiffpos"):
         if metadata.get(key) is None:  # the candidate's own fields back up the metadata dict
