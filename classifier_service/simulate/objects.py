@@ -17,13 +17,14 @@ from classifier_service.simulate.cadence import (
     NIGHT_END, NIGHT_START, Observations, ObservingModel, default_model, mag_to_flux,
 )
 from classifier_service.simulate.lightcurves import object_metadata, place_transient, reference_source
-from classifier_service.simulate.sources import CLASSES, Source, build_source
+from classifier_service.simulate.sources import CLASSES, TRANSIENTS, Source, build_source
 from classifier_service.simulate.stamps import Scene, draw_scene, scene_metadata
 
 HISTORY_DAYS = 30.0  # ZTF packets carry 30 days of history
 NID_ZERO_JD = 2457754.5  # ZTF night ids count days from here
 MAX_VISITS = 4  # per object per night
 MAX_OBJECT_TRIES = 100  # faint QSOs are detected on few nights; only detected ones alert
+FRESH_TRANSIENT_FRACTION = 0.4  # supernovae first detected tonight: what the SN Hunter looks for
 # Relative rates of the light-curve classes inside each stamp class of the stream.
 SUBCLASS_RATES = {
     "SN": {"SNIa": 0.7, "SNII": 0.2, "SNIbc": 0.08, "SLSN": 0.02},
@@ -97,12 +98,15 @@ def _epochs(model: ObservingModel, rng: np.random.Generator, night: float) -> tu
 
 
 def _astrophysical(class_name: str, rng: np.random.Generator, model: ObservingModel,
-                   night: float) -> tuple[Observations, int, Source] | None:
-    """Observe a light-curve-class object; None when it was not detected tonight."""
+                   night: float, fresh: bool = False) -> tuple[Observations, int, Source] | None:
+    """Observe a light-curve-class object; None when it was not detected tonight (or, when
+    ``fresh``, when it was already detected before tonight)."""
     source = build_source(class_name, rng)
     mjd, fid, tonight = _epochs(model, rng, night)
-    place_transient(source, mjd, rng, peak_window=(night - 20, night + 15))
+    place_transient(source, mjd, rng, peak_window=(night + 5, night + 15) if fresh else (night - 20, night + 15))
     obs = model.observe(source.difference_flux(mjd, fid, rng), mjd, fid, rng)
+    if fresh and obs.detected[:tonight].any():
+        return None
     return (obs, tonight, source) if obs.detected[tonight:].any() else None
 
 
@@ -124,9 +128,11 @@ def _spurious(class_name: str, rng: np.random.Generator, model: ObservingModel,
 
 def _detected_tonight(class_name: str, rng: np.random.Generator, model: ObservingModel,
                       night: float) -> tuple[Observations, int, Source] | None:
-    """An object of a light-curve class that ZTF detects tonight (only those send alerts)."""
+    """An object of a light-curve class that ZTF detects tonight (only those send alerts); a
+    share of the supernovae are discovered tonight, as a real night's fresh transients are."""
+    fresh = class_name in TRANSIENTS and rng.uniform() < FRESH_TRANSIENT_FRACTION
     for _ in range(MAX_OBJECT_TRIES):
-        outcome = _astrophysical(class_name, rng, model, night)
+        outcome = _astrophysical(class_name, rng, model, night, fresh)
         if outcome is not None:
             return outcome
     return None
