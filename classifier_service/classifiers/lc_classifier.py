@@ -17,20 +17,21 @@ import joblib
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
+from alerce_contract.taxonomy import LC_CLASSES, LC_CLASSIFIER, LC_GROUP, LC_GROUP_CLASSIFIERS, LC_TAXONOMY, LC_TOP
+from classifier_service.classifiers import artifacts
 from classifier_service.classifiers.base import Classification, ClassifierInput, ClassifierOutput
 from classifier_service.features import FeatureExtractor, is_classifiable
 from classifier_service.lightcurve.model import LightCurve
-from classifier_service.train.labels import LC_CLASSES, LC_GROUP, LC_TAXONOMY
 
 log = logging.getLogger(__name__)
 
-NAME = "lc_classifier"
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models" / NAME
+NAME = LC_CLASSIFIER
+MODELS_DIR = artifacts.MODELS_DIR / NAME
 ARTIFACT = "model.joblib"
 MISSING = -999.0  # ALeRCE's fill value for undefined features
 GROUPS: tuple[str, ...] = tuple(LC_TAXONOMY)
-OUTPUT_NAMES: dict[str, str] = {group: f"{NAME}_{group.lower()}" for group in GROUPS}
-TOP_NAME = f"{NAME}_top"
+OUTPUT_NAMES: dict[str, str] = LC_GROUP_CLASSIFIERS
+TOP_NAME = LC_TOP
 
 
 @dataclass(slots=True)
@@ -106,19 +107,6 @@ class LcModelBundle:
     forest: HierarchicalForest
 
 
-def latest_artifact(root: Path | None = None) -> Path:
-    """The newest ``<version>/model.joblib`` under ``root`` (default MODELS_DIR), by version number."""
-    root = MODELS_DIR if root is None else root
-    candidates = sorted(root.glob(f"*/{ARTIFACT}"), key=lambda p: _version_key(p.parent.name))
-    if not candidates:
-        raise FileNotFoundError(f"no {NAME} artifact under {root}; run `alerce-classifier train --only lc`")
-    return candidates[-1]
-
-
-def _version_key(version: str) -> tuple:
-    return tuple(int(part) if part.isdigit() else -1 for part in version.replace("-", ".").split("."))
-
-
 class LightCurveClassifier:
     """The Classifier-protocol face of the hierarchical forest."""
 
@@ -136,9 +124,9 @@ class LightCurveClassifier:
     @classmethod
     def from_artifacts(cls, path: Path | str | None = None) -> LightCurveClassifier:
         """Load ``path`` (a model file or a version folder), else the newest shipped version."""
-        path = Path(path) if path is not None else latest_artifact()
+        path = Path(path) if path is not None else MODELS_DIR
         if path.is_dir():
-            path = path / ARTIFACT if (path / ARTIFACT).exists() else latest_artifact(path)
+            path = artifacts.version_dir(path, ARTIFACT) / ARTIFACT
         if not path.exists():
             raise FileNotFoundError(f"{NAME} artifact {path} does not exist")
         bundle = joblib.load(path)

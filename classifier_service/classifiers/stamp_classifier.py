@@ -17,16 +17,17 @@ from typing import Any
 
 import numpy as np
 
+from alerce_contract.taxonomy import STAMP_CLASSES, STAMP_CLASSIFIER
 from classifier_service.alert import Alert
+from classifier_service.classifiers import artifacts
 from classifier_service.classifiers.base import Classification, ClassifierInput, ClassifierOutput
 from classifier_service.cutouts import CutoutError, decode_cutouts
-from classifier_service.train.labels import STAMP_CLASSES
 
 log = logging.getLogger(__name__)
 
-NAME = "stamp_classifier"
+NAME = STAMP_CLASSIFIER
 CLASSES: tuple[str, ...] = STAMP_CLASSES
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models" / NAME
+MODELS_DIR = artifacts.MODELS_DIR / NAME
 MODEL_FILE = "model.onnx"
 STATS_FILE = "normalization.json"
 
@@ -213,7 +214,7 @@ class StampClassifier:
 
         Raises FileNotFoundError when no artifact is there.
         """
-        directory = artifact_dir(Path(path) if path is not None else MODELS_DIR)
+        directory = artifacts.version_dir(Path(path) if path is not None else MODELS_DIR, MODEL_FILE)
         stats = json.loads((directory / STATS_FILE).read_text())
         return cls(directory / MODEL_FILE, stats)
 
@@ -252,17 +253,3 @@ class StampClassifier:
                 NAME, self.version, {c: float(v) for c, v in zip(CLASSES, p)}))
         return results
 
-
-def artifact_dir(path: Path) -> Path:
-    """``path`` itself when it holds a model, else its newest version sub-directory."""
-    if (path / MODEL_FILE).is_file():
-        return path
-    versions = sorted((p for p in path.glob("*/") if (p / MODEL_FILE).is_file()),
-                      key=lambda p: _version_key(p.name)) if path.is_dir() else []
-    if not versions:
-        raise FileNotFoundError(f"no {NAME} artifact ({MODEL_FILE}) under {path}")
-    return versions[-1]
-
-
-def _version_key(version: str) -> tuple:
-    return tuple(int(part) if part.isdigit() else part for part in version.split("."))

@@ -6,11 +6,13 @@
 - :func:`simulate_alert_packets` — Avro alert packets valid against ZTF schema 4.02
   (:func:`simulate_labelled_alerts` adds each packet's true class).
 
-The observing model is calibrated on real alerts (``python -m classifier_service.simulate.calibrate``).
+The classes are the contract's (``alerce_contract.taxonomy``). The observing model is
+calibrated on real alerts (``python -m classifier_service.simulate.calibrate``).
 """
+from alerce_contract.taxonomy import LC_TAXONOMY as HIERARCHY
 from classifier_service.simulate.alerts import simulate_alert_packets, simulate_labelled_alerts
 from classifier_service.simulate.lightcurves import SimulatedLightCurve, simulate_lightcurve
-from classifier_service.simulate.sources import CLASSES, HIERARCHY
+from classifier_service.simulate.sources import CLASSES
 from classifier_service.simulate.stamps import (
     STAMP_CLASSES,
     simulate_stamp_example,

@@ -14,15 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from alerce_contract.taxonomy import LC_CLASSES as CLASSES
+from alerce_contract.taxonomy import PERIODIC
+from alerce_contract.taxonomy import TRANSIENT as TRANSIENTS
 from classifier_service.simulate.cadence import mag_to_flux
 
 FluxFunction = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
 
-TRANSIENTS = ("SNIa", "SNIbc", "SNII", "SLSN")
-STOCHASTIC = ("QSO", "AGN", "Blazar", "YSO", "CV/Nova")
-PERIODIC = ("LPV", "E", "DSCT", "RRL", "CEP", "Periodic-Other")
-CLASSES = TRANSIENTS + STOCHASTIC + PERIODIC
-HIERARCHY = {"Transient": TRANSIENTS, "Stochastic": STOCHASTIC, "Periodic": PERIODIC}
 
 
 @dataclass

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from alerce_contract.taxonomy import STAMP_CLASSES
 from classifier_service.simulate.cadence import ObservingModel, default_model, flux_to_mag, mag_to_flux
 from classifier_service.simulate.sky import MISSING, ecliptic_position, ps1_neighbours, sky_position
 
-STAMP_CLASSES = ("AGN", "SN", "VS", "asteroid", "bogus")
 BOGUS_KINDS = ("dipole", "cosmic_ray", "bad_column", "nan_region", "edge", "noise_spike")
 PIXEL_SCALE = 1.012  # arcsec per ZTF pixel
 TEMPLATE_DEPTH = 15.0  # ZTF references co-add ~15-40 frames: noise down by ~4

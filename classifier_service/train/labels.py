@@ -1,4 +1,4 @@
-"""Real-data labels mapped onto ALeRCE's two taxonomies.
+"""Real-data labels mapped onto ALeRCE's two taxonomies (declared in ``alerce_contract.taxonomy``).
 
 Labels in the shared data come in four dialects: ALeRCE's own ``classALeRCE`` names, SIMBAD
 object types (old and new names, as in Fink's ``cdsxmatch``), TNS spectroscopic classes and
@@ -15,25 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from alerce_contract.taxonomy import LC_CLASSES, LC_GROUP
 from classifier_service.surveys.avro import iter_records
 from classifier_service.surveys.base import AlertParseError
 
 log = logging.getLogger(__name__)
-
-TRANSIENT = ("SNIa", "SNIbc", "SNII", "SLSN")
-STOCHASTIC = ("QSO", "AGN", "Blazar", "YSO", "CV/Nova")
-PERIODIC = ("LPV", "E", "DSCT", "RRL", "CEP", "Periodic-Other")
-
-# ALeRCE's hierarchy: top group -> its classes, in ALeRCE's order.
-LC_TAXONOMY: dict[str, tuple[str, ...]] = {
-    "Transient": TRANSIENT,
-    "Stochastic": STOCHASTIC,
-    "Periodic": PERIODIC,
-}
-LC_CLASSES: tuple[str, ...] = TRANSIENT + STOCHASTIC + PERIODIC
-LC_GROUP: dict[str, str] = {c: group for group, classes in LC_TAXONOMY.items() for c in classes}
-
-STAMP_CLASSES: tuple[str, ...] = ("AGN", "SN", "VS", "asteroid", "bogus")
 
 # SIMBAD object types (old and new spellings) -> light-curve class.
 _SIMBAD: dict[str, str] = {

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import precision_recall_fscore_support
 
+from alerce_contract.taxonomy import LC_CLASSES, LC_GROUP
 from classifier_service.classifiers.base import Classification
 from classifier_service.classifiers.lc_classifier import (
     ARTIFACT,
@@ -39,12 +40,7 @@ from classifier_service.lightcurve.model import LightCurve
 from classifier_service.simulate.lightcurves import simulate_lightcurve
 from classifier_service.surveys import AlertParseError, parse_record
 from classifier_service.train import SHARED_DATA
-from classifier_service.train.labels import (
-    LC_CLASSES,
-    LC_GROUP,
-    iter_labelled_alert_records,
-    lc_class_from_label,
-)
+from classifier_service.train.labels import iter_labelled_alert_records, lc_class_from_label
 from classifier_service.train.model_card import ConfusionMatrix, ModelCard, write_model_card
 
 log = logging.getLogger(__name__)

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from alerce_contract.taxonomy import LC_CLASSES, LC_TAXONOMY
 from classifier_service.alert import Alert, Detection
-from classifier_service.classifiers import lc_classifier
+from classifier_service.classifiers import artifacts, lc_classifier
 from classifier_service.classifiers.base import ClassifierInput
 from classifier_service.classifiers.lc_classifier import LightCurveClassifier
 from classifier_service.lightcurve import build_lightcurve
-from classifier_service.train.labels import LC_CLASSES, LC_TAXONOMY
 from classifier_service.train.lightcurve import alerce_csv_set
 from classifier_service.train.model_card import MODEL_CARD
 
@@ -35,7 +35,7 @@ def quick_model(tmp_path_factory, shared_data) -> Path:
         "--non-detections", str(shared_data / SNE / "30_sne_non_detections.csv"),
     ])
     assert train.run(args) == 0
-    return lc_classifier.latest_artifact(out / "lc_classifier").parent
+    return artifacts.newest_version_dir(out / "lc_classifier", lc_classifier.ARTIFACT)
 
 
 @pytest.fixture(scope="module")
