@@ -2,7 +2,8 @@
 
 Bad parameters get a 400 with a readable ``detail`` (the alerce client raises it as a
 ``ParseError``), unknown objects a 404, and a store that fails (down, locked, missing
-tables) a 503 with the cause logged, so no request ends in a bare 500.
+tables, a statement over its time limit) a 503 with ``Retry-After`` and the cause logged,
+so no request ends in a bare 500. Load is bounded by the gate (``gate.py``).
 """
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from classifier_service.api import stamp_routes, ztf_routes
-from classifier_service.api.db import read_only_engine
+from classifier_service.api.db import Limits, read_only_engine
+from classifier_service.api.gate import Gate
 from classifier_service.api.objects import QueryError
 from classifier_service.api.schemas import Error
 
@@ -29,8 +31,12 @@ ERROR_RESPONSES = {
 }
 
 
-def create_app(store: str | Engine) -> FastAPI:
-    """The API over the store at ``store`` (a sqlite:/// or postgresql:// URL, or an engine)."""
+def create_app(store: str | Engine, limits: Limits = Limits()) -> FastAPI:
+    """The API over the store at ``store`` (a sqlite:/// or postgresql:// URL, or an engine).
+
+    An engine passed in is used as it is: its pool should hold ``limits.concurrency``
+    connections, as ``read_only_engine`` makes it.
+    """
     app = FastAPI(
         title="ALeRCE-compatible classifier_service API",
         description="ALeRCE's ZTF API routes (ztf/v1) and stamp route over a classifier_service "
@@ -38,13 +44,15 @@ def create_app(store: str | Engine) -> FastAPI:
         version="1.0.0",
         responses=ERROR_RESPONSES,
     )
-    app.state.engine = read_only_engine(store) if isinstance(store, str) else store
+    app.state.engine = read_only_engine(store, limits) if isinstance(store, str) else store
+    app.state.limits = limits
     app.include_router(ztf_routes.router)
     app.include_router(ztf_routes.v2_router)
     app.include_router(stamp_routes.router)
     app.add_exception_handler(RequestValidationError, _bad_parameters)
     app.add_exception_handler(QueryError, _bad_query)
     app.add_exception_handler(SQLAlchemyError, _store_unavailable)
+    app.add_middleware(Gate, limits=limits)
     app.openapi = lambda: _openapi_without_422(app)
     return app
 
@@ -74,5 +82,18 @@ async def _bad_query(_request: Request, exc: QueryError) -> JSONResponse:
 
 async def _store_unavailable(request: Request, exc: SQLAlchemyError) -> JSONResponse:
     log.error("store query failed for %s %s: %s", request.method, request.url.path, exc)
-    return JSONResponse(status_code=503, content={
-        "detail": "the store is unavailable; try again later", "errors": []})
+    limits: Limits = request.app.state.limits
+    detail = "the store is unavailable; try again later"
+    if _cancelled(exc):
+        detail = (f"the query ran past its {limits.statement_timeout_s:g} s limit; "
+                  "narrow it with filters")
+    return JSONResponse(status_code=503, content={"detail": detail, "errors": []},
+                        headers={"Retry-After": str(limits.retry_after_s)})
+
+
+def _cancelled(exc: SQLAlchemyError) -> bool:
+    """A statement stopped by its time limit (PostgreSQL's QueryCanceled, SQLite's interrupt)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    return (getattr(exc.orig, "pgcode", None) == "57014"
+            or str(exc.orig) == "interrupted")

@@ -11,11 +11,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
-from sqlalchemy import Connection, select
+from sqlalchemy import Engine, select
 
-from classifier_service.api.db import connection
-from classifier_service.api.stamps import gzipped_fits, stamp_png
-from classifier_service.cutouts import CutoutError
+from alerce_contract.stamps import CutoutError
+from classifier_service.api.db import store
+from classifier_service.api.gate import OID_PATTERN
+from classifier_service.api.stamps import content_disposition, gzipped_fits, stamp_png
 from classifier_service.store.tables import cutout
 
 log = logging.getLogger(__name__)
@@ -39,14 +40,15 @@ class StampFormat(str, Enum):
                      "description": "PNG, or gzip-compressed FITS"}},
 )
 def get_stamp(
-    conn: Annotated[Connection, Depends(connection)],
-    oid: Annotated[str, Query(min_length=1, max_length=32)],
+    db: Annotated[Engine, Depends(store)],
+    oid: Annotated[str, Query(min_length=1, max_length=32, pattern=OID_PATTERN)],
     candid: Annotated[int, Query(ge=0, le=2**63 - 1)],
     type: Annotated[StampType, Query()] = StampType.science,  # noqa: A002 (ALeRCE's name)
     format: Annotated[StampFormat, Query()] = StampFormat.png,  # noqa: A002
 ) -> Response:
     """One cutout of an alert: PNG (zscale) or gzip-compressed FITS as the survey sent it."""
-    row = conn.execute(select(cutout).where(cutout.c.oid == oid)).mappings().first()
+    with db.connect() as conn:
+        row = conn.execute(select(cutout).where(cutout.c.oid == oid)).mappings().first()
     if row is None:
         raise HTTPException(404, f"no stamps stored for object {oid}")
     if row["candid"] != candid:
@@ -57,11 +59,11 @@ def get_stamp(
     name = f"{oid}_{candid}_{type.value}"
     if format is StampFormat.fits:
         return Response(gzipped_fits(stored), media_type="application/fits",
-                        headers={"Content-Disposition": f'inline; filename="{name}.fits.gz"'})
+                        headers={"Content-Disposition": content_disposition(f"{name}.fits.gz")})
     try:
         png = stamp_png(stored)
     except CutoutError as exc:
         log.warning("stored %s stamp of %s/%s is unreadable: %s", type.value, oid, candid, exc)
         raise HTTPException(404, f"the stored {type.value} stamp is unreadable: {exc}") from exc
     return Response(png, media_type="image/png",
-                    headers={"Content-Disposition": f'inline; filename="{name}.png"'})
+                    headers={"Content-Disposition": content_disposition(f"{name}.png")})

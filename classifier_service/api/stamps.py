@@ -7,9 +7,10 @@ as ZTF sends it. PNGs follow how ALeRCE's explorer shows stamps: zscale stretch,
 from __future__ import annotations
 
 import gzip
+import re
+from urllib.parse import quote
 
-from classifier_service.cutouts import GZIP_MAGIC, decode_stamp
-from classifier_service.stamp_png import zscale_png
+from alerce_contract.stamps import GZIP_MAGIC, decode_stamp, zscale_png
 
 
 def gzipped_fits(stored: bytes) -> bytes:
@@ -20,3 +21,13 @@ def gzipped_fits(stored: bytes) -> bytes:
 def stamp_png(stored: bytes) -> bytes:
     """A stored stamp (FITS, gzipped or not) as PNG; raises CutoutError when unreadable."""
     return zscale_png(decode_stamp(stored))
+
+
+def content_disposition(filename: str) -> str:
+    """An RFC 6266 ``inline`` header for ``filename``, safe whatever text the name holds.
+
+    The quoted ``filename`` keeps only letters, digits, ``.``, ``_`` and ``-`` (any other
+    character becomes ``_``); ``filename*`` carries the exact name, percent-encoded UTF-8.
+    """
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    return f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -12,10 +12,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import Field
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Engine, Select, select
 
 from classifier_service.api import schemas
-from classifier_service.api.db import connection
+from classifier_service.api.db import store
+from classifier_service.api.gate import OID_PATTERN
 from classifier_service.api.objects import (
     DEFAULT_CLASSIFIERS,
     MAX_PAGE_SIZE,
@@ -35,9 +36,10 @@ router = APIRouter(prefix="/ztf/v1")
 # The one v2 route the alerce client's ZTF search uses.
 v2_router = APIRouter(prefix="/v2")
 
-Conn = Annotated[Connection, Depends(connection)]
+Db = Annotated[Engine, Depends(store)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-Oid = Annotated[str, Path(min_length=1, max_length=32, description="The object's identifier")]
+Oid = Annotated[str, Path(min_length=1, max_length=32, pattern=OID_PATTERN,
+                          description="The object's identifier")]
 # ALeRCE's order_by choices (object and probability columns); an Enum so OpenAPI lists them.
 OrderBy = Enum("OrderBy", {name: name for name in ORDER_COLUMNS}, type=str)
 
@@ -50,8 +52,9 @@ class OrderMode(str, Enum):
 # --- objects --------------------------------------------------------------------------
 @router.get("/objects", response_model=schemas.ObjectPage, tags=["objects"])
 def list_objects(
-    conn: Conn,
-    oid: Annotated[list[Annotated[str, Field(min_length=1, max_length=32)]] | None, Query(
+    db: Db,
+    oid: Annotated[list[Annotated[str, Field(min_length=1, max_length=32,
+                                             pattern=OID_PATTERN)]] | None, Query(
         max_length=1000, description="Object ids; one id may use * wildcards")] = None,
     classifier: Annotated[str | None, Query(max_length=64)] = None,
     classifier_version: Annotated[str | None, Query(max_length=32)] = None,
@@ -84,13 +87,15 @@ def list_objects(
         order_by=order_by.value if order_by else None, order_mode=order_mode.value,
         page=page, page_size=page_size,
     )
-    taxonomy = _taxonomy(conn)
-    _check_classification_filters(query, taxonomy)
-    statement = build_select(query, _default_classifier(taxonomy))
-    rows = [schemas.clean_row(r) for r in conn.execute(statement).mappings()]
+    with db.connect() as conn:
+        taxonomy = _taxonomy(conn)
+        _check_classification_filters(query, taxonomy)
+        statement = build_select(query, _default_classifier(taxonomy))
+        rows = [schemas.clean_row(r) for r in conn.execute(statement).mappings()]
+        total = conn.execute(build_count(query)).scalar_one() if count else None
     has_next = len(rows) > page_size
     return {
-        "total": conn.execute(build_count(query)).scalar_one() if count else None,
+        "total": total,
         "page": page,
         "next": page + 1 if has_next else None,
         "has_next": has_next,
@@ -101,10 +106,11 @@ def list_objects(
 
 
 @router.get("/objects/{oid}", response_model=schemas.Object, tags=["objects"])
-def get_object(conn: Conn, oid: Oid) -> dict:
+def get_object(db: Db, oid: Oid) -> dict:
     """One object's statistics (ALeRCE's ``query_object``)."""
     statement = _select_for(tables.object_table, schemas.OBJECT_EXCLUDE, oid)
-    row = conn.execute(statement).mappings().first()
+    with db.connect() as conn:
+        row = conn.execute(statement).mappings().first()
     if row is None:
         raise HTTPException(404, f"Object {oid} not found")
     return schemas.clean_row(row)
@@ -112,24 +118,28 @@ def get_object(conn: Conn, oid: Oid) -> dict:
 
 # --- light curve ----------------------------------------------------------------------
 @router.get("/objects/{oid}/lightcurve", response_model=schemas.LightCurve, tags=["lightcurve"])
-def get_lightcurve(conn: Conn, oid: Oid) -> dict:
+def get_lightcurve(db: Db, oid: Oid) -> dict:
     """Detections and non-detections, oldest first."""
-    _require_object(conn, oid)
-    return {"detections": _detections(conn, oid), "non_detections": _non_detections(conn, oid)}
+    with db.connect() as conn:
+        _require_object(conn, oid)
+        return {"detections": _detections(conn, oid),
+                "non_detections": _non_detections(conn, oid)}
 
 
 @router.get("/objects/{oid}/detections", response_model=list[schemas.Detection],
             tags=["lightcurve"])
-def get_detections(conn: Conn, oid: Oid) -> list[dict]:
-    _require_object(conn, oid)
-    return _detections(conn, oid)
+def get_detections(db: Db, oid: Oid) -> list[dict]:
+    with db.connect() as conn:
+        _require_object(conn, oid)
+        return _detections(conn, oid)
 
 
 @router.get("/objects/{oid}/non_detections", response_model=list[schemas.NonDetection],
             tags=["lightcurve"])
-def get_non_detections(conn: Conn, oid: Oid) -> list[dict]:
-    _require_object(conn, oid)
-    return _non_detections(conn, oid)
+def get_non_detections(db: Db, oid: Oid) -> list[dict]:
+    with db.connect() as conn:
+        _require_object(conn, oid)
+        return _non_detections(conn, oid)
 
 
 def _detections(conn: Connection, oid: str) -> list[dict]:
@@ -146,64 +156,70 @@ def _non_detections(conn: Connection, oid: str) -> list[dict]:
 
 @v2_router.get("/lightcurve/forced-photometry/{oid}",
                response_model=list[schemas.ForcedPhotometry], tags=["lightcurve"])
-def get_forced_photometry(conn: Conn, oid: Oid) -> list[dict]:
+def get_forced_photometry(db: Db, oid: Oid) -> list[dict]:
     """Forced photometry epochs (ZTF ``fp_hists``), oldest first."""
-    _require_object(conn, oid)
     table = tables.forced_photometry
     statement = (_select_for(table, schemas.FORCED_PHOTOMETRY_EXCLUDE, oid)
                  .add_columns(table.c.extra.label("extra_fields")).order_by(table.c.mjd))
-    return _rows(conn, statement)
+    with db.connect() as conn:
+        _require_object(conn, oid)
+        return _rows(conn, statement)
 
 
 # --- per-object products --------------------------------------------------------------
 @router.get("/objects/{oid}/magstats", response_model=list[schemas.Magstat], tags=["objects"])
-def get_magstats(conn: Conn, oid: Oid) -> list[dict]:
+def get_magstats(db: Db, oid: Oid) -> list[dict]:
     """Magnitude statistics per band."""
-    _require_object(conn, oid)
     table = tables.magstat
-    return _rows(conn, _select_for(table, schemas.MAGSTAT_EXCLUDE, oid).order_by(table.c.fid))
+    with db.connect() as conn:
+        _require_object(conn, oid)
+        return _rows(conn, _select_for(table, schemas.MAGSTAT_EXCLUDE, oid)
+                     .order_by(table.c.fid))
 
 
 @router.get("/objects/{oid}/probabilities", response_model=list[schemas.Probability],
             tags=["classifications"])
 def get_probabilities(
-    conn: Conn, oid: Oid,
+    db: Db, oid: Oid,
     classifier: Annotated[str | None, Query(max_length=64)] = None,
     classifier_version: Annotated[str | None, Query(max_length=32)] = None,
 ) -> list[dict]:
     """Every classifier's probabilities for the object, most probable class first."""
-    _require_object(conn, oid)
     table = tables.probability
     statement = _select_for(table, schemas.PROBABILITY_EXCLUDE, oid)
     if classifier is not None:
         statement = statement.where(table.c.classifier_name == classifier)
     if classifier_version is not None:
         statement = statement.where(table.c.classifier_version == classifier_version)
-    return _rows(conn, statement.order_by(table.c.classifier_name, table.c.classifier_version,
-                                          table.c.ranking))
+    with db.connect() as conn:
+        _require_object(conn, oid)
+        return _rows(conn, statement.order_by(table.c.classifier_name,
+                                              table.c.classifier_version, table.c.ranking))
 
 
 @router.get("/objects/{oid}/features", response_model=list[schemas.Feature], tags=["features"])
 def get_features(
-    conn: Conn, oid: Oid,
+    db: Db, oid: Oid,
     fid: Annotated[int | None, Query(ge=0, le=3, description="0: no band, 1 g, 2 r, 3 i")] = None,
     version: Annotated[str | None, Query(max_length=32)] = None,
 ) -> list[dict]:
     """The features the light-curve classifier computed."""
-    _require_object(conn, oid)
-    return _features(conn, oid, None, fid, version)
+    with db.connect() as conn:
+        _require_object(conn, oid)
+        return _features(conn, oid, None, fid, version)
 
 
 @router.get("/objects/{oid}/features/{name}", response_model=list[schemas.Feature],
             tags=["features"])
 def get_feature(
-    conn: Conn, oid: Oid, name: Annotated[str, Path(min_length=1, max_length=64)],
+    db: Db, oid: Oid, name: Annotated[str, Path(min_length=1, max_length=64)],
     fid: Annotated[int | None, Query(ge=0, le=3)] = None,
     version: Annotated[str | None, Query(max_length=32)] = None,
 ) -> list[dict]:
     """One feature, in every band it was computed for."""
-    _require_object(conn, oid)
-    return _features(conn, oid, name, fid, version)
+    with db.connect() as conn:
+        _require_object(conn, oid)
+        return _features(conn, oid, name, fid, version)
 
 
 def _features(conn: Connection, oid: str, name: str | None, fid: int | None,
@@ -218,20 +234,23 @@ def _features(conn: Connection, oid: str, name: str | None, fid: int | None,
 
 # --- classifiers ----------------------------------------------------------------------
 @router.get("/classifiers", response_model=list[schemas.Classifier], tags=["classifiers"])
-def list_classifiers(conn: Conn) -> list[dict]:
+def list_classifiers(db: Db) -> list[dict]:
     """Every classifier with its version and classes."""
+    with db.connect() as conn:
+        taxonomy = _taxonomy(conn)
     return [{"classifier_name": name, "classifier_version": version, "classes": classes}
-            for (name, version), classes in _taxonomy(conn).items()]
+            for (name, version), classes in taxonomy.items()]
 
 
 @router.get("/classifiers/{classifier_name}/{classifier_version}/classes",
             response_model=list[schemas.ClassName], tags=["classifiers"])
 def list_classes(
-    conn: Conn,
+    db: Db,
     classifier_name: Annotated[str, Path(max_length=64)],
     classifier_version: Annotated[str, Path(max_length=32)],
 ) -> list[dict]:
-    classes = _taxonomy(conn).get((classifier_name, classifier_version))
+    with db.connect() as conn:
+        classes = _taxonomy(conn).get((classifier_name, classifier_version))
     if classes is None:
         raise HTTPException(404, f"Classifier {classifier_name} version {classifier_version} "
                                  "not found")

@@ -1,49 +1,11 @@
 """The same API over a PostgreSQL store: filters, cone search, paging, products and stamps."""
 from __future__ import annotations
 
-import uuid
-from contextlib import contextmanager
-
-import httpx
 import pytest
-from api_live import serve_app
-from api_store_builder import alert_files, replay_into_store
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from classifier_service.api import create_app
-
 pytestmark = pytest.mark.postgres
-SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"
-
-
-@pytest.fixture(scope="module")
-def pg_url(shared_data):
-    """A throwaway database on the local PostgreSQL, filled by the Worker, dropped afterwards."""
-    admin = create_engine(f"{SERVER}/test", isolation_level="AUTOCOMMIT")
-    name = f"api_test_{uuid.uuid4().hex[:8]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-    except Exception as exc:  # noqa: BLE001 (no server, no rights: nothing to test against)
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at {SERVER} is not usable: {exc}")
-    url = f"{SERVER}/{name}"
-    try:
-        replay_into_store(url, alert_files(shared_data))
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
-
-
-@pytest.fixture(scope="module")
-def pg_client(pg_url):
-    app = create_app(pg_url)
-    with contextmanager(serve_app)(app) as base_url, httpx.Client(base_url=base_url) as http:
-        yield http
-    app.state.engine.dispose()
 
 
 def test_postgres_store_serves_the_same_pages_as_sqlite(pg_client, client):

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from classifier_service.stamp_png import zscale_png
-from classifier_service.cutouts import decode_stamp
+from alerce_contract.stamps import decode_stamp, zscale_png
 
 OID = "ZTF18abfaepq"
 
@@ -24,7 +23,9 @@ def test_fits_is_the_stored_gzipped_stamp(client, first_alert, kind):
                                                 "type": kind, "format": "fits"})
     assert response.status_code == 200
     assert response.content == getattr(first_alert.cutouts, kind)
-    assert response.headers["content-disposition"].endswith(f'{kind}.fits.gz"')
+    name = f"{OID}_{first_alert.candid}_{kind}.fits.gz"
+    assert response.headers["content-disposition"] == (
+        f"inline; filename=\"{name}\"; filename*=UTF-8''{name}")
 
 
 @pytest.mark.parametrize("kind", ["science", "template", "difference"])
