@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from classifier_service.api import stamp_routes, ztf_routes
+from classifier_service.api import docs_routes, stamp_routes, ztf_routes
 from classifier_service.api.db import Limits, read_only_engine
 from classifier_service.api.gate import Gate
 from classifier_service.api.objects import QueryError
@@ -43,12 +43,15 @@ def create_app(store: str | Engine, limits: Limits = Limits()) -> FastAPI:
                     "store; point the alerce client here with ALERCE_CONFIG_PATH.",
         version="1.0.0",
         responses=ERROR_RESPONSES,
+        docs_url=None, redoc_url=None,  # docs_routes serves them with local assets
     )
     app.state.engine = read_only_engine(store, limits) if isinstance(store, str) else store
     app.state.limits = limits
     app.include_router(ztf_routes.router)
     app.include_router(ztf_routes.v2_router)
     app.include_router(stamp_routes.router)
+    app.include_router(docs_routes.router)
+    app.mount(docs_routes.STATIC_PATH, docs_routes.static_files(), name="api-docs")
     app.add_exception_handler(RequestValidationError, _bad_parameters)
     app.add_exception_handler(QueryError, _bad_query)
     app.add_exception_handler(SQLAlchemyError, _store_unavailable)
