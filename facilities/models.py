@@ -17,15 +17,20 @@ class TNSReport(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "draft"
         DRY_RUN = "dry_run", "dry run (not sent)"
+        QUEUED = "queued", "queued: waiting for TNS's rate limit"
         SENDING = "sending", "sending"
         SENT = "sent", "sent, awaiting TNS's reply"
         OUTCOME_UNKNOWN = "outcome_unknown", "upload failed; TNS may have it"
         ACCEPTED = "accepted", "accepted"
         REJECTED = "rejected", "rejected"
         ALREADY_ON_TNS = "already_on_tns", "already on TNS; not sent"
-        FAILED = "failed", "failed before sending"
+        FAILED = "failed", "not sent, or refused by TNS"
+        NOT_RECEIVED = "not_received", "upload never reached TNS (searched); may be sent again"
 
-    ACTIVE = (Status.SENDING, Status.SENT, Status.OUTCOME_UNKNOWN, Status.ACCEPTED)
+    # Any report that may reach or has reached TNS blocks another one for its target.
+    ACTIVE = (Status.QUEUED, Status.SENDING, Status.SENT, Status.OUTCOME_UNKNOWN, Status.ACCEPTED)
+    # What ``tns_poll`` works on until it is settled.
+    PENDING = (Status.QUEUED, Status.SENDING, Status.SENT, Status.OUTCOME_UNKNOWN)
 
     target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="tns_reports")
     internal_name = models.CharField(max_length=64, help_text="the survey's name, e.g. the ZTF oid")
@@ -36,6 +41,7 @@ class TNSReport(models.Model):
     feedback = models.JSONField(default=list, blank=True)
     iau_name = models.CharField(max_length=32, blank=True, help_text="e.g. 'AT 2025abc'")
     error = models.TextField(blank=True)
+    not_before = models.DateTimeField(null=True, blank=True, help_text="queued: when TNS's rate limit resets")
     created = models.DateTimeField(auto_now_add=True)
     modified = models.DateTimeField(auto_now=True)
 
@@ -44,7 +50,8 @@ class TNSReport(models.Model):
         constraints = [
             # A target is reported at most once: any report that may have reached TNS blocks another.
             models.UniqueConstraint(
-                fields=["target"], condition=Q(status__in=["sending", "sent", "outcome_unknown", "accepted"]),
+                fields=["target"],
+                condition=Q(status__in=["queued", "sending", "sent", "outcome_unknown", "accepted"]),
                 name="one_live_tns_report_per_target",
             ),
         ]

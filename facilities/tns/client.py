@@ -5,21 +5,33 @@ every call answers JSON with ``id_code``/``id_message``/``data``. Reports are bu
 uploads that TNS processes asynchronously: ``bulk-report`` returns a report id, and
 ``bulk-report-reply`` answers 404 until the report is processed.
 
-The one rule that shapes this module: a report is never sent twice. A time-out or a 5xx
-on a report upload may mean TNS got it, so the upload itself is never retried blindly;
-the caller first asks TNS (search by internal name) whether the object now exists.
-Reads are safe to retry and are.
+The one rule that shapes this module: a report is never sent twice. Only an answer that
+proves TNS refused the upload (a 4xx, or a 429 which TNS answers before reading it) is
+final; anything else — a 5xx, a time-out, a reset mid-body, a 200 that is not JSON or
+carries no report id — raises :class:`ReportOutcomeUnknown`, and the caller asks TNS
+(search by internal name and position) before anything is sent again. Reads are safe to
+retry and are, within one overall deadline per call (connection, every attempt and the
+whole body, not each read). The client never sleeps on a rate limit: it raises
+:class:`RateLimited` with the time the budget resets, for a poller to come back then.
+
+The API key lives in a :class:`Secret` and is revealed only inside ``_post_with_key``,
+whose failures are re-raised without their context, so no traceback, log or debug page
+ever holds it.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import requests
+import urllib3
+from django.views.decorators.debug import sensitive_variables
 
 log = logging.getLogger(__name__)
 
@@ -32,24 +44,59 @@ FEEDBACK_ALREADY_EXISTS = "101"
 FEEDBACK_PREFIX_CHANGED = "121"
 ACCEPTED_FEEDBACK = {FEEDBACK_NEW_OBJECT, FEEDBACK_ALREADY_EXISTS, FEEDBACK_PREFIX_CHANGED}
 
+MAX_REPLY_BYTES = 5_000_000  # TNS replies are kilobytes; anything bigger is not TNS answering
+RATE_LIMIT_EXHAUSTED = {"0", "Exhausted"}
+
 
 class TNSError(RuntimeError):
     """TNS answered with an error we cannot act on (bad credentials, rejected data...)."""
 
 
 class TNSUnavailable(TNSError):
-    """TNS did not answer usefully in time (5xx, time-out, rate limit not lifting)."""
+    """TNS did not answer usefully in time (5xx, time-out, reset, an answer that is not TNS's)."""
 
 
 class ReportOutcomeUnknown(TNSUnavailable):
     """A report upload failed in a way that may or may not have reached TNS."""
 
 
+class RateLimited(TNSUnavailable):
+    """TNS's request budget is spent until ``until``; nothing was sent."""
+
+    def __init__(self, what: str, until: datetime):
+        super().__init__(f"{what}: rate limited until {until:%Y-%m-%d %H:%M:%S} UTC")
+        self.until = until
+
+
+class Secret:
+    """A string that never shows itself: repr, str, logs and debug pages see '***'."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
 @dataclass(frozen=True)
 class TNSCredentials:
     bot_id: str
     bot_name: str
-    api_key: str = field(repr=False)  # never logged nor shown
+    api_key: Secret = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.api_key, Secret):
+            object.__setattr__(self, "api_key", Secret(str(self.api_key)))
 
     @property
     def marker(self) -> str:
@@ -58,7 +105,7 @@ class TNSCredentials:
 
 @dataclass
 class ReportReply:
-    """The processed state of a bulk report: None while TNS has not processed it yet."""
+    """The processed state of a bulk report: ``processed=False`` while TNS has not processed it yet."""
 
     processed: bool
     accepted: bool = False
@@ -68,47 +115,86 @@ class ReportReply:
     codes: list[str] = field(default_factory=list)
 
 
-class TNSClient:
-    """Talks to one TNS instance (live or sandbox) as one bot, politely and safely."""
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer read in full within the deadline."""
 
-    def __init__(self, base_url: str, credentials: TNSCredentials, *, timeout_s: float = 30.0,
-                 max_retries: int = 4, session: requests.Session | None = None,
-                 sleep: Callable[[float], None] = time.sleep, max_wait_s: float = 120.0):
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict[str, Any] | None:
+        """The body as a JSON object, or None when it is not one."""
+        try:
+            document = json.loads(self.body)
+        except ValueError:
+            return None
+        return document if isinstance(document, dict) else None
+
+    def message(self) -> str:
+        document = self.json()
+        if document is None:
+            return self.body[:200].decode("utf-8", "replace")
+        return str(document.get("id_message") or document.get("data") or document)[:500]
+
+
+class _NoAnswer(Exception):
+    """No complete answer: connection failed, reset, timed out, or the deadline passed."""
+
+
+class TNSClient:
+    """Talks to one TNS instance (live or sandbox) as one bot, politely and safely.
+
+    ``deadline_s`` bounds each call as a whole: connecting, every retry and reading the body.
+    """
+
+    def __init__(self, base_url: str, credentials: TNSCredentials, *, deadline_s: float = 30.0,
+                 read_timeout_s: float = 10.0, max_retries: int = 3, session: requests.Session | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
-        self.timeout_s = timeout_s
+        self.deadline_s = deadline_s
+        self.read_timeout_s = read_timeout_s
         self.max_retries = max_retries
         self.session = session or requests.Session()
         self.sleep = sleep
-        self.max_wait_s = max_wait_s
+        self.blocked_until: datetime | None = None  # when an exhausted rate-limit budget resets
 
     # -- the API -----------------------------------------------------------------------
     def send_report(self, at_report: dict[str, Any]) -> str:
         """Upload a bulk AT report; return its report id.
 
-        Only rate limits (429, which TNS answers before reading the report) are retried.
-        Anything else that leaves the outcome open raises :class:`ReportOutcomeUnknown`.
+        Raises :class:`RateLimited` (nothing sent), :class:`TNSError` (refused: nothing
+        stored) or :class:`ReportOutcomeUnknown` (anything that does not prove either).
         """
+        path = "/api/set/bulk-report"
         try:
-            body = self._post("/api/set/bulk-report", {"data": json.dumps(at_report)}, retry_unavailable=False)
+            answer = self._request(path, {"data": json.dumps(at_report)}, retry_unavailable=False,
+                                   expected=(200,))
+        except (RateLimited, ReportOutcomeUnknown):
+            raise
         except TNSUnavailable as exc:
-            raise ReportOutcomeUnknown(str(exc)) from exc
-        report_id = (body.get("data") or {}).get("report_id")
+            raise ReportOutcomeUnknown(str(exc)) from None
+        body = answer.json()
+        if body is None:
+            raise ReportOutcomeUnknown(f"POST {path}: HTTP 200 with a body that is not TNS's JSON")
+        data = body.get("data")
+        report_id = data.get("report_id") if isinstance(data, dict) else None
         if not report_id:
-            raise TNSError(f"TNS accepted the upload but returned no report id: {body.get('id_message')}")
+            raise ReportOutcomeUnknown(f"POST {path}: HTTP 200 without a report id: {answer.message()}")
         return str(report_id)
 
     def report_reply(self, report_id: str) -> ReportReply:
         """The feedback of a processed report; ``processed=False`` while TNS answers 404."""
-        response = self._request("/api/get/bulk-report-reply", {"report_id": str(report_id)},
-                                 retry_unavailable=True, expected=(200, 400, 404))
-        if response.status_code == 404:
+        answer = self._request("/api/get/bulk-report-reply", {"report_id": str(report_id)},
+                               retry_unavailable=True, expected=(200, 400, 404))
+        if answer.status == 404:
             return ReportReply(processed=False)
-        body = _json(response)
+        body = _json(answer, "/api/get/bulk-report-reply")
         feedback = _at_report_feedback(body)
         codes = [code for item in feedback for code in item]
         objname, prefix = _name_from_feedback(feedback)
-        accepted = response.status_code == 200 and bool(codes) and set(codes) <= ACCEPTED_FEEDBACK
+        accepted = answer.status == 200 and bool(codes) and set(codes) <= ACCEPTED_FEEDBACK
         return ReportReply(processed=True, accepted=accepted, feedback=feedback, objname=objname,
                            prefix=prefix, codes=codes)
 
@@ -120,86 +206,120 @@ class TNSClient:
             query.update(ra=f"{ra:.6f}", dec=f"{dec:.6f}", radius=str(radius_arcsec), units="arcsec")
         if internal_name:
             query["internal_name"] = internal_name
-        body = self._post("/api/get/search", {"data": json.dumps(query)}, retry_unavailable=True)
+        body = self._post("/api/get/search", {"data": json.dumps(query)})
         data = body.get("data") or {}
         return list(data.get("reply", data) if isinstance(data, dict) else data)
 
     def get_object(self, objname: str) -> dict[str, Any]:
-        body = self._post("/api/get/object", {"data": json.dumps({"objname": objname})}, retry_unavailable=True)
+        body = self._post("/api/get/object", {"data": json.dumps({"objname": objname})})
         data = body.get("data") or {}
         return data.get("reply", data)
 
     # -- transport -----------------------------------------------------------------------
-    def _post(self, path: str, form: dict[str, Any], *, retry_unavailable: bool) -> dict[str, Any]:
-        return _json(self._request(path, form, retry_unavailable=retry_unavailable, expected=(200,)))
+    def _post(self, path: str, form: dict[str, Any]) -> dict[str, Any]:
+        return _json(self._request(path, form, retry_unavailable=True, expected=(200,)), path)
 
     def _request(self, path: str, form: dict[str, Any], *, retry_unavailable: bool,
-                 expected: tuple[int, ...]) -> requests.Response:
-        url = self.base_url + path
-        headers = {"User-Agent": self.credentials.marker}
-        data = {"api_key": self.credentials.api_key, **form}
+                 expected: tuple[int, ...]) -> Answer:
+        deadline = time.monotonic() + self.deadline_s
+        self._check_budget(path)
         for attempt in range(self.max_retries + 1):
-            last = attempt == self.max_retries
             try:
-                response = self.session.post(url, data=data, headers=headers, timeout=self.timeout_s)
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                if not retry_unavailable or last:
-                    raise TNSUnavailable(f"POST {path}: {type(exc).__name__}") from exc
-                self._backoff(path, attempt, f"{type(exc).__name__}")
-                continue
-            self._respect_rate_limit(response)
-            if response.status_code == 429:
-                if last:
-                    raise TNSUnavailable(f"POST {path}: rate limited (429)")
-                self._wait_for_reset(response, path)
-                continue
-            if response.status_code >= 500:
-                if not retry_unavailable or last:
-                    raise TNSUnavailable(f"POST {path}: HTTP {response.status_code}")
-                self._backoff(path, attempt, f"HTTP {response.status_code}")
-                continue
-            if response.status_code in expected:
-                return response
-            raise TNSError(f"POST {path}: HTTP {response.status_code}: {_message(response)}")
-        raise TNSUnavailable(f"POST {path}: gave up after {self.max_retries + 1} attempts")
+                answer = self._exchange(path, form, deadline)
+            except _NoAnswer as exc:
+                why = str(exc)
+            else:
+                self._note_budget(answer)
+                if answer.status == 429:
+                    raise RateLimited(f"POST {path}", _reset_time(answer))
+                if answer.status < 500 and answer.status in expected:
+                    return answer
+                if answer.status < 500:
+                    raise TNSError(f"POST {path}: HTTP {answer.status}: {answer.message()}")
+                why = f"HTTP {answer.status}"
+            wait = min(2.0 ** attempt, deadline - time.monotonic() - 1.0)
+            if not retry_unavailable or attempt == self.max_retries or wait <= 0:
+                raise TNSUnavailable(f"POST {path}: {why}")
+            log.warning("TNS POST %s failed (%s); retrying in %.0f s", path, why, wait)
+            self.sleep(wait)
+        raise AssertionError("unreachable")  # the loop always returns or raises
 
-    def _respect_rate_limit(self, response: requests.Response) -> None:
-        """When the budget is spent, wait for its reset before the next call."""
-        remaining = response.headers.get("x-rate-limit-remaining")
-        if remaining is not None and remaining.strip() in {"0", "Exhausted"}:
-            self._wait_for_reset(response, "next call")
-
-    def _wait_for_reset(self, response: requests.Response, what: str) -> None:
+    def _exchange(self, path: str, form: dict[str, Any], deadline: float) -> Answer:
+        """One POST read in full before ``deadline``; raises _NoAnswer without the underlying
+        exception (it carries the request, api_key included)."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _NoAnswer("overall deadline passed")
+        failure = None
         try:
-            wait = float(response.headers.get("x-rate-limit-reset", "10"))
-        except ValueError:
-            wait = 10.0
-        wait = min(max(wait, 0.0) + 1.0, self.max_wait_s)
-        log.info("TNS rate limit reached; waiting %.0f s before %s", wait, what)
-        self.sleep(wait)
+            timeout = (min(self.read_timeout_s, remaining), min(self.read_timeout_s, remaining))
+            response = _post_with_key(self.session, self.base_url + path, self.credentials, form, timeout)
+            try:
+                body = _read_before(response, deadline)
+            finally:
+                response.close()
+        except _NoAnswer as exc:
+            failure = str(exc)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException,
+                OSError) as exc:
+            failure = type(exc).__name__
+        if failure is not None:  # raised here, outside the handler, so no context is chained
+            raise _NoAnswer(failure)
+        return Answer(status=response.status_code, headers=dict(response.headers), body=body)
 
-    def _backoff(self, path: str, attempt: int, why: str) -> None:
-        wait = min(2.0 ** attempt, self.max_wait_s)
-        log.warning("TNS POST %s failed (%s); retrying in %.0f s", path, why, wait)
-        self.sleep(wait)
+    def _check_budget(self, path: str) -> None:
+        if self.blocked_until and self.blocked_until > _utcnow():
+            raise RateLimited(f"POST {path}", self.blocked_until)
+
+    def _note_budget(self, answer: Answer) -> None:
+        """Remember an exhausted budget, so the next call waits for the reset instead of a 429."""
+        remaining = answer.headers.get("x-rate-limit-remaining")
+        if remaining is not None and remaining.strip() in RATE_LIMIT_EXHAUSTED:
+            self.blocked_until = _reset_time(answer)
+            log.info("TNS rate limit reached; next call after %s", self.blocked_until)
 
 
-def _json(response: requests.Response) -> dict[str, Any]:
+@sensitive_variables()
+def _post_with_key(session: requests.Session, url: str, credentials: TNSCredentials, form: dict[str, Any],
+                   timeout: tuple[float, float]) -> requests.Response:
+    """The only place the API key is revealed: straight into the form TNS reads it from."""
+    return session.post(url, data={"api_key": credentials.api_key.reveal(), **form},
+                        headers={"User-Agent": credentials.marker}, timeout=timeout, stream=True)
+
+
+def _read_before(response: requests.Response, deadline: float) -> bytes:
+    """The whole body, read as it arrives; a trickle cannot outlast the deadline."""
+    chunks, size = [], 0
+    while True:
+        if time.monotonic() > deadline:
+            raise _NoAnswer("overall deadline passed while reading the reply")
+        chunk = response.raw.read1(65536, decode_content=True)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_REPLY_BYTES:
+            raise _NoAnswer(f"reply larger than {MAX_REPLY_BYTES} bytes")
+        chunks.append(chunk)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _reset_time(answer: Answer) -> datetime:
+    """When the budget resets: TNS's x-rate-limit-reset (seconds), plus a second of margin."""
     try:
-        body = response.json()
-    except ValueError as exc:
-        raise TNSError(f"TNS answered HTTP {response.status_code} with non-JSON content") from exc
-    if not isinstance(body, dict):
-        raise TNSError("TNS answered with an unexpected JSON document")
-    return body
-
-
-def _message(response: requests.Response) -> str:
-    try:
-        body = response.json()
-        return str(body.get("id_message") or body.get("data") or body)[:500]
+        seconds = float(answer.headers.get("x-rate-limit-reset", "10"))
     except ValueError:
-        return response.text[:200]
+        seconds = 10.0
+    return _utcnow() + timedelta(seconds=max(seconds, 0.0) + 1.0)
+
+
+def _json(answer: Answer, path: str) -> dict[str, Any]:
+    body = answer.json()
+    if body is None:
+        raise TNSUnavailable(f"POST {path}: HTTP {answer.status} with a body that is not TNS's JSON")
+    return body
 
 
 def _at_report_feedback(body: dict[str, Any]) -> list[dict[str, Any]]:

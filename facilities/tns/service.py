@@ -1,27 +1,44 @@
 """Reporting a TOM target to TNS: build, check for duplicates, send once, poll, rename.
 
 The state of every report lives in :class:`facilities.models.TNSReport`, written before
-the upload and after each answer, so a crash or a time-out never leads to a second upload:
-a report whose upload outcome is unknown blocks new ones until a search settles it.
+the upload and after each answer. Three things make a second upload impossible:
+
+- a partial unique index allows one live report (queued, sending, sent, outcome unknown,
+  accepted) per target, so two processes cannot both start one;
+- the upload is claimed by a conditional UPDATE (queued -> sending), so two processes
+  cannot both send a queued one;
+- an upload whose answer does not prove TNS refused it is "outcome unknown" until a TNS
+  search (internal name, then position) finds the object or, after a grace period, shows
+  it never arrived.
+
+Nothing waits inside a web request: a rate limit leaves the report queued until TNS's
+reset, and ``manage.py tns_poll`` (:func:`poll_pending`) sends it, polls replies, turns
+an abandoned "sending" into "outcome unknown" and settles those — every state ends.
 """
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.views.decorators.debug import sensitive_variables
 from tom_targets.models import Target, TargetName
 
+from alerce_contract.names import broker_name
 from facilities.models import TNSReport
 from facilities.target_facts import target_facts
 from facilities.tns.client import (
     LIVE_URL,
     SANDBOX_URL,
+    RateLimited,
     ReportOutcomeUnknown,
     TNSClient,
     TNSCredentials,
     TNSError,
+    TNSUnavailable,
 )
 from facilities.tns.report import (
     ALERCE_CLASSIFIER_DESCRIPTIONS,
@@ -34,30 +51,48 @@ from facilities.tns.report import (
 log = logging.getLogger(__name__)
 Status = TNSReport.Status
 
+# DATA_SERVICES['TNS'] key -> the environment variable that overrides it.
+ENVIRONMENT = {"base_url": "TNS_BASE_URL", "bot_id": "TNS_BOT_ID", "bot_name": "TNS_BOT_NAME",
+               "api_key": "TNS_API_KEY", "group_id": "TNS_GROUP_ID", "reporter": "TNS_REPORTER"}
+SENDING_STALE_S = 300.0  # a "sending" older than this lost its process: the outcome is unknown
+UNKNOWN_GRACE_S = 900.0  # TNS processes bulk reports within minutes; not found after this = never arrived
+
 
 def tns_settings() -> dict:
-    """settings.TNS, with credentials from the environment where settings leave them out."""
-    configured = dict(getattr(settings, "TNS", {}))
-    env = {
-        "base_url": os.environ.get("TNS_BASE_URL"),
-        "bot_id": os.environ.get("TNS_BOT_ID"),
-        "bot_name": os.environ.get("TNS_BOT_NAME"),
-        "api_key": os.environ.get("TNS_API_KEY"),
-    }
-    for key, value in env.items():
-        if value and not configured.get(key):
-            configured[key] = value
-    configured.setdefault("base_url", SANDBOX_URL if configured.get("sandbox", True) else LIVE_URL)
+    """``DATA_SERVICES['TNS']`` (the block tom-tns and tomtoolkit read), TNS_* variables on top.
+
+    The API key is left out: only :func:`credentials` reads it.
+    """
+    configured = {k: v for k, v in _configured().items() if k not in ("api_key", "tns_base_url")}
+    tns_base_url = _configured().get("tns_base_url")  # tom-tns spells it so, ending in /api
+    if tns_base_url and not configured.get("base_url"):
+        configured["base_url"] = tns_base_url.rstrip("/").removesuffix("/api")
+    for key, variable in ENVIRONMENT.items():
+        if key != "api_key" and os.environ.get(variable):
+            configured[key] = os.environ[variable]
+    if not configured.get("base_url"):
+        configured["base_url"] = SANDBOX_URL if _flag(configured.get("sandbox", True)) else LIVE_URL
     return configured
+
+
+@sensitive_variables()
+def credentials() -> TNSCredentials:
+    """The bot's credentials, the key wrapped in a Secret that never prints."""
+    conf = _configured()
+    api_key = os.environ.get(ENVIRONMENT["api_key"]) or conf.get("api_key") or ""
+    bot_id = os.environ.get(ENVIRONMENT["bot_id"]) or conf.get("bot_id") or ""
+    bot_name = os.environ.get(ENVIRONMENT["bot_name"]) or conf.get("bot_name") or ""
+    missing = [name for name, value in (("bot_id", bot_id), ("bot_name", bot_name), ("api_key", api_key))
+               if not value]
+    if missing:
+        raise TNSError(f"TNS is not configured: set {', '.join(missing)} in DATA_SERVICES['TNS'] "
+                       f"or the TNS_* environment variables")
+    return TNSCredentials(bot_id=str(bot_id), bot_name=str(bot_name), api_key=api_key)
 
 
 def client_from_settings() -> TNSClient:
     conf = tns_settings()
-    missing = [k for k in ("bot_id", "bot_name", "api_key") if not conf.get(k)]
-    if missing:
-        raise TNSError(f"TNS is not configured: set {', '.join(missing)} in settings.TNS or TNS_* variables")
-    credentials = TNSCredentials(bot_id=str(conf["bot_id"]), bot_name=conf["bot_name"], api_key=conf["api_key"])
-    return TNSClient(conf["base_url"], credentials, timeout_s=float(conf.get("timeout_s", 30)))
+    return TNSClient(conf["base_url"], credentials(), deadline_s=float(conf.get("deadline_s", 30)))
 
 
 def reporter_settings() -> ReporterSettings:
@@ -71,9 +106,9 @@ def reporter_settings() -> ReporterSettings:
 
 
 def internal_name(target: Target) -> str:
-    """The survey name TNS should know the object by: a ZTF alias if any, else the target name."""
-    names = [target.name, *target.aliases.values_list("name", flat=True)]
-    return next((n for n in names if n.startswith("ZTF")), target.name)
+    """The survey name TNS should know the object by: the broker's name of it (see
+    alerce_contract.names), else the target name."""
+    return broker_name([target.name, *target.aliases.values_list("name", flat=True)])
 
 
 def candidate_for(target: Target, classifier: str = "stamp_classifier") -> ReportCandidate:
@@ -96,23 +131,21 @@ def live_report(target: Target) -> TNSReport | None:
 
 def submit_report(target: Target, *, mode: str = "manual", dry_run: bool = False,
                   client: TNSClient | None = None, poll_attempts: int | None = None,
-                  poll_interval_s: float | None = None) -> TNSReport:
-    """Report a target once. Returns the report record, whatever happened.
+                  poll_interval_s: float | None = None, payload: dict | None = None) -> TNSReport:
+    """Report a target once. Returns the report record, whatever happened; never raises for TNS.
 
-    After a successful upload the reply is polled ``poll_attempts`` times (settings.TNS
-    ``poll_attempts``/``poll_interval_s``); reports still unprocessed then are picked up
-    by ``manage.py tns_poll``.
+    ``payload`` is the bulk report as an observer edited it on the TNS tab (default: built here).
+
+    After an upload the reply is polled ``poll_attempts`` times (DATA_SERVICES['TNS']
+    ``poll_attempts``/``poll_interval_s``); what is still open then is ``tns_poll``'s.
     """
-    conf = tns_settings()
-    poll_attempts = int(conf.get("poll_attempts", 3)) if poll_attempts is None else poll_attempts
-    poll_interval_s = float(conf.get("poll_interval_s", 2.0)) if poll_interval_s is None else poll_interval_s
     existing = live_report(target)
     if existing:
         log.info("%s already has a TNS report (%s); not sending another", target.name, existing.status)
         return existing
     name = internal_name(target)
     try:
-        payload = build_report(target)
+        payload = build_report(target) if payload is None else payload
     except ValueError as exc:
         return TNSReport.objects.create(target=target, internal_name=name, mode=mode, payload={},
                                         status=Status.FAILED, error=str(exc))
@@ -120,43 +153,56 @@ def submit_report(target: Target, *, mode: str = "manual", dry_run: bool = False
         return TNSReport.objects.create(target=target, internal_name=name, mode=mode, payload=payload,
                                         status=Status.DRY_RUN)
     try:
-        client = client or client_from_settings()
-        known = _already_on_tns(client, target, name)
-    except TNSError as exc:
-        log.error("cannot report %s to TNS: %s", name, exc)
-        return TNSReport.objects.create(target=target, internal_name=name, mode=mode, payload=payload,
-                                        status=Status.FAILED, error=str(exc))
-    if known:
-        report = TNSReport.objects.create(target=target, internal_name=name, mode=mode, payload=payload,
-                                          status=Status.ALREADY_ON_TNS, iau_name=known)
-        rename_target(target, known)
-        return report
-
-    try:
         with transaction.atomic():
             report = TNSReport.objects.create(target=target, internal_name=name, mode=mode, payload=payload,
-                                              status=Status.SENDING)
+                                              status=Status.QUEUED, not_before=_now())
     except IntegrityError:  # another process is reporting this target right now
-        return live_report(target)
+        return live_report(target) or target.tns_reports.first()
     try:
-        report.report_id = client.send_report(payload)
-        report.status = Status.SENT
-    except ReportOutcomeUnknown as exc:
-        report.status, report.error = Status.OUTCOME_UNKNOWN, str(exc)
-        log.warning("TNS upload of %s may or may not have arrived: %s", name, exc)
+        client = client or client_from_settings()
     except TNSError as exc:
-        report.status, report.error = Status.FAILED, str(exc)
-        log.error("TNS refused the report of %s: %s", name, exc)
-    report.save()
-    if report.status == Status.OUTCOME_UNKNOWN:
-        settle_unknown(report, client)
-    for attempt in range(poll_attempts):
+        return _finish(report, Status.FAILED, error=str(exc))
+    send_queued(report, client)
+    conf = tns_settings()
+    attempts = int(conf.get("poll_attempts", 3)) if poll_attempts is None else poll_attempts
+    interval = float(conf.get("poll_interval_s", 2.0)) if poll_interval_s is None else poll_interval_s
+    for attempt in range(attempts):
         if report.status != Status.SENT:
             break
         if attempt:
-            client.sleep(poll_interval_s)
-        poll_report(report, client)
+            client.sleep(interval)
+        _quietly(poll_report, report, client)
     return report
+
+
+def send_queued(report: TNSReport, client: TNSClient) -> TNSReport:
+    """Search TNS, then claim and upload a queued report: the one path to an upload."""
+    try:
+        known = _already_on_tns(client, report.target, report.internal_name)
+    except RateLimited as exc:
+        return _settled(report, _claim(report, Status.QUEUED, Status.QUEUED, **_queued(exc)))
+    except TNSError as exc:
+        log.error("cannot report %s to TNS: %s", report.internal_name, exc)
+        return _settled(report, _claim(report, Status.QUEUED, Status.FAILED, error=f"nothing sent: {exc}"))
+    if known:
+        if _claim(report, Status.QUEUED, Status.ALREADY_ON_TNS, iau_name=known):
+            rename_target(report.target, known)
+        return _settled(report, True)
+    if not _claim(report, Status.QUEUED, Status.SENDING):
+        return _settled(report, False)
+    try:
+        report_id = client.send_report(report.payload)
+    except RateLimited as exc:  # TNS answers 429 before reading the report: nothing was stored
+        log.info("TNS report of %s queued: %s", report.internal_name, exc)
+        return _finish(report, Status.QUEUED, **_queued(exc))
+    except ReportOutcomeUnknown as exc:
+        log.warning("TNS upload of %s may or may not have arrived: %s", report.internal_name, exc)
+        _finish(report, Status.OUTCOME_UNKNOWN, error=str(exc))
+        return _quietly(settle_unknown, report, client)
+    except TNSError as exc:
+        log.error("TNS refused the report of %s: %s", report.internal_name, exc)
+        return _finish(report, Status.FAILED, error=f"refused by TNS: {exc}")
+    return _finish(report, Status.SENT, report_id=report_id, error="")
 
 
 def poll_report(report: TNSReport, client: TNSClient | None = None) -> TNSReport:
@@ -168,30 +214,71 @@ def poll_report(report: TNSReport, client: TNSClient | None = None) -> TNSReport
         return report
     report.feedback = reply.feedback
     if reply.accepted and reply.objname:
-        report.status = Status.ACCEPTED
-        report.iau_name = f"{reply.prefix or 'AT'} {reply.objname}"
+        _finish(report, Status.ACCEPTED, iau_name=f"{reply.prefix or 'AT'} {reply.objname}")
         rename_target(report.target, report.iau_name)
     else:
-        report.status = Status.REJECTED
-        report.error = f"TNS feedback codes {reply.codes or 'none'}"
-    report.save()
+        _finish(report, Status.REJECTED, error=f"TNS feedback codes {reply.codes or 'none'}")
     return report
 
 
-def settle_unknown(report: TNSReport, client: TNSClient | None = None) -> TNSReport:
-    """After an upload with no answer, ask TNS whether the object now exists under our name."""
+def settle_unknown(report: TNSReport, client: TNSClient | None = None, *, now: datetime | None = None,
+                   grace_s: float | None = None) -> TNSReport:
+    """After an upload with no usable answer, ask TNS whether the object now exists.
+
+    Found: accepted. Not found after the grace period TNS needs to process a report: it
+    never arrived, and the target may be reported again.
+    """
     if report.status != Status.OUTCOME_UNKNOWN:
         return report
-    try:
-        known = _already_on_tns(client or client_from_settings(), report.target, report.internal_name)
-    except TNSError as exc:
-        log.warning("could not settle the TNS report of %s yet: %s", report.internal_name, exc)
-        return report
+    known = _already_on_tns(client or client_from_settings(), report.target, report.internal_name)
     if known:
-        report.status, report.iau_name = Status.ACCEPTED, known
-        report.save()
+        _finish(report, Status.ACCEPTED, iau_name=known, error="")
         rename_target(report.target, known)
+        return report
+    grace = float(tns_settings().get("unknown_grace_s", UNKNOWN_GRACE_S)) if grace_s is None else grace_s
+    if (now or _now()) - report.modified >= timedelta(seconds=grace):
+        _finish(report, Status.NOT_RECEIVED,
+                error=f"TNS has no object named {report.internal_name} nor at its position "
+                      f"{grace:.0f} s after the upload: it never arrived")
     return report
+
+
+@dataclass
+class PollResult:
+    report: TNSReport
+    before: str
+    note: str = ""
+
+
+def poll_pending(client: TNSClient | None = None, *, now: datetime | None = None) -> list[PollResult]:
+    """One pass of ``tns_poll``: every open report moves on, or says why it cannot yet."""
+    now = now or _now()
+    conf = tns_settings()
+    stale = now - timedelta(seconds=float(conf.get("sending_stale_s", SENDING_STALE_S)))
+    for report in TNSReport.objects.filter(status=Status.SENDING, modified__lt=stale):
+        if _claim(report, Status.SENDING, Status.OUTCOME_UNKNOWN,
+                  error="the sending process stopped before recording TNS's answer"):
+            log.warning("TNS report of %s was left sending; its outcome is unknown", report.internal_name)
+    results = []
+    pending = TNSReport.objects.filter(status__in=TNSReport.PENDING).exclude(status=Status.SENDING)
+    for report in pending.select_related("target").order_by("created"):
+        before = report.status
+        if report.status == Status.QUEUED and report.not_before and report.not_before > now:
+            results.append(PollResult(report, before, f"waiting until {report.not_before:%H:%M:%S} UTC"))
+            continue
+        try:
+            client = client or client_from_settings()
+            if report.status == Status.QUEUED:
+                send_queued(report, client)
+            elif report.status == Status.SENT:
+                poll_report(report, client)
+            else:
+                settle_unknown(report, client, now=now)
+        except TNSError as exc:  # TNS unreachable or rate limited: the next pass tries again
+            results.append(PollResult(report, before, str(exc)))
+            continue
+        results.append(PollResult(report, before))
+    return results
 
 
 def rename_target(target: Target, iau_name: str) -> None:
@@ -219,3 +306,55 @@ def _already_on_tns(client: TNSClient, target: Target, name: str) -> str | None:
             prefix = hit.get("prefix") or client.get_object(objname).get("name_prefix") or "AT"
             return f"{prefix} {objname}"
     return None
+
+
+def _claim(report: TNSReport, before: str, after: str, **fields) -> bool:
+    """Move the report from ``before`` to ``after`` only if no other process did: a conditional UPDATE."""
+    now = _now()
+    claimed = TNSReport.objects.filter(pk=report.pk, status=before).update(status=after, modified=now, **fields)
+    if claimed:
+        report.status, report.modified = after, now
+        for key, value in fields.items():
+            setattr(report, key, value)
+    return bool(claimed)
+
+
+def _finish(report: TNSReport, status: str, **fields) -> TNSReport:
+    report.status = status
+    for key, value in fields.items():
+        setattr(report, key, value)
+    report.save()
+    return report
+
+
+def _queued(limit: RateLimited) -> dict:
+    return {"not_before": limit.until,
+            "error": f"queued, rate limited until {limit.until:%Y-%m-%d %H:%M:%S} UTC"}
+
+
+def _settled(report: TNSReport, claimed: bool) -> TNSReport:
+    """The report as the database has it when another process may have moved it."""
+    if not claimed:
+        report.refresh_from_db()
+    return report
+
+
+def _quietly(step, report: TNSReport, client: TNSClient) -> TNSReport:
+    """A follow-up step inside a web request: if TNS is unavailable now, tns_poll finishes it."""
+    try:
+        return step(report, client)
+    except TNSUnavailable as exc:
+        log.info("TNS report of %s left for tns_poll: %s", report.internal_name, exc)
+        return report
+
+
+def _configured() -> dict:
+    return dict((getattr(settings, "DATA_SERVICES", None) or {}).get("TNS") or {})
+
+
+def _flag(value) -> bool:
+    return str(value).strip().lower() not in {"0", "false", "no", "off", ""}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,6 +1,8 @@
 """TNS reporting against a loopback TNS: each report sent once, its status recorded, the target renamed."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from facilities.models import TNSAutoReportDecision, TNSAutoReportPolicy, TNSReport
@@ -44,19 +46,26 @@ def test_a_second_request_for_the_same_target_sends_nothing(tns, client):
     assert tns.state.uploads == ["ZTF26aaaaaab"]
 
 
-def test_a_rate_limited_upload_waits_for_the_reset_and_then_goes_through_once(tns, client):
+def test_a_rate_limited_upload_is_queued_until_the_reset_and_then_sent_once_by_the_poller(tns, client):
     waits: list[float] = []
     client.sleep = waits.append
-    tns.state.rate_limit_next_upload = True
+    tns.state.upload_failures = ["long_429"]
     report = service.submit_report(make_candidate("ZTF26aaaaaac"), client=client, poll_interval_s=0)
-    assert report.status == Status.ACCEPTED
-    assert tns.state.uploads == ["ZTF26aaaaaac"]
-    assert waits and waits[0] >= 1.0  # the x-rate-limit-reset header, plus a margin
+    assert report.status == Status.QUEUED and "rate limited until" in report.error
+    assert waits == []  # nobody waited for TNS's two-minute reset
+    reset = report.not_before
+    assert tns.state.uploads == []
+
+    assert service.poll_pending(client, now=reset - timedelta(seconds=5))[0].note.startswith("waiting until")
+    service.poll_pending(service.client_from_settings(), now=reset + timedelta(seconds=1))  # a later tns_poll
+
+    report.refresh_from_db()
+    assert report.status == Status.SENT and tns.state.uploads == ["ZTF26aaaaaac"]
 
 
 def test_a_gateway_timeout_after_tns_received_the_report_is_not_resent(tns, client):
     target = make_candidate("ZTF26aaaaaad")
-    tns.state.gateway_timeout_after_upload = True
+    tns.state.upload_failures = ["504_after_store"]
 
     report = service.submit_report(target, client=client, poll_interval_s=0)
 
@@ -79,7 +88,7 @@ def test_a_rejected_report_is_recorded_with_the_feedback(tns, client):
 
 
 def test_an_object_tns_already_knows_by_our_name_is_not_reported_again(tns, client):
-    tns.state.names["ZTF26aaaaaaf"] = ("SN", "2026xyz")
+    tns.known("ZTF26aaaaaaf", ra=100.0, dec=10.0, prefix="SN", objname="2026xyz")
     target = make_candidate("ZTF26aaaaaaf")
     report = service.submit_report(target, client=client)
     assert report.status == Status.ALREADY_ON_TNS
@@ -92,12 +101,11 @@ def test_wrong_credentials_fail_clearly_without_leaking_the_key(tns, caplog):
     bad = TNSClient(tns.url, TNSCredentials("123", "test_bot", "wrong-key"), sleep=lambda s: None)
     report = service.submit_report(make_candidate("ZTF26aaaaaag"), client=bad)
     assert report.status == Status.FAILED and "401" in report.error
-    assert "wrong-key" not in caplog.text
-    assert "wrong-key" not in repr(bad.credentials)
+    assert "wrong-key" not in caplog.text and "wrong-key" not in report.error
+    assert "wrong-key" not in repr(bad.credentials) and "wrong-key" not in str(bad.credentials.api_key)
 
 
-def test_the_automatic_policy_reports_good_candidates_and_logs_every_decision(tns, settings):
-    settings.TNS = {**settings.TNS}
+def test_the_automatic_policy_reports_good_candidates_and_logs_every_decision(tns):
     policy = TNSAutoReportPolicy.objects.create(name="young SNe", dry_run=False, min_probability=0.8,
                                                 min_detections=2, max_magnitude=20.0, daily_cap=1)
     from facilities.tns.policy import apply_policies

@@ -1,34 +1,57 @@
 """A loopback stand-in of the TNS bot API, with the real API's requests, answers and failures.
 
 It checks what TNS checks (the api_key form field and the ``tns_marker`` User-Agent),
-keeps what it was sent, and plays scripted failures: 429 with a reset header, a 504 after
-the report was stored, a reply that is 404 until processed, a 400 rejection with feedback.
+keeps what it was sent, processes bulk reports (at once, or later when a test says so)
+and plays the failures a real night brings, one per upload from ``upload_failures``:
+
+- ``non_json_200``: stores the report, answers 200 with an HTML page;
+- ``no_id_200``: stores it, answers 200 JSON without a report id;
+- ``reset_mid_body``: stores it, starts a chunked reply and resets the connection;
+- ``trickle``: stores it, answers a correct reply one byte at a time, slower than any deadline;
+- ``long_429``: answers 429 with a two-minute reset, stores nothing;
+- ``504_after_store``: stores it, answers 504 Gateway Time-out;
+- ``lost``: resets the connection before storing anything (the upload never arrived).
 """
 from __future__ import annotations
 
 import json
+import math
+import socket
+import struct
 import threading
+import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 from .loopback import LoopbackServer, QuietJSONHandler
 
 API_KEY = "standin-api-key"
+FAILURES = ("non_json_200", "no_id_200", "reset_mid_body", "trickle", "long_429", "504_after_store", "lost")
 
 
 @dataclass
 class TNSState:
     reports: dict[str, dict] = field(default_factory=dict)  # report_id -> at_report document
-    names: dict[str, tuple[str, str]] = field(default_factory=dict)  # internal name -> (prefix, objname)
-    uploads: list[str] = field(default_factory=list)  # internal names in upload order
+    objects: dict[str, dict] = field(default_factory=dict)  # objname -> prefix, ra, dec, internal names
+    processed: dict[str, tuple[list, bool]] = field(default_factory=dict)  # report_id -> (feedback, rejected)
+    uploads: list[str] = field(default_factory=list)  # internal names stored, in upload order
     user_agents: list[str] = field(default_factory=list)
+    forms: list[str] = field(default_factory=list)  # every request body, to check what was sent
     # scripted behaviour
-    rate_limit_next_upload: bool = False
-    gateway_timeout_after_upload: bool = False
+    upload_failures: list[str] = field(default_factory=list)  # popped one per upload
+    rate_limit_reset_s: int = 120
+    process_at_once: bool = True  # False: stored reports wait for process_all() or a reply poll
     reject_internal_names: set[str] = field(default_factory=set)
     replies_before_processed: int = 1
     reply_polls: dict[str, int] = field(default_factory=dict)
+    trickle_interval_s: float = 0.05
+    trickle_bytes_written: int = 0
     next_objname: int = 0
+
+    @property
+    def names(self) -> dict[str, tuple[str, str]]:
+        """internal name -> (prefix, objname) of every processed object."""
+        return {name: (obj["prefix"], objname) for objname, obj in self.objects.items() for name in obj["names"]}
 
 
 class TNSStandIn(LoopbackServer):
@@ -37,21 +60,36 @@ class TNSStandIn(LoopbackServer):
         self.lock = threading.Lock()
         super().__init__(self._handler())
 
+    def known(self, internal_name: str, ra: float = 0.0, dec: float = 0.0, prefix: str = "AT",
+              objname: str = "2026xyz") -> None:
+        """An object TNS already has, reported by someone else."""
+        self.state.objects[objname] = {"prefix": prefix, "ra": ra, "dec": dec, "names": {internal_name}}
+
+    def process_all(self) -> None:
+        """TNS's processing queue catches up."""
+        with self.lock:
+            for report_id in list(self.state.reports):
+                self._process(report_id)
+
     def _handler(self) -> type[QuietJSONHandler]:
         standin = self
 
         class Handler(QuietJSONHandler):
             def do_POST(self) -> None:
-                form = {k: v[0] for k, v in parse_qs(self.body().decode()).items()}
+                raw = self.body().decode()
+                form = {k: v[0] for k, v in parse_qs(raw).items()}
                 agent = self.headers.get("User-Agent", "")
                 with standin.lock:
                     standin.state.user_agents.append(agent)
+                    standin.state.forms.append(raw)
                     if not agent.startswith("tns_marker{"):
                         return self.send_json(403, {"id_code": 403, "id_message": "Forbidden: no tns_marker"})
                     if form.get("api_key") != API_KEY:
                         return self.send_json(401, {"id_code": 401, "id_message": "Unauthorized"})
+                    if self.path == "/api/set/bulk-report":
+                        failure = standin.state.upload_failures.pop(0) if standin.state.upload_failures else None
+                        return standin._bulk_report(self, form, failure)
                     route = {
-                        "/api/set/bulk-report": standin._bulk_report,
                         "/api/get/bulk-report-reply": standin._reply,
                         "/api/get/search": standin._search,
                         "/api/get/object": standin._object,
@@ -61,26 +99,83 @@ class TNSStandIn(LoopbackServer):
                     status, body, headers = route(form)
                 self.send_json(status, body, {"x-rate-limit-limit": "90", **headers})
 
+            def finish(self) -> None:
+                try:
+                    super().finish()
+                except OSError:  # the connection was reset on purpose
+                    pass
+
+            def reset(self) -> None:
+                """Close with a TCP reset, as a dying proxy does."""
+                self.wfile.flush()
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+                self.close_connection = True
+
+            def trickle(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.flush()
+                for byte in data:
+                    time.sleep(standin.state.trickle_interval_s)
+                    try:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    except OSError:  # the client gave up
+                        return
+                    standin.state.trickle_bytes_written += 1
+
         return Handler
 
     # -- routes ------------------------------------------------------------------------
-    def _bulk_report(self, form: dict) -> tuple[int, dict, dict]:
+    def _bulk_report(self, handler, form: dict, failure: str | None) -> None:
         state = self.state
-        if state.rate_limit_next_upload:
-            state.rate_limit_next_upload = False
-            return 429, {"id_code": 429, "id_message": "Too Many Requests"}, {
-                "x-rate-limit-remaining": "0", "x-rate-limit-reset": "1"}
-        document = json.loads(form["data"])
-        report_id = str(1000 + len(state.reports))
-        state.reports[report_id] = document
+        if failure == "long_429":
+            return handler.send_json(429, {"id_code": 429, "id_message": "Too Many Requests"}, {
+                "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(state.rate_limit_reset_s)})
+        if failure == "lost":
+            return handler.reset()
+        report_id = self._store(json.loads(form["data"]))
+        ok = {"id_code": 200, "id_message": "OK", "data": {"report_id": report_id}}
+        if failure is None:
+            return handler.send_json(200, ok, {"x-rate-limit-remaining": "89", "x-rate-limit-reset": "60"})
+        if failure == "non_json_200":
+            page = b"<html><body>Service temporarily busy</body></html>"
+            handler.send_response(200)
+            handler.send_header("Content-Type", "text/html")
+            handler.send_header("Content-Length", str(len(page)))
+            handler.end_headers()
+            return handler.wfile.write(page)
+        if failure == "no_id_200":
+            return handler.send_json(200, {"id_code": 200, "id_message": "OK", "data": {}})
+        if failure == "504_after_store":
+            return handler.send_json(504, {"id_code": 504, "id_message": "Gateway Time-out"})
+        if failure == "reset_mid_body":
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Transfer-Encoding", "chunked")
+            handler.end_headers()
+            handler.wfile.write(b"10\r\n{\"id_code\": 200,\r\n")
+            return handler.reset()
+        if failure == "trickle":
+            self.lock.release()  # the slow reply must not hold up other requests
+            try:
+                return handler.trickle(200, ok)
+            finally:
+                self.lock.acquire()
+        raise ValueError(f"unknown failure {failure!r}")
+
+    def _store(self, document: dict) -> str:
+        report_id = str(1000 + len(self.state.reports))
+        self.state.reports[report_id] = document
         for report in document["at_report"].values():
-            state.uploads.append(report["internal_name"])
-        if state.gateway_timeout_after_upload:
-            state.gateway_timeout_after_upload = False
-            self._process(report_id)  # TNS got it and processes it, but the gateway timed out
-            return 504, {"id_code": 504, "id_message": "Gateway Time-out"}, {}
-        return 200, {"id_code": 200, "id_message": "OK", "data": {"report_id": report_id}}, {
-            "x-rate-limit-remaining": "89", "x-rate-limit-reset": "60"}
+            self.state.uploads.append(report["internal_name"])
+        if self.state.process_at_once:
+            self._process(report_id)
+        return report_id
 
     def _reply(self, form: dict) -> tuple[int, dict, dict]:
         report_id = form.get("report_id", "")
@@ -96,37 +191,53 @@ class TNSStandIn(LoopbackServer):
                         "data": {"feedback": {"at_report": feedback}}}, {}
 
     def _process(self, report_id: str) -> tuple[list[dict], bool]:
+        if report_id in self.state.processed:
+            return self.state.processed[report_id]
         feedback, rejected = [], False
         for report in self.state.reports[report_id]["at_report"].values():
             name = report["internal_name"]
+            ra, dec = float(report["ra"]["value"]), float(report["dec"]["value"])
             if name in self.state.reject_internal_names:
                 rejected = True
                 feedback.append({"ra": {"value": report["ra"]["value"], "message": "Invalid ra"}})
                 continue
-            if name in self.state.names:
-                prefix, objname = self.state.names[name]
+            existing = self._near(ra, dec, 2.0) or [o for o, obj in self.state.objects.items() if name in obj["names"]]
+            if existing:
+                objname = existing[0]
+                self.state.objects[objname]["names"].add(name)
                 feedback.append({"101": {"message": "The object already exists", "objname": objname,
-                                         "prefix": prefix}})
+                                         "prefix": self.state.objects[objname]["prefix"]}})
                 continue
-            objname = f"2026{chr(97 + self.state.next_objname)}aa"
+            objname = f"2026{chr(97 + self.state.next_objname // 26)}{chr(97 + self.state.next_objname % 26)}a"
             self.state.next_objname += 1
-            self.state.names[name] = ("AT", objname)
+            self.state.objects[objname] = {"prefix": "AT", "ra": ra, "dec": dec, "names": {name}}
             feedback.append({"100": {"message": "The AT has been reported", "objname": objname, "prefix": "AT"}})
+        self.state.processed[report_id] = (feedback, rejected)
         return feedback, rejected
+
+    def _near(self, ra: float, dec: float, radius_arcsec: float) -> list[str]:
+        def separation(obj: dict) -> float:
+            d_ra = (ra - obj["ra"]) * math.cos(math.radians(dec))
+            return math.hypot(d_ra, dec - obj["dec"]) * 3600
+        return [objname for objname, obj in self.state.objects.items() if separation(obj) <= radius_arcsec]
 
     def _search(self, form: dict) -> tuple[int, dict, dict]:
         query = json.loads(form.get("data", "{}"))
-        hits = []
         name = query.get("internal_name")
-        if name and name in self.state.names:
-            prefix, objname = self.state.names[name]
-            hits.append({"objname": objname, "prefix": prefix, "objid": 1})
+        if name:
+            found = [o for o, obj in self.state.objects.items() if name in obj["names"]]
+        elif "ra" in query and "dec" in query:
+            found = self._near(float(query["ra"]), float(query["dec"]), float(query.get("radius", 3)))
+        else:
+            found = []
+        hits = [{"objname": o, "prefix": self.state.objects[o]["prefix"], "objid": i + 1}
+                for i, o in enumerate(found)]
         return 200, {"id_code": 200, "id_message": "OK", "data": {"received_data": query, "reply": hits}}, {}
 
     def _object(self, form: dict) -> tuple[int, dict, dict]:
         objname = json.loads(form.get("data", "{}")).get("objname")
-        for prefix, name in self.state.names.values():
-            if name == objname:
-                return 200, {"id_code": 200, "id_message": "OK",
-                             "data": {"reply": {"objname": name, "name_prefix": prefix}}}, {}
+        obj = self.state.objects.get(objname)
+        if obj:
+            return 200, {"id_code": 200, "id_message": "OK",
+                         "data": {"reply": {"objname": objname, "name_prefix": obj["prefix"]}}}, {}
         return 200, {"id_code": 200, "id_message": "OK", "data": {"reply": {}}}, {}

@@ -1,28 +1,29 @@
-"""manage.py tns_poll: ask TNS what became of sent reports, and settle uploads whose outcome was lost."""
+"""manage.py tns_poll: move every open TNS report on; run it every few minutes (cron, systemd timer).
+
+Sends reports queued behind a rate limit once it resets, polls sent reports for TNS's
+verdict, turns a "sending" abandoned by its process into "outcome unknown", and settles
+those by searching TNS: no report stays open longer than the grace periods in
+``DATA_SERVICES['TNS']`` (``sending_stale_s``, ``unknown_grace_s``) while TNS answers.
+"""
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from facilities.models import TNSReport
-from facilities.tns.client import TNSError
-from facilities.tns.service import client_from_settings, poll_report, settle_unknown
+from facilities.tns.service import poll_pending
 
 
 class Command(BaseCommand):
-    help = "Poll TNS for SENT reports and settle OUTCOME_UNKNOWN ones; run it every few minutes."
+    help = "Send queued TNS reports, poll sent ones and settle those whose outcome is unknown."
 
     def handle(self, *args, **options) -> None:
-        pending = list(TNSReport.objects.filter(status__in=[TNSReport.Status.SENT, TNSReport.Status.OUTCOME_UNKNOWN]))
-        if not pending:
+        results = poll_pending()
+        if not results:
             self.stdout.write("no TNS report awaiting an answer")
-            return
-        client = client_from_settings()
-        for report in pending:
-            before = report.status
-            try:
-                report = poll_report(report, client) if before == TNSReport.Status.SENT else settle_unknown(report, client)
-            except TNSError as exc:  # TNS unreachable: try again next time
-                self.stderr.write(f"{report.internal_name}: {exc}")
-                continue
-            self.stdout.write(f"{report.internal_name}: {before} -> {report.status}"
-                              + (f" ({report.iau_name})" if report.iau_name else ""))
+        for result in results:
+            report = result.report
+            line = f"{report.internal_name}: {result.before} -> {report.status}" + (
+                f" ({report.iau_name})" if report.iau_name else "")
+            if result.note:
+                self.stderr.write(f"{line}: {result.note}")
+            else:
+                self.stdout.write(line)
