@@ -1,43 +1,40 @@
-"""Where the broker is: ``settings.DATA_SERVICES["ALeRCEBroker"]``, public ALeRCE when unset.
+"""The DataService's settings: the one ``settings.DATA_SERVICES["ALeRCEBroker"]`` block.
 
     DATA_SERVICES = {"ALeRCEBroker": {
-        "base_url": "http://localhost:8000",        # or https://api.alerce.online
-        "stamp_url": "http://localhost:8000",       # get_stamp route; avro.alerce.online for ALeRCE
-        "timeout_s": 20, "classifier_cache_ttl_s": 3600, "page_size": 50,
+        "api_url": "http://127.0.0.1:8001",     # or https://api.alerce.online (the default)
+        "stamp_url": "http://127.0.0.1:8001",   # get_stamp; defaults to api_url (avro.alerce.online for public)
+        "timeout": 20, "connect_timeout": 3.05, "retries": 2,
+        "classifier_cache_ttl_s": 3600, "page_size": 50,
         "result_classifiers": ["stamp_classifier", "lc_classifier"],  # classes shown per result
     }}
+
+Where the broker is and how the client talks to it is read by
+:func:`alerce_contract.client.client_from_settings`, as every other app reads it; the keys
+below are the DataService's own.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 
-from alerce_broker_plugin.client import PUBLIC_API_URL, PUBLIC_STAMP_URL, AlerceApiClient
+from alerce_contract.client import SETTINGS_BLOCK, AlerceClient, client_from_settings, settings_block
+from alerce_contract.taxonomy import LC_CLASSIFIER, STAMP_CLASSIFIER
 
-SERVICE_NAME = "ALeRCEBroker"
-DEFAULT_RESULT_CLASSIFIERS = ("stamp_classifier", "lc_classifier")
-
-
-def service_config() -> dict[str, Any]:
-    return dict(getattr(settings, "DATA_SERVICES", {}).get(SERVICE_NAME, {}))
+SERVICE_NAME = SETTINGS_BLOCK
+DEFAULT_RESULT_CLASSIFIERS = (STAMP_CLASSIFIER, LC_CLASSIFIER)
 
 
-def api_client() -> AlerceApiClient:
-    config = service_config()
-    return AlerceApiClient(base_url=config.get("base_url", PUBLIC_API_URL),
-                           stamp_url=config.get("stamp_url", PUBLIC_STAMP_URL),
-                           timeout_s=float(config.get("timeout_s", 20.0)))
+def api_client() -> AlerceClient:
+    return client_from_settings(settings)
 
 
 def classifier_cache_ttl_s() -> float:
-    return float(service_config().get("classifier_cache_ttl_s", 3600))
+    return float(settings_block(settings).get("classifier_cache_ttl_s", 3600))
 
 
 def page_size() -> int:
     """Objects asked per ``/objects`` page while walking the pages of a query."""
-    return int(service_config().get("page_size", 50))
+    return int(settings_block(settings).get("page_size", 50))
 
 
 def result_classifiers() -> tuple[str, ...]:
-    return tuple(service_config().get("result_classifiers", DEFAULT_RESULT_CLASSIFIERS))
+    return tuple(settings_block(settings).get("result_classifiers", DEFAULT_RESULT_CLASSIFIERS))

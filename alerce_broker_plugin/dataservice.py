@@ -10,13 +10,15 @@ half-way leaves nothing behind.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from tom_dataservices.dataservices import DataService
+from tom_dataservices.dataservices import DataService, QueryServiceError
 from tom_targets.models import Target
 
 from alerce_broker_plugin import config, ingest
-from alerce_broker_plugin.client import STAMP_TYPES, AlerceApiClient
+from alerce_contract.client import STAMP_TYPES, AlerceApiError, AlerceClient
+from alerce_contract.names import broker_name
 from alerce_broker_plugin.forms import MAX_RESULTS, AlerceBrokerQueryForm, cached_classifiers
 
 DEFAULT_MAX_RESULTS = 20
@@ -50,6 +52,22 @@ def build_api_parameters(form_data: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+class BrokerQueryError(QueryServiceError, AlerceApiError):
+    """A broker failure as tom_dataservices' pages expect it (they show QueryServiceError)."""
+
+
+def _as_query_error(method):
+    @functools.wraps(method)
+    def reported(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except BrokerQueryError:
+            raise
+        except AlerceApiError as error:
+            raise BrokerQueryError(str(error), status=error.status) from error
+    return reported
+
+
 class AlerceBrokerDataService(DataService):
     name = config.SERVICE_NAME
     verbose_name = "ALeRCE broker (public ALeRCE or a self-hosted classifier_service)"
@@ -59,7 +77,7 @@ class AlerceBrokerDataService(DataService):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.api: AlerceApiClient = config.api_client()
+        self.api: AlerceClient = config.api_client()
         self._objects: dict[str, ingest.BrokerObject] = {}  # fetched once per oid per instance
         self._oid_of_target: dict[str, str] = {}  # target name -> broker oid, for targets made here
 
@@ -69,7 +87,7 @@ class AlerceBrokerDataService(DataService):
 
     @classmethod
     def urls(cls, **kwargs) -> dict:
-        return {"base_url": config.api_client().base_url, "info_url": cls.info_url}
+        return {"base_url": config.api_client().api_url, "info_url": cls.info_url}
 
     # --- Querying --------------------------------------------------------------------------
 
@@ -81,6 +99,7 @@ class AlerceBrokerDataService(DataService):
     def build_query_parameters_from_target(self, target: Target, **kwargs) -> dict[str, Any]:
         return {"api": {"oid": [target.name]}, "max_results": 1}
 
+    @_as_query_error
     def query_service(self, query_parameters: dict, **kwargs) -> list[dict[str, Any]]:
         """Walk ALeRCE's pages until ``max_results`` objects or the last page."""
         wanted = int(query_parameters.get("max_results", DEFAULT_MAX_RESULTS))
@@ -96,6 +115,7 @@ class AlerceBrokerDataService(DataService):
             page_number = int(page.get("next") or page_number + 1)
         return items[:wanted]
 
+    @_as_query_error
     def query_targets(self, query_parameters: dict, **kwargs) -> list[dict[str, Any]]:
         """The objects, each with its top class under every classifier in ``result_classifiers``
         that this broker has (one ``/objects`` call per classifier, by oid list)."""
@@ -120,6 +140,7 @@ class AlerceBrokerDataService(DataService):
 
     # --- Creating targets ------------------------------------------------------------------
 
+    @_as_query_error
     def fetch_object(self, oid: str, summary: dict[str, Any] | None = None) -> ingest.BrokerObject:
         """Everything about one object, from the API, before anything is written."""
         if oid not in self._objects:
@@ -127,7 +148,7 @@ class AlerceBrokerDataService(DataService):
             obj = ingest.object_from_api(summary, self.api.query_lightcurve(oid),
                                          self.api.query_probabilities(oid), self.api.query_forced_photometry(oid))
             if obj.stamp_candid is not None:
-                obj.cutouts = {kind: self.api.get_stamp_png(oid, obj.stamp_candid, kind)
+                obj.cutouts = {kind: self.api.get_stamp(oid, obj.stamp_candid, kind)
                                for kind in ingest.missing_cutouts(oid, obj.stamp_candid, STAMP_TYPES)}
             self._objects[oid] = obj
         return self._objects[oid]
@@ -151,9 +172,9 @@ class AlerceBrokerDataService(DataService):
     def create_reduced_datums_from_query(self, target: Target, data: ingest.BrokerObject = None,
                                          data_type: str | None = None, **kwargs) -> list:
         result = ingest.ingest_object(data, source_name=self.name,
-                                      source_location=f"{self.api.base_url}/ztf/v1/objects/{data.oid}")
+                                      source_location=self.api.object_url(data.oid))
         return result.new_photometry
 
     def _broker_oid(self, target: Target) -> str:
-        """The name the broker knows the target by: its ALeRCE alias, else its own name."""
-        return next((name for name in target.names if name.startswith("ZTF")), target.name)
+        """The name the broker knows the target by (see alerce_contract.names)."""
+        return broker_name(target.names)

@@ -9,7 +9,7 @@ from django.core.cache import cache
 from tom_dataservices.forms import BaseQueryForm
 
 from alerce_broker_plugin import config
-from alerce_broker_plugin.client import AlerceApiClient, AlerceApiError
+from alerce_contract.client import AlerceApiError, AlerceClient
 
 log = logging.getLogger(__name__)
 
@@ -18,12 +18,12 @@ ORDER_BY_CHOICES = [(name, name) for name in
 MAX_RESULTS = 100  # tom_dataservices' RunQueryView shows and caches at most 100 results
 
 
-def cached_classifiers(client: AlerceApiClient, ttl_s: float) -> list[dict]:
+def cached_classifiers(client: AlerceClient, ttl_s: float) -> list[dict]:
     """``/classifiers`` of this broker, kept in Django's cache for ``ttl_s`` seconds.
 
     A failed call is not cached, so the next form build asks again.
     """
-    key = f"alerce_broker_plugin:classifiers:{client.base_url}"
+    key = f"alerce_broker_plugin:classifiers:{client.api_url}"
     classifiers = cache.get(key)
     if classifiers is None:
         classifiers = client.query_classifiers()

@@ -7,6 +7,7 @@ Every write is idempotent: ingesting the same record twice changes nothing.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Mapping
@@ -19,13 +20,14 @@ from django.db import transaction
 from tom_dataproducts.models import DataProduct, PhotometryReducedDatum
 from tom_targets.models import Target, TargetName
 
-from classifier_service.alert import FILTER_NAMES  # ZTF fid -> band: 1 g, 2 r, 3 i
-from classifier_service.mjd import mjd_to_datetime
+from alerce_contract.bands import BAND_OF_FID
+from alerce_contract.classifications import classifications_from_probabilities, top_classes
+from alerce_contract.mjd import mjd_to_datetime
 
 log = logging.getLogger(__name__)
 
-TELESCOPE = "P48"
-INSTRUMENT = "ZTF"
+# survey -> (telescope, instrument) of its photometry
+FACILITIES = {"ZTF": ("P48", "ZTF"), "LSST": ("Rubin", "LSSTCam")}
 FORCED_REDUCTION = "forced_photometry"  # reduction_version that keeps forced points apart
 SUMMARY_FIELDS = ("ndet", "firstmjd", "lastmjd")
 PLACEHOLDER_MAG = 99.0  # ALeRCE writes mag = e_mag = 100 for forced epochs with no usable flux
@@ -61,24 +63,6 @@ class IngestResult:
 
 
 # --- Records in ---------------------------------------------------------------------------
-
-def classifications_from_probabilities(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """ALeRCE's probability rows to the {classifier: {version, probabilities}} shape.
-
-    Where the API keeps several versions of one classifier, the latest version string wins.
-    """
-    latest: dict[str, str] = {}
-    for row in rows:
-        name, version = str(row["classifier_name"]), str(row.get("classifier_version") or "")
-        latest[name] = max(latest.get(name, version), version)
-    shaped: dict[str, dict[str, Any]] = {name: {"version": version, "probabilities": {}}
-                                         for name, version in latest.items()}
-    for row in rows:
-        name = str(row["classifier_name"])
-        if str(row.get("classifier_version") or "") == latest[name]:
-            shaped[name]["probabilities"][str(row["class_name"])] = float(row["probability"])
-    return shaped
-
 
 def object_from_api(item: dict[str, Any], lightcurve: dict[str, Any], probabilities: list[dict[str, Any]],
                     forced_photometry: list[dict[str, Any]] | None = None) -> BrokerObject:
@@ -122,17 +106,6 @@ def object_from_stream(message: dict[str, Any]) -> BrokerObject:
 
 
 # --- What a target gets -------------------------------------------------------------------
-
-def top_classes(classifications: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[str, float]]:
-    """classifier_name -> (most probable class, its probability)."""
-    tops = {}
-    for name, output in classifications.items():
-        probabilities = output.get("probabilities") or {}
-        if probabilities:
-            class_name = max(probabilities, key=lambda c: probabilities[c])
-            tops[name] = (class_name, float(probabilities[class_name]))
-    return tops
-
 
 def target_extras(obj: BrokerObject) -> dict[str, str]:
     """The object summary and each classifier's top class and probability, as TargetExtras."""
@@ -189,24 +162,27 @@ def upsert_target(obj: BrokerObject) -> tuple[Target, bool, bool]:
 
 
 def photometry_rows(obj: BrokerObject) -> list[dict[str, Any]]:
-    """PhotometryReducedDatum fields for every detection, upper limit and forced point.
+    """PhotometryReducedDatum fields for every detection, upper limit and forced point, in AB
+    magnitudes with the band's name (ZTF g r i, Rubin u g r i z y) and the survey's telescope.
 
     Rows without a finite magnitude (or limit), or with an unknown filter, are left out.
     """
+    telescope, instrument = FACILITIES.get(obj.survey, (obj.survey, obj.survey))
+    row = functools.partial(_row, telescope=telescope, instrument=instrument)
     rows = []
     for det in obj.detections:
-        if _finite(det.get("magpsf")) and det.get("fid") in FILTER_NAMES:
+        if _finite(det.get("magpsf")) and det.get("fid") in BAND_OF_FID:
             extra = {key: det[key] for key in ("candid", "magpsf_corr", "sigmapsf_corr", "isdiffpos")
                      if det.get(key) is not None}
-            rows.append(_row(det["mjd"], det["fid"], brightness=det["magpsf"],
-                             brightness_error=det.get("sigmapsf"), value=extra))
+            rows.append(row(det["mjd"], det["fid"], brightness=det["magpsf"],
+                            brightness_error=det.get("sigmapsf"), value=extra))
     for nd in obj.non_detections:
-        if _finite(nd.get("diffmaglim")) and nd.get("fid") in FILTER_NAMES:
-            rows.append(_row(nd["mjd"], nd["fid"], limit=nd["diffmaglim"]))
+        if _finite(nd.get("diffmaglim")) and nd.get("fid") in BAND_OF_FID:
+            rows.append(row(nd["mjd"], nd["fid"], limit=nd["diffmaglim"]))
     for fp in obj.forced_photometry:
-        if _finite(fp.get("mag")) and float(fp["mag"]) < PLACEHOLDER_MAG and fp.get("fid") in FILTER_NAMES:
-            rows.append(_row(fp["mjd"], fp["fid"], brightness=fp["mag"], brightness_error=fp.get("e_mag"),
-                             reduction_version=FORCED_REDUCTION))
+        if _finite(fp.get("mag")) and float(fp["mag"]) < PLACEHOLDER_MAG and fp.get("fid") in BAND_OF_FID:
+            rows.append(row(fp["mjd"], fp["fid"], brightness=fp["mag"], brightness_error=fp.get("e_mag"),
+                            reduction_version=FORCED_REDUCTION))
     return rows
 
 
@@ -283,12 +259,13 @@ def ingest_object(obj: BrokerObject, source_name: str, source_location: str = ""
 
 # --- Helpers ------------------------------------------------------------------------------
 
-def _row(mjd: float, fid: int, *, brightness: float | None = None, brightness_error: float | None = None,
-         limit: float | None = None, reduction_version: str = "", value: dict | None = None) -> dict[str, Any]:
+def _row(mjd: float, fid: int, *, telescope: str, instrument: str, brightness: float | None = None,
+         brightness_error: float | None = None, limit: float | None = None, reduction_version: str = "",
+         value: dict | None = None) -> dict[str, Any]:
     return {
-        "timestamp": mjd_to_datetime(mjd), "bandpass": FILTER_NAMES[fid], "unit": "mag",
+        "timestamp": mjd_to_datetime(mjd), "bandpass": BAND_OF_FID[fid], "unit": "mag",
         "brightness": _float_or_none(brightness), "brightness_error": _float_or_none(brightness_error),
-        "limit": _float_or_none(limit), "telescope": TELESCOPE, "instrument": INSTRUMENT,
+        "limit": _float_or_none(limit), "telescope": telescope, "instrument": instrument,
         "reduction_version": reduction_version, "value": {"mjd": float(mjd), "fid": int(fid), **(value or {})},
     }
 

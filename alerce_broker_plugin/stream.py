@@ -47,7 +47,7 @@ from alerce_broker_plugin.filters import AlertFilter
 log = logging.getLogger(__name__)
 
 ALERT_HOOK = "alerce_alert_received"
-DEFAULT_DECODER = "classifier_service.stream.classified.decode_classified"
+DEFAULT_DECODER = "alerce_contract.classified.decode_classified"
 CONSUMER_DEFAULTS = {"auto.offset.reset": "earliest"}
 CONSUMER_REQUIRED = {"enable.auto.commit": False}  # we commit, after storing
 

@@ -3,7 +3,7 @@
 Survey adapters (``classifier_service.surveys``) turn raw packets into these records;
 nothing downstream looks at Avro again. Field names follow ALeRCE's data model
 (oid, candid, mjd, fid, magpsf, sigmapsf, isdiffpos, ...) so that the store, the API
-and the notebooks of the field line up. Filters: fid 1 = g, 2 = r, 3 = i.
+and the notebooks of the field line up. Filter ids (fid) are :mod:`alerce_contract.bands`'s.
 """
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from dataclasses import dataclass, field as _field
 from typing import Any
 
 JD_TO_MJD = 2400000.5
-
-FILTER_NAMES: dict[int, str] = {1: "g", 2: "r", 3: "i"}
 
 
 @dataclass(slots=True)

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from classifier_service.mjd import now_mjd
+from alerce_contract.mjd import now_mjd
 from classifier_service.stream.tansu import free_port as any_free_port
 
 REPO = Path(__file__).resolve().parents[1]

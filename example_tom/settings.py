@@ -421,18 +421,16 @@ PLOTLY_THEME = 'plotly_white'
 # Set this to False if you have a particularly large DB and paginated views are slow.
 SHOW_PAGINATION_INFO = True
 
-# --- The broker: a self-hosted classifier_service (`alerce-classifier serve`) or public ALeRCE ---
-# ALERCE_API_URL is the root the ALeRCE ZTF routes hang from (/ztf/v1/...); ALERCE_STAMP_URL the
-# root of the get_stamp route (the API itself when self-hosted; https://avro.alerce.online for ALeRCE).
-ALERCE_API_URL = os.environ.get('ALERCE_API_URL', 'http://127.0.0.1:8001')
-ALERCE_STAMP_URL = os.environ.get('ALERCE_STAMP_URL', ALERCE_API_URL)
-ALERCE_API_TIMEOUT = float(os.environ.get('ALERCE_API_TIMEOUT', '10'))
-
 DATA_SERVICES = {
+    # The broker every app talks to (the DataService, the ALeRCE tab, the SN Hunter): a self-hosted
+    # classifier_service (`alerce-classifier serve`) or https://api.alerce.online. api_url is the root
+    # the ZTF routes hang from (/ztf/v1/...); stamp_url the root of get_stamp (defaults to api_url,
+    # https://avro.alerce.online for public ALeRCE). ALERCE_API_URL, ALERCE_STAMP_URL and
+    # ALERCE_API_TIMEOUT override. See alerce_contract/client.py for every key.
     'ALeRCEBroker': {
-        'base_url': ALERCE_API_URL,
-        'stamp_url': ALERCE_STAMP_URL,
-        'timeout_s': ALERCE_API_TIMEOUT,
+        'api_url': os.environ.get('ALERCE_API_URL', 'http://127.0.0.1:8001'),
+        'stamp_url': os.environ.get('ALERCE_STAMP_URL', ''),
+        'timeout': float(os.environ.get('ALERCE_API_TIMEOUT', '10')),
     },
 }
 

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from tom_dataproducts.models import PhotometryReducedDatum
 from tom_targets.models import Target
 
-from classifier_service.mjd import datetime_to_mjd
+from alerce_contract.bands import fid_of_band
+from alerce_contract.mjd import datetime_to_mjd
 from facilities.tns.report import PhotometryPoint, UpperLimit
-
-_BAND_FID = {"g": 1, "r": 2, "i": 3}
 
 
 @dataclass
@@ -38,12 +37,6 @@ class TargetFacts:
 
     def top(self, classifier_name: str) -> tuple[str, float] | None:
         return self.top_classes.get(classifier_name)
-
-
-def band_to_fid(bandpass: str) -> int | None:
-    """'g', 'ZTF g', 'ztfr', 'r' ... to ZTF's fid."""
-    band = bandpass.strip().lower()[-1:] if bandpass else ""
-    return _BAND_FID.get(band)
 
 
 def target_facts(target: Target) -> TargetFacts:
@@ -71,7 +64,7 @@ def _photometry(target: Target) -> dict:
     rows = PhotometryReducedDatum.objects.filter(target=target).values_list(
         "timestamp", "bandpass", "brightness", "brightness_error", "limit")
     for timestamp, bandpass, brightness, error, limit in rows:
-        fid = band_to_fid(bandpass)
+        fid = fid_of_band(bandpass)
         if fid is None:
             continue
         mjd = datetime_to_mjd(timestamp)

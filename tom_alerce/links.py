@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from django.urls import NoReverseMatch, reverse
 
-from tom_alerce.api import PUBLIC_API_URL, AlerceApi
+from alerce_contract.client import AlerceClient
 
 EXPLORER_URL = "https://alerce.online/object/{oid}"
 TNS_OBJECT_URL = "https://www.wis-tns.org/object/{name}"
@@ -35,13 +35,13 @@ def followup_url(target_id: int) -> str:
     return url or reverse("targets:detail", kwargs={"pk": target_id}) + "?tab=observe"
 
 
-def api_object_url(api: AlerceApi, oid: str) -> str:
-    return f"{api.api_url}/ztf/v1/objects/{oid}"
+def api_object_url(api: AlerceClient, oid: str) -> str:
+    return api.object_url(oid)
 
 
-def explorer_url(api: AlerceApi, oid: str) -> str | None:
+def explorer_url(api: AlerceClient, oid: str) -> str | None:
     """ALeRCE's explorer only knows objects of the public API."""
-    return EXPLORER_URL.format(oid=oid) if api.api_url == PUBLIC_API_URL else None
+    return EXPLORER_URL.format(oid=oid) if api.config.is_public else None
 
 
 def tns_url(names: Sequence[str], ra: float | None, dec: float | None, radius_arcsec: float = 5.0) -> str | None:

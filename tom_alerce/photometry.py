@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from tom_dataproducts.models import PhotometryReducedDatum
 
-from classifier_service.mjd import datetime_to_mjd
+from alerce_contract.mjd import datetime_to_mjd
 from tom_alerce.plots import Photometry
 
 

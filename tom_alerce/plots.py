@@ -11,9 +11,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from tom_alerce.taxonomy import HIERARCHY_PARTS, LC_GROUPS, LC_TOP, STAMP_CLASSIFIER
+from alerce_contract.bands import band_color
+from alerce_contract.taxonomy import HIERARCHY_PARTS, LC_GROUP_CLASSIFIERS, LC_TOP, STAMP_CLASSIFIER
 
-BAND_COLORS = {"g": "#2ca02c", "r": "#d62728", "i": "#ff7f0e"}
 PLOT_CONFIG = {"responsive": True, "displaylogo": False}
 
 
@@ -68,7 +68,7 @@ def classification_charts(grouped: Mapping[tuple[str, str], Mapping[str, float]]
     for (name, version), probabilities in sorted(grouped.items(), key=lambda kv: (kv[0][0] != STAMP_CLASSIFIER,
                                                                                    kv[0][0] != LC_TOP, kv[0])):
         if name == LC_TOP:
-            classes = {group: grouped[(clf, version)] for group, clf in LC_GROUPS.items()
+            classes = {group: grouped[(clf, version)] for group, clf in LC_GROUP_CLASSIFIERS.items()
                        if (clf, version) in grouped}
             charts.append(ChartSpec(f"hierarchy {version}", hierarchy_chart(
                 f"light-curve hierarchy ({version})", probabilities, classes)))
@@ -99,7 +99,7 @@ def lightcurve_figure(phot: Photometry, title: str = "") -> go.Figure:
     """Detections with error bars, non-detection limits as open triangles and forced photometry per band."""
     fig = go.Figure()
     for band in sorted(set(phot.band.tolist()), key=lambda b: "gri".find(b) % 10):
-        color = BAND_COLORS.get(band, "#7f7f7f")
+        color = band_color(band)
         for kind, style in TRACE_STYLE.items():
             sel = (phot.band == band) & (phot.kind == kind)
             if not sel.any():

@@ -19,10 +19,11 @@ from tom_dataproducts.models import PhotometryReducedDatum
 from tom_targets.models import Target, TargetExtra
 from tom_targets.permissions import targets_for_user
 
-from tom_alerce.api import AlerceApi, AlerceApiError
+from alerce_contract.bands import BAND_OF_FID
+from alerce_contract.client import AlerceApiError, AlerceClient
+from alerce_contract.mjd import datetime_to_mjd, now_mjd
+from alerce_contract.taxonomy import SN_CLASS, STAMP_CLASSIFIER
 from tom_alerce.models import TargetClassification
-from classifier_service.mjd import datetime_to_mjd, now_mjd
-from tom_alerce.taxonomy import SN_CLASS, STAMP_CLASSIFIER
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,6 @@ HOST_HINTS = ("sgscore1", "distpsnr1")
 DETAILS_CACHE_S = 3600
 ENRICH_WORKERS = 8
 TOM_SCAN_LIMIT = 500  # SN-ranked targets examined per page; the freshest of them are shown
-FILTER_NAMES = {1: "g", 2: "r", 3: "i"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ def _first_detection(detections: Iterable[dict]) -> dict:
         return {}
     keys = ("candid", "mjd", "fid", "magpsf", "sigmapsf", "isdiffpos", "rb", "drb", *HOST_HINTS)
     details = {k: first[k] for k in keys if first.get(k) is not None}
-    details["band"] = FILTER_NAMES.get(first.get("fid"), str(first.get("fid")))
+    details["band"] = BAND_OF_FID.get(first.get("fid"), str(first.get("fid")))
     return details
 
 
@@ -75,15 +75,15 @@ def _host_hints(first: dict, features: Iterable[dict]) -> dict:
     return hints
 
 
-def _details(api: AlerceApi, oid: str) -> tuple[dict, dict]:
+def _details(api: AlerceClient, oid: str) -> tuple[dict, dict]:
     """(first detection, host hints) of one object, cached: neither changes once known."""
     key = f"tom_alerce:sn_details:{api.api_url}:{oid}"
     cached = cache.get(key)
     if cached is not None:
         return cached
-    first = _first_detection(api.detections(oid))
+    first = _first_detection(api.query_detections(oid))
     try:
-        features = api.features(oid)
+        features = api.query_features(oid)
     except AlerceApiError:  # a self-hosted store may have no features yet: the hints stay empty
         features = []
     details = (first, _host_hints(first, features))
@@ -92,12 +92,13 @@ def _details(api: AlerceApi, oid: str) -> tuple[dict, dict]:
     return details
 
 
-def api_candidates(api: AlerceApi, filters: HunterFilters) -> list[Candidate]:
+def api_candidates(api: AlerceClient, filters: HunterFilters) -> list[Candidate]:
     """Objects whose stamp classification ranks SN first, first detected in the last hours."""
     start = now_mjd() - filters.hours / 24.0
-    items = api.objects(classifier=STAMP_CLASSIFIER, **{"class": SN_CLASS}, ranking=1,
-                        probability=filters.min_probability, firstmjd=[start, now_mjd() + 1],
-                        order_by="probability", order_mode="DESC", page_size=filters.limit)
+    items = api.query_objects({"classifier": STAMP_CLASSIFIER, "class": SN_CLASS, "ranking": 1,
+                               "probability": filters.min_probability, "firstmjd": [start, now_mjd() + 1],
+                               "order_by": "probability", "order_mode": "DESC",
+                               "page_size": filters.limit})["items"]
     candidates = [Candidate(oid=i["oid"], ra=float(i["meanra"]), dec=float(i["meandec"]),
                             probability=float(i["probability"]), ndet=i.get("ndet"),
                             firstmjd=i.get("firstmjd"), sources=("api",))
@@ -178,7 +179,7 @@ def apply_magnitude_cut(candidates: Iterable[Candidate], max_magnitude: float | 
             or c.first_detection["magpsf"] <= max_magnitude]
 
 
-def hunt(api: AlerceApi | None, filters: HunterFilters, user) -> tuple[list[Candidate], str | None]:
+def hunt(api: AlerceClient | None, filters: HunterFilters, user) -> tuple[list[Candidate], str | None]:
     """Candidates from the API (when configured) and from the targets ``user`` may see in the TOM;
     an API failure is reported, not raised."""
     error = None

@@ -4,8 +4,7 @@ Pure functions over bytes and arrays; the views decide where the bytes come from
 """
 from __future__ import annotations
 
-from classifier_service.cutouts import CutoutError, decode_stamp
-from classifier_service.stamp_png import zscale_png
+from alerce_contract.stamps import CutoutError, decode_stamp, zscale_png
 
 # Stamps are 63 px; three times that keeps single pixels visible on the page.
 PAGE_SCALE = 3

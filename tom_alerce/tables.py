@@ -6,8 +6,8 @@ from django.db.models import OuterRef, Subquery
 from tom_targets.tables import TargetTable
 from tom_targets.views import TargetListView
 
+from alerce_contract.taxonomy import LC_CLASSIFIER, STAMP_CLASSIFIER
 from tom_alerce.models import TargetClassification
-from tom_alerce.taxonomy import LC_CLASSIFIER, STAMP_CLASSIFIER
 
 COLUMNS = {"stamp": STAMP_CLASSIFIER, "lc": LC_CLASSIFIER}
 

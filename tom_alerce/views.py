@@ -5,6 +5,7 @@ import logging
 from pathlib import Path
 
 import plotly
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.cache import cache
@@ -18,7 +19,8 @@ from tom_dataproducts.models import DataProduct
 from tom_targets.models import Target
 from tom_targets.permissions import targets_for_user
 
-from tom_alerce.api import AlerceApi, AlerceApiError, api_from_settings, probabilities_as_classifications
+from alerce_contract.classifications import classifications_from_probabilities
+from alerce_contract.client import AlerceApiError, AlerceClient, client_from_settings
 from tom_alerce.classifications import record_classifications
 from tom_alerce.forms import HunterForm
 from tom_alerce.links import followup_url, tns_report_url
@@ -52,12 +54,12 @@ def _stamp_from_data_products(oid: str, kind: str, user) -> bytes | None:
         return stream.read()
 
 
-def first_stamp_candid(api: AlerceApi, oid: str) -> str | None:
+def first_stamp_candid(api: AlerceClient, oid: str) -> str | None:
     """The candid of the object's first detection that came with cutouts (get_stamp needs one)."""
     key = f"tom_alerce:first_stamp_candid:{api.api_url}:{oid}"
     candid = cache.get(key)
     if candid is None:
-        detections = [d for d in api.detections(oid) if d.get("candid") is not None]
+        detections = [d for d in api.query_detections(oid) if d.get("candid") is not None]
         with_stamps = [d for d in detections if d.get("has_stamp")] or detections
         candid = str(min(with_stamps, key=lambda d: d["mjd"])["candid"]) if with_stamps else None
         cache.set(key, candid, STAMP_CACHE_S)
@@ -91,8 +93,8 @@ class StampView(View):
         key = f"tom_alerce:stamp:{oid}:{candid}:{kind}"
         png = cache.get(key)
         if png is None:
-            api = api_from_settings()
-            png = as_png(api.stamp(oid, kind, candid or first_stamp_candid(api, oid)))
+            api = client_from_settings(settings)
+            png = as_png(api.get_stamp(oid, candid or first_stamp_candid(api, oid), kind, fmt="fits"))
             cache.set(key, png, STAMP_CACHE_S)
         return png
 
@@ -118,7 +120,7 @@ class SNHunterCandidatesView(TemplateView):
         context = super().get_context_data(**kwargs)
         form = HunterForm(self.request.GET or None)
         filters = form.filters()
-        candidates, error = hunt(api_from_settings(), filters, self.request.user)
+        candidates, error = hunt(client_from_settings(settings), filters, self.request.user)
         for candidate in candidates:
             candidate.stamps = stamp_urls(candidate.oid, candidate.first_detection.get("candid"))
             candidate.actions = {
@@ -144,9 +146,9 @@ class CreateTargetView(LoginRequiredMixin, View):
             name=oid, defaults={"type": Target.SIDEREAL, "ra": ra, "dec": dec, "epoch": 2000.0})
         if created:
             target.give_user_access(request.user)  # private by default: its creator must see it
-        api = api_from_settings()
+        api = client_from_settings(settings)
         try:
-            record_classifications(target, probabilities_as_classifications(api.probabilities(oid)),
+            record_classifications(target, classifications_from_probabilities(api.query_probabilities(oid)),
                                    source=f"{api.api_url} (SN Hunter)")
         except (AlerceApiError, KeyError, TypeError, ValueError) as exc:
             messages.warning(request, f"{oid}: classifications not imported ({exc})")

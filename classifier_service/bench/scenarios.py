@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alerce_contract.classified import decode_classified
 from classifier_service.bench.measure import (
     BenchResult,
     TimedClassifier,
@@ -28,7 +29,6 @@ from classifier_service.bench.measure import (
 from classifier_service.classifiers.base import Classifier
 from classifier_service.store import Store
 from classifier_service.stream.base import RawMessage
-from classifier_service.stream.classified import decode_classified
 from classifier_service.stream.kafka import KafkaSink, KafkaSource
 from classifier_service.stream.tansu import FAST_CONSUMER_SETTINGS, TansuBroker
 from classifier_service.surveys import parse_record

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alerce_contract.bands import BAND_OF_FID
 from classifier_service.lightcurve.model import LightCurve
 
-BANDS: dict[int, str] = {1: "g", 2: "r"}
+BANDS: dict[int, str] = {fid: BAND_OF_FID[fid] for fid in (1, 2)}  # ALeRCE's features use g and r
 MIN_DETECTIONS = 6  # ALeRCE's threshold: at least this many detections in g or in r
 
 

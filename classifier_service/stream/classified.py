@@ -1,37 +1,16 @@
-"""The classified stream's wire format: one classified alert per Avro container payload.
+"""The broker's side of the classified stream: one classified alert as the contract's record.
 
-Each payload carries its writer schema (``schemas/classified_alert.avsc``) in the header, as
-ZTF's own alerts do, so any Avro reader decodes it without a schema registry and readers
-of a newer schema version resolve older payloads. ``decode_classified`` returns the same
-``classifications`` shape that ``alerce-classifier classify`` prints, which is what the TOM
-listener stores.
+The wire format (schema, encode, decode) is :mod:`alerce_contract.classified`, shared with the
+TOM listener; this module only turns the worker's ClassifiedAlert and LightCurve into the
+record, whose ``classifications`` has the shape that ``alerce-classifier classify`` prints.
 """
 from __future__ import annotations
 
-import io
-import json
 import math
-from functools import lru_cache
-from importlib import resources
 from typing import Any
-
-import fastavro
 
 from classifier_service.lightcurve.model import LightCurve
 from classifier_service.stream.base import ClassifiedAlert
-
-SCHEMA_RESOURCE = "schemas/classified_alert.avsc"
-
-
-class ClassifiedDecodeError(ValueError):
-    """A payload that is not one classified-alert record."""
-
-
-@lru_cache(maxsize=1)
-def classified_schema() -> dict[str, Any]:
-    """The parsed classified-alert schema (parsed once: parsing costs more than encoding)."""
-    text = resources.files("classifier_service.stream").joinpath(SCHEMA_RESOURCE).read_text()
-    return fastavro.parse_schema(json.loads(text))
 
 
 def classified_record(alert: ClassifiedAlert, lightcurve: LightCurve | None = None) -> dict[str, Any]:
@@ -93,24 +72,6 @@ def non_detection_records(lc: LightCurve) -> list[dict[str, Any]]:
         for mjd, fid, lim in zip(lc.nd_mjd, lc.nd_fid, lc.nd_diffmaglim)
         if math.isfinite(lim)
     ]
-
-
-def encode_classified(alert: ClassifiedAlert, lightcurve: LightCurve | None = None) -> bytes:
-    """One Kafka message value: an Avro container holding this alert's classified record."""
-    buffer = io.BytesIO()
-    fastavro.writer(buffer, classified_schema(), [classified_record(alert, lightcurve)])
-    return buffer.getvalue()
-
-
-def decode_classified(payload: bytes) -> dict[str, Any]:
-    """The record of one classified-alert payload; ClassifiedDecodeError if it is not one."""
-    try:
-        records = list(fastavro.reader(io.BytesIO(payload)))
-    except Exception as exc:  # fastavro raises ValueError, EOFError, IndexError, ...
-        raise ClassifiedDecodeError(f"not an Avro container: {type(exc).__name__}: {exc}") from exc
-    if len(records) != 1 or "classifications" not in records[0]:
-        raise ClassifiedDecodeError(f"expected one classified-alert record, found {len(records)}")
-    return records[0]
 
 
 def _optional_column(lc: LightCurve, name: str, n: int) -> list[Any]:

@@ -23,8 +23,9 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from alerce_contract.classified import encode_classified
 from classifier_service.stream.base import ClassifiedAlert, DeadLetter, RawMessage
-from classifier_service.stream.classified import encode_classified
+from classifier_service.stream.classified import classified_record
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +264,7 @@ class KafkaSink:
 
     def publish(self, alerts: Sequence[ClassifiedAlert], dead_letters: Sequence[DeadLetter]) -> None:
         for alert in alerts:
-            value = encode_classified(alert, alert.lightcurve)
+            value = encode_classified(classified_record(alert, alert.lightcurve))
             self._produce(self.topic, value, key=alert.oid.encode())
         if self.dead_letter_topic:
             for letter in dead_letters:

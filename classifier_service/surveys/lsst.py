@@ -7,8 +7,8 @@ nowhere else:
 * ``oid`` is ``str(diaObjectId)``; a source associated with a solar-system object instead
   (diaObjectId 0 or null) gets ``"ss" + str(ssObjectId)``: the two id spaces are separate
   in Rubin's databases, and the prefix keeps them apart in one ``oid`` column.
-* Bands map to ``fid`` by :data:`LSST_BAND_FID`: g, r, i keep ZTF's 1, 2, 3 so that g/r
-  features and colours mean the same for both surveys; u, z, y follow as 4, 5, 6.
+* Bands map to ``fid`` by :data:`alerce_contract.bands.FID_OF_BAND`: g, r, i keep ZTF's 1, 2, 3
+  so that g/r features and colours mean the same for both surveys; u, z, y follow as 4, 5, 6.
 * Rubin alerts carry no upper limits (``prvDiaNondetectionLimits`` left the schema in v8),
   so ``non_detections`` stays empty; forced photometry (``prvDiaForcedSources``) is the
   survey's answer to "how bright was it before".
@@ -24,6 +24,7 @@ import math
 import re
 from typing import Any
 
+from alerce_contract.bands import FID_OF_BAND
 from classifier_service.alert import JD_TO_MJD, Alert, Cutouts, Detection, ForcedPhotometry
 from classifier_service.surveys.base import AlertParseError, UnsupportedSchemaError
 
@@ -31,7 +32,6 @@ SURVEY = "LSST"
 SUPPORTED_MAJORS = {"10", "11"}
 NJY_ZERO_POINT = 31.4  # AB magnitude of 1 nJy: m = -2.5 log10(flux / nJy) + 31.4
 FLUX_TO_MAG_ERROR = 2.5 / math.log(10)  # 1.0857: sigma_m = 1.0857 * sigma_f / f
-LSST_BAND_FID: dict[str, int] = {"g": 1, "r": 2, "i": 3, "u": 4, "z": 5, "y": 6}
 
 # Top-level fields that tell one packet layout from another, newest first.
 _LAYOUT_VERSIONS = (("mpc_orbits", "10.0"), ("MPCORB", "9.0"), ("alertId", "7.0"))
@@ -121,7 +121,7 @@ def flux_to_mag(flux: float, flux_err: float) -> tuple[float, float]:
 
 def band_fid(band: Any) -> int:
     """The fid of a Rubin band name; an unknown band makes the record untrustworthy."""
-    fid = LSST_BAND_FID.get(band)
+    fid = FID_OF_BAND.get(band)
     if fid is None:
         raise AlertParseError(f"unknown Rubin band {band!r}")
     return fid

@@ -19,7 +19,7 @@ from tom_observations.facility import get_service_class
 from tom_observations.models import ObservationRecord
 from tom_targets.models import Target
 
-from classifier_service.mjd import datetime_to_mjd
+from alerce_contract.mjd import datetime_to_mjd
 
 from facilities.followup.visibility import VisibilityWindow, first_window, site_observer
 from facilities.models import FollowupRule, FollowupTrigger

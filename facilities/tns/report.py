@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.time import Time
 
+from alerce_contract.bands import band_name
+
 ZTF_INSTRUMENT_ID = "196"
 ZTF_FILTER_IDS = {1: "110", 2: "111", 3: "112"}
-FILTER_NAMES = {1: "g", 2: "r", 3: "i"}
 AB_MAG_UNITS = "1"
 AT_TYPE_PSN = "1"  # "PSN": possible supernova
 ALERCE_GROUP_ID = "74"
@@ -123,7 +124,7 @@ def last_non_detection_before(non_detections: Sequence[UpperLimit], mjd: float) 
 
 def remarks(candidate: ReportCandidate, settings: ReporterSettings) -> str:
     """ALeRCE's remark: the rise rates, the classifier (and its probability), where to look."""
-    rises = [f"{FILTER_NAMES[fid]}-rise > {rate:.2f}+-{error:.2f} mag/day"
+    rises = [f"{band_name(fid)}-rise > {rate:.2f}+-{error:.2f} mag/day"
              for fid, (rate, error) in significant_rises(candidate).items()]
     prefix = f"{'Early ' if rises else ''}{candidate.class_name} candidate"
     if rises:

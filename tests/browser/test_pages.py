@@ -25,7 +25,7 @@ def api(alert, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     with fake_alerce_api(alert) as server:
-        settings.ALERCE_API_URL = settings.ALERCE_STAMP_URL = server.url
+        settings.DATA_SERVICES = {**settings.DATA_SERVICES, "ALeRCEBroker": {"api_url": server.url}}
         yield server
 
 

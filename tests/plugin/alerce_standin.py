@@ -21,9 +21,8 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 
+from alerce_contract.stamps import decode_stamp, zscale_png
 from classifier_service.alert import Alert
-from classifier_service.cutouts import decode_stamp
-from classifier_service.stamp_png import zscale_png
 from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
 

@@ -31,8 +31,8 @@ def standin_objects(shared_data: Path) -> dict:
 def public_alerce(standin_objects, tom_settings) -> Iterator[PublicAlerceStandIn]:
     """The stand-in of api.alerce.online, configured as the DataService's broker."""
     standin = PublicAlerceStandIn(objects=standin_objects).start()
-    tom_settings.DATA_SERVICES = {SERVICE_NAME: {"base_url": standin.url, "stamp_url": standin.url,
-                                                 "timeout_s": SLOW_S / 2}}
+    tom_settings.DATA_SERVICES = {SERVICE_NAME: {"api_url": standin.url, "stamp_url": standin.url,
+                                                 "timeout": SLOW_S / 2, "retries": 0}}
     try:
         yield standin
     finally:
@@ -64,5 +64,5 @@ def broker_url(request, tom_settings) -> Iterator[str]:
         yield request.getfixturevalue("public_alerce").url
         return
     url = request.getfixturevalue("self_hosted_api")
-    tom_settings.DATA_SERVICES = {SERVICE_NAME: {"base_url": url, "stamp_url": url}}
+    tom_settings.DATA_SERVICES = {SERVICE_NAME: {"api_url": url, "stamp_url": url}}
     yield url

@@ -15,7 +15,7 @@ from tom_dataproducts.models import DataProduct, PhotometryReducedDatum
 from tom_targets.models import Target
 
 from alerce_broker_plugin.config import SERVICE_NAME
-from alerce_broker_plugin.ingest import classifications_from_probabilities, top_classes
+from alerce_contract.classifications import classifications_from_probabilities, top_classes
 
 pytestmark = pytest.mark.django_db
 

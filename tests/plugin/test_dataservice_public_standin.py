@@ -14,7 +14,7 @@ from tom_dataproducts.models import DataProduct, PhotometryReducedDatum
 from tom_dataservices.models import DataServiceQuery
 from tom_targets.models import Target, TargetName
 
-from alerce_broker_plugin.client import AlerceApiError
+from alerce_contract.client import AlerceApiError
 from alerce_broker_plugin.config import SERVICE_NAME
 from alerce_broker_plugin.dataservice import AlerceBrokerDataService
 from alerce_broker_plugin.forms import AlerceBrokerQueryForm

@@ -5,10 +5,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from alerce_broker_plugin.ingest import (
-    BrokerObject, classifications_from_probabilities, object_from_stream, photometry_rows, target_extras,
-)
-from classifier_service.mjd import datetime_to_mjd, mjd_to_datetime
+from alerce_broker_plugin.ingest import BrokerObject, object_from_stream, photometry_rows, target_extras
+from alerce_contract.classifications import classifications_from_probabilities
+from alerce_contract.mjd import datetime_to_mjd, mjd_to_datetime
 
 
 def test_mjd_converts_to_the_same_utc_instant_every_time():

@@ -12,10 +12,11 @@ from tom_targets.models import Target, TargetList
 
 from alerce_broker_plugin import ingest
 from alerce_broker_plugin.stream import BadMessage, ClassifiedAlertStream, ListenReport, _Backoff
+from alerce_contract.classified import encode_classified
 from classifier_service.classifiers.base import ClassifierOutput
 from classifier_service.lightcurve import build_lightcurve
 from classifier_service.stream.base import ClassifiedAlert
-from classifier_service.stream.classified import encode_classified
+from classifier_service.stream.classified import classified_record
 from tests.plugin.alerce_standin import load_alerts
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +53,7 @@ def classified_payload(alert, stamp_class: str = "SN", probability: float = 0.8)
         mjd=alert.candidate.mjd, fid=alert.candidate.fid, magpsf=alert.candidate.magpsf,
         sigmapsf=alert.candidate.sigmapsf, ndet=len(dets), firstmjd=dets[0].mjd, lastmjd=dets[-1].mjd,
         classifications=[ClassifierOutput("stamp_classifier", "1.0.0", probabilities)])
-    return encode_classified(classified, lightcurve)
+    return encode_classified(classified_record(classified, lightcurve))
 
 
 def listener(**options) -> ClassifiedAlertStream:

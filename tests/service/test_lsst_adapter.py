@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from astropy.io import fits
 
+from alerce_contract.bands import FID_OF_BAND
 from classifier_service.cutouts import decode_stamp
 from classifier_service.store import Store
 from classifier_service.stream.archive import ArchiveSource
@@ -61,7 +62,7 @@ def test_every_real_rubin_alert_parses(avro_records, parquet_records):
         assert alert.candidate.has_stamp and alert.cutouts.present()
         assert alert.non_detections == []  # Rubin alerts carry no upper limits
         for det in alert.detections:
-            assert det.fid in lsst.LSST_BAND_FID.values()
+            assert det.fid in FID_OF_BAND.values()
             assert np.isfinite(det.magpsf) and det.sigmapsf > 0 and det.isdiffpos in (1, -1)
 
 
@@ -94,7 +95,7 @@ def test_history_and_forced_photometry_come_from_prv_dia_sources(avro_records):
     assert len(forced) == len(record["prvDiaForcedSources"]) == 395
     first = record["prvDiaForcedSources"][0]
     assert forced[0].pid == first["visit"] and forced[0].forcediffimflux == first["psfFlux"]
-    assert forced[0].magzpsci == 31.4 and forced[0].fid == lsst.LSST_BAND_FID[first["band"]]
+    assert forced[0].magzpsci == 31.4 and forced[0].fid == FID_OF_BAND[first["band"]]
 
 
 def test_solar_system_sources_get_an_ss_oid_and_their_designation(avro_records):

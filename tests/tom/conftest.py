@@ -28,8 +28,7 @@ def seeded_target(db, alert):
 def alerce_api(alert, settings):
     """A loopback ALeRCE API with the real alert as a fresh SN candidate; the TOM points at it."""
     with fake_alerce_api(alert) as server:
-        settings.ALERCE_API_URL = server.url
-        settings.ALERCE_STAMP_URL = server.url
+        settings.DATA_SERVICES = {**settings.DATA_SERVICES, "ALeRCEBroker": {"api_url": server.url}}
         yield server
 
 

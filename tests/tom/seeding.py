@@ -18,8 +18,9 @@ from django.core.files.base import ContentFile
 from tom_dataproducts.models import DataProduct, PhotometryReducedDatum
 from tom_targets.models import Target
 
-from classifier_service.mjd import mjd_to_datetime, now_mjd
-from classifier_service.alert import FILTER_NAMES, Alert
+from alerce_contract.mjd import mjd_to_datetime, now_mjd
+from alerce_contract.bands import BAND_OF_FID
+from classifier_service.alert import Alert
 from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
 from tom_alerce.classifications import record_classifications
@@ -72,13 +73,13 @@ def seed_target(alert: Alert, classifications: dict | None = None, last_detected
     target = Target.objects.create(name=alert.oid, type=Target.SIDEREAL, ra=alert.candidate.ra,
                                    dec=alert.candidate.dec, epoch=2000.0)
     points = [PhotometryReducedDatum(target=target, timestamp=when(d.mjd), brightness=d.magpsf,
-                                     brightness_error=d.sigmapsf, bandpass=FILTER_NAMES[d.fid], unit="mag",
+                                     brightness_error=d.sigmapsf, bandpass=BAND_OF_FID[d.fid], unit="mag",
                                      source_name="ALeRCEBroker") for d in alert.detections]
     points += [PhotometryReducedDatum(target=target, timestamp=when(n.mjd), limit=n.diffmaglim,
-                                      bandpass=FILTER_NAMES[n.fid], unit="mag", source_name="ALeRCEBroker")
+                                      bandpass=BAND_OF_FID[n.fid], unit="mag", source_name="ALeRCEBroker")
                for n in alert.non_detections]
     points += [PhotometryReducedDatum(target=target, timestamp=when(mjd), brightness=mag,
-                                      brightness_error=err, bandpass=FILTER_NAMES[fid], unit="mag",
+                                      brightness_error=err, bandpass=BAND_OF_FID[fid], unit="mag",
                                       reduction_version="forced_photometry", source_name="ALeRCEBroker")
                for mjd, fid, mag, err in forced_magnitudes(alert)]
     PhotometryReducedDatum.objects.bulk_create(points)

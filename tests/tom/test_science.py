@@ -10,7 +10,7 @@ from PIL import Image
 from tests.tom.seeding import CLASSIFICATIONS
 from tom_alerce.links import tns_url
 from tom_alerce.plots import Photometry, classification_charts, lightcurve_figure
-from classifier_service.stamp_png import zscale_png
+from alerce_contract.stamps import zscale_png
 from tom_alerce.stamps import StampError, as_png
 
 

@@ -11,6 +11,8 @@ from tom_targets.models import Target
 from tests.tom.seeding import CLASSIFICATIONS
 from tom_alerce.models import TargetClassification
 
+NOTHING_LISTENS = {"api_url": "http://127.0.0.1:9", "retries": 0}  # a broker that is down
+
 pytestmark = pytest.mark.django_db
 
 
@@ -69,7 +71,7 @@ def test_sn_hunter_filters_out_candidates_below_the_minimum_probability(client, 
 
 def test_sn_hunter_shows_tom_targets_when_the_api_is_down(client, user, seeded_target, settings):
     client.force_login(user)
-    settings.ALERCE_API_URL = "http://127.0.0.1:9"  # nothing listens there
+    settings.DATA_SERVICES = {**settings.DATA_SERVICES, "ALeRCEBroker": NOTHING_LISTENS}  # nothing listens there
     html = client.get(reverse("tom_alerce:sn-hunter-candidates") + "?hours=720").content.decode()
     assert "could not be queried" in html and seeded_target.name in html and "Open target" in html
 
@@ -112,7 +114,7 @@ def test_nav_bar_links_the_sn_hunter(client):
 
 def test_sn_hunter_leaves_out_tom_targets_first_detected_before_the_window(client, user, seeded_target, settings):
     client.force_login(user)
-    settings.ALERCE_API_URL = "http://127.0.0.1:9"
+    settings.DATA_SERVICES = {**settings.DATA_SERVICES, "ALeRCEBroker": NOTHING_LISTENS}
     url = reverse("tom_alerce:sn-hunter-candidates")
     # the seeded SN II was first detected 27 days before its last alert (2.4 h ago)
     assert seeded_target.name not in client.get(url + "?hours=24").content.decode()
@@ -120,12 +122,12 @@ def test_sn_hunter_leaves_out_tom_targets_first_detected_before_the_window(clien
 
 
 def test_sn_hunter_shows_tom_targets_only_to_users_who_may_see_them(client, seeded_target, settings):
-    settings.ALERCE_API_URL = "http://127.0.0.1:9"
+    settings.DATA_SERVICES = {**settings.DATA_SERVICES, "ALeRCEBroker": NOTHING_LISTENS}
     assert seeded_target.permissions == Target.Permissions.PRIVATE
     html = client.get(reverse("tom_alerce:sn-hunter-candidates") + "?hours=720").content.decode()
     assert seeded_target.name not in html  # anonymous: open targets only
 
 
 def test_cutouts_of_private_targets_are_not_served_to_anonymous_users(client, seeded_target, alert, settings):
-    settings.ALERCE_API_URL = "http://127.0.0.1:9"
+    settings.DATA_SERVICES = {**settings.DATA_SERVICES, "ALeRCEBroker": NOTHING_LISTENS}
     assert client.get(reverse("tom_alerce:stamp", kwargs={"oid": alert.oid, "kind": "science"})).status_code == 404

@@ -8,10 +8,12 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django import template
+from django.conf import settings
 from django.urls import reverse
 from tom_targets.models import TargetExtra
 
-from tom_alerce.api import api_from_settings
+from alerce_contract.client import client_from_settings
+from alerce_contract.names import broker_name
 from tom_alerce.classifications import probabilities_by_classifier
 from tom_alerce.links import api_object_url, explorer_url, tns_report_url, tns_url
 from tom_alerce.photometry import target_photometry
@@ -28,9 +30,8 @@ def alerce_tab_context(context) -> dict:
 
 
 def broker_oid(target) -> str:
-    """The broker's object id: the target's name or the first alias that looks like one."""
-    names = [target.name, *target.aliases.values_list("name", flat=True)]
-    return next((n for n in names if n.upper().startswith(("ZTF", "LSST"))), target.name)
+    """The name the broker knows the target by (see alerce_contract.names)."""
+    return broker_name([target.name, *target.aliases.values_list("name", flat=True)])
 
 
 def stamp_urls(oid: str, candid: str | int | None = None) -> dict[str, str]:
@@ -41,7 +42,7 @@ def stamp_urls(oid: str, candid: str | int | None = None) -> dict[str, str]:
 @register.inclusion_tag("tom_alerce/partials/target_panel.html")
 def alerce_target_panel(target) -> dict:
     oid = broker_oid(target)
-    api = api_from_settings()
+    api = client_from_settings(settings)
     grouped = probabilities_by_classifier(target.alerce_classifications.all())
     charts = [(c.title, figure_html(c.figure)) for c in classification_charts(grouped)]
     photometry = target_photometry(target)

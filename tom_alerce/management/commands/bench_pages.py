@@ -27,17 +27,15 @@ from django.utils import timezone
 from tom_dataproducts.models import PhotometryReducedDatum
 from tom_targets.models import Target
 
-from classifier_service.mjd import mjd_to_datetime, now_mjd
-
+from alerce_contract.mjd import mjd_to_datetime, now_mjd
+from alerce_contract.taxonomy import LC_CLASSES, LC_CLASSIFIER, STAMP_CLASSES, STAMP_CLASSIFIER
 from tom_alerce.models import TargetClassification
-from tom_alerce.taxonomy import LC_CLASSIFIER, STAMP_CLASSIFIER
 
 PREFIX = "BENCH"
 GOAL_S = 1.0
 CLASSES = {
-    STAMP_CLASSIFIER: ("1.0.0", ["SN", "AGN", "VS", "asteroid", "bogus"]),
-    LC_CLASSIFIER: ("2.0.0", ["SNIa", "SNIbc", "SNII", "SLSN", "QSO", "AGN", "Blazar", "YSO", "CV/Nova",
-                              "LPV", "E", "DSCT", "RRL", "CEP", "Periodic-Other"]),
+    STAMP_CLASSIFIER: ("1.0.0", list(STAMP_CLASSES)),
+    LC_CLASSIFIER: ("2.0.0", list(LC_CLASSES)),
 }
 BENCH_USER = "bench-pages"
 
@@ -151,7 +149,8 @@ class Command(BaseCommand):
         client.force_login(user)
         target = Target.objects.filter(name__startswith=PREFIX).order_by("id").first()
         hunter = reverse("tom_alerce:sn-hunter-candidates") + "?hours=24&min_probability=0.5&limit=30"
-        with override_settings(ALERCE_API_URL="http://127.0.0.1:9", ALERCE_API_TIMEOUT=0.5,
+        with override_settings(DATA_SERVICES={**settings.DATA_SERVICES, "ALeRCEBroker": {
+                                   "api_url": "http://127.0.0.1:9", "timeout": 0.5, "retries": 0}},
                                ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"]):
             return {
                 "target list": timed(client, reverse("targets:list"), repeats),

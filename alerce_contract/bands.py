@@ -1,0 +1,37 @@
+"""Photometric bands and ALeRCE's filter ids (fid) for ZTF and Rubin: the one map every app reads.
+
+fid follows ALeRCE's ZTF numbering (1 g, 2 r, 3 i). Rubin's g, r and i share those numbers so
+that colours and per-band features mean the same for both surveys; u, z and y follow as 4, 5
+and 6. A TOM stores the band name (``PhotometryReducedDatum.bandpass``), the broker the fid.
+"""
+from __future__ import annotations
+
+BAND_OF_FID: dict[int, str] = {1: "g", 2: "r", 3: "i", 4: "u", 5: "z", 6: "y"}
+FID_OF_BAND: dict[str, int] = {band: fid for fid, band in BAND_OF_FID.items()}
+
+# The fids each survey observes in, bluest first.
+SURVEY_FIDS: dict[str, tuple[int, ...]] = {"ZTF": (1, 2, 3), "LSST": (4, 1, 2, 3, 5, 6)}
+
+# Plot colours by band, the same on every page (Rubin's u..y as in its own plots).
+BAND_COLORS: dict[str, str] = {
+    "u": "#56b4e9", "g": "#2ca02c", "r": "#d62728", "i": "#ff7f0e", "z": "#8c564b", "y": "#333333",
+}
+UNKNOWN_BAND_COLOR = "#7f7f7f"
+
+
+def band_name(fid: int) -> str:
+    """'g' for fid 1 and so on; ValueError for a fid no survey here uses."""
+    try:
+        return BAND_OF_FID[int(fid)]
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"unknown fid {fid!r}; known: {sorted(BAND_OF_FID)}") from None
+
+
+def fid_of_band(bandpass: str | None) -> int | None:
+    """The fid of a band however a TOM spells it ('g', 'ZTF g', 'ztfr', 'LSST-u'); None if unknown."""
+    band = (bandpass or "").strip()[-1:].lower()
+    return FID_OF_BAND.get(band)
+
+
+def band_color(band: str) -> str:
+    return BAND_COLORS.get(band, UNKNOWN_BAND_COLOR)

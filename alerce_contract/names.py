@@ -1,0 +1,29 @@
+"""Which name the broker knows a target by: a ZTF objectId or a Rubin object id.
+
+A TOM target may carry many names (a TNS designation, a catalogue name, aliases); the broker
+knows it by exactly one of them. ZTF names objects ``ZTF`` + two-digit year + seven lower-case
+letters. Rubin's oid is the decimal ``diaObjectId``, or ``ss`` + ``ssObjectId`` for a
+solar-system source (see classifier_service/surveys/lsst.py).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+ZTF_OID = re.compile(r"ZTF\d{2}[a-z]{7}")
+LSST_OID = re.compile(r"(?:ss)?[1-9]\d{0,19}")
+
+
+def survey_of_oid(name: str) -> str | None:
+    """'ZTF' or 'LSST' for a broker object id, None for any other name."""
+    if ZTF_OID.fullmatch(name):
+        return "ZTF"
+    if LSST_OID.fullmatch(name):
+        return "LSST"
+    return None
+
+
+def broker_name(names: Sequence[str]) -> str:
+    """The first of a target's names (its own name first, then aliases) shaped like a broker
+    object id; the first name when none is, so a target named by the broker is asked for by it."""
+    return next((name for name in names if survey_of_oid(name) is not None), names[0])

@@ -1,0 +1,29 @@
+"""ALeRCE's classifier names and class taxonomies, declared once for inference, training,
+the simulator, the API and the TOM pages.
+
+The light-curve classifier is hierarchical: ``lc_classifier_top`` picks a group, then one
+classifier per group picks the class within it; ``lc_classifier`` reports all 15 classes.
+Class order is ALeRCE's and is part of the contract (model outputs are stored in it).
+"""
+from __future__ import annotations
+
+STAMP_CLASSIFIER = "stamp_classifier"
+LC_CLASSIFIER = "lc_classifier"
+LC_TOP = "lc_classifier_top"
+
+TRANSIENT: tuple[str, ...] = ("SNIa", "SNIbc", "SNII", "SLSN")
+STOCHASTIC: tuple[str, ...] = ("QSO", "AGN", "Blazar", "YSO", "CV/Nova")
+PERIODIC: tuple[str, ...] = ("LPV", "E", "DSCT", "RRL", "CEP", "Periodic-Other")
+
+# Top group -> its classes, in ALeRCE's order.
+LC_TAXONOMY: dict[str, tuple[str, ...]] = {"Transient": TRANSIENT, "Stochastic": STOCHASTIC, "Periodic": PERIODIC}
+LC_CLASSES: tuple[str, ...] = TRANSIENT + STOCHASTIC + PERIODIC
+LC_GROUP: dict[str, str] = {c: group for group, classes in LC_TAXONOMY.items() for c in classes}
+# Top group -> the classifier that splits it into classes.
+LC_GROUP_CLASSIFIERS: dict[str, str] = {group: f"lc_classifier_{group.lower()}" for group in LC_TAXONOMY}
+HIERARCHY_PARTS: frozenset[str] = frozenset({LC_TOP, *LC_GROUP_CLASSIFIERS.values()})
+
+STAMP_CLASSES: tuple[str, ...] = ("AGN", "SN", "VS", "asteroid", "bogus")
+SN_CLASS = "SN"
+BOGUS_CLASS = "bogus"
+ASTEROID_CLASS = "asteroid"
