@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from alerce_contract.classified import decode_classified
 from classifier_service.store import Store
 from classifier_service.stream.archive import ArchiveSource
-from classifier_service.stream.classified import decode_classified
 from classifier_service.stream.kafka import COMMIT_DELAY_ENV
 from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records

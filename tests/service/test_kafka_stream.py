@@ -7,10 +7,11 @@ from datetime import date
 import numpy as np
 import pytest
 
+from alerce_contract.classified import ClassifiedDecodeError, decode_classified, encode_classified
 from classifier_service.classifiers.base import ClassifierOutput
 from classifier_service.lightcurve.model import LightCurve
 from classifier_service.stream.base import ClassifiedAlert, DeadLetter, RawMessage
-from classifier_service.stream.classified import ClassifiedDecodeError, decode_classified, encode_classified
+from classifier_service.stream.classified import classified_record
 from classifier_service.stream.kafka import (
     KafkaDeliveryError,
     KafkaSink,
@@ -46,7 +47,7 @@ def lightcurve() -> LightCurve:
 # --- the wire format -----------------------------------------------------------------------
 
 def test_classified_alert_round_trips_with_the_contract_keys():
-    record = decode_classified(encode_classified(classified_alert(), lightcurve()))
+    record = decode_classified(encode_classified(classified_record(classified_alert(), lightcurve())))
     assert set(record) == {
         "objectId", "candid", "survey", "ra", "dec", "mjd", "fid", "magpsf", "sigmapsf", "ndet",
         "firstmjd", "lastmjd", "classifications", "detections", "non_detections",
@@ -59,13 +60,13 @@ def test_classified_alert_round_trips_with_the_contract_keys():
 
 
 def test_uncorrected_magnitudes_travel_as_null_not_nan():
-    detections = decode_classified(encode_classified(classified_alert(), lightcurve()))["detections"]
+    detections = decode_classified(encode_classified(classified_record(classified_alert(), lightcurve())))["detections"]
     assert [d["magpsf_corr"] for d in detections] == [17.5, None]
     assert [d["isdiffpos"] for d in detections] == [1, -1]
 
 
 def test_an_alert_without_light_curve_has_empty_history():
-    record = decode_classified(encode_classified(classified_alert()))
+    record = decode_classified(encode_classified(classified_record(classified_alert())))
     assert record["detections"] == [] and record["non_detections"] == []
 
 
