@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from classifier_service.api import docs_routes, stamp_routes, ztf_routes
+from classifier_service.api import docs_routes, lsst_routes, stamp_routes, ztf_routes
 from classifier_service.api.db import Limits, read_only_engine
 from classifier_service.api.gate import Gate
 from classifier_service.api.objects import QueryError
@@ -39,7 +39,8 @@ def create_app(store: str | Engine, limits: Limits = Limits()) -> FastAPI:
     """
     app = FastAPI(
         title="ALeRCE-compatible classifier_service API",
-        description="ALeRCE's ZTF API routes (ztf/v1) and stamp route over a classifier_service "
+        description="ALeRCE's ZTF API (ztf/v1 and its stamp route) and LSST API (object_api, "
+                    "lightcurve_api, probability_api, stamps_api) over a classifier_service "
                     "store; point the alerce client here with ALERCE_CONFIG_PATH.",
         version="1.0.0",
         responses=ERROR_RESPONSES,
@@ -50,6 +51,10 @@ def create_app(store: str | Engine, limits: Limits = Limits()) -> FastAPI:
     app.include_router(ztf_routes.router)
     app.include_router(ztf_routes.v2_router)
     app.include_router(stamp_routes.router)
+    app.include_router(lsst_routes.object_router)
+    app.include_router(lsst_routes.lightcurve_router)
+    app.include_router(lsst_routes.probability_router)
+    app.include_router(stamp_routes.ms_router)
     app.include_router(docs_routes.router)
     app.mount(docs_routes.STATIC_PATH, docs_routes.static_files(), name="api-docs")
     app.add_exception_handler(RequestValidationError, _bad_parameters)

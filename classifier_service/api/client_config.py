@@ -1,8 +1,10 @@
 """The ``alerce`` client's configuration file for a self-hosted API.
 
 The client reads its base URLs from the JSON file named by ``ALERCE_CONFIG_PATH``; this
-writes one that sends its ZTF queries and stamp downloads here and leaves the rest
-(the multisurvey LSST API) as the client ships it.
+writes one that sends its ZTF queries, its LSST (multisurvey) queries and both stamp
+services here. Only routes ``serve`` has are advertised: the store keeps no alert packets,
+so the stamp services list no ``get_avro`` (the client's ``get_avro`` then fails at once
+with a KeyError naming it, instead of fetching an error page as if it were Avro).
 """
 from __future__ import annotations
 
@@ -24,16 +26,27 @@ ZTF_ROUTES = {
     "classifier_classes": "/ztf/v1/classifiers/%s/%s/classes",
     "forced_photometry": "/v2/lightcurve/forced-photometry/%s",
 }
+# ALeRCE's multisurvey routes, relative to URL_MS (which ends in "/").
+MULTISURVEY_ROUTES = {
+    "objects": "object_api/list_objects",
+    "single_object": "object_api/object",
+    "detections": "lightcurve_api/detections",
+    "forced_photometry": "lightcurve_api/forced-photometry",
+    "non_detections": "lightcurve_api/non_detections",
+    "lightcurve": "lightcurve_api/lightcurve",
+    "probabilities": "probability_api/probability",
+}
 
 
 def alerce_client_config(base_url: str) -> dict[str, Any]:
-    """The client's config dict with its ZTF and ZTF-stamp services at ``base_url``."""
+    """The client's config dict with every service it can use here at ``base_url``."""
     base = base_url.rstrip("/")
-    config = _shipped_config()
-    config["ztf"] = {"ZTF_API_URL": base, "ZTF_ROUTES": dict(ZTF_ROUTES)}
-    config["stamps_ztf"] = {"AVRO_URL": base,
-                            "AVRO_ROUTES": {"get_stamp": "/get_stamp", "get_avro": "/get_avro"}}
-    return config
+    return {
+        "ztf": {"ZTF_API_URL": base, "ZTF_ROUTES": dict(ZTF_ROUTES)},
+        "stamps_ztf": {"AVRO_URL": base, "AVRO_ROUTES": {"get_stamp": "/get_stamp"}},
+        "multisurvey": {"URL_MS": f"{base}/", "ROUTES_MS": dict(MULTISURVEY_ROUTES)},
+        "stamps": {"STAMP_URL": f"{base}/stamps_api", "AVRO_ROUTES": {"get_stamp": "/stamp"}},
+    }
 
 
 def write_alerce_client_config(base_url: str, path: Path) -> Path:
@@ -41,12 +54,3 @@ def write_alerce_client_config(base_url: str, path: Path) -> Path:
     path = Path(path)
     path.write_text(json.dumps(alerce_client_config(base_url), indent=2))
     return path
-
-
-def _shipped_config() -> dict[str, Any]:
-    try:
-        from importlib.resources import files
-
-        return json.loads(files("alerce").joinpath("default_config.json").read_text())
-    except (ModuleNotFoundError, FileNotFoundError):
-        return {}

@@ -43,6 +43,7 @@ class ObjectQuery:
     """Validated ``/objects`` parameters (ALeRCE's names; ``class_name`` is ``class`` there)."""
 
     oids: list[str] = field(default_factory=list)
+    survey: str | None = None  # the store's survey name (ZTF, LSST)
     classifier: str | None = None
     classifier_version: str | None = None
     class_name: str | None = None
@@ -175,6 +176,8 @@ def _paged(statement: Select, query: ObjectQuery, objects, prob) -> Select:
 def _object_filters(query: ObjectQuery) -> list[ColumnElement[bool]]:
     obj = object_table
     where: list[ColumnElement[bool]] = []
+    if query.survey is not None:
+        where.append(obj.c.survey == query.survey)
     if len(query.oids) == 1 and "*" in query.oids[0]:
         where.append(obj.c.oid.like(query.oids[0].replace("*", "%")))
     elif query.oids:

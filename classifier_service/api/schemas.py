@@ -133,3 +133,116 @@ class Error(BaseModel):
 
     detail: str
     errors: list[dict[str, Any]] = []
+
+
+# --- LSST (ALeRCE's multisurvey API) ----------------------------------------------------
+# Shapes of api-lsst.alerce.online: integer oids, ``band`` numbered ALeRCE's way with the
+# ``band_map`` that names them (the alerce client reads it), fluxes in nJy. Fields the
+# store does not keep for Rubin (e.g. a detection's scienceFlux) are null.
+class LsstObject(BaseModel):
+    oid: int | str  # the diaObjectId; "ss" + ssObjectId for a solar-system source
+    tid: int
+    sid: int
+    meanra: float
+    meandec: float
+    sigmara: float | None = None
+    sigmadec: float | None = None
+    firstmjd: float
+    lastmjd: float
+    deltamjd: float = 0.0
+    n_det: int
+    n_forced: int
+    n_non_det: int
+    created_date: str | None = None
+    updated_date: str | None = None
+
+
+class LsstObjectListItem(BaseModel):
+    """An object with the class of the classifier the query used (or the default one)."""
+
+    oid: int | str  # the diaObjectId; "ss" + ssObjectId for a solar-system source
+    tid: int
+    sid: int
+    meanra: float
+    meandec: float
+    sigmara: float | None = None
+    sigmadec: float | None = None
+    firstmjd: float
+    lastmjd: float
+    deltamjd: float
+    n_det: int
+    n_forced: int
+    n_non_det: int
+    stellar: bool | None = None
+    class_name: str | None = None
+    classifier_name: str | None = None
+    classfier_version: str | None = None  # sic: ALeRCE's spelling
+    probability: float | None = None
+    ranking: int | None = None
+
+
+class LsstObjectPage(BaseModel):
+    total: int | None = None
+    next: int | None = None
+    has_next: bool
+    prev: int | None = None
+    has_prev: bool
+    current_page: int
+    items: list[LsstObjectListItem]
+    info_message: str | None = None
+
+
+class LsstPhotometry(BaseModel):
+    """What a detection and a forced-photometry epoch share."""
+
+    oid: int | str  # the diaObjectId; "ss" + ssObjectId for a solar-system source
+    survey_id: str = "lsst"
+    measurement_id: int
+    mjd: float
+    ra: float | None = None
+    dec: float | None = None
+    band: int
+    band_map: dict[int, str]
+    visit: int | None = None
+    detector: int | None = None
+    psfFlux: float | None = None
+    psfFluxErr: float | None = None
+    scienceFlux: float | None = None
+    scienceFluxErr: float | None = None
+
+
+class LsstDetection(LsstPhotometry):
+    diaObjectId: int | None = None
+    parentDiaSourceId: int | None = None
+    has_stamp: bool
+    reliability: float | None = None
+
+
+class LsstForcedPhotometry(LsstPhotometry):
+    pass
+
+
+class LsstNonDetection(BaseModel):
+    """Rubin sends no upper limits; the list is always empty, as ALeRCE's is for LSST."""
+
+    oid: int | str  # the diaObjectId; "ss" + ssObjectId for a solar-system source
+    survey_id: str = "lsst"
+    mjd: float
+    band: int
+    band_map: dict[int, str]
+    diffmaglim: float | None = None
+
+
+class LsstLightCurve(BaseModel):
+    detections: list[LsstDetection]
+    non_detections: list[LsstNonDetection]
+    forced_photometry: list[LsstForcedPhotometry]
+
+
+class LsstProbability(BaseModel):
+    oid: str
+    class_name: str
+    classifier_name: str
+    classifier_version: str
+    probability: float
+    ranking: int

@@ -18,6 +18,11 @@ def gzipped_fits(stored: bytes) -> bytes:
     return stored if stored[:2] == GZIP_MAGIC else gzip.compress(stored, mtime=0)
 
 
+def plain_fits(stored: bytes) -> bytes:
+    """The stamp as uncompressed FITS (the multisurvey API's ``is_compressed=false``)."""
+    return gzip.decompress(stored) if stored[:2] == GZIP_MAGIC else stored
+
+
 def stamp_png(stored: bytes) -> bytes:
     """A stored stamp (FITS, gzipped or not) as PNG; raises CutoutError when unreadable."""
     return zscale_png(decode_stamp(stored))

@@ -5,30 +5,34 @@ Routes, parameters and JSON shapes follow api.alerce.online so that the official
 """
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from enum import Enum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import Field
-from sqlalchemy import Connection, Engine, Select, select
+from sqlalchemy import Connection, Engine
 
 from classifier_service.api import schemas
 from classifier_service.api.db import store
 from classifier_service.api.gate import OID_PATTERN
 from classifier_service.api.objects import (
-    DEFAULT_CLASSIFIERS,
     MAX_PAGE_SIZE,
     MAX_RADIUS_ARCSEC,
     ORDER_COLUMNS,
     ObjectQuery,
-    QueryError,
     build_count,
     build_select,
     check_paging,
     cone_search,
     value_range,
+)
+from classifier_service.api.reads import (
+    check_classification_filters,
+    default_classifier,
+    fetch_rows,
+    load_taxonomy,
+    require_object,
+    select_for,
 )
 from classifier_service.store import tables
 
@@ -80,7 +84,8 @@ def list_objects(
     """Objects matching the filters, one page at a time (ALeRCE's ``query_objects``)."""
     check_paging(page, page_size)
     query = ObjectQuery(
-        oids=oid or [], classifier=classifier, classifier_version=classifier_version,
+        oids=oid or [], survey="ZTF", classifier=classifier,
+        classifier_version=classifier_version,
         class_name=class_name, ranking=ranking, probability=probability,
         ndet=value_range("ndet", ndet), firstmjd=value_range("firstmjd", firstmjd),
         lastmjd=value_range("lastmjd", lastmjd), cone=cone_search(ra, dec, radius),
@@ -88,9 +93,9 @@ def list_objects(
         page=page, page_size=page_size,
     )
     with db.connect() as conn:
-        taxonomy = _taxonomy(conn)
-        _check_classification_filters(query, taxonomy)
-        statement = build_select(query, _default_classifier(taxonomy))
+        taxonomy = load_taxonomy(conn)
+        check_classification_filters(query, taxonomy)
+        statement = build_select(query, default_classifier(taxonomy))
         rows = [schemas.clean_row(r) for r in conn.execute(statement).mappings()]
         total = conn.execute(build_count(query)).scalar_one() if count else None
     has_next = len(rows) > page_size
@@ -108,7 +113,7 @@ def list_objects(
 @router.get("/objects/{oid}", response_model=schemas.Object, tags=["objects"])
 def get_object(db: Db, oid: Oid) -> dict:
     """One object's statistics (ALeRCE's ``query_object``)."""
-    statement = _select_for(tables.object_table, schemas.OBJECT_EXCLUDE, oid)
+    statement = select_for(tables.object_table, schemas.OBJECT_EXCLUDE, oid)
     with db.connect() as conn:
         row = conn.execute(statement).mappings().first()
     if row is None:
@@ -121,7 +126,7 @@ def get_object(db: Db, oid: Oid) -> dict:
 def get_lightcurve(db: Db, oid: Oid) -> dict:
     """Detections and non-detections, oldest first."""
     with db.connect() as conn:
-        _require_object(conn, oid)
+        require_object(conn, oid)
         return {"detections": _detections(conn, oid),
                 "non_detections": _non_detections(conn, oid)}
 
@@ -130,7 +135,7 @@ def get_lightcurve(db: Db, oid: Oid) -> dict:
             tags=["lightcurve"])
 def get_detections(db: Db, oid: Oid) -> list[dict]:
     with db.connect() as conn:
-        _require_object(conn, oid)
+        require_object(conn, oid)
         return _detections(conn, oid)
 
 
@@ -138,19 +143,19 @@ def get_detections(db: Db, oid: Oid) -> list[dict]:
             tags=["lightcurve"])
 def get_non_detections(db: Db, oid: Oid) -> list[dict]:
     with db.connect() as conn:
-        _require_object(conn, oid)
+        require_object(conn, oid)
         return _non_detections(conn, oid)
 
 
 def _detections(conn: Connection, oid: str) -> list[dict]:
     table = tables.detection
-    return _rows(conn, _select_for(table, schemas.DETECTION_EXCLUDE, oid).order_by(table.c.mjd),
+    return fetch_rows(conn, select_for(table, schemas.DETECTION_EXCLUDE, oid).order_by(table.c.mjd),
                  as_string=schemas.DETECTION_STRINGS)
 
 
 def _non_detections(conn: Connection, oid: str) -> list[dict]:
     table = tables.non_detection
-    return _rows(conn, _select_for(table, schemas.NON_DETECTION_EXCLUDE, oid)
+    return fetch_rows(conn, select_for(table, schemas.NON_DETECTION_EXCLUDE, oid)
                  .order_by(table.c.mjd, table.c.fid))
 
 
@@ -159,11 +164,11 @@ def _non_detections(conn: Connection, oid: str) -> list[dict]:
 def get_forced_photometry(db: Db, oid: Oid) -> list[dict]:
     """Forced photometry epochs (ZTF ``fp_hists``), oldest first."""
     table = tables.forced_photometry
-    statement = (_select_for(table, schemas.FORCED_PHOTOMETRY_EXCLUDE, oid)
+    statement = (select_for(table, schemas.FORCED_PHOTOMETRY_EXCLUDE, oid)
                  .add_columns(table.c.extra.label("extra_fields")).order_by(table.c.mjd))
     with db.connect() as conn:
-        _require_object(conn, oid)
-        return _rows(conn, statement)
+        require_object(conn, oid)
+        return fetch_rows(conn, statement)
 
 
 # --- per-object products --------------------------------------------------------------
@@ -172,8 +177,8 @@ def get_magstats(db: Db, oid: Oid) -> list[dict]:
     """Magnitude statistics per band."""
     table = tables.magstat
     with db.connect() as conn:
-        _require_object(conn, oid)
-        return _rows(conn, _select_for(table, schemas.MAGSTAT_EXCLUDE, oid)
+        require_object(conn, oid)
+        return fetch_rows(conn, select_for(table, schemas.MAGSTAT_EXCLUDE, oid)
                      .order_by(table.c.fid))
 
 
@@ -186,14 +191,14 @@ def get_probabilities(
 ) -> list[dict]:
     """Every classifier's probabilities for the object, most probable class first."""
     table = tables.probability
-    statement = _select_for(table, schemas.PROBABILITY_EXCLUDE, oid)
+    statement = select_for(table, schemas.PROBABILITY_EXCLUDE, oid)
     if classifier is not None:
         statement = statement.where(table.c.classifier_name == classifier)
     if classifier_version is not None:
         statement = statement.where(table.c.classifier_version == classifier_version)
     with db.connect() as conn:
-        _require_object(conn, oid)
-        return _rows(conn, statement.order_by(table.c.classifier_name,
+        require_object(conn, oid)
+        return fetch_rows(conn, statement.order_by(table.c.classifier_name,
                                               table.c.classifier_version, table.c.ranking))
 
 
@@ -205,7 +210,7 @@ def get_features(
 ) -> list[dict]:
     """The features the light-curve classifier computed."""
     with db.connect() as conn:
-        _require_object(conn, oid)
+        require_object(conn, oid)
         return _features(conn, oid, None, fid, version)
 
 
@@ -218,18 +223,18 @@ def get_feature(
 ) -> list[dict]:
     """One feature, in every band it was computed for."""
     with db.connect() as conn:
-        _require_object(conn, oid)
+        require_object(conn, oid)
         return _features(conn, oid, name, fid, version)
 
 
 def _features(conn: Connection, oid: str, name: str | None, fid: int | None,
               version: str | None) -> list[dict]:
     table = tables.feature
-    statement = _select_for(table, schemas.FEATURE_EXCLUDE, oid)
+    statement = select_for(table, schemas.FEATURE_EXCLUDE, oid)
     for column, value in ((table.c.name, name), (table.c.fid, fid), (table.c.version, version)):
         if value is not None:
             statement = statement.where(column == value)
-    return _rows(conn, statement.order_by(table.c.name, table.c.fid))
+    return fetch_rows(conn, statement.order_by(table.c.name, table.c.fid))
 
 
 # --- classifiers ----------------------------------------------------------------------
@@ -237,7 +242,7 @@ def _features(conn: Connection, oid: str, name: str | None, fid: int | None,
 def list_classifiers(db: Db) -> list[dict]:
     """Every classifier with its version and classes."""
     with db.connect() as conn:
-        taxonomy = _taxonomy(conn)
+        taxonomy = load_taxonomy(conn)
     return [{"classifier_name": name, "classifier_version": version, "classes": classes}
             for (name, version), classes in taxonomy.items()]
 
@@ -250,65 +255,8 @@ def list_classes(
     classifier_version: Annotated[str, Path(max_length=32)],
 ) -> list[dict]:
     with db.connect() as conn:
-        classes = _taxonomy(conn).get((classifier_name, classifier_version))
+        classes = load_taxonomy(conn).get((classifier_name, classifier_version))
     if classes is None:
         raise HTTPException(404, f"Classifier {classifier_name} version {classifier_version} "
                                  "not found")
     return [{"name": name} for name in classes]
-
-
-# --- helpers --------------------------------------------------------------------------
-def _select_for(table, exclude: Iterable[str], oid: str) -> Select:
-    return select(*(table.c[c] for c in schemas.columns(table, exclude))).where(table.c.oid == oid)
-
-
-def _rows(conn: Connection, statement: Select, as_string: Iterable[str] = ()) -> list[dict]:
-    return [schemas.clean_row(r, as_string) for r in conn.execute(statement).mappings()]
-
-
-def _require_object(conn: Connection, oid: str) -> None:
-    table = tables.object_table
-    if conn.execute(select(table.c.oid).where(table.c.oid == oid)).first() is None:
-        raise HTTPException(404, f"Object {oid} not found")
-
-
-def _taxonomy(conn: Connection) -> dict[tuple[str, str], list[str]]:
-    """(classifier_name, classifier_version) -> classes, in name then version order."""
-    table = tables.taxonomy
-    rows = conn.execute(select(table).order_by(table.c.classifier_name,
-                                               table.c.classifier_version))
-    return {(r.classifier_name, r.classifier_version): list(r.classes) for r in rows}
-
-
-def _check_classification_filters(query: ObjectQuery,
-                                  taxonomy: dict[tuple[str, str], list[str]]) -> None:
-    """Unknown classifiers, versions or classes are a caller's typo: say so, with the choices."""
-    names = sorted({name for name, _ in taxonomy})
-    if query.classifier is not None and query.classifier not in names:
-        raise QueryError(f"unknown classifier {query.classifier!r}; known: {', '.join(names)}")
-    known = {key: classes for key, classes in taxonomy.items()
-             if query.classifier in (None, key[0])
-             and query.classifier_version in (None, key[1])}
-    if query.classifier_version is not None and not known:
-        versions = sorted({v for n, v in taxonomy if query.classifier in (None, n)})
-        raise QueryError(f"unknown classifier_version {query.classifier_version!r}; "
-                         f"known: {', '.join(versions)}")
-    classes = sorted({c for cs in known.values() for c in cs})
-    if query.class_name is not None and query.class_name not in classes:
-        raise QueryError(f"unknown class {query.class_name!r}"
-                         + (f" for classifier {query.classifier!r}" if query.classifier else "")
-                         + f"; known: {', '.join(classes)}")
-
-
-def _default_classifier(taxonomy: dict[tuple[str, str], list[str]]) -> tuple[str, str] | None:
-    """The newest version of the first default classifier the store has results for."""
-    for name in DEFAULT_CLASSIFIERS:
-        versions = [v for n, v in taxonomy if n == name]
-        if versions:
-            return name, max(versions, key=_version_key)
-    return None
-
-
-def _version_key(version: str) -> tuple:
-    parts = re.split(r"[.\-_+]", version)
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)

@@ -1,4 +1,4 @@
-"""API fixtures: stores of real alerts (SQLite, PostgreSQL), the app over each, served on loopback."""
+"""API fixtures: stores of real alerts (SQLite, PostgreSQL), the app over each, on loopback."""
 from __future__ import annotations
 
 import uuid

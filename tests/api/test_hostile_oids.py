@@ -25,6 +25,9 @@ UNSAFE_OIDS = [
 ]
 # Printable text that names no object: not found, and an empty search.
 ODD_OIDS = ["'OR'1'='1'--", "../../etc/passwd", "%00", "ZTF18abfaep_", "\\x00"]
+LSST_OBJECT_ROUTES = ["object_api/object", "lightcurve_api/lightcurve",
+                      "lightcurve_api/detections", "lightcurve_api/non_detections",
+                      "lightcurve_api/forced-photometry", "probability_api/probability"]
 OBJECT_ROUTES = ["", "/lightcurve", "/detections", "/non_detections", "/magstats",
                  "/probabilities", "/features", "/features/Amplitude"]
 
@@ -38,6 +41,15 @@ def object_requests(oid: str) -> list[tuple[str, dict]]:
         ("/get_stamp", {"oid": oid, "candid": 595250711715015021, "format": "fits"}),
         ("/get_stamp", {"oid": oid, "candid": 595250711715015021, "format": "png"}),
     ]
+
+
+def lsst_requests(oid: str) -> list[tuple[str, dict]]:
+    """The LSST (multisurvey) routes, which take the oid as a query parameter."""
+    one = {"oid": oid, "survey_id": "lsst"}
+    return [*((f"/{route}", one) for route in LSST_OBJECT_ROUTES),
+            ("/object_api/list_objects", {"oid": oid, "survey": "lsst"}),
+            ("/stamps_api/stamp", {**one, "measurement_id": 1, "stamp_type": "cutoutScience",
+                                   "file_format": "fits"})]
 
 
 def search_requests(oid: str) -> list[tuple[str, dict]]:
@@ -57,7 +69,7 @@ def _ascii_id(oid: str) -> str:
 
 @pytest.mark.parametrize("oid", UNSAFE_OIDS, ids=_ascii_id)
 def test_unsafe_text_as_an_oid_is_refused_on_every_route(any_store_client, oid):
-    for path, params in object_requests(oid) + search_requests(oid):
+    for path, params in object_requests(oid) + search_requests(oid) + lsst_requests(oid):
         response = any_store_client.get(path, params=params)
         assert response.status_code == 400, (path, response.status_code, response.text)
         assert response.json()["detail"]
@@ -77,5 +89,6 @@ def test_printable_text_that_names_no_object_is_not_found(any_store_client, oid)
 
 def test_the_stamp_file_name_header_is_ascii_with_the_exact_name_percent_encoded():
     header = content_disposition("ZTF\u202e\r\n\"x.png")
-    assert header == "inline; filename=\"ZTF____x.png\"; filename*=UTF-8''ZTF%E2%80%AE%0D%0A%22x.png"
+    assert header == ("inline; filename=\"ZTF____x.png\"; "
+                      "filename*=UTF-8''ZTF%E2%80%AE%0D%0A%22x.png")
     header.encode("ascii")

@@ -34,7 +34,38 @@ def test_serve_answers_over_http_and_writes_the_client_config(store_url, tmp_pat
     config = json.loads(config_path.read_text())
     assert config["ztf"]["ZTF_API_URL"] == base_url
     assert config["stamps_ztf"]["AVRO_URL"] == base_url
-    assert "multisurvey" in config  # the client's other services are left as shipped
+    assert config["multisurvey"]["URL_MS"] == f"{base_url}/"
+    assert config["stamps"]["STAMP_URL"] == f"{base_url}/stamps_api"
+
+
+def test_the_client_config_advertises_only_routes_serve_has(app):
+    """Every route of every service in the config exists (no get_avro: no packets are kept)."""
+    from classifier_service.api import alerce_client_config
+
+    config = alerce_client_config("http://api")
+    paths = set(app.openapi()["paths"])
+
+    def served(url: str) -> bool:
+        path = url.removeprefix("http://api").replace("%s", "{}")
+        return any(_same_shape(path, p) for p in paths)
+
+    advertised = [
+        *(config["ztf"]["ZTF_API_URL"] + r for r in config["ztf"]["ZTF_ROUTES"].values()),
+        *(config["stamps_ztf"]["AVRO_URL"] + r
+          for r in config["stamps_ztf"]["AVRO_ROUTES"].values()),
+        *(config["multisurvey"]["URL_MS"] + r for r in config["multisurvey"]["ROUTES_MS"].values()),
+        *(config["stamps"]["STAMP_URL"] + r for r in config["stamps"]["AVRO_ROUTES"].values()),
+    ]
+    assert len(advertised) == 21
+    assert [url for url in advertised if not served(url)] == []
+    assert "get_avro" not in json.dumps(config)
+
+
+def _same_shape(path: str, route: str) -> bool:
+    """Whether ``path`` (``{}`` for each parameter) matches the route's template."""
+    parts, template = path.split("/"), route.split("/")
+    return len(parts) == len(template) and all(
+        p == t or (p == "{}" and t.startswith("{")) for p, t in zip(parts, template))
 
 
 def test_a_store_that_cannot_be_read_is_503_and_logged(tmp_path, caplog):

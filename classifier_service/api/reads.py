@@ -1,0 +1,71 @@
+"""Reads both APIs (ZTF and LSST) share: one object's rows, its existence, the taxonomy.
+
+Plain functions over an open connection; the routes open it (see ``db.store``).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from fastapi import HTTPException
+from sqlalchemy import Connection, Select, select
+
+from classifier_service.api import schemas
+from classifier_service.api.objects import DEFAULT_CLASSIFIERS, ObjectQuery, QueryError
+from classifier_service.store import tables
+
+
+def select_for(table, exclude: Iterable[str], oid: str) -> Select:
+    return select(*(table.c[c] for c in schemas.columns(table, exclude))).where(table.c.oid == oid)
+
+
+def fetch_rows(conn: Connection, statement: Select, as_string: Iterable[str] = ()) -> list[dict]:
+    return [schemas.clean_row(r, as_string) for r in conn.execute(statement).mappings()]
+
+
+def require_object(conn: Connection, oid: str) -> None:
+    table = tables.object_table
+    if conn.execute(select(table.c.oid).where(table.c.oid == oid)).first() is None:
+        raise HTTPException(404, f"Object {oid} not found")
+
+
+def load_taxonomy(conn: Connection) -> dict[tuple[str, str], list[str]]:
+    """(classifier_name, classifier_version) -> classes, in name then version order."""
+    table = tables.taxonomy
+    rows = conn.execute(select(table).order_by(table.c.classifier_name,
+                                               table.c.classifier_version))
+    return {(r.classifier_name, r.classifier_version): list(r.classes) for r in rows}
+
+
+def check_classification_filters(query: ObjectQuery,
+                                  taxonomy: dict[tuple[str, str], list[str]]) -> None:
+    """Unknown classifiers, versions or classes are a caller's typo: say so, with the choices."""
+    names = sorted({name for name, _ in taxonomy})
+    if query.classifier is not None and query.classifier not in names:
+        raise QueryError(f"unknown classifier {query.classifier!r}; known: {', '.join(names)}")
+    known = {key: classes for key, classes in taxonomy.items()
+             if query.classifier in (None, key[0])
+             and query.classifier_version in (None, key[1])}
+    if query.classifier_version is not None and not known:
+        versions = sorted({v for n, v in taxonomy if query.classifier in (None, n)})
+        raise QueryError(f"unknown classifier_version {query.classifier_version!r}; "
+                         f"known: {', '.join(versions)}")
+    classes = sorted({c for cs in known.values() for c in cs})
+    if query.class_name is not None and query.class_name not in classes:
+        raise QueryError(f"unknown class {query.class_name!r}"
+                         + (f" for classifier {query.classifier!r}" if query.classifier else "")
+                         + f"; known: {', '.join(classes)}")
+
+
+def default_classifier(taxonomy: dict[tuple[str, str], list[str]]) -> tuple[str, str] | None:
+    """The newest version of the first default classifier the store has results for."""
+    for name in DEFAULT_CLASSIFIERS:
+        versions = [v for n, v in taxonomy if n == name]
+        if versions:
+            return name, max(versions, key=_version_key)
+    return None
+
+
+def _version_key(version: str) -> tuple:
+    parts = re.split(r"[.\-_+]", version)
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)
