@@ -139,7 +139,7 @@ class Error(BaseModel):
 # Shapes of api-lsst.alerce.online: integer oids, ``band`` numbered ALeRCE's way with the
 # ``band_map`` that names them (the alerce client reads it), fluxes in nJy. Fields the
 # store does not keep for Rubin (e.g. a detection's scienceFlux) are null.
-class LsstObject(BaseModel):
+class _LsstObjectFields(BaseModel):
     oid: int | str  # the diaObjectId; "ss" + ssObjectId for a solar-system source
     tid: int
     sid: int
@@ -153,26 +153,16 @@ class LsstObject(BaseModel):
     n_det: int
     n_forced: int
     n_non_det: int
+
+
+class LsstObject(_LsstObjectFields):
     created_date: str | None = None
     updated_date: str | None = None
 
 
-class LsstObjectListItem(BaseModel):
+class LsstObjectListItem(_LsstObjectFields):
     """An object with the class of the classifier the query used (or the default one)."""
 
-    oid: int | str  # the diaObjectId; "ss" + ssObjectId for a solar-system source
-    tid: int
-    sid: int
-    meanra: float
-    meandec: float
-    sigmara: float | None = None
-    sigmadec: float | None = None
-    firstmjd: float
-    lastmjd: float
-    deltamjd: float
-    n_det: int
-    n_forced: int
-    n_non_det: int
     stellar: bool | None = None
     class_name: str | None = None
     classifier_name: str | None = None
