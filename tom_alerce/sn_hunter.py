@@ -1,8 +1,9 @@
 """SN Hunter: fresh supernova candidates (stamp classifier's top class SN) from the broker's API
 and from targets already in the TOM, merged by oid and sorted by probability.
 
-The API part asks ``/objects`` once and then each candidate's first detection and host hints
-(ALeRCE's sgscore1 / distpsnr1 features) in parallel; those never change, so they are cached.
+The API part asks ``/objects`` once and then each candidate's first detection, host hints
+(the nearest PS1 source: ALeRCE's sgscore1 / distpsnr1 / PS1 magnitude features) and stamp
+probabilities in parallel; those never change, so they are cached.
 """
 from __future__ import annotations
 
@@ -21,13 +22,17 @@ from tom_targets.permissions import targets_for_user
 
 from alerce_contract.bands import BAND_OF_FID
 from alerce_contract.client import AlerceApiError, AlerceClient
+from alerce_contract.classifications import classifications_from_probabilities
 from alerce_contract.mjd import datetime_to_mjd, now_mjd
 from alerce_contract.taxonomy import SN_CLASS, STAMP_CLASSIFIER
+from alerce_broker_plugin.ingest import discovery_stamp_candid
 from tom_alerce.models import TargetClassification
 
 logger = logging.getLogger(__name__)
 
-HOST_HINTS = ("sgscore1", "distpsnr1")
+# The nearest PS1 source (ZTF alert fields, ALeRCE features): star/galaxy score, distance and
+# its g, r, i magnitudes; a galaxy a few arcseconds away is the hint of a supernova's host.
+HOST_HINTS = ("sgscore1", "distpsnr1", "sgmag1", "srmag1", "simag1")
 DETAILS_CACHE_S = 3600
 ENRICH_WORKERS = 8
 TOM_SCAN_LIMIT = 500  # SN-ranked targets examined per page; the freshest of them are shown
@@ -49,8 +54,9 @@ class Candidate:
     probability: float
     ndet: int | None = None
     firstmjd: float | None = None
-    first_detection: dict = field(default_factory=dict)  # candid, mjd, fid, band, magpsf, sigmapsf
-    host: dict = field(default_factory=dict)  # sgscore1, distpsnr1
+    first_detection: dict = field(default_factory=dict)  # candid, mjd, fid, band, magpsf, sigmapsf, stamp_candid
+    host: dict = field(default_factory=dict)  # HOST_HINTS
+    stamp_probabilities: dict = field(default_factory=dict)  # class -> P, the stamp classifier's, most probable first
     target_id: int | None = None
     sources: tuple[str, ...] = ()
     stamps: dict = field(default_factory=dict)  # kind -> cutout URL, filled by the view
@@ -58,25 +64,37 @@ class Candidate:
 
 
 def _first_detection(detections: Iterable[dict]) -> dict:
+    """The first detection's facts, and ``stamp_candid``: the first alert that carried stamps
+    (the discovery stamps; a self-hosted store keeps only those)."""
+    detections = list(detections)
     first = min(detections, key=lambda d: d.get("mjd", float("inf")), default=None)
     if not first:
         return {}
     keys = ("candid", "mjd", "fid", "magpsf", "sigmapsf", "isdiffpos", "rb", "drb", *HOST_HINTS)
     details = {k: first[k] for k in keys if first.get(k) is not None}
     details["band"] = BAND_OF_FID.get(first.get("fid"), str(first.get("fid")))
+    details["stamp_candid"] = discovery_stamp_candid(detections)
     return details
 
 
+def _stamp_probabilities(rows: Iterable[dict]) -> dict[str, float]:
+    """The stamp classifier's probabilities, most probable first."""
+    probabilities = classifications_from_probabilities(list(rows)).get(STAMP_CLASSIFIER, {}).get("probabilities", {})
+    return dict(sorted(probabilities.items(), key=lambda item: -item[1]))
+
+
 def _host_hints(first: dict, features: Iterable[dict]) -> dict:
+    """The PS1 neighbour's fields; ZTF writes -999 where there is no neighbour or no value."""
     hints = {k: first[k] for k in HOST_HINTS if k in first}
     for feature in features:
         if feature.get("name") in HOST_HINTS and feature.get("value") is not None:
             hints.setdefault(feature["name"], feature["value"])
-    return hints
+    return {k: v for k, v in hints.items() if isinstance(v, (int, float)) and v > -99}
 
 
-def _details(api: AlerceClient, oid: str) -> tuple[dict, dict]:
-    """(first detection, host hints) of one object, cached: neither changes once known."""
+def _details(api: AlerceClient, oid: str) -> tuple[dict, dict, dict]:
+    """(first detection, host hints, stamp probabilities) of one object, cached: none changes
+    once known (the stamp classifier sees the first alert only)."""
     key = f"tom_alerce:sn_details:{api.api_url}:{oid}"
     cached = cache.get(key)
     if cached is not None:
@@ -86,7 +104,7 @@ def _details(api: AlerceClient, oid: str) -> tuple[dict, dict]:
         features = api.query_features(oid)
     except AlerceApiError:  # a self-hosted store may have no features yet: the hints stay empty
         features = []
-    details = (first, _host_hints(first, features))
+    details = (first, _host_hints(first, features), _stamp_probabilities(api.query_probabilities(oid)))
     if first:
         cache.set(key, details, DETAILS_CACHE_S)
     return details
@@ -106,7 +124,7 @@ def api_candidates(api: AlerceClient, filters: HunterFilters) -> list[Candidate]
 
     def enrich(candidate: Candidate) -> Candidate:
         try:
-            candidate.first_detection, candidate.host = _details(api, candidate.oid)
+            candidate.first_detection, candidate.host, candidate.stamp_probabilities = _details(api, candidate.oid)
         except AlerceApiError as exc:
             logger.warning("SN Hunter: no details for %s: %s", candidate.oid, exc)
         return candidate
@@ -139,11 +157,18 @@ def tom_candidates(filters: HunterFilters, visible_targets) -> list[Candidate]:
     for target_id, key, value in TargetExtra.objects.filter(target_id__in=ids, key__in=HOST_HINTS).values_list(
             "target_id", "key", "value"):
         hosts.setdefault(target_id, {})[key] = _number(value)
+    stamp_probabilities: dict[int, dict[str, float]] = {}
+    for target_id, class_name, probability in (TargetClassification.objects
+                                               .filter(target_id__in=ids, classifier_name=STAMP_CLASSIFIER)
+                                               .order_by("target_id", "-classifier_version", "ranking")
+                                               .values_list("target_id", "class_name", "probability")):
+        stamp_probabilities.setdefault(target_id, {}).setdefault(class_name, probability)
     since_mjd = datetime_to_mjd(since)
     fresh = [r for r in rows if first.get(r.target_id, {}).get("mjd", since_mjd) >= since_mjd]
     return [Candidate(oid=r.target.name, ra=r.target.ra, dec=r.target.dec, probability=r.probability,
                       ndet=counts.get(r.target_id), firstmjd=first.get(r.target_id, {}).get("mjd"),
                       first_detection=first.get(r.target_id, {}), host=hosts.get(r.target_id, {}),
+                      stamp_probabilities=stamp_probabilities.get(r.target_id, {}),
                       target_id=r.target_id, sources=("tom",)) for r in fresh[:filters.limit]]
 
 
@@ -167,6 +192,7 @@ def merge_candidates(*lists: Iterable[Candidate]) -> list[Candidate]:
             probability=max(seen.probability, candidate.probability),
             first_detection=seen.first_detection or candidate.first_detection,
             host={**candidate.host, **seen.host}, ndet=seen.ndet or candidate.ndet,
+            stamp_probabilities=seen.stamp_probabilities or candidate.stamp_probabilities,
             sources=tuple(dict.fromkeys(seen.sources + candidate.sources)))
     return sorted(merged.values(), key=lambda c: -c.probability)
 

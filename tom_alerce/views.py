@@ -19,11 +19,12 @@ from tom_dataproducts.models import DataProduct
 from tom_targets.models import Target
 from tom_targets.permissions import targets_for_user
 
-from alerce_contract.classifications import classifications_from_probabilities
+from alerce_broker_plugin.dataservice import AlerceBrokerDataService
+from alerce_broker_plugin.ingest import discovery_stamp_candid, find_target
 from alerce_contract.client import AlerceApiError, AlerceClient, client_from_settings
-from tom_alerce.classifications import record_classifications
 from tom_alerce.forms import HunterForm
 from tom_alerce.links import followup_url, tns_report_url
+from tom_alerce.permissions import can_change, valid_coordinates
 from tom_alerce.sn_hunter import hunt
 from tom_alerce.stamps import KINDS, StampError, as_png
 from tom_alerce.templatetags.alerce_extras import stamp_urls
@@ -35,7 +36,8 @@ PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
 def plotly_js(request) -> FileResponse:
-    """plotly.js from the installed plotly package (the TOM's own plots embed it inline instead)."""
+    """plotly.js from the installed plotly package, so it always matches the figures Python writes;
+    tom_alerce's base page loads it once per page (see tom_alerce.offline)."""
     response = FileResponse(PLOTLY_JS.open("rb"), content_type="application/javascript")
     response["Cache-Control"] = "public, max-age=86400"
     return response
@@ -55,13 +57,11 @@ def _stamp_from_data_products(oid: str, kind: str, user) -> bytes | None:
 
 
 def first_stamp_candid(api: AlerceClient, oid: str) -> str | None:
-    """The candid of the object's first detection that came with cutouts (get_stamp needs one)."""
+    """The candid of the object's discovery stamps (get_stamp needs one), cached."""
     key = f"tom_alerce:first_stamp_candid:{api.api_url}:{oid}"
     candid = cache.get(key)
     if candid is None:
-        detections = [d for d in api.query_detections(oid) if d.get("candid") is not None]
-        with_stamps = [d for d in detections if d.get("has_stamp")] or detections
-        candid = str(min(with_stamps, key=lambda d: d["mjd"])["candid"]) if with_stamps else None
+        candid = discovery_stamp_candid(api.query_detections(oid))
         cache.set(key, candid, STAMP_CACHE_S)
     return candid
 
@@ -122,7 +122,7 @@ class SNHunterCandidatesView(TemplateView):
         filters = form.filters()
         candidates, error = hunt(client_from_settings(settings), filters, self.request.user)
         for candidate in candidates:
-            candidate.stamps = stamp_urls(candidate.oid, candidate.first_detection.get("candid"))
+            candidate.stamps = stamp_urls(candidate.oid, candidate.first_detection.get("stamp_candid"))
             candidate.actions = {
                 "tns": tns_report_url(candidate.target_id) if candidate.target_id else None,
                 "followup": followup_url(candidate.target_id) if candidate.target_id else None,
@@ -130,27 +130,50 @@ class SNHunterCandidatesView(TemplateView):
         context.update(candidates=candidates, api_error=error, filters=filters, form=form)
         return context
 
+    def render_to_response(self, context, **response_kwargs):
+        """The page's address follows the filters (htmx's HX-Replace-Url): a list can be shared."""
+        response = super().render_to_response(context, **response_kwargs)
+        query = self.request.GET.urlencode()
+        response["HX-Replace-Url"] = reverse("tom_alerce:sn-hunter") + (f"?{query}" if query else "")
+        return response
+
+
+def import_refusal(obj, user) -> str | None:
+    """Why ``user`` may not import ``obj``, or None. A target the TOM already has under its name,
+    an alias or its position is changed only with change permission; the answer is the same
+    whether the user cannot see it or only cannot change it, so it reveals nothing (no pk)."""
+    if not valid_coordinates(obj.ra, obj.dec):
+        return f"{obj.oid}: not imported (the broker gives no valid position: ra={obj.ra}, dec={obj.dec})"
+    existing = find_target(obj.oid, obj.ra, obj.dec)
+    if existing is not None and not can_change(user, existing):
+        return f"{obj.oid}: not imported: a target with this name or position exists and you do not have access to it"
+    return None
+
 
 class CreateTargetView(LoginRequiredMixin, View):
-    """Create (or find) the target of an SN Hunter candidate and store its classifications."""
+    """Create (or update) the target of an SN Hunter candidate by the data service's own import:
+    the same extras, photometry, cutouts and classifications as Data Services -> Create Targets,
+    so TNS reporting and follow-up have what they need."""
 
     def post(self, request):
-        try:
-            oid = request.POST["oid"].strip()
-            ra, dec = float(request.POST["ra"]), float(request.POST["dec"])
-        except (KeyError, ValueError):
-            return HttpResponseBadRequest("oid, ra and dec are required")
+        oid = request.POST.get("oid", "").strip()
         if not oid:
-            return HttpResponseBadRequest("oid is empty")
-        target, created = Target.objects.get_or_create(
-            name=oid, defaults={"type": Target.SIDEREAL, "ra": ra, "dec": dec, "epoch": 2000.0})
-        if created:
-            target.give_user_access(request.user)  # private by default: its creator must see it
-        api = client_from_settings(settings)
+            return HttpResponseBadRequest("oid is required")
+        service = AlerceBrokerDataService(user=request.user)
         try:
-            record_classifications(target, classifications_from_probabilities(api.query_probabilities(oid)),
-                                   source=f"{api.api_url} (SN Hunter)")
-        except (AlerceApiError, KeyError, TypeError, ValueError) as exc:
-            messages.warning(request, f"{oid}: classifications not imported ({exc})")
-        messages.success(request, f"{'Created' if created else 'Opened'} target {oid}")
-        return redirect(reverse("targets:detail", kwargs={"pk": target.pk}) + "?tab=alerce")
+            obj = service.fetch_object(oid)
+            refusal = import_refusal(obj, request.user)
+            result = None if refusal else service.import_object(obj)
+        except (AlerceApiError, ValueError) as exc:
+            messages.error(request, f"{oid}: not imported ({exc})")
+            return redirect(reverse("tom_alerce:sn-hunter"))
+        if refusal:
+            messages.error(request, refusal)
+            return redirect(reverse("tom_alerce:sn-hunter"))
+        if result.created:
+            result.target.give_user_access(request.user)  # private by default: its creator must see it
+        for warning in service.warnings.values():
+            messages.warning(request, warning)
+        messages.success(request, f"{'Created' if result.created else 'Updated'} target {result.target.name} "
+                                  f"({len(result.new_photometry)} new photometry points)")
+        return redirect(reverse("targets:detail", kwargs={"pk": result.target.pk}) + "?tab=alerce")

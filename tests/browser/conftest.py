@@ -1,20 +1,70 @@
-"""Headless Debian chromium driven by playwright against pytest-django's live server."""
+"""Headless Debian chromium, driven by playwright, against THE REAL STACK: a store the real
+worker filled from a simulated night (last night, as the demo's) and from every real ZTF alert
+in ../shared/data, ``alerce-classifier serve`` over it, and the TOM (pytest-django's live
+server) configured with that API as its broker. Nothing of our own API is faked.
+
+Fixtures for other browser tests: ``stack`` (the API's URL and the night), ``tom`` (the TOM
+pointed at it), ``observer_page`` (a logged-in page whose context ``seen`` records requests
+leaving loopback and console errors; see pagecheck.py) and ``import_object`` (a target made
+by the TOM's own import from the API).
+"""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.browser.pagecheck import watch
+from tests.realstack import REAL_ALERTS, last_night, replay, serve, simulate_night
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 PASSWORD = "pw-for-browser-tests"
+VIEWPORT = {"width": 1440, "height": 900}
+NIGHT_ALERTS, NIGHT_SEED = 300, 7  # the demo's night size; this seed has plenty of fresh SNe
 
 # playwright's sync API keeps an event loop in this thread; the ORM calls the tests make
 # around it are still plain synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@dataclass(frozen=True)
+class Stack:
+    api_url: str
+    night_mjd: float
+    store_url: str
+
+
+@pytest.fixture(scope="session")
+def stack(shared_data, tmp_path_factory) -> Stack:
+    from alerce_contract.mjd import now_mjd
+
+    folder = tmp_path_factory.mktemp("real_stack")
+    night = last_night(now_mjd())
+    simulated = simulate_night(folder / "night", NIGHT_ALERTS, NIGHT_SEED, night)
+    store = replay(f"sqlite:///{folder / 'store.sqlite3'}", simulated, shared_data / REAL_ALERTS)
+    with serve(store, folder / "serve.log") as url:
+        yield Stack(api_url=url, night_mjd=night, store_url=store)
+
+
+@pytest.fixture
+def tom(stack, settings, tmp_path, live_server):
+    """The TOM under test, its broker our API; cache and media its own."""
+    from django.core.cache import cache
+
+    from alerce_contract.client import SETTINGS_BLOCK
+
+    settings.DATA_SERVICES = {**settings.DATA_SERVICES, SETTINGS_BLOCK: {
+        **settings.DATA_SERVICES.get(SETTINGS_BLOCK, {}), "api_url": stack.api_url, "stamp_url": ""}}
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": "browser-tests"}}
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    cache.clear()
+    return live_server
 
 
 @pytest.fixture(scope="session")
@@ -30,18 +80,44 @@ def browser():
 
 
 @pytest.fixture
-def logged_in_page(browser, live_server, django_user_model):
-    django_user_model.objects.create_superuser("observer", "observer@example.org", PASSWORD)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=login]", "observer")
+def observer(django_user_model):
+    return django_user_model.objects.create_superuser("observer", "observer@example.org", PASSWORD)
+
+
+@pytest.fixture
+def browser_context(browser):
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(30_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def seen(browser_context):
+    """What the context's pages fetched from outside and logged as errors (pagecheck.PageWatch)."""
+    return watch(browser_context)
+
+
+@pytest.fixture
+def observer_page(browser_context, seen, tom, observer):
+    page = browser_context.new_page()
+    page.goto(f"{tom.url}/accounts/login/")
+    page.fill("input[name=login]", observer.username)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_url(f"{tom.url}/")
+    seen.clear()
     yield page
-    context.close()
+
+
+def import_object(oid: str, user):
+    """A target made by the TOM's own import (the data service's, which the SN Hunter uses)."""
+    from alerce_broker_plugin.dataservice import AlerceBrokerDataService
+
+    service = AlerceBrokerDataService(user=user)
+    result = service.import_object(service.fetch_object(oid))
+    result.target.give_user_access(user)
+    return result.target
 
 
 @pytest.fixture
@@ -50,8 +126,7 @@ def screenshot():
 
     def take(page, name: str, selector: str | None = None) -> Path:
         path = ARTIFACTS / f"{name}.png"
-        (page.locator(selector) if selector else page).screenshot(path=str(path), **(
-            {} if selector else {"full_page": True}))
+        (page.locator(selector) if selector else page).screenshot(path=str(path))
         return path
 
     return take

@@ -4,8 +4,11 @@ from __future__ import annotations
 import io
 
 import pytest
+import requests
+from django.core.cache import cache
 from django.urls import reverse
 from PIL import Image
+from tom_dataproducts.models import DataProduct, PhotometryReducedDatum
 from tom_targets.models import Target
 
 from tests.tom.seeding import CLASSIFICATIONS
@@ -21,7 +24,7 @@ def test_target_page_has_the_alerce_tab_with_charts_cutouts_and_light_curve(clie
     html = client.get(reverse("targets:detail", kwargs={"pk": seeded_target.pk})).content.decode()
     assert 'id="alerce-tab"' in html and 'id="alerce-panel"' in html
     assert html.count('class="alerce-chart"') == 3  # stamp, lc_classifier, the lc hierarchy
-    assert 'class="alerce-lightcurve"' in html and "i detection" in html and "g limit" in html
+    assert 'class="alerce-lightcurve"' in html and "i detection" in html and "g upper limit" in html
     assert reverse("tom_alerce:stamp", kwargs={"oid": alert.oid, "kind": "difference"}) in html
     assert "https://www.wis-tns.org/search?" in html
 
@@ -40,11 +43,21 @@ def test_cutouts_of_objects_not_in_the_tom_come_from_the_api_get_stamp(client, d
     assert sum("/get_stamp" in r for r in alerce_api.requests) == 1  # the second came from the cache
 
 
-def test_without_a_candid_the_first_detections_candid_is_asked_for(client, db, alerce_api, alert):
-    response = client.get(reverse("tom_alerce:stamp", kwargs={"oid": alert.oid, "kind": "science"}))
-    assert response.status_code == 200
-    stamp_request = next(r for r in alerce_api.requests if r.startswith("/get_stamp"))
-    assert f"candid={alert.detections[0].candid}" in stamp_request
+def stamped_object(api_url: str) -> tuple[str, str]:
+    """(oid, candid of its discovery stamps) of an object our API holds, with a later alert too."""
+    for item in requests.get(f"{api_url}/ztf/v1/objects", params={"page_size": 100}, timeout=10).json()["items"]:
+        detections = requests.get(f"{api_url}/ztf/v1/objects/{item['oid']}/detections", timeout=10).json()
+        stamped = sorted((d for d in detections if d.get("has_stamp")), key=lambda d: d["mjd"])
+        if len(stamped) > 1:
+            return item["oid"], str(stamped[0]["candid"])
+    raise AssertionError("no object with two alerts in the store")
+
+
+def test_without_a_candid_the_discovery_stamps_are_asked_for(client, db, our_api):
+    oid, discovery = stamped_object(our_api)
+    response = client.get(reverse("tom_alerce:stamp", kwargs={"oid": oid, "kind": "science"}))
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    assert cache.get(f"tom_alerce:first_stamp_candid:{our_api}:{oid}") == discovery
 
 
 def test_unknown_cutouts_are_404_not_errors(client, db, alerce_api):
@@ -76,28 +89,42 @@ def test_sn_hunter_shows_tom_targets_when_the_api_is_down(client, user, seeded_t
     assert "could not be queried" in html and seeded_target.name in html and "Open target" in html
 
 
-def test_create_target_from_a_candidate_imports_its_classifications(client, user, alerce_api, alert):
+def test_create_target_imports_what_the_data_service_imports(client, user, our_api):
+    oid, discovery = stamped_object(our_api)
     client.force_login(user)
-    response = client.post(reverse("tom_alerce:create-target"),
-                           {"oid": alert.oid, "ra": alert.candidate.ra, "dec": alert.candidate.dec})
-    target = Target.objects.get(name=alert.oid)
+    response = client.post(reverse("tom_alerce:create-target"), {"oid": oid})
+    target = Target.objects.get(name=oid)
     assert response.status_code == 302 and response["Location"].endswith("?tab=alerce")
-    assert TargetClassification.objects.filter(target=target).count() == sum(
-        len(e["probabilities"]) for e in CLASSIFICATIONS.values())
+    lightcurve = requests.get(f"{our_api}/ztf/v1/objects/{oid}/lightcurve", timeout=10).json()
+    photometry = PhotometryReducedDatum.objects.filter(target=target, brightness__isnull=False, reduction_version="")
+    assert photometry.count() == len(lightcurve["detections"])
+    probabilities = requests.get(f"{our_api}/ztf/v1/objects/{oid}/probabilities", timeout=10).json()
+    assert TargetClassification.objects.filter(target=target).count() == len(probabilities)
+    assert {"ndet", "firstmjd", "stamp_classifier_class"} <= set(target.targetextra_set.values_list("key", flat=True))
+    assert sorted(DataProduct.objects.filter(target=target).values_list("product_id", flat=True)) == [
+        f"{oid}_{discovery}_{kind}" for kind in ("difference", "science", "template")]
 
 
-def test_a_target_created_by_an_ordinary_user_is_visible_to_them(client, django_user_model, alerce_api, alert):
+def test_an_object_the_broker_does_not_know_is_a_message_not_an_error(client, user, our_api):
+    client.force_login(user)
+    response = client.post(reverse("tom_alerce:create-target"), {"oid": "ZTF00nothing"}, follow=True)
+    assert response.status_code == 200 and "not imported" in response.content.decode()
+    assert not Target.objects.exists()
+
+
+def test_a_target_created_by_an_ordinary_user_is_visible_to_them(client, django_user_model, our_api):
+    oid, _ = stamped_object(our_api)
     observer = django_user_model.objects.create_user("student", password="pw-for-tests")
     client.force_login(observer)
-    response = client.post(reverse("tom_alerce:create-target"),
-                           {"oid": alert.oid, "ra": alert.candidate.ra, "dec": alert.candidate.dec})
+    response = client.post(reverse("tom_alerce:create-target"), {"oid": oid})
+    assert response["Location"].startswith("/targets/")
     assert client.get(response["Location"]).status_code == 200
 
 
-def test_create_target_needs_a_login_and_valid_coordinates(client, user):
+def test_create_target_needs_a_login_and_an_oid(client, user):
     assert client.post(reverse("tom_alerce:create-target"), {"oid": "x"}).status_code == 302
     client.force_login(user)
-    assert client.post(reverse("tom_alerce:create-target"), {"oid": "x", "ra": "north"}).status_code == 400
+    assert client.post(reverse("tom_alerce:create-target"), {"oid": " "}).status_code == 400
 
 
 def test_target_list_shows_top_stamp_and_light_curve_classes(client, user, seeded_target):
