@@ -3,6 +3,10 @@
 Each module in ``classifier_service.commands`` provides ``HELP``, ``add_arguments(parser)``
 and ``run(args) -> int``; options also read ``ALERCE_*`` environment variables where the
 module says so, so the same worker runs from a shell or a container.
+
+Conventions: a mistake the user can fix (a bad option or environment value, a missing
+path, a bad database URL, an unreachable database or Kafka) is one line on stderr and exit
+status 2; ``--debug`` shows the traceback instead.
 """
 from __future__ import annotations
 
@@ -10,14 +14,32 @@ import argparse
 import importlib
 import logging
 import sys
+from importlib import metadata
+from typing import NoReturn
+
+from classifier_service.commands.options import CommandError
 
 COMMANDS = ("run", "replay", "classify", "serve", "simulate", "train", "bench")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DISTRIBUTION = "alerce-tom-suite"
+EXIT_USAGE = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (the usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="alerce-classifier", description=__doc__.splitlines()[0])
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="alerce-classifier", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS,
+                        help="DEBUG, INFO, WARNING or ERROR (default %(default)s)")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of a failure instead of its one-line message")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f"classifier_service.commands.{name}")
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
@@ -27,12 +49,59 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()
+    except ModuleNotFoundError as exc:  # a TOM-only install: the apps, not the broker
+        print(f"alerce-classifier: error: {exc.name} is not installed; the broker's commands need "
+              "pip install '.[broker]'", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version or a usage error: already printed
+        return int(exit_.code or 0)
     logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr,
+        level=args.log_level, stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return int(args.handler(args) or 0)
+    try:
+        return int(args.handler(args) or 0)
+    except Exception as exc:
+        message = user_error(exc)
+        if message is None or args.debug:
+            raise
+        print(f"alerce-classifier {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def user_error(exc: Exception) -> str | None:
+    """The one-line message of a failure the user can fix; None for a bug, which keeps its traceback."""
+    if isinstance(exc, CommandError):
+        return str(exc)
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)):
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc)
+    module = type(exc).__module__
+    if module.startswith("sqlalchemy"):
+        from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+        if isinstance(exc, (ArgumentError, NoSuchModuleError)):
+            return f"bad database URL: {_first_line(exc)}"
+        if isinstance(exc, DBAPIError) and exc.statement is None:  # raised while connecting
+            return f"cannot reach the database: {_first_line(exc.orig)}"
+    if module.startswith("confluent_kafka") or module == "cimpl":
+        error = exc.args[0] if exc.args else exc
+        return f"Kafka: {getattr(error, 'str', lambda: str(error))()}"
+    return None
+
+
+def _first_line(exc: object) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0].strip()
+
+
+def _version() -> str:
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 if __name__ == "__main__":

@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from classifier_service.commands.options import CommandError, env_default, positive_int
 from classifier_service.commands.run import classifier_names
 
 HELP = "benchmark archive replay and Kafka → store → Kafka on simulated alerts"
@@ -23,12 +23,12 @@ SCENARIOS = ("replay", "kafka")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--n-alerts", type=int, default=int(os.environ.get("ALERCE_BENCH_N_ALERTS", 600)),
+    parser.add_argument("--n-alerts", **env_default("ALERCE_BENCH_N_ALERTS", 600, positive_int),
                         help="simulated alerts per scenario (ALERCE_BENCH_N_ALERTS; default %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=int(os.environ.get("ALERCE_BATCH_SIZE", 200)),
+    parser.add_argument("--batch-size", **env_default("ALERCE_BATCH_SIZE", 200, positive_int),
                         help="alerts per worker batch (ALERCE_BATCH_SIZE; default %(default)s)")
     parser.add_argument("--scenario", choices=(*SCENARIOS, "both"), default="both")
-    parser.add_argument("--classifiers", default=os.environ.get("ALERCE_CLASSIFIERS"),
+    parser.add_argument("--classifiers", **env_default("ALERCE_CLASSIFIERS"),
                         help="comma-separated names, 'none', or every registered one when unset")
     parser.add_argument("--rate", type=float, default=None,
                         help="produce to Kafka at this many alerts/s (default: all at once, a burst)")
@@ -41,9 +41,8 @@ def run(args: argparse.Namespace) -> int:
     from classifier_service.classifiers.registry import load_classifiers
     from classifier_service.simulate import simulate_alert_packets
 
-    if args.n_alerts < 2 or args.batch_size < 1:
-        print("bench needs --n-alerts of at least 2 and a positive --batch-size", file=sys.stderr)
-        return 2
+    if args.n_alerts < 2:
+        raise CommandError("bench needs --n-alerts of at least 2")
     classifiers = load_classifiers(classifier_names(args.classifiers))
     start = time.perf_counter()
     payloads = list(simulate_alert_packets(args.n_alerts, seed=args.seed))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 from classifier_service.alert import Alert, Detection
 from classifier_service.classifiers.base import Classifier, ClassifierInput
 from classifier_service.classifiers.registry import load_classifiers
+from classifier_service.commands.options import CommandError, env_default, existing_path, positive_int
 from classifier_service.lightcurve import build_lightcurve
 from classifier_service.lightcurve.columns import as_int
 from classifier_service.store import Store
@@ -32,18 +32,20 @@ HELP = "classify alerts (PATH...) or ALeRCE-format light-curve CSVs; print one J
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", metavar="PATH", help=".avro file, folder or tarball")
-    parser.add_argument("--detections", help="ALeRCE-format detections CSV")
-    parser.add_argument("--non-detections", help="ALeRCE-format non-detections CSV (mjd or jd, fid, diffmaglim)")
-    parser.add_argument("--classifiers", default=os.environ.get("ALERCE_CLASSIFIERS"),
+    parser.add_argument("paths", nargs="*", metavar="PATH", type=existing_path,
+                        help=".avro file, folder or tarball")
+    parser.add_argument("--detections", type=existing_path, help="ALeRCE-format detections CSV")
+    parser.add_argument("--non-detections", type=existing_path,
+                        help="ALeRCE-format non-detections CSV (mjd or jd, fid, diffmaglim)")
+    parser.add_argument("--classifiers", **env_default("ALERCE_CLASSIFIERS"),
                         help="comma-separated classifier names (default: every one with a model)")
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--batch-size", **env_default("ALERCE_BATCH_SIZE", 500, positive_int),
+                        help="alerts per batch (env ALERCE_BATCH_SIZE; default %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:
     if bool(args.paths) == bool(args.detections):
-        print("classify: give alert PATHs or --detections CSV (not both)", file=sys.stderr)
-        return 2
+        raise CommandError("give alert PATHs or --detections CSV (not both)")
     classifiers = load_classifiers(args.classifiers.split(",") if args.classifiers else None)
     if args.detections:
         lines = classify_csv(args.detections, args.non_detections, classifiers)
@@ -117,7 +119,7 @@ def classify_csv(detections_csv: str, non_detections_csv: str | None,
 def _with_oid(frame):
     if "oid" not in frame.columns:
         if "objectId" not in frame.columns:
-            raise SystemExit("the CSV needs an objectId or oid column")
+            raise CommandError("the CSV needs an objectId or oid column")
         frame = frame.rename(columns={"objectId": "oid"})
     return frame
 

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import argparse
-import os
+from collections.abc import Iterator
+from typing import Any
 
 from classifier_service.classifiers.registry import load_classifiers
-from classifier_service.store import DEFAULT_URL, Store
+from classifier_service.commands.options import database_url, env_default, existing_path, positive_int
+from classifier_service.commands.preflight import open_store
+from classifier_service.commands.progress import Progress
+from classifier_service.store import DEFAULT_URL
 from classifier_service.stream.archive import ArchiveSource
 from classifier_service.stream.file_sink import JsonLinesSink
 from classifier_service.surveys.registry import SchemaRegistry
@@ -15,38 +19,54 @@ HELP = "replay .avro files, folders and tarballs of alerts into a store (SQLite 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH", help=".avro file, folder or tarball")
-    parser.add_argument("--db", default=os.environ.get("ALERCE_DB", DEFAULT_URL),
+    parser.add_argument("paths", nargs="+", metavar="PATH", type=existing_path,
+                        help=".avro file, folder or tarball")
+    parser.add_argument("--db", **env_default("ALERCE_DB", DEFAULT_URL, database_url),
                         help="SQLAlchemy URL of the store (env ALERCE_DB; default %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=int(os.environ.get("ALERCE_BATCH_SIZE", 500)),
+    parser.add_argument("--batch-size", **env_default("ALERCE_BATCH_SIZE", 500, positive_int),
                         help="alerts per batch (env ALERCE_BATCH_SIZE; default %(default)s)")
-    parser.add_argument("--classifiers", default=os.environ.get("ALERCE_CLASSIFIERS"),
+    parser.add_argument("--classifiers", **env_default("ALERCE_CLASSIFIERS"),
                         help="comma-separated classifier names (default: every one with a model)")
     parser.add_argument("--no-classify", action="store_true", help="store only; run no classifier")
     parser.add_argument("--output", help="also write classified alerts as JSON lines to this file")
-    parser.add_argument("--schema-registry", metavar="URL", default=os.environ.get("ALERCE_SCHEMA_REGISTRY"),
+    parser.add_argument("--schema-registry", metavar="URL", **env_default("ALERCE_SCHEMA_REGISTRY"),
                         help="Confluent schema-registry URL for files holding one wire-format "
                              "message each, e.g. saved from Rubin's stream (env ALERCE_SCHEMA_REGISTRY)")
 
 
 def run(args: argparse.Namespace) -> int:
     source = ArchiveSource(args.paths, batch_size=args.batch_size)
-    store = Store(args.db)
-    store.create_all()
+    store = open_store(args.db)
     names = args.classifiers.split(",") if args.classifiers else None
     classifiers = [] if args.no_classify else load_classifiers(names)
     sinks = [JsonLinesSink(args.output)] if args.output else []
     registry = SchemaRegistry(args.schema_registry) if args.schema_registry else None
-    worker = Worker(source, store, classifiers, sinks, schema_registry=registry)
     before = store.row_counts()
-    try:
-        report = worker.run()
-        added = {table: n - before.get(table, 0) for table, n in store.row_counts().items()}
-    finally:
-        worker.close()
-        store.dispose()
+    with Progress("replay", "alerts") as progress:
+        worker = Worker(_Counted(source, progress), store, classifiers, sinks, schema_registry=registry)
+        try:
+            report = worker.run()
+            added = {table: n - before.get(table, 0) for table, n in store.row_counts().items()}
+        finally:
+            worker.close()
+            store.dispose()
     print(summary(report, [c.name for c in classifiers], added))
     return 0
+
+
+class _Counted:
+    """The source, counting the alerts of each batch the worker has finished with."""
+
+    def __init__(self, source: ArchiveSource, progress: Progress) -> None:
+        self.source, self.progress = source, progress
+
+    def batches(self) -> Iterator[list]:
+        for batch in self.source.batches():
+            yield batch
+            self.progress.update(len(batch))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.source, name)
 
 
 def summary(report: RunReport, classifier_names: list[str], rows_added: dict[str, int]) -> str:

@@ -15,6 +15,16 @@ import signal
 from collections.abc import Sequence
 from typing import Any
 
+from classifier_service.commands.options import (
+    CommandError,
+    database_url,
+    env_default,
+    flag,
+    non_negative_float,
+    positive_float,
+    positive_int,
+)
+from classifier_service.commands.preflight import check_kafka, open_store
 from classifier_service.stream import tansu
 from classifier_service.stream.kafka import (
     ZTF_DAILY_TOPIC,
@@ -31,66 +41,66 @@ DEFAULT_DB = "sqlite:///var/alerce.sqlite3"
 log = logging.getLogger(__name__)
 
 
-def _env(name: str, default: Any = None) -> Any:
-    return os.environ.get(name, default)
-
-
-def _env_flag(name: str) -> bool:
-    return _env(name, "").lower() in ("1", "true", "yes", "on")
-
-
 def _split(values: Sequence[str] | None) -> list[str]:
     """Flags given several times and/or comma-separated, as one list."""
     return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bootstrap-servers", default=_env("ALERCE_BOOTSTRAP_SERVERS"),
+    parser.add_argument("--bootstrap-servers", **env_default("ALERCE_BOOTSTRAP_SERVERS"),
                         help="Kafka brokers host:port[,...] (ALERCE_BOOTSTRAP_SERVERS)")
     topics = parser.add_mutually_exclusive_group()
     topics.add_argument("--topic", action="append", default=None,
                         help="topic to read, repeatable or comma-separated; '{date}' expands over "
                              f"--date, e.g. {ZTF_DAILY_TOPIC} (ALERCE_TOPIC)")
-    topics.add_argument("--topic-pattern", default=_env("ALERCE_TOPIC_PATTERN"),
+    topics.add_argument("--topic-pattern", **env_default("ALERCE_TOPIC_PATTERN"),
                         help="regex subscription that also follows topics created later, "
                              r"e.g. '^ztf_.*_programid1$' (ALERCE_TOPIC_PATTERN)")
-    parser.add_argument("--date", default=_env("ALERCE_DATE", "today"),
+    parser.add_argument("--date", **env_default("ALERCE_DATE", "today"),
                         help="'today', YYYYMMDD or YYYYMMDD:YYYYMMDD (UTC) for '{date}' topics (ALERCE_DATE)")
-    parser.add_argument("--group-id", default=_env("ALERCE_GROUP_ID", "alerce-classifier"),
+    parser.add_argument("--group-id", **env_default("ALERCE_GROUP_ID", "alerce-classifier"),
                         help="consumer group shared by the workers (ALERCE_GROUP_ID)")
-    parser.add_argument("--output-topic", default=_env("ALERCE_OUTPUT_TOPIC"),
+    parser.add_argument("--output-topic", **env_default("ALERCE_OUTPUT_TOPIC"),
                         help="topic of the classified stream; none: store only (ALERCE_OUTPUT_TOPIC)")
-    parser.add_argument("--dead-letter-topic", default=_env("ALERCE_DEAD_LETTER_TOPIC"),
+    parser.add_argument("--dead-letter-topic", **env_default("ALERCE_DEAD_LETTER_TOPIC"),
                         help="topic for inputs that could not be processed (ALERCE_DEAD_LETTER_TOPIC)")
-    parser.add_argument("--db", default=_env("ALERCE_DB", DEFAULT_DB),
+    parser.add_argument("--db", **env_default("ALERCE_DB", DEFAULT_DB, database_url),
                         help="store URL, sqlite:///... or postgresql+psycopg2://... (ALERCE_DB)")
-    parser.add_argument("--batch-size", type=int, default=int(_env("ALERCE_BATCH_SIZE", 500)),
+    parser.add_argument("--batch-size", **env_default("ALERCE_BATCH_SIZE", 500, positive_int),
                         help="most messages per batch (ALERCE_BATCH_SIZE)")
-    parser.add_argument("--batch-timeout", type=float, default=float(_env("ALERCE_BATCH_TIMEOUT_S", 1.0)),
+    parser.add_argument("--batch-timeout", **env_default("ALERCE_BATCH_TIMEOUT_S", 1.0, positive_float),
                         help="seconds to wait filling a batch (ALERCE_BATCH_TIMEOUT_S)")
-    parser.add_argument("--stop-after-idle", type=float, default=_env("ALERCE_STOP_AFTER_IDLE_S"),
+    parser.add_argument("--stop-after-idle", **env_default("ALERCE_STOP_AFTER_IDLE_S", None, non_negative_float),
                         help="exit after this many seconds without a message (ALERCE_STOP_AFTER_IDLE_S)")
-    parser.add_argument("--max-batches", type=int, default=None, help="exit after this many batches")
-    parser.add_argument("--classifiers", default=_env("ALERCE_CLASSIFIERS"),
+    parser.add_argument("--max-batches", type=positive_int, default=None, help="exit after this many batches")
+    parser.add_argument("--classifiers", **env_default("ALERCE_CLASSIFIERS"),
                         help="comma-separated classifier names, 'none', or all registered when unset "
                              "(ALERCE_CLASSIFIERS)")
-    parser.add_argument("--schema-registry", metavar="URL", default=_env("ALERCE_SCHEMA_REGISTRY"),
+    parser.add_argument("--schema-registry", metavar="URL", **env_default("ALERCE_SCHEMA_REGISTRY"),
                         help="Confluent schema-registry URL for wire-format messages, as Rubin's "
                              "stream sends (ALERCE_SCHEMA_REGISTRY)")
     parser.add_argument("--kafka-option", action="append", default=[], metavar="KEY=VALUE",
                         help="librdkafka setting for consumer and producer, repeatable; "
                              "also ALERCE_KAFKA_<KEY> with '_' for '.'")
-    parser.add_argument("--fast-group", action="store_true", default=_env_flag("ALERCE_FAST_GROUP"),
+    parser.add_argument("--fast-group", nargs=0, action=_SetTrue,
+                        **env_default("ALERCE_FAST_GROUP", False, flag),
                         help="quick group joins and failover (6 s session timeout, 100 ms fetch "
                              "wait): right for loopback brokers and tests, chatty on a large "
                              "cluster (ALERCE_FAST_GROUP)")
+
+
+class _SetTrue(argparse.Action):
+    """A switch whose default may come from the environment (``store_true`` takes no type)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, True)
 
 
 def topics_of(args: argparse.Namespace) -> list[str]:
     """What to subscribe to: a regex pattern, or topic names with '{date}' expanded."""
     if args.topic_pattern:
         return [args.topic_pattern if args.topic_pattern.startswith("^") else "^" + args.topic_pattern]
-    names = _split(args.topic) or _split([_env("ALERCE_TOPIC", "")])
+    names = _split(args.topic) or _split([os.environ.get("ALERCE_TOPIC", "")])
     if not names:
         raise ValueError("give --topic or --topic-pattern (or ALERCE_TOPIC / ALERCE_TOPIC_PATTERN)")
     return expand_topics(names, date_range(args.date))
@@ -109,7 +119,7 @@ def build_source(args: argparse.Namespace, user_settings: dict[str, Any]) -> Kaf
     return KafkaSource(
         topics_of(args), bootstrap_servers=args.bootstrap_servers, group_id=args.group_id,
         batch_size=args.batch_size, batch_timeout_s=args.batch_timeout,
-        idle_timeout_s=None if args.stop_after_idle is None else float(args.stop_after_idle),
+        idle_timeout_s=args.stop_after_idle,
         settings=consumer_settings,
     )
 
@@ -128,21 +138,19 @@ def stop_on_signals(source: KafkaSource) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from classifier_service.classifiers.registry import load_classifiers
-    from classifier_service.store import Store
     from classifier_service.surveys.registry import SchemaRegistry
     from classifier_service.worker import Worker
 
     if not args.bootstrap_servers:
-        log.error("give --bootstrap-servers or ALERCE_BOOTSTRAP_SERVERS")
-        return 2
+        raise CommandError("give --bootstrap-servers or ALERCE_BOOTSTRAP_SERVERS")
     try:
         user_settings = {**env_options(), **parse_options(args.kafka_option)}
-        source = build_source(args, user_settings)
+        topics_of(args)
     except ValueError as exc:
-        log.error("%s", exc)
-        return 2
-    store = Store(args.db)
-    store.create_all()
+        raise CommandError(str(exc)) from exc
+    check_kafka(args.bootstrap_servers, user_settings)
+    store = open_store(args.db)
+    source = build_source(args, user_settings)
     classifiers = load_classifiers(classifier_names(args.classifiers))
     sinks = []
     if args.output_topic:

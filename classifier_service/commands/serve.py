@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 
 import uvicorn
 
+from classifier_service.commands.options import database_url, env_default, port
+from classifier_service.commands.preflight import reach_database
 from classifier_service.store import DEFAULT_URL
 
 HELP = "serve ALeRCE's ZTF API routes and stamps over the store (read-only)"
@@ -22,12 +23,11 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=os.environ.get("ALERCE_DB", DEFAULT_URL),
+    parser.add_argument("--db", **env_default("ALERCE_DB", DEFAULT_URL, database_url),
                         help="store URL: sqlite:///path or postgresql://... (env ALERCE_DB)")
-    parser.add_argument("--host", default=os.environ.get("ALERCE_API_HOST", "127.0.0.1"),
+    parser.add_argument("--host", **env_default("ALERCE_API_HOST", "127.0.0.1"),
                         help="address to listen on (env ALERCE_API_HOST)")
-    parser.add_argument("--port", type=int,
-                        default=int(os.environ.get("ALERCE_API_PORT", DEFAULT_PORT)),
+    parser.add_argument("--port", **env_default("ALERCE_API_PORT", DEFAULT_PORT, port),
                         help="port to listen on (env ALERCE_API_PORT)")
     parser.add_argument("--client-config", type=Path, default=None, metavar="PATH",
                         help="also write an alerce client config pointing here; then "
@@ -40,6 +40,8 @@ def build_server(args: argparse.Namespace) -> uvicorn.Server:
     from classifier_service.api import create_app, write_alerce_client_config
 
     app = create_app(args.db)
+    if not args.db.startswith("sqlite"):  # a SQLite store may not exist yet: the worker creates it
+        reach_database(app.state.engine, args.db)
     if args.client_config is not None:
         url = f"http://{args.host}:{args.port}"
         write_alerce_client_config(url, args.client_config)
@@ -50,6 +52,7 @@ def build_server(args: argparse.Namespace) -> uvicorn.Server:
 
 
 def run(args: argparse.Namespace) -> int:
+    server = build_server(args)
     log.info("serving %s on http://%s:%d (OpenAPI at /openapi.json)", args.db, args.host, args.port)
-    build_server(args).run()
+    server.run()
     return 0

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 
-from tqdm import tqdm
-
+from classifier_service.commands.options import CommandError, env_default, non_negative_int, positive_int
+from classifier_service.commands.preflight import check_kafka
+from classifier_service.commands.progress import progress
 from classifier_service.simulate.alerts import DEFAULT_MIX, class_sampler, simulate_alert_packets
 from classifier_service.simulate.packets import merge_containers
 from classifier_service.stream.kafka import PRODUCER_DEFAULTS, client_settings, env_options, parse_options
@@ -21,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--n-alerts", type=int, required=True, help="how many alerts to simulate")
+    parser.add_argument("--n-alerts", type=non_negative_int, required=True, help="how many alerts to simulate")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same alerts)")
     parser.add_argument("--start-mjd", type=float, default=None, help="MJD of the simulated night")
     parser.add_argument("--class-mix", default=None,
@@ -29,11 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default {','.join(f'{k}={v}' for k, v in DEFAULT_MIX.items())})")
     target = parser.add_mutually_exclusive_group()  # one is needed: checked in run(), env included
     target.add_argument("--out", type=Path, help="folder for .avro files")
-    target.add_argument("--bootstrap-servers", default=os.environ.get("ALERCE_BOOTSTRAP_SERVERS"),
+    target.add_argument("--bootstrap-servers", **env_default("ALERCE_BOOTSTRAP_SERVERS"),
                         help="Kafka brokers host:port (env ALERCE_BOOTSTRAP_SERVERS)")
-    parser.add_argument("--per-file", type=int, default=1, help="alerts per .avro file (with --out)")
+    parser.add_argument("--per-file", type=positive_int, default=1, help="alerts per .avro file (with --out)")
     parser.add_argument("--topic", default=None, help="Kafka topic (with --bootstrap-servers)")
-    parser.add_argument("--partitions", type=int, default=1, help="partitions of the topic if it is created")
+    parser.add_argument("--partitions", type=positive_int, default=1, help="partitions of the topic if it is created")
     parser.add_argument("--kafka-option", action="append", default=[], metavar="KEY=VALUE",
                         help="librdkafka setting (repeatable; also ALERCE_KAFKA_* variables)")
 
@@ -113,24 +112,20 @@ def ensure_topic(bootstrap_servers: str, topic: str, partitions: int, settings: 
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.n_alerts < 0 or args.per_file < 1 or args.partitions < 1:
-        print("--n-alerts must be >= 0, --per-file and --partitions >= 1", file=sys.stderr)
-        return 2
     if args.out is None and not args.bootstrap_servers:
-        print("simulate needs --out DIR or --bootstrap-servers HOST:PORT", file=sys.stderr)
-        return 2
+        raise CommandError("simulate needs --out DIR or --bootstrap-servers HOST:PORT")
     if args.out is None and not args.topic:
-        print("--bootstrap-servers needs --topic", file=sys.stderr)
-        return 2
+        raise CommandError("--bootstrap-servers needs --topic")
     try:
         mix = parse_class_mix(args.class_mix)
         class_sampler(mix)  # unknown classes fail here, before anything is written
         settings = {**env_options(), **parse_options(args.kafka_option)}
     except ValueError as exc:
-        print(f"simulate: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(str(exc)) from exc
+    if args.out is None:
+        check_kafka(args.bootstrap_servers, settings)
     packets = simulate_alert_packets(args.n_alerts, seed=args.seed, start_mjd=args.start_mjd, class_mix=mix)
-    counted = _Counter(tqdm(packets, total=args.n_alerts, unit="alert", file=sys.stderr, disable=None))
+    counted = _Counter(progress(packets, "simulate", "alerts", total=args.n_alerts))
     started = time.perf_counter()
     if args.out is not None:
         n_files = write_files(counted, args.out, args.per_file)

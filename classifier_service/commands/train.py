@@ -1,19 +1,28 @@
 """``alerce-classifier train``: rebuild every shipped model from scratch, with its model card.
 
-Each model is written to ``<out>/<classifier name>/<version>/`` (default: the package's
-``models/`` folder, where the classifiers load from). ``--labels`` and ``--detections``
-add a user's own labelled set in ALeRCE's CSV format to the light-curve classifier's data.
+Each model is written to ``<out>/<classifier name>/<version>/`` (default ``./models``),
+never into an installed package; ``make train`` rebuilds the shipped models in the source
+tree with ``--out classifier_service/models``. ``--labels`` and ``--detections`` add a
+user's own labelled set in ALeRCE's CSV format to the light-curve classifier's data.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
-import os
+import site
+import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 
+from classifier_service.commands.options import CommandError, existing_path
+from classifier_service.commands.progress import progress
+
 HELP = "train the stamp and light-curve classifiers from simulated and real labelled data"
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+DEFAULT_OUT = Path("models")
+# What each trainer imports beyond the broker: the [train] extra.
+NEEDS = {"stamp": ("torch", "onnx", "matplotlib"), "lc": ("matplotlib",)}
+INSTALL_HINT = "pip install '.[train]' (with the CPU build of torch: the Makefile installs torch==2.13.0 first)"
 log = logging.getLogger(__name__)
 
 
@@ -22,15 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train one classifier (default: both)")
     parser.add_argument("--quick", action="store_true",
                         help="small, fast models for tests and smoke runs (not for shipping)")
-    parser.add_argument("--out", type=Path, default=Path(os.environ.get("ALERCE_MODELS_DIR", MODELS_DIR)),
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="models folder; each classifier goes to OUT/<name>/<version>/ "
-                             "(ALERCE_MODELS_DIR; default: the package's models/)")
+                             "(default ./%(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of simulation and training")
-    parser.add_argument("--labels", type=Path, default=None,
+    parser.add_argument("--labels", type=existing_path, default=None,
                         help="your labels CSV (oid or objectId, classALeRCE) for the light-curve classifier")
-    parser.add_argument("--detections", type=Path, default=None,
+    parser.add_argument("--detections", type=existing_path, default=None,
                         help="your detections CSV in ALeRCE's format (objectId/oid, mjd, fid, magpsf, sigmapsf)")
-    parser.add_argument("--non-detections", type=Path, default=None,
+    parser.add_argument("--non-detections", type=existing_path, default=None,
                         help="your non-detections CSV (objectId/oid, mjd or jd, fid, diffmaglim)")
 
 
@@ -54,9 +63,20 @@ TRAINERS: dict[str, Callable[[argparse.Namespace], Path]] = {"stamp": _train_sta
 
 def run(args: argparse.Namespace) -> int:
     if (args.labels is None) != (args.detections is None):
-        log.error("--labels and --detections go together")
-        return 2
-    for name in [args.only] if args.only else list(TRAINERS):
+        raise CommandError("--labels and --detections go together")
+    names = [args.only] if args.only else list(TRAINERS)
+    missing = sorted({module for name in names for module in NEEDS[name] if importlib.util.find_spec(module) is None})
+    if missing:
+        raise CommandError(f"training needs {', '.join(missing)}, which is not installed: {INSTALL_HINT}")
+    if _installed_package_folder(args.out):
+        raise CommandError(f"{args.out} is inside an installed package (site-packages); name another --out folder")
+    for name in progress(names, "train", "classifiers", total=len(names)):
         path = TRAINERS[name](args)
         print(f"{name}: {path}")
     return 0
+
+
+def _installed_package_folder(out: Path) -> bool:
+    target = out.resolve()
+    roots = {Path(p).resolve() for p in [*site.getsitepackages(), sysconfig.get_path("purelib")]}
+    return any(target.is_relative_to(root) for root in roots)

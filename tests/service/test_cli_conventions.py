@@ -1,0 +1,157 @@
+"""The CLI's conventions: what a user who gets something wrong sees.
+
+Each mistake a user can fix (a path, a database URL, an unreachable database or Kafka, a bad
+option or environment value, a missing extra) is ONE line on stderr and exit status 2;
+``--debug`` shows the traceback instead. Every case runs as a real process, all at once.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from classifier_service.cli import COMMANDS
+from classifier_service.commands.progress import Progress
+
+UNREACHABLE_PG = "postgresql://postgres@127.0.0.1:1/alerce"  # nothing listens on port 1
+UNREACHABLE_KAFKA = "127.0.0.1:1"
+SITE_PACKAGES = next(p for p in sys.path if p.endswith("site-packages"))
+HIDE_TORCH = ("import sys; sys.modules['torch'] = None; from classifier_service.cli import main; "
+              "sys.exit(main(sys.argv[1:]))")
+
+# id: (argv after `alerce-classifier`, extra environment, what the one line says)
+CASES = {
+    "missing path": (["replay", "no/such/folder"], {},
+                     "argument PATH: 'no/such/folder': no such file or folder"),
+    "not a database URL": (["replay", ".", "--db", "alerce.db"], {},
+                           "argument --db: 'alerce.db': not a database URL"),
+    "unsupported database": (["replay", ".", "--db", "mysql://u@h/db"], {},
+                             "'mysql://u@h/db': mysql is not supported"),
+    "unreachable database (replay)": (["replay", ".", "--db", UNREACHABLE_PG], {},
+                                      f"cannot open the database {UNREACHABLE_PG}: connection to server"),
+    "unreachable database (serve)": (["serve", "--db", UNREACHABLE_PG], {},
+                                     f"cannot open the database {UNREACHABLE_PG}: connection to server"),
+    "unreachable Kafka (run)": (["run", "--bootstrap-servers", UNREACHABLE_KAFKA, "--topic", "t"], {},
+                                f"cannot reach Kafka at {UNREACHABLE_KAFKA}: "),
+    "unreachable Kafka (simulate)": (
+        ["simulate", "--n-alerts", "1", "--bootstrap-servers", UNREACHABLE_KAFKA, "--topic", "t"], {},
+        f"cannot reach Kafka at {UNREACHABLE_KAFKA}: "),
+    "bad number in the environment": (["replay", "."], {"ALERCE_BATCH_SIZE": "abc"},
+                                      "argument --batch-size: ALERCE_BATCH_SIZE='abc': not a whole number"),
+    "bad port in the environment": (["serve"], {"ALERCE_API_PORT": "99999"},
+                                    "ALERCE_API_PORT='99999': a port is between 1 and 65535"),
+    "bad switch in the environment": (["run"], {"ALERCE_FAST_GROUP": "maybe"},
+                                      "ALERCE_FAST_GROUP='maybe': use 1/0"),
+    "bad database URL in the environment": (["replay", "."], {"ALERCE_DB": "localhost"},
+                                            "ALERCE_DB='localhost': not a database URL"),
+    "bad log level": (["--log-level", "LOUD", "replay", "."], {},
+                      "argument --log-level: invalid choice: 'LOUD'"),
+    "zero batch size": (["replay", ".", "--batch-size", "0"], {}, "'0': must be at least 1"),
+    "train without torch": (["train", "--only", "stamp", "--quick"], {"HIDE_TORCH": "1"},
+                            "training needs torch, which is not installed: pip install '.[train]'"),
+    "train into site-packages": (["train", "--out", f"{SITE_PACKAGES}/models"], {},
+                                 "is inside an installed package (site-packages)"),
+    "classify with nothing to classify": (["classify"], {}, "give alert PATHs or --detections CSV"),
+}
+
+
+def _command(argv: list[str], env: dict[str, str]) -> list[str]:
+    if env.pop("HIDE_TORCH", None):
+        return [sys.executable, "-c", HIDE_TORCH, *argv]
+    return [sys.executable, "-m", "classifier_service.cli", *argv]
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
+    """Every case, run at once (the Kafka ones wait for the connection time-out)."""
+    cwd = tmp_path_factory.mktemp("cli")
+    running = {}
+    for name, (argv, extra, _) in CASES.items():
+        env = {**os.environ, **extra}
+        running[name] = subprocess.Popen(_command(argv, env), cwd=cwd, env=env, text=True,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    results = {}
+    for name, process in running.items():
+        out, err = process.communicate(timeout=120)
+        results[name] = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    return results
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_mistake_is_one_line_on_stderr_and_exit_status_2(case, outcomes):
+    result = outcomes[case]
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("alerce-classifier"), lines[0]
+    assert CASES[case][2] in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_shows_the_traceback_instead(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "classifier_service.cli", "--debug", "replay", ".",
+                             "--db", UNREACHABLE_PG], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr and "CommandError" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def help_outcomes() -> dict[str, subprocess.CompletedProcess]:
+    """``COMMAND --help`` for every command, at once, with nonsense in every ALERCE_* variable."""
+    env = {**os.environ, "ALERCE_BATCH_SIZE": "abc", "ALERCE_DB": "nonsense", "ALERCE_API_PORT": "x",
+           "ALERCE_FAST_GROUP": "maybe", "ALERCE_BENCH_N_ALERTS": "-"}
+    running = {command: subprocess.Popen([sys.executable, "-m", "classifier_service.cli", command, "--help"],
+                                         env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for command in COMMANDS}
+    results = {}
+    for command, process in running.items():
+        out, err = process.communicate(timeout=120)
+        results[command] = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    return results
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_works_whatever_the_environment_holds(command, help_outcomes):
+    result = help_outcomes[command]
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: alerce-classifier {command}")
+
+
+def test_version():
+    result = subprocess.run([sys.executable, "-m", "classifier_service.cli", "--version"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    assert result.stdout.startswith("alerce-classifier ")
+
+
+def test_progress_is_a_log_line_every_interval_when_not_on_a_terminal(caplog):
+    caplog.set_level(logging.INFO, logger="classifier_service.commands.progress")
+    with Progress("replay", "alerts", every_s=0.0, stream=io.StringIO()) as progress:
+        progress.update(500)
+        progress.update(500)
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "replay: 500 alerts", "replay: 1000 alerts"]
+
+
+def test_progress_is_a_bar_on_a_terminal(caplog):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    with Progress("simulate", "alerts", total=10, every_s=0.0, stream=screen) as progress:
+        progress.update(10)
+    assert "10/10" in screen.getvalue()
+    assert not caplog.records
+
+
+def test_train_writes_under_the_current_folder_by_default(tmp_path):
+    from classifier_service.cli import build_parser
+
+    args = build_parser().parse_args(["train"])
+    assert args.out == Path("models")
