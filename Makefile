@@ -5,14 +5,14 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install -q --disable-pip-version-check
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench train clean
+.PHONY: demo test bench train size-report clean
 
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip wheel setuptools
 	# The local CPU build of torch; never let pip reach for a CUDA build.
 	$(PIP) torch==2.13.0
-	$(PIP) -e '.[train,dev]'
+	$(PIP) -e '.[broker,train,demo,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -25,12 +25,18 @@ test: $(STAMP)
 # in a scratch database.
 bench: $(STAMP)
 	$(VENV)/bin/alerce-classifier bench
-	scratch=$$(mktemp -d) && export EXAMPLE_TOM_VAR_DIR=$$scratch && \
+	scratch=$$(mktemp -d) && export EXAMPLE_TOM_VAR_DIR=$$scratch EXAMPLE_TOM_DEMO=1 && \
 	  $(PY) manage.py migrate -v 0 && $(PY) manage.py bench_pages --targets 10000; \
 	  status=$$?; rm -rf $$scratch; exit $$status
 
+# Rebuilds the shipped models in place (plain `alerce-classifier train` writes to ./models).
 train: $(STAMP)
-	$(VENV)/bin/alerce-classifier train
+	$(VENV)/bin/alerce-classifier train --out classifier_service/models
+
+# A TOM-only install (`pip install .`, no extras) in a fresh virtualenv beside tomtoolkit alone:
+# what it brings, what it must not bring, and the size of each site-packages. Installs from PyPI.
+size-report: $(STAMP)
+	$(PY) -m tests.packaging.size_report
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
