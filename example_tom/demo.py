@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alerce_contract.mjd import now_mjd
-from classifier_service.stream.tansu import free_port as any_free_port
 
 REPO = Path(__file__).resolve().parents[1]
 # Everything the demo writes lives under EXAMPLE_TOM_VAR_DIR (default var/, ignored by git).
@@ -31,7 +30,31 @@ VAR = VAR_ROOT / "demo"
 LOGS = VAR / "logs"
 BIN = Path(sys.executable).parent
 DEMO_USER, DEMO_PASSWORD = "demo", "alerce-demo"
+SN_HUNTER_HOURS = 36  # the simulated night ended at most a day and a half ago
 INPUT_TOPIC, CLASSIFIED_TOPIC = "ztf-demo", "alerce-classified"
+
+# One follow-up rule, so Tonight and "Request follow-up" have something to show: fresh SNe
+# observable from Cerro Pachón with SOAR's imager, dry run (recorded, nothing submitted).
+DEMO_RULE = {
+    "name": "Fresh SNe from Cerro Pachon (demo, dry run)", "dry_run": True, "facility": "SOAR",
+    "observation_type": "IMAGING", "site": "Cerro Pachon", "classifier_name": "stamp_classifier", "class_name": "SN",
+    "min_probability": 0.7, "max_hours_since_first_detection": 72, "max_dec": 30.0, "window_hours": 24,
+    "max_airmass": 2.0, "nightly_budget": 5,
+    "template": {"proposal": "DEMO-2026A", "ipp_value": 1.05, "observation_mode": "NORMAL",
+                 "optimization_type": "AIRMASS", "configuration_repeats": 1,
+                 "instrument_type": "SOAR_GHTS_REDCAM_IMAGER", "c_1_configuration_type": "EXPOSE",
+                 "c_1_guide_mode": "ON", "c_1_ic_1_readout_mode": "GHTS_R_2x2", "filter": "r-SDSS",
+                 "exposure_time": 300, "exposure_count": 2},
+}
+
+
+def seed_followup_rule():
+    """The demo's follow-up rule (created once; a rule edited in the admin is left as it is)."""
+    from facilities.models import FollowupRule
+
+    fields = {key: value for key, value in DEMO_RULE.items() if key != "name"}
+    return FollowupRule.objects.get_or_create(name=DEMO_RULE["name"], defaults=fields)[0]
+
 
 CREATE_DEMO_USER = f"""
 from django.contrib.auth.models import User
@@ -51,7 +74,10 @@ def last_night_mjd(now_mjd: float) -> float:
 
 
 def port_is_free(port: int) -> bool:
+    """Nothing listens on ``port``. SO_REUSEADDR as the servers set it: a port the last demo
+    left in TIME_WAIT is free to them, so a rerun keeps its ports."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -61,6 +87,8 @@ def port_is_free(port: int) -> bool:
 
 def free_port(preferred: int | None = None) -> int:
     """``preferred`` when nothing listens there (a previous demo still running, say), else any free port."""
+    from classifier_service.stream.tansu import free_port as any_free_port  # the broker extra's
+
     return preferred if preferred and port_is_free(preferred) else any_free_port()
 
 
@@ -125,6 +153,7 @@ class Demo:
     seed: int | None  # None: the night's MJD, so reruns on one day send the same alerts
     tom_port: int
     api_port: int
+    debug: bool = False  # Django's DEBUG pages: only when asked for (--debug)
     services: list[Service] = field(default_factory=list)
     broker: object | None = None
     gaps: list[str] = field(default_factory=list)
@@ -134,6 +163,8 @@ class Demo:
         return {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "example_tom.settings",
+            "EXAMPLE_TOM_DEMO": "1",  # a fixed secret key: loopback only
+            "DJANGO_DEBUG": "1" if self.debug else "0",
             "PYTHONUNBUFFERED": "1",
             "ALERCE_KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
             "ALERCE_CLASSIFIED_TOPIC": CLASSIFIED_TOPIC,
@@ -167,6 +198,8 @@ class Demo:
         self.say("TOM database: migrate and the demo user")
         if self.run_once("migrate", [*manage, "migrate", "--noinput"]):
             self.run_once("demo-user", [*manage, "shell", "-c", CREATE_DEMO_USER])
+            self.run_once("demo-rule", [*manage, "shell", "-c",
+                                        "from example_tom.demo import seed_followup_rule; seed_followup_rule()"])
 
     def start_service(self, name: str, argv: list[str], port: int | None = None) -> Service | None:
         service = Service(name, argv, self.env).start()
@@ -185,7 +218,8 @@ class Demo:
                                       "--topic", INPUT_TOPIC, "--output-topic", CLASSIFIED_TOPIC,
                                       "--group-id", "demo-worker", "--db", store, "--fast-group"])
         self.start_service("listener", [*manage, "readstreams"])
-        self.start_service("tom", [*manage, "runserver", f"127.0.0.1:{self.tom_port}", "--noreload"],
+        # --insecure: runserver serves the static files (vendored JS/CSS) with DEBUG off too
+        self.start_service("tom", [*manage, "runserver", f"127.0.0.1:{self.tom_port}", "--noreload", "--insecure"],
                            self.tom_port)
 
     def simulate(self) -> None:
@@ -206,9 +240,10 @@ class Demo:
         if down:
             self.say(f"WARNING: not running: {', '.join(down)} (logs in {LOGS})")
         print(f"""
-  TOM        http://127.0.0.1:{self.tom_port}/   login: {DEMO_USER} / {DEMO_PASSWORD}
-  SN Hunter  http://127.0.0.1:{self.tom_port}/alerce/sn-hunter/?hours=36
+  TOM        http://127.0.0.1:{self.tom_port}/   login: {DEMO_USER} / {DEMO_PASSWORD}  (the home page is a tour)
+  SN Hunter  http://127.0.0.1:{self.tom_port}/alerce/sn-hunter/?hours={SN_HUNTER_HOURS}
   Targets    http://127.0.0.1:{self.tom_port}/targets/
+  Tonight    http://127.0.0.1:{self.tom_port}/facilities/tonight/
   API        http://127.0.0.1:{self.api_port}/docs
   Kafka      {self.broker.bootstrap_servers}  (topics {INPUT_TOPIC} -> {CLASSIFIED_TOPIC})
   Logs       {LOGS}
@@ -251,13 +286,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None,
                         help="simulation seed (default: the night's MJD; same seed, same alerts)")
     parser.add_argument("--port", type=int, default=8000, help="TOM port (another free one if taken)")
+    parser.add_argument("--debug", action="store_true", default=os.environ.get("DEMO_DEBUG") == "1",
+                        help="run the TOM with Django's DEBUG on (DEMO_DEBUG=1); off by default")
     parser.add_argument("--check", type=float, default=None, metavar="SECONDS",
                         help="smoke test: wait up to SECONDS for classified targets in the TOM, then stop")
     args = parser.parse_args(argv)
 
     LOGS.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("EXAMPLE_TOM_VAR_DIR", str(VAR_ROOT))
-    demo = Demo(args.alerts, args.seed, free_port(args.port), free_port(8001))
+    os.environ.setdefault("EXAMPLE_TOM_DEMO", "1")  # the example TOM's loopback demo mode (DEBUG, fixed key)
+    demo = Demo(args.alerts, args.seed, free_port(args.port), free_port(8001), debug=args.debug)
     if demo.tom_port != args.port:
         demo.say(f"port {args.port} is taken; the TOM uses {demo.tom_port}")
     stop_requested = False

@@ -15,6 +15,9 @@ Including another URLconf
 """
 from django.urls import path, include
 
+from example_tom.views import HomeView
+
 urlpatterns = [
+    path('', HomeView.as_view(), name='home'),  # the demo's tour, in place of tom_common's welcome page
     path('', include('tom_common.urls')),
 ]

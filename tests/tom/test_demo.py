@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from example_tom.demo import free_port, last_night_mjd
+from example_tom.demo import free_port, last_night_mjd, port_is_free, seed_followup_rule
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,6 +27,28 @@ def test_a_taken_port_is_replaced_by_a_free_one():
         busy.listen()
         taken = busy.getsockname()[1]
         assert free_port(taken) != taken
+
+
+def test_a_port_the_last_run_left_in_time_wait_is_free_for_the_rerun():
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as runserver and uvicorn do
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()  # the server side closes first: its end of the connection waits in TIME_WAIT
+        client.close()
+    assert port_is_free(port)
+    assert free_port(port) == port
+
+
+def test_the_demo_seeds_one_dry_run_followup_rule_at_a_chilean_site(db):
+    from facilities.followup.visibility import KNOWN_SITES
+
+    rule = seed_followup_rule()
+    assert seed_followup_rule() == rule  # a rerun changes nothing
+    assert rule.dry_run and rule.active and rule.site in KNOWN_SITES and KNOWN_SITES[rule.site][1] < -29
 
 
 def processes_mentioning(text: str) -> list[str]:

@@ -1,0 +1,52 @@
+"""The example TOM's home page: a tour of what the demo shows, with links to good examples."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import Max
+from django.views.generic import TemplateView
+from tom_targets.models import Target
+from tom_targets.permissions import targets_for_user
+
+from alerce_contract.client import client_from_settings
+from alerce_contract.taxonomy import LC_CLASSIFIER, PERIODIC, SN_CLASS, STAMP_CLASSIFIER
+from example_tom.demo import SN_HUNTER_HOURS
+from tom_alerce.models import TargetClassification
+
+AGN_CLASSES = ("AGN", "QSO", "Blazar")
+
+
+def best_example(visible, classifier_name: str, class_names, fresh_first: bool = False) -> Target | None:
+    """The visible target whose top class under ``classifier_name`` is one of ``class_names``,
+    most probable (or, ``fresh_first``, most recently classified) first."""
+    rows = TargetClassification.objects.filter(target__in=visible, classifier_name=classifier_name,
+                                               class_name__in=class_names, ranking=1)
+    order = ("-first_seen", "-probability") if fresh_first else ("-probability",)
+    row = rows.select_related("target").order_by(*order).first()
+    return row.target if row else None
+
+
+class HomeView(TemplateView):
+    """What the demo is, and where to look: the SN Hunter, three example targets, Tonight, the API."""
+
+    template_name = "example_tom/home.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        visible = targets_for_user(user, Target.objects.all(), "view_target") if user.is_authenticated \
+            else Target.objects.none()
+        examples = [
+            ("A fresh supernova", "the stamp classifier calls its first alert an SN",
+             best_example(visible, STAMP_CLASSIFIER, [SN_CLASS], fresh_first=True)),
+            ("A periodic variable star", "period and folded light curve on its ALeRCE tab",
+             best_example(visible, LC_CLASSIFIER, PERIODIC)),
+            ("An active galactic nucleus", "a stochastic light curve years long",
+             best_example(visible, LC_CLASSIFIER, AGN_CLASSES) or best_example(visible, STAMP_CLASSIFIER, ["AGN"])),
+        ]
+        context.update(
+            examples=examples, sn_hunter_hours=SN_HUNTER_HOURS, demo=getattr(settings, "DEMO", False),
+            api_url=client_from_settings(settings).api_url,
+            n_targets=visible.count(),
+            last_classified=TargetClassification.objects.filter(target__in=visible).aggregate(Max("last_seen"))[
+                "last_seen__max"])
+        return context
