@@ -42,7 +42,7 @@ from tom_common.hooks import run_hook
 from tom_targets.models import TargetList
 
 from alerce_broker_plugin import config, ingest
-from alerce_broker_plugin.filters import AlertFilter
+from alerce_broker_plugin.filters import DEFAULT_FILTERS, AlertFilter
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class ClassifiedAlertStream(AlertStream):
     # Defaults for the optional OPTIONS (AlertStream sets the given ones as lower-case attributes).
     topic_handlers: dict[str, str] = {}
     group_id = "tom-alerce-listener"
-    filters: list[dict[str, Any]] = []
+    filters: list[dict[str, Any]] = list(DEFAULT_FILTERS)  # see alerce_broker_plugin.filters
     consumer_config: dict[str, Any] = {}
     decoder = DEFAULT_DECODER
     poll_timeout_s = 1.0

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+SOLAR_SYSTEM_PREFIX = "ss"  # a Rubin source associated with a solar-system object, not a diaObject
 ZTF_OID = re.compile(r"ZTF\d{2}[a-z]{7}")
-LSST_OID = re.compile(r"(?:ss)?[1-9]\d{0,19}")
+LSST_OID = re.compile(rf"(?:{SOLAR_SYSTEM_PREFIX})?[1-9]\d{{0,19}}")
 
 
 def survey_of_oid(name: str) -> str | None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from alerce_broker_plugin.filters import AlertFilter, angular_separation_deg
+from alerce_broker_plugin.filters import DEFAULT_FILTERS, AlertFilter, angular_separation_deg
 
 MESSAGE = {
     "objectId": "ZTF19aanyzri", "ra": 90.35, "dec": -14.42, "magpsf": 17.4, "ndet": 3,
@@ -60,3 +60,34 @@ def test_misconfigured_filters_are_rejected_with_the_reason(config):
 
 def test_each_filter_has_its_own_target_list():
     assert AlertFilter(name="bright SNe").target_list_name == "ALeRCE: bright SNe"
+
+
+def top_class(name: str) -> dict:
+    """MESSAGE with the stamp classifier's top class set to ``name``."""
+    probabilities = {c: (0.9 if c == name else 0.025) for c in ("SN", "AGN", "VS", "asteroid", "bogus")}
+    return {**MESSAGE, "classifications": {"stamp_classifier": {"version": "1.0.0", "probabilities": probabilities}}}
+
+
+def default_filter() -> AlertFilter:
+    (config,) = DEFAULT_FILTERS
+    return AlertFilter.from_config(dict(config))
+
+
+@pytest.mark.parametrize("stamp_class, kept", [("SN", True), ("AGN", True), ("VS", True),
+                                               ("bogus", False), ("asteroid", False)])
+def test_by_default_bogus_detections_and_asteroids_are_left_out(stamp_class, kept):
+    assert default_filter().matches(top_class(stamp_class)) is kept
+
+
+def test_by_default_an_alert_no_stamp_classifier_saw_is_kept_unless_it_is_in_the_solar_system():
+    rubin = {**MESSAGE, "objectId": "313853876524318749", "classifications": {}}
+    assert default_filter().matches(rubin)
+    assert not default_filter().matches({**rubin, "objectId": "ss21474836480"})
+
+
+def test_exclude_looks_only_at_the_top_class():
+    keep_sn = AlertFilter.from_config({"name": "f", "exclude": {"stamp_classifier": ["AGN"]}})
+    assert keep_sn.matches(MESSAGE)  # AGN is second, SN on top
+    assert not AlertFilter.from_config({"name": "f", "exclude": {"stamp_classifier": ["SN"]}}).matches(MESSAGE)
+    with pytest.raises(ValueError, match="exclude maps a classifier"):
+        AlertFilter.from_config({"name": "f", "exclude": ["bogus"]})

@@ -105,6 +105,13 @@ def test_alerts_that_pass_no_filter_are_left_out(real_alerts):
     assert outcome.matched == [] and not Target.objects.exists() and not HOOK_CALLS
 
 
+def test_without_filters_the_listener_leaves_bogus_detections_out_and_an_empty_list_keeps_all(real_alerts):
+    bogus = classified_payload(real_alerts[3], "bogus", 0.9)
+    assert listener().handle_payload(bogus).matched == [] and not Target.objects.exists()
+    assert listener().handle_payload(classified_payload(real_alerts[4], "SN", 0.6)).matched == ["real sources"]
+    assert listener(FILTERS=[]).handle_payload(bogus).created
+
+
 @pytest.mark.parametrize("payload", [b"", b"not avro at all", None])
 def test_an_unreadable_message_is_a_bad_message(payload):
     with pytest.raises(BadMessage):
