@@ -14,6 +14,8 @@ https://tom-toolkit.readthedocs.io/en/stable/common/customsettings.html
 """
 import logging.config
 import os
+
+from django.core.exceptions import ImproperlyConfigured
 from tom_common.default_settings import *
 
 from example_tom.database_url import database_from_url
@@ -26,8 +28,17 @@ BASE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Quick-start development settings - unsuitable for production
 # See https://docs.djangoproject.com/en/stable/howto/deployment/checklist/
 
+# DEBUG is off unless DJANGO_DEBUG=1 (never outside a loopback machine: its pages show local variables).
+# DJANGO_SECRET_KEY is required, except in the loopback demo (example_tom/demo.py sets EXAMPLE_TOM_DEMO=1)
+# or with DEBUG on, which fall back to a fixed key.
+DEMO = os.environ.get('EXAMPLE_TOM_DEMO', '0') == '1'
+DEBUG = os.environ.get('DJANGO_DEBUG', '0') == '1'
+
 # SECURITY WARNING: keep the secret key used in production secret!
-SECRET_KEY = os.environ.get('DJANGO_SECRET_KEY', 'example-tom-demo-key-not-for-production')
+SECRET_KEY = os.environ.get('DJANGO_SECRET_KEY') or ('example-tom-demo-key-not-for-production' if DEMO or DEBUG else '')
+if not SECRET_KEY:
+    raise ImproperlyConfigured('Set DJANGO_SECRET_KEY (or EXAMPLE_TOM_DEMO=1 for the loopback demo).')
+
 
 # Old SECRET_KEY values to keep accepting during a graceful rotation. When
 # you rotate SECRET_KEY, move the previous value into this list, restart,
@@ -36,10 +47,7 @@ SECRET_KEY = os.environ.get('DJANGO_SECRET_KEY', 'example-tom-demo-key-not-for-p
 # list. Leave it as [] until you rotate. See https://tom-toolkit.readthedocs.io/en/stable/deployment/encryption.html.
 SECRET_KEY_FALLBACKS = []
 
-# SECURITY WARNING: don't run with debug turned on in production!
-DEBUG = True
-
-ALLOWED_HOSTS = []
+ALLOWED_HOSTS = [h for h in os.environ.get('DJANGO_ALLOWED_HOSTS', 'localhost,127.0.0.1,[::1]').split(',') if h]
 
 
 # Application definition
@@ -378,15 +386,6 @@ HOOKS = {
     'alerce_alert_received': 'facilities.hooks.on_alert_received',
 }
 
-# TNS bot credentials come from the environment (TNS_BOT_ID, TNS_BOT_NAME, TNS_API_KEY) and are
-# never logged; the sandbox is used unless TNS_SANDBOX=0. See docs/facilities.md.
-TNS = {
-    'sandbox': os.environ.get('TNS_SANDBOX', '1') != '0',
-    'reporter': os.environ.get('TNS_REPORTER', 'The example TOM, on behalf of its observers'),
-    'group_id': os.environ.get('TNS_GROUP_ID', '74'),
-    'object_url': os.environ.get('TNS_OBJECT_URL', 'https://alerce.online/object/{oid}'),
-}
-
 # Extra observing sites for follow-up rules: name -> (longitude deg E, latitude deg, height m).
 # Cerro Pachon, Cerro Tololo, La Silla, Paranal, Las Campanas and Palomar are built in.
 FOLLOWUP_SITES = {}
@@ -406,7 +405,10 @@ REST_FRAMEWORK = {
         'rest_framework.authentication.SessionAuthentication',  # for logged-in browsers (cookie + CSRF protection)
         'rest_framework.authentication.BasicAuthentication',  # for username/password
     ],
+    # Nothing for anonymous users; tomtoolkit's viewsets then scope every query to the targets the
+    # user holds the method's object permission on (django-guardian: view/change/delete_target).
     'DEFAULT_PERMISSION_CLASSES': [
+        'rest_framework.permissions.IsAuthenticated',
     ],
     'TEST_REQUEST_DEFAULT_FORMAT': 'json',
     'DEFAULT_PAGINATION_CLASS': 'rest_framework.pagination.LimitOffsetPagination',
@@ -431,6 +433,20 @@ DATA_SERVICES = {
         'api_url': os.environ.get('ALERCE_API_URL', 'http://127.0.0.1:8001'),
         'stamp_url': os.environ.get('ALERCE_STAMP_URL', ''),
         'timeout': float(os.environ.get('ALERCE_API_TIMEOUT', '10')),
+    },
+    # The TNS bot, in the block tom-tns and tomtoolkit's TNS data service read. TNS_API_KEY, TNS_BOT_ID,
+    # TNS_BOT_NAME, TNS_BASE_URL, TNS_GROUP_ID and TNS_REPORTER override; the key is never logged.
+    # The sandbox is used unless TNS_SANDBOX=0. See docs/facilities.md.
+    'TNS': {
+        'api_key': os.environ.get('TNS_API_KEY', ''),
+        'bot_id': os.environ.get('TNS_BOT_ID', ''),
+        'bot_name': os.environ.get('TNS_BOT_NAME', ''),
+        'base_url': os.environ.get('TNS_BASE_URL') or (
+            'https://sandbox.wis-tns.org' if os.environ.get('TNS_SANDBOX', '1') != '0' else 'https://www.wis-tns.org'),
+        'group_names': [name for name in os.environ.get('TNS_GROUP_NAMES', '').split(',') if name],
+        'group_id': os.environ.get('TNS_GROUP_ID', '74'),
+        'reporter': os.environ.get('TNS_REPORTER', 'The example TOM, on behalf of its observers'),
+        'object_url': os.environ.get('TNS_OBJECT_URL', 'https://alerce.online/object/{oid}'),
     },
 }
 

@@ -11,9 +11,13 @@ from dataclasses import dataclass, field
 from tom_dataproducts.models import PhotometryReducedDatum
 from tom_targets.models import Target
 
-from alerce_contract.bands import fid_of_band
+from alerce_contract.bands import SURVEY_FIDS, fid_of_band
 from alerce_contract.mjd import datetime_to_mjd
 from facilities.tns.report import PhotometryPoint, UpperLimit
+
+
+# The TNS report is a ZTF report (ZTF's instrument and filter ids), so the facts keep g, r, i.
+REPORTED_FIDS = SURVEY_FIDS["ZTF"]
 
 
 @dataclass
@@ -65,7 +69,7 @@ def _photometry(target: Target) -> dict:
         "timestamp", "bandpass", "brightness", "brightness_error", "limit")
     for timestamp, bandpass, brightness, error, limit in rows:
         fid = fid_of_band(bandpass)
-        if fid is None:
+        if fid not in REPORTED_FIDS:
             continue
         mjd = datetime_to_mjd(timestamp)
         if brightness is not None:

@@ -5,11 +5,10 @@ import json
 from datetime import datetime, timezone
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
-from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.generic import ListView, TemplateView
 from tom_targets.models import Target
@@ -18,6 +17,7 @@ from facilities.followup.tonight import assess, candidates
 from facilities.followup.trigger import fire_rules
 from facilities.models import FollowupRule, TNSReport
 from facilities.tns import service
+from tom_alerce.permissions import can_change, visible_targets
 
 
 def tns_tab_context(context) -> dict:
@@ -34,19 +34,18 @@ def tns_tab_context(context) -> dict:
         "tns_preview_error": preview_error,
         "tns_reports": target.tns_reports.all(),
         "tns_live_report": service.live_report(target),
-        "tns_can_report": bool(user and user.is_staff),
+        "tns_can_report": can_change(user, target),
     }
 
 
-class ReportToTNSView(View):
-    """GET: the target's TNS tab; POST (staff): report the target once, or record a dry run."""
+class ReportToTNSView(LoginRequiredMixin, View):
+    """GET: the target's TNS tab; POST (change permission on the target): report it once, or record a dry run."""
 
     def get(self, request, pk: int):
         return redirect(_target_tab(pk, "tns"))
 
-    @method_decorator(staff_member_required)
     def post(self, request, pk: int):
-        target = get_object_or_404(Target, pk=pk)
+        target = target_for(request.user, pk, change=True)
         report = service.submit_report(target, mode="manual", dry_run=request.POST.get("dry_run") == "on")
         level = messages.ERROR if report.status in (TNSReport.Status.FAILED, TNSReport.Status.REJECTED) \
             else messages.INFO
@@ -63,7 +62,7 @@ class TNSReportListView(LoginRequiredMixin, ListView):
     paginate_by = 50
 
     def get_queryset(self):
-        return TNSReport.objects.select_related("target")
+        return TNSReport.objects.filter(target__in=visible_targets(self.request.user)).select_related("target")
 
 
 class TonightView(LoginRequiredMixin, TemplateView):
@@ -75,32 +74,33 @@ class TonightView(LoginRequiredMixin, TemplateView):
         from tom_alerce.plots import figure_html
 
         now = datetime.now(timezone.utc)
+        visible = visible_targets(self.request.user)
         rules = []
         for rule in FollowupRule.objects.filter(active=True).order_by("name"):
-            rows = [(c, figure_html(c.figure)) for c in candidates(rule, now)]
-            rules.append({"rule": rule, "candidates": rows,
-                          "fired": rule.triggers.select_related("target", "observation_record")[:20]})
+            rows = [(c, figure_html(c.figure)) for c in candidates(rule, now, visible)]
+            fired = rule.triggers.filter(target__in=visible).select_related("target", "observation_record")
+            rules.append({"rule": rule, "candidates": rows, "fired": fired[:20]})
         return {**super().get_context_data(**kwargs), "now": now, "rules": rules}
 
 
 class FollowupTargetView(LoginRequiredMixin, TemplateView):
-    """One target against every active rule (GET); staff may fire a rule for it now (POST)."""
+    """One target against every active rule (GET); with change permission on it, fire a rule now (POST)."""
 
     template_name = "facilities/followup_target.html"
 
     def get_context_data(self, **kwargs):
         from tom_alerce.plots import figure_html
 
-        target = get_object_or_404(Target, pk=self.kwargs["pk"])
+        target = target_for(self.request.user, self.kwargs["pk"])
         now = datetime.now(timezone.utc)
         rows = [(candidate, figure_html(candidate.figure))
                 for candidate in (assess(rule, target, now)
                                   for rule in FollowupRule.objects.filter(active=True).order_by("name"))]
-        return {**super().get_context_data(**kwargs), "target": target, "now": now, "rows": rows}
+        return {**super().get_context_data(**kwargs), "target": target, "now": now, "rows": rows,
+                "can_fire": can_change(self.request.user, target)}
 
-    @method_decorator(staff_member_required)
     def post(self, request, pk: int):
-        target = get_object_or_404(Target, pk=pk)
+        target = target_for(request.user, pk, change=True)
         rule = get_object_or_404(FollowupRule, pk=request.POST.get("rule"), active=True)
         fired = fire_rules(target, rules=[rule])
         if fired:
@@ -109,6 +109,24 @@ class FollowupTargetView(LoginRequiredMixin, TemplateView):
             messages.warning(request, f"{rule.name} did not fire for {target.name}: already fired, not wanted, "
                                       f"not observable or over its nightly budget")
         return redirect(reverse("facilities:followup-request", kwargs={"pk": pk}))
+
+
+def target_for(user, pk: int, *, change: bool = False) -> Target:
+    """The target, when ``user`` may see it (404 otherwise: its existence is not revealed);
+    with ``change``, 403 unless the user may also change it."""
+    target = get_object_or_404(visible_targets(user), pk=pk)
+    if change and not can_change(user, target):
+        raise PermissionDenied(f"you may not change {target.name}")
+    return target
+
+
+def target_for(user, pk: int, *, change: bool = False) -> Target:
+    """The target, when ``user`` may see it (404 otherwise: its existence is not revealed);
+    with ``change``, 403 unless the user may also change it."""
+    target = get_object_or_404(visible_targets(user), pk=pk)
+    if change and not can_change(user, target):
+        raise PermissionDenied(f"you may not change {target.name}")
+    return target
 
 
 def _target_tab(pk: int, tab: str) -> str:
