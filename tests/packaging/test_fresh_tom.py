@@ -1,0 +1,168 @@
+"""The suite drops into a TOM made by ``tom_setup``, following docs/install_into_a_tom.md.
+
+A new TOM is created in a temporary folder the way tomtoolkit's docs say (``django-admin
+startproject``, ``tom_setup`` answering its questions on stdin), the project's apps are added
+to ``INSTALLED_APPS`` and the documented settings appended (two edits: the broker's one
+``DATA_SERVICES`` block and the stream listener), then ``migrate``. Against a real
+``alerce-classifier serve`` over a store replayed from real ZTF alerts, the TOM renders the
+data-service form, creates targets from a query, and renders the target list, a target page
+with its ALeRCE tab, and the SN Hunter.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from classifier_service.stream.tansu import free_port
+from tests.api.api_store_builder import replay_into_store
+
+BIN = Path(sys.executable).parent
+ALERTS = "ztf_alerts/ampel-ztf/ztf_public_20180819_mod1000"  # 30 objects with cutouts
+APPS = ["tom_alertstreams", "alerce_broker_plugin", "tom_alerce", "facilities"]
+# tom_setup's answers: continue, custom code app name (default), sidereal targets, no hints.
+TOM_SETUP_ANSWERS = "y\n\n1\n\n"
+
+# The documented settings (docs/install_into_a_tom.md), appended as they are written there.
+SETTINGS = """
+DATA_SERVICES = {{
+    'ALeRCEBroker': {{'api_url': '{api_url}'}},
+}}
+
+ALERT_STREAMS = [{{
+    'ACTIVE': True,
+    'NAME': 'alerce_broker_plugin.stream.ClassifiedAlertStream',
+    'OPTIONS': {{'BOOTSTRAP_SERVERS': '127.0.0.1:9092', 'TOPIC': 'alerce-classified', 'GROUP_ID': 'mytom'}},
+}}]
+"""
+
+# Runs inside the new TOM: a logged-in PI walks the pages; prints what each page answered.
+WALK = r"""
+import json, os
+import django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mytom.settings")
+django.setup()
+from django.test.utils import setup_test_environment
+setup_test_environment()
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from tom_targets.models import Target
+
+client = Client()
+client.force_login(User.objects.create_superuser("pi", password="pi-password"))
+pages = {}
+
+def visit(name, url, method="get", **data):
+    response = getattr(client, method)(url, data)
+    pages[name] = {"status": response.status_code, "html": response.content.decode()}
+    return response
+
+visit("data-service form", reverse("dataservices:create") + "?data_service=ALeRCEBroker")
+session = client.session
+session["query_parameters"] = {"data_service": "ALeRCEBroker", "max_results": 5}
+session.save()
+visit("query results", reverse("dataservices:run"))
+visit("create targets", reverse("dataservices:create-target"), "post",
+      query_id="", data_service="ALeRCEBroker", selected_results=["0", "1"])
+target = Target.objects.order_by("pk").first()
+visit("target list", reverse("targets:list"))
+visit("target page", reverse("targets:detail", kwargs={"pk": target.pk}))
+visit("SN Hunter", reverse("tom_alerce:sn-hunter"))
+visit("SN Hunter list", reverse("tom_alerce:sn-hunter-candidates") + "?hours=720")
+print(json.dumps({"targets": list(Target.objects.values_list("name", flat=True)), "pages": pages}))
+"""
+
+
+def run(argv: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+    """Run in the new TOM's folder, under its own settings (not the suite's example_tom)."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, **kwargs)
+    assert result.returncode == 0, f"{argv}:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+    return result
+
+
+def new_tom(folder: Path, api_url: str) -> Path:
+    """``startproject`` + ``tom_setup``, then the apps and the documented settings, then migrate."""
+    run([str(BIN / "django-admin"), "startproject", "mytom"], folder)
+    tom = folder / "mytom"
+    settings = tom / "mytom" / "settings.py"
+    text = settings.read_text()
+    settings.write_text(text.replace("'django.contrib.staticfiles',", "'django.contrib.staticfiles',\n    'tom_setup',"))
+    run([sys.executable, "manage.py", "tom_setup"], tom, input=TOM_SETUP_ANSWERS)
+    text = settings.read_text()
+    apps = "".join(f"    '{app}',\n" for app in APPS)
+    assert "    'custom_code',\n]" in text, "tom_setup's INSTALLED_APPS changed shape"
+    text = text.replace("    'custom_code',\n]", f"    'custom_code',\n{apps}]")
+    settings.write_text(text + SETTINGS.format(api_url=api_url))
+    run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], tom)
+    return tom
+
+
+@pytest.fixture(scope="module")
+def api_url(shared_data, tmp_path_factory):
+    """``alerce-classifier serve`` (a real process) over a store of real replayed alerts."""
+    store = f"sqlite:///{tmp_path_factory.mktemp('store') / 'alerce.sqlite3'}"
+    replay_into_store(store, sorted((shared_data / ALERTS).glob("*.avro")))
+    port = free_port()
+    server = subprocess.Popen([str(BIN / "alerce-classifier"), "--log-level", "WARNING", "serve", "--db", store,
+                               "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                requests.get(f"{url}/ztf/v1/classifiers", timeout=5).raise_for_status()
+                break
+            except requests.RequestException:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"serve did not start: {server.stdout.read() if server.stdout else ''}")
+                time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def walk(api_url, tmp_path_factory) -> dict:
+    tom = new_tom(tmp_path_factory.mktemp("fresh_tom"), api_url)
+    return json.loads(run([sys.executable, "-c", WALK], tom).stdout.strip().splitlines()[-1])
+
+
+def test_the_data_service_form_renders(walk):
+    page = walk["pages"]["data-service form"]
+    assert page["status"] == 200
+    assert "ALeRCE" in page["html"] and 'name="classifier"' in page["html"]
+
+
+def test_a_query_against_serve_creates_targets(walk):
+    assert walk["pages"]["query results"]["status"] == 200
+    assert walk["pages"]["create targets"]["status"] == 302
+    assert len(walk["targets"]) == 2 and all(name.startswith("ZTF") for name in walk["targets"])
+
+
+def test_the_target_list_shows_the_targets_and_their_classes(walk):
+    page = walk["pages"]["target list"]
+    assert page["status"] == 200
+    assert all(name in page["html"] for name in walk["targets"])
+    assert "Stamp class" in page["html"]
+
+
+def test_the_target_page_has_the_alerce_tab(walk):
+    page = walk["pages"]["target page"]
+    assert page["status"] == 200
+    assert "ALeRCE" in page["html"] and "stamp_classifier" in page["html"]
+
+
+def test_the_sn_hunter_renders_and_reaches_the_broker(walk):
+    assert walk["pages"]["SN Hunter"]["status"] == 200
+    listing = walk["pages"]["SN Hunter list"]
+    assert listing["status"] == 200
+    assert "could not be queried" not in listing["html"]
