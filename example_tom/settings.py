@@ -57,11 +57,11 @@ TOM_NAME = 'example_tom'
 # Use built-in css theme to change the look of your TOM. (Valid themes = [Dark,])
 # CSS_THEME = 'Dark'
 
-INSTALLED_APPS = TOMTOOLKIT_INSTALLED_APPS + [
+# tom_alerce first: its templates replace tomtoolkit's CDN-loading ones (pages work offline).
+INSTALLED_APPS = ['tom_alerce'] + TOMTOOLKIT_INSTALLED_APPS + [
     'bootstrap',  # django-bootstrap-static: Bootstrap 5 served locally (see BOOTSTRAP5 below)
     'tom_alertstreams',
     'alerce_broker_plugin',
-    'tom_alerce',
     'facilities',
     'example_tom',
 ]

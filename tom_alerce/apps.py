@@ -9,6 +9,12 @@ class TomAlerceConfig(AppConfig):
     verbose_name = "ALeRCE classifications"
     default_auto_field = "django.db.models.AutoField"
 
+    def ready(self):
+        from tom_alerce import offline
+
+        if offline.offline_base_in_use():
+            offline.plots_without_plotly_js()
+
     def include_url_paths(self):
         from tom_alerce.tables import ClassifiedTargetListView
 

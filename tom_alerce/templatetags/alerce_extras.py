@@ -9,20 +9,35 @@ from urllib.parse import urlencode
 
 from django import template
 from django.conf import settings
+from django.core.cache import cache
 from django.urls import reverse
+from tom_common.templatetags.tom_common_extras import truncate_value_for_display
+from tom_dataproducts.models import DataProduct
 from tom_targets.models import TargetExtra
 
-from alerce_contract.client import client_from_settings
+from alerce_contract.bands import BAND_OF_FID
+from alerce_contract.client import AlerceApiError, client_from_settings
 from alerce_contract.names import broker_name
+from alerce_contract.taxonomy import HIERARCHY_PARTS, LC_CLASSIFIER, LC_TOP, PERIODIC
 from tom_alerce.classifications import probabilities_by_classifier
 from tom_alerce.links import api_object_url, explorer_url, tns_report_url, tns_url
 from tom_alerce.photometry import target_photometry
-from tom_alerce.plots import classification_charts, figure_html, lightcurve_figure
+from tom_alerce.plots import (Photometry, best_period, classification_charts, figure_html, folded_figure,
+                              lightcurve_figure)
 from tom_alerce.stamps import KINDS
 
 register = template.Library()
 
 CANDID_EXTRAS = ("first_candid", "candid")
+BROKER_CACHE_S = 600
+PERIOD_FEATURE = "Multiband_period"  # the light-curve classifier's multiband period, in days
+# ALeRCE's light-curve classifier runs from this many detections in g or in r.
+LC_MIN_DETECTIONS = 6
+LC_BANDS = ("g", "r")
+MAGSTAT_COLUMNS = (("ndet", "detections", 0), ("magfirst", "first", 2), ("maglast", "last", 2),
+                   ("magmin", "brightest", 2), ("magmax", "faintest", 2), ("magmean", "mean", 2),
+                   ("magmedian", "median", 2), ("magsigma", "σ", 2), ("firstmjd", "first MJD", 4),
+                   ("lastmjd", "last MJD", 4))
 
 
 def alerce_tab_context(context) -> dict:
@@ -39,6 +54,83 @@ def stamp_urls(oid: str, candid: str | int | None = None) -> dict[str, str]:
     return {kind: reverse("tom_alerce:stamp", kwargs={"oid": oid, "kind": kind}) + query for kind in KINDS}
 
 
+def broker_products(client, oid: str) -> dict:
+    """The broker's magstats and features of ``oid`` (cached), or the reason they are missing."""
+    key = f"tom_alerce:products:{client.api_url}:{oid}"
+    products = cache.get(key)
+    if products is None:
+        try:
+            products = {"magstats": client.query_magstats(oid), "features": client.query_features(oid), "error": ""}
+        except AlerceApiError as exc:
+            products = {"magstats": [], "features": [], "error": str(exc)}
+        cache.set(key, products, 60 if products["error"] else BROKER_CACHE_S)
+    return products
+
+
+def magstats_table(rows: list[dict]) -> dict:
+    """Column titles and one formatted row per band; apparent (_corr) columns where any band has them."""
+    columns = list(MAGSTAT_COLUMNS)
+    if any(row.get("magmean_corr") is not None for row in rows):
+        columns[6:6] = [("magmean_corr", "mean apparent", 2), ("magsigma_corr", "σ apparent", 2)]
+    body = [{"band": BAND_OF_FID.get(row.get("fid"), str(row.get("fid"))),
+             "cells": [_fixed(row.get(name), digits) for name, _, digits in columns]}
+            for row in sorted(rows, key=lambda r: r.get("fid") or 0)]
+    return {"titles": [title for _, title, _ in columns], "rows": body}
+
+
+def _fixed(value, digits: int) -> str:
+    try:
+        return f"{float(value):.{digits}f}"
+    except (TypeError, ValueError):
+        return "–"
+
+
+def period_of(features: list[dict], photometry: Photometry) -> tuple[float | None, str]:
+    """(period in days, where it comes from): the broker's feature, else a periodogram here."""
+    for row in features:
+        try:
+            if row.get("name") == PERIOD_FEATURE and float(row["value"]) > 0:
+                return float(row["value"]), f"the broker's {PERIOD_FEATURE} feature"
+        except (KeyError, TypeError, ValueError):
+            continue
+    period = best_period(photometry)
+    return period, ("a Lomb–Scargle periodogram of this TOM's photometry" if period else "")
+
+
+def is_periodic(grouped: dict) -> bool:
+    """The light-curve classifier's top group, or its top class, is periodic."""
+    for (name, _), probabilities in grouped.items():
+        top = next(iter(probabilities), None)  # most probable first
+        if (name == LC_TOP and top == "Periodic") or (name == LC_CLASSIFIER and top in PERIODIC):
+            return True
+    return False
+
+
+def no_lc_class_reason(grouped: dict, photometry: Photometry) -> str:
+    """Why there is no light-curve class yet ("" when there is one)."""
+    if any(name in HIERARCHY_PARTS or name == LC_CLASSIFIER for name, _ in grouped):
+        return ""
+    counts = " and ".join(f"{photometry.detections_in(b)} in {b}" for b in LC_BANDS)
+    if all(photometry.detections_in(b) < LC_MIN_DETECTIONS for b in LC_BANDS):
+        return (f"No light-curve class yet: the light-curve classifier needs at least {LC_MIN_DETECTIONS} "
+                f"detections in g or in r, and this object has {counts}. Until then only the stamp "
+                f"classifier, from the first alert's cutouts, classifies it.")
+    return (f"No light-curve class from the broker yet, although the object has enough detections ({counts}): "
+            f"the broker has not classified its light curve since it had them.")
+
+
+def cutouts_caption(target, oid: str, candid) -> str:
+    """Which alert the cutouts on the page come from: the TOM's stored one, else the broker's."""
+    product = (DataProduct.objects.filter(target=target, product_id__endswith=f"_{KINDS[0]}")
+               .order_by("created").values_list("product_id", flat=True).first())
+    stored = product.split("_")[-2] if product and product.count("_") >= 2 else None
+    if stored:
+        return f"Cutouts of alert {stored}, stored in this TOM"
+    if candid:
+        return f"Cutouts of alert {candid}, from the broker"
+    return "Cutouts of the broker's first alert of this object that carried cutouts"
+
+
 @register.inclusion_tag("tom_alerce/partials/target_panel.html")
 def alerce_target_panel(target) -> dict:
     oid = broker_oid(target)
@@ -49,9 +141,20 @@ def alerce_target_panel(target) -> dict:
     lightcurve = figure_html(lightcurve_figure(photometry, oid)) if len(photometry.mjd) else None
     candid = next(iter(TargetExtra.objects.filter(target=target, key__in=CANDID_EXTRAS)
                        .values_list("value", flat=True)), None)
+    products = broker_products(api, oid)
+    periodic, period, period_source, folded = is_periodic(grouped), None, "", None
+    if periodic:
+        period, period_source = period_of(products["features"], photometry)
+        if period:
+            folded = figure_html(folded_figure(photometry, period, f"{oid} folded on P = {period:.5f} d"))
     return {
         "target": target, "oid": oid, "charts": charts, "lightcurve": lightcurve,
         "n_points": len(photometry.mjd), "stamps": stamp_urls(oid, candid),
+        "cutouts_caption": cutouts_caption(target, oid, candid),
+        "no_lc_class": no_lc_class_reason(grouped, photometry),
+        "magstats": magstats_table(products["magstats"]) if products["magstats"] else None,
+        "broker_error": products["error"],
+        "periodic": periodic, "period": period, "period_source": period_source, "folded": folded,
         "api_url": api_object_url(api, oid), "explorer_url": explorer_url(api, oid),
         "tns_url": tns_url([target.name, *target.aliases.values_list("name", flat=True)], target.ra, target.dec),
         "tns_report_url": tns_report_url(target.pk),
@@ -65,3 +168,16 @@ def percent(value) -> str:
         return f"{100 * float(value):.0f}%"
     except (TypeError, ValueError):
         return ""
+
+
+@register.filter
+def display_value(value, key: str = "") -> str:
+    """A TargetExtra as a person reads it: probabilities to 2 decimals, MJDs to 4, the rest
+    as tomtoolkit shortens it."""
+    digits = 2 if str(key).endswith("probability") else 4 if str(key).endswith("mjd") else None
+    if digits is not None:
+        try:
+            return f"{float(value):.{digits}f}"
+        except (TypeError, ValueError):
+            pass
+    return truncate_value_for_display(value)
