@@ -39,7 +39,6 @@ SECRET_KEY = os.environ.get('DJANGO_SECRET_KEY') or ('example-tom-demo-key-not-f
 if not SECRET_KEY:
     raise ImproperlyConfigured('Set DJANGO_SECRET_KEY (or EXAMPLE_TOM_DEMO=1 for the loopback demo).')
 
-
 # Old SECRET_KEY values to keep accepting during a graceful rotation. When
 # you rotate SECRET_KEY, move the previous value into this list, restart,
 # then run `python manage.py rotate_encryption_key` to re-encrypt stored
@@ -447,6 +446,8 @@ DATA_SERVICES = {
         'group_id': os.environ.get('TNS_GROUP_ID', '74'),
         'reporter': os.environ.get('TNS_REPORTER', 'The example TOM, on behalf of its observers'),
         'object_url': os.environ.get('TNS_OBJECT_URL', 'https://alerce.online/object/{oid}'),
+        # The TNS tab's "dry run" box starts ticked in the demo (nothing leaves the machine by accident).
+        'dry_run_default': os.environ.get('TNS_DRY_RUN_DEFAULT', '1' if DEMO else '0') == '1',
     },
 }
 

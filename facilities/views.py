@@ -15,27 +15,51 @@ from tom_targets.models import Target
 
 from facilities.followup.tonight import assess, candidates
 from facilities.followup.trigger import fire_rules
+from facilities.forms import TNSReportForm, initial_from
 from facilities.models import FollowupRule, TNSReport
 from facilities.tns import service
+from facilities.tns.client import LIVE_URL, SANDBOX_URL, TNSError
 from tom_alerce.permissions import can_change, visible_targets
 
 
 def tns_tab_context(context) -> dict:
-    """The target page's TNS tab: the report as it would be sent, and every report so far."""
+    """The target page's TNS tab: the report as a form with the built report as defaults, where
+    it would go and whether the TOM can send it, and every report so far."""
     target = context.get("target") or context.get("object")
     user = context.get("user") or getattr(context.get("request"), "user", None)
     try:
-        preview, preview_error = json.dumps(service.build_report(target), indent=2), ""
+        built, preview_error = service.build_report(target), ""
     except ValueError as exc:  # e.g. no detections yet
-        preview, preview_error = "", str(exc)
+        built, preview_error = None, str(exc)
     return {
         "target": target,
-        "tns_preview": preview,
+        "tns_form": TNSReportForm(initial=initial_from(built, tns_dry_run_default())) if built else None,
+        "tns_report": built["at_report"]["0"] if built else None,
+        "tns_preview": json.dumps(built, indent=2) if built else "",
         "tns_preview_error": preview_error,
+        "tns_destination": tns_destination(),
         "tns_reports": target.tns_reports.all(),
         "tns_live_report": service.live_report(target),
         "tns_can_report": can_change(user, target),
     }
+
+
+def tns_dry_run_default() -> bool:
+    """Whether the tab's "dry run" box starts ticked (DATA_SERVICES['TNS']['dry_run_default'])."""
+    return bool(service.tns_settings().get("dry_run_default", False))
+
+
+def tns_destination() -> dict:
+    """Where a report would go (sandbox, live or another URL) and whether the bot's credentials
+    are set, so the tab says it before anyone presses the button."""
+    url = service.tns_settings()["base_url"].rstrip("/")
+    kind = {SANDBOX_URL: "sandbox", LIVE_URL: "live"}.get(url, "other")
+    try:
+        service.credentials()
+        missing = ""
+    except TNSError as exc:
+        missing = str(exc)
+    return {"url": url, "kind": kind, "credentials_missing": missing}
 
 
 class ReportToTNSView(LoginRequiredMixin, View):
@@ -46,7 +70,20 @@ class ReportToTNSView(LoginRequiredMixin, View):
 
     def post(self, request, pk: int):
         target = target_for(request.user, pk, change=True)
-        report = service.submit_report(target, mode="manual", dry_run=request.POST.get("dry_run") == "on")
+        try:
+            built = service.build_report(target)
+        except ValueError as exc:
+            messages.error(request, f"Cannot build a TNS report of {target.name}: {exc}")
+            return redirect(_target_tab(target.pk, "tns"))
+        # Fields the POST leaves out keep the built report's values (a bare POST sends it as built).
+        form = TNSReportForm({**initial_from(built, dry_run=False), **request.POST.dict()})
+        if not form.is_valid():
+            problems = "; ".join(f"{form.fields[name].label or name}: {' '.join(errors)}" if name in form.fields
+                                 else " ".join(errors) for name, errors in form.errors.items())
+            messages.error(request, f"The TNS report was not sent: {problems}")
+            return redirect(_target_tab(target.pk, "tns"))
+        report = service.submit_report(target, mode="manual", dry_run=form.cleaned_data["dry_run"],
+                                       payload=form.edited(built))
         level = messages.ERROR if report.status in (TNSReport.Status.FAILED, TNSReport.Status.REJECTED) \
             else messages.INFO
         detail = f": {report.error}" if report.error else ""
@@ -109,15 +146,6 @@ class FollowupTargetView(LoginRequiredMixin, TemplateView):
             messages.warning(request, f"{rule.name} did not fire for {target.name}: already fired, not wanted, "
                                       f"not observable or over its nightly budget")
         return redirect(reverse("facilities:followup-request", kwargs={"pk": pk}))
-
-
-def target_for(user, pk: int, *, change: bool = False) -> Target:
-    """The target, when ``user`` may see it (404 otherwise: its existence is not revealed);
-    with ``change``, 403 unless the user may also change it."""
-    target = get_object_or_404(visible_targets(user), pk=pk)
-    if change and not can_change(user, target):
-        raise PermissionDenied(f"you may not change {target.name}")
-    return target
 
 
 def target_for(user, pk: int, *, change: bool = False) -> Target:
