@@ -10,6 +10,7 @@ from datetime import datetime
 import numpy as np
 import plotly.graph_objects as go
 from astropy.time import Time
+from django.db.models import QuerySet
 from tom_targets.models import Target
 
 from facilities.followup.trigger import Selection, rule_observer, select
@@ -41,11 +42,13 @@ def assess(rule: FollowupRule, target: Target, now: datetime) -> Candidate:
                      window=window, fired=fired, figure=airmass_figure(rule, target.name, *curve))
 
 
-def candidates(rule: FollowupRule, now: datetime) -> list[Candidate]:
-    """The targets the rule selects now (best classified first), with visibility and what already fired."""
+def candidates(rule: FollowupRule, now: datetime, targets: QuerySet | None = None) -> list[Candidate]:
+    """The targets the rule selects now among ``targets`` (default all; pages pass the user's
+    visible ones), best classified first, with visibility and what already fired."""
     from tom_alerce.models import TargetClassification
 
     ranked = (TargetClassification.objects
+              .filter(target__in=Target.objects.all() if targets is None else targets)
               .filter(classifier_name=rule.classifier_name, class_name=rule.class_name, ranking=1,
                       probability__gte=rule.min_probability)
               .order_by("-probability").values_list("target_id", flat=True)[:MAX_CANDIDATES_PER_RULE * 4])

@@ -35,16 +35,22 @@ def test_the_target_page_has_a_tns_tab_with_the_report_preview_and_the_button(cl
     assert "&quot;filter_value&quot;: &quot;110&quot;" in html
 
 
-def test_only_staff_see_the_button_and_may_report(client, tns):
+def test_only_users_who_may_change_the_target_see_the_button_and_may_report(client, tns):
     target = make_candidate("ZTF26aaaaacb")
-    astronomer = User.objects.create_user("guest", password="pw")
-    assert tns_tab_context({"target": target, "user": astronomer})["tns_can_report"] is False
-    client.force_login(astronomer)
+    guest, owner = User.objects.create_user("guest", password="pw"), User.objects.create_user("owner", password="pw")
+    target.give_user_access(owner)
+    assert tns_tab_context({"target": target, "user": guest})["tns_can_report"] is False
+    assert tns_tab_context({"target": target, "user": owner})["tns_can_report"] is True
+    url = reverse("facilities:tns-report", kwargs={"pk": target.pk})
 
-    response = client.post(reverse("facilities:tns-report", kwargs={"pk": target.pk}))
-
-    assert response.status_code == 302 and "login" in response["Location"]
+    assert client.post(url)["Location"].startswith("/accounts/login/")  # anonymous
+    client.force_login(guest)
+    assert client.post(url).status_code == 404  # a private target the guest cannot see: not revealed
     assert tns.state.uploads == [] and not TNSReport.objects.exists()
+
+    client.force_login(owner)
+    assert client.post(url).status_code == 302
+    assert tns.state.uploads == ["ZTF26aaaaacb"]
 
 
 def test_the_report_button_reports_once_and_renames_the_target(client, staff, tns):

@@ -1,0 +1,191 @@
+"""Nobody where they don't belong: every URL of tom_alerce and facilities, and /api/targets/,
+for an anonymous visitor, an ordinary user, another user and a staff member.
+
+The URLs come from the resolver, so a page added later is covered without touching this
+test (a new URL parameter must be added to ``SAMPLE_ARGUMENTS``). Alice owns two private
+targets; nobody else may see their names or coordinates, and nobody else's request —
+GET or POST, however crafted — may write anything about them.
+"""
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+from django.contrib.auth.models import User
+from django.contrib.messages import get_messages
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from tom_targets.models import Target
+
+from facilities.models import FollowupRule, FollowupTrigger, TNSReport
+from tests.facilities.candidates import make_candidate
+from tests.facilities.conftest import tns  # noqa: F401  (the loopback TNS fixture)
+from tests.tom.seeding import seed_target
+from tom_alerce.models import TargetClassification
+
+pytestmark = pytest.mark.django_db
+
+PRIVATE_NAME, PRIVATE_RA, PRIVATE_DEC = "ZTF26privat1", 123.456789, -45.678901
+PRIVATE_TEXT = [PRIVATE_NAME, "123.4567", "123.4568", "-45.6789", "8:13:49", "08:13:49", "-45:40:44"]
+NAMESPACES = {"tom_alerce", "facilities"}
+EXTRA_ROUTES = {"alerce-target-list"}  # tom_alerce's /targets/ list, mounted outside its namespace
+SAMPLE_ARGUMENTS = {"pk": "{pk}", "oid": "{name}", "kind": "science"}
+
+
+def routes() -> list[tuple[str, str]]:
+    """(name, path template) of every URL of the apps, walked from the resolver."""
+    found = []
+
+    def walk(patterns, prefix: str, namespace: str | None) -> None:
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern).lstrip("^").rstrip("$")
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, route, pattern.namespace or namespace)
+            elif isinstance(pattern, URLPattern) and (namespace in NAMESPACES or pattern.name in EXTRA_ROUTES):
+                found.append((f"{namespace or ''}:{pattern.name}", "/" + route))
+
+    walk(get_resolver().url_patterns, "", None)
+    return found
+
+
+def concrete(template: str, target: Target) -> str:
+    def argument(match: re.Match) -> str:
+        name = match.group("name")
+        assert name in SAMPLE_ARGUMENTS, f"add a sample value for URL parameter {name!r} to SAMPLE_ARGUMENTS"
+        return SAMPLE_ARGUMENTS[name].format(pk=target.pk, name=target.name)
+
+    return re.sub(r"<(?:\w+:)?(?P<name>\w+)>", argument, template)
+
+
+@pytest.fixture
+def world(alert, alerce_api, tns, settings):
+    """Alice's private targets (one only in this TOM, one the broker also serves), a rule that
+    wants them, a report and a firing of Alice's; Bob, a staff member and an anonymous visitor."""
+    alice = User.objects.create_user("alice", password="pw")
+    bob = User.objects.create_user("bob", password="pw")
+    staff = User.objects.create_user("staff", password="pw", is_staff=True)
+    private = make_candidate(PRIVATE_NAME, ra=PRIVATE_RA, dec=PRIVATE_DEC)
+    brokered = seed_target(alert)  # the API's SN candidate, already a private target of Alice's
+    for target in (private, brokered):
+        assert target.permissions == Target.Permissions.PRIVATE
+        target.give_user_access(alice)
+    rule = FollowupRule.objects.create(name="all SNe", facility="LCO", observation_type="IMAGING", dry_run=True,
+                                       min_probability=0.1, max_airmass=3.0, window_hours=24)
+    FollowupTrigger.objects.create(rule=rule, target=private, status=FollowupTrigger.Status.DRY_RUN,
+                                   detail=f"for {PRIVATE_NAME}")
+    TNSReport.objects.create(target=private, internal_name=PRIVATE_NAME, mode="manual", payload={},
+                             status=TNSReport.Status.DRY_RUN)
+    return {"alice": alice, "bob": bob, "staff": staff, "private": private, "brokered": brokered, "rule": rule}
+
+
+def browser(user: User | None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def snapshot(world) -> dict:
+    """Everything a request could write about Alice's targets."""
+    targets = Target.objects.filter(pk__in=[world["private"].pk, world["brokered"].pk])
+    return {
+        "targets": sorted(targets.values_list("pk", "name", "ra", "dec", "modified")),
+        "reports": TNSReport.objects.count(),
+        "triggers": FollowupTrigger.objects.count(),
+        "classifications": TargetClassification.objects.filter(target__in=targets).count(),
+        "all_targets": Target.objects.count(),
+    }
+
+
+@pytest.mark.parametrize("who", ["anonymous", "bob", "staff"])
+def test_nobody_else_sees_or_changes_alices_private_targets_on_any_page(world, who, tns):
+    user = None if who == "anonymous" else world[who]
+    client = browser(user)
+    private, brokered = world["private"], world["brokered"]
+    before = snapshot(world)
+    pages = routes()
+    assert {"tom_alerce:sn-hunter", "tom_alerce:create-target", "facilities:tns-report", "facilities:tonight",
+            "facilities:followup-request", "facilities:tns-reports"} <= {name for name, _ in pages}
+
+    for name, template in pages:
+        for target in (private, brokered):
+            url = concrete(template, target)
+            response = client.get(url)
+            assert response.status_code < 500, (who, url, response.status_code)
+            content = b"".join(response.streaming_content) if response.streaming else response.content
+            body = content.decode(errors="replace").replace(url, "")
+            if target is private:
+                if "<str:oid>" in template:  # the requester typed the name into the URL; only it may echo
+                    body = body.replace(PRIVATE_NAME, "")
+                leaks = [text for text in PRIVATE_TEXT if text in body]
+                assert not leaks, f"{who} sees {leaks} on GET {url}"
+            for data in ({"rule": world["rule"].pk}, {"oid": target.name, "ra": target.ra, "dec": target.dec},
+                         {"dry_run": "on"}, {}):
+                response = client.post(url, data)
+                assert response.status_code < 500, (who, "POST", url, response.status_code)
+                assert f"/targets/{target.pk}/" not in response.get("Location", ""), (who, url, data)
+    assert tns.state.uploads == []
+    assert snapshot(world) == before, f"{who} changed something of Alice's"
+
+
+def test_alice_sees_and_acts_on_her_own_targets(world, tns):
+    client = browser(world["alice"])
+    tonight = client.get("/facilities/tonight/").content.decode()
+    assert PRIVATE_NAME in tonight
+    assert PRIVATE_NAME in client.get("/facilities/tns/reports/").content.decode()
+    response = client.post(f"/facilities/tns/report/{world['private'].pk}/", {"dry_run": "on"})
+    assert response.status_code == 302 and TNSReport.objects.filter(target=world["private"]).count() == 2
+
+
+def test_an_ordinary_users_import_of_someone_elses_private_target_is_refused_without_revealing_it(
+        world, monkeypatch):
+    from alerce_broker_plugin.dataservice import AlerceBrokerDataService
+
+    client = browser(world["bob"])
+    brokered = world["brokered"]
+    before = snapshot(world)
+    broker_object = SimpleNamespace(oid=brokered.name, ra=brokered.ra, dec=brokered.dec)
+    monkeypatch.setattr(AlerceBrokerDataService, "fetch_object", lambda self, oid: broker_object)
+    monkeypatch.setattr(AlerceBrokerDataService, "import_object", lambda self, obj: pytest.fail("imported"))
+
+    response = client.post("/alerce/sn-hunter/create-target/", {"oid": brokered.name})
+
+    assert snapshot(world) == before
+    assert response.status_code == 302 and response["Location"] == "/alerce/sn-hunter/"
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert message == (f"{brokered.name}: not imported: a target with this name or position exists "
+                       f"and you do not have access to it")  # nothing more: no pk, no link
+
+
+def test_the_targets_api_refuses_anonymous_writes_and_scopes_every_method_to_object_permissions(world):
+    private = world["private"]
+    before = snapshot(world)
+    anonymous = Client()
+    assert anonymous.post("/api/targets/", {"name": "intruder", "type": "SIDEREAL", "ra": 1, "dec": 1},
+                          content_type="application/json").status_code in (401, 403)
+    for method in ("get", "patch", "put", "delete"):
+        response = getattr(anonymous, method)(f"/api/targets/{private.pk}/", {"ra": 1.0},
+                                              content_type="application/json")
+        assert response.status_code in (401, 403), (method, response.status_code)
+    for who in ("bob", "staff"):
+        client = browser(world[who])
+        listing = client.get("/api/targets/").content.decode()
+        assert PRIVATE_NAME not in listing and "123.4567" not in listing
+        for method in ("get", "patch", "put", "delete"):
+            response = getattr(client, method)(f"/api/targets/{private.pk}/", {"ra": 1.0},
+                                               content_type="application/json")
+            assert response.status_code == 404, (who, method, response.status_code)
+    assert snapshot(world) == before
+    owner = browser(world["alice"])
+    assert PRIVATE_NAME in owner.get("/api/targets/").content.decode()
+    assert owner.patch(f"/api/targets/{private.pk}/", {"ra": 124.0}, content_type="application/json").status_code == 200
+
+
+@pytest.mark.parametrize("ra, dec", [("nan", "inf"), ("inf", "0"), ("400", "0"), ("10", "-91")])
+def test_impossible_coordinates_are_refused_with_an_error_not_a_500(world, ra, dec):
+    client = browser(world["alice"])
+    response = client.post("/api/targets/", f'{{"name": "bad", "type": "SIDEREAL", "ra": {ra}, "dec": {dec}}}'
+                           .replace("nan", "NaN").replace("inf", "Infinity"), content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert not Target.objects.filter(name="bad").exists()
