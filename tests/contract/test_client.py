@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import gzip
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from urllib.parse import urlparse
 
@@ -20,30 +19,26 @@ from alerce_contract.client import (
     PNG_MAGIC, PUBLIC_API_URL, PUBLIC_STAMP_URL, AlerceBadResponse, AlerceClient, AlerceConfig, AlerceNotFound,
     AlerceUnavailable, config_from_settings,
 )
+from tests.facilities.loopback import LoopbackServer, QuietJSONHandler
 
 FITS = gzip.compress(b"SIMPLE  =                    T" + b" " * 50)
 
 
-class Broker(ThreadingHTTPServer):
-    """path -> list of answers, served in turn (the last one repeats): (status, body) or "trickle"."""
+@dataclass
+class Broker:
+    """path -> answers served in turn (the last one repeats): (status, body) or "trickle"."""
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.answers: dict[str, list] = {}
-        self.hits: list[str] = []
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+    url: str
+    answers: dict[str, list] = field(default_factory=dict)
+    hits: list[str] = field(default_factory=list)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: Broker
-
+class _Handler(QuietJSONHandler):
     def do_GET(self) -> None:
+        broker: Broker = self.server.broker
         path = urlparse(self.path).path
-        self.server.hits.append(path)
-        queue = self.server.answers.get(path, [(404, b'{"detail": "not found"}')])
+        broker.hits.append(path)
+        queue = broker.answers.get(path, [(404, b'{"detail": "not found"}')])
         answer = queue.pop(0) if len(queue) > 1 else queue[0]
         if answer == "trickle":  # each byte in time, the whole answer far too late
             self.send_response(200)
@@ -60,20 +55,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args) -> None:
-        pass
-
 
 @pytest.fixture
 def broker() -> Iterator[Broker]:
-    server = Broker()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
+    with LoopbackServer(_Handler) as loopback:
+        loopback.server.broker = Broker(loopback.url)
+        yield loopback.server.broker
 
 
 def client_of(broker: Broker, **config) -> AlerceClient:
