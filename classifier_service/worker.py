@@ -167,6 +167,7 @@ class LightCurves:
         self.store = store
 
     def execute(self, batch: Batch) -> Batch:
+        self._reject_candid_collisions(batch)
         groups = batch.by_object()
         oids = list(groups)
         stored_det = self.store.detections_of(oids)
@@ -182,6 +183,21 @@ class LightCurves:
             batch.stored_classifiers = self.store.classifier_names_of(sorted(batch.superseded))
         batch.prune()
         return batch
+
+    def _reject_candid_collisions(self, batch: Batch) -> None:
+        """A candid belongs to one object: an alert whose candidate or history claims a candid
+        stored (or claimed earlier in the batch) for another object is a dead letter, alone.
+        The store checks again on write (Store._check_candid_owners)."""
+        owners = self.store.owners_of([d.candid for item in batch.items for d in item.alert.detections])
+        for item in batch.items:
+            oid = item.alert.oid
+            candids = sorted({d.candid for d in item.alert.detections})
+            taken = next(((candid, owners[candid]) for candid in candids if owners.get(candid, oid) != oid), None)
+            if taken is not None:
+                batch.reject(item, self.name, f"candid collision: candid {taken[0]} belongs to {taken[1]}, not {oid}")
+                continue
+            owners.update(dict.fromkeys(candids, oid))
+        batch.prune()
 
     @staticmethod
     def _summarise(batch: Batch, oid: str, items: list[AlertItem], stored_det: list, stored_nd: list) -> None:

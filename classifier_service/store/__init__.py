@@ -23,7 +23,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from classifier_service.store import tables
 from classifier_service.store.tables import metadata
 
-__all__ = ["Store", "BatchWrite", "RejectedRows", "DEFAULT_URL", "database_url", "tables"]
+__all__ = ["Store", "BatchWrite", "RejectedRows", "CandidCollision", "DEFAULT_URL", "database_url", "tables"]
 
 DEFAULT_URL = "sqlite:///var/alerce.sqlite3"
 # Rows per statement: below SQLite's 32766 bound-parameter limit for the widest table.
@@ -39,6 +39,10 @@ STORED_DETECTION_COLUMNS = (
 
 class RejectedRows(ValueError):
     """The database refused a batch for its data (NOT NULL, length, type); nothing was written."""
+
+
+class CandidCollision(RejectedRows):
+    """Rows that would give a candid already stored for one object to another: nothing written."""
 
 
 @dataclass
@@ -120,6 +124,16 @@ class Store:
         with self.engine.connect() as conn:
             return {(oid, name) for oid, name in conn.execute(query)}
 
+    def owners_of(self, candids: Sequence[int]) -> dict[int, str]:
+        """The object each of these candids is stored for (those stored at all), in one query a chunk."""
+        table = tables.detection
+        owners: dict[int, str] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(candids))):
+                query = select(table.c.candid, table.c.oid).where(table.c.candid.in_(chunk))
+                owners.update((candid, oid) for candid, oid in conn.execute(query))
+        return owners
+
     def existing_oids(self, oids: Sequence[str]) -> set[str]:
         table = tables.object_table
         with self.engine.connect() as conn:
@@ -136,16 +150,23 @@ class Store:
     def write(self, batch: BatchWrite) -> None:
         """All of a batch's rows in one transaction of idempotent upserts.
 
-        Raises :class:`RejectedRows` when the data break a constraint; connection and other
-        database failures propagate as SQLAlchemy raises them.
+        Raises :class:`RejectedRows` when the data break a constraint, do not fit a column
+        (also where the driver refuses a value before sending it: NUL in text, an integer out
+        of range) or would move a candid to another object; connection and other database
+        failures propagate as SQLAlchemy raises them.
         """
         try:
             self._write(batch)
+        except RejectedRows:
+            raise
         except (DataError, IntegrityError) as exc:
             raise RejectedRows(f"{type(exc.orig).__name__}: {exc.orig}".strip()) from exc
+        except (ValueError, OverflowError) as exc:  # psycopg2 and sqlite3 refuse these values unsent
+            raise RejectedRows(f"{type(exc).__name__}: {exc}") from exc
 
     def _write(self, batch: BatchWrite) -> None:
         with self.engine.begin() as conn:
+            self._check_candid_owners(conn, batch.detections)
             self._upsert_objects(conn, batch.objects)
             self._upsert_detections(conn, batch.detections)
             self._upsert(conn, tables.non_detection, batch.non_detections)
@@ -199,9 +220,27 @@ class Store:
         for chunk in _chunks(sorted(set(oids))):
             conn.execute(update(magstat).where(magstat.c.oid.in_(chunk)).values(stellar=stellar))
 
+    @staticmethod
+    def _check_candid_owners(conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """A candid belongs to one object: refuse rows that give it to a second one, in the
+        batch or against the store, before anything is written."""
+        claims: dict[int, str] = {}
+        for row in rows:
+            owner = claims.setdefault(row["candid"], row["oid"])
+            if owner != row["oid"]:
+                raise CandidCollision(f"candid {row['candid']} is claimed by both {owner} and {row['oid']}")
+        table = tables.detection
+        for chunk in _chunks(sorted(claims)):
+            query = select(table.c.candid, table.c.oid).where(table.c.candid.in_(chunk))
+            for candid, oid in conn.execute(query):
+                if oid != claims[candid]:
+                    raise CandidCollision(f"candid {candid} belongs to {oid}, not to {claims[candid]}")
+
     def _upsert_detections(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """A detection first seen in a later alert's history keeps the stamp and parent of
-        the alert that carried it as its candidate, whatever order they arrive in."""
+        the alert that carried it as its candidate, whatever order they arrive in. A row of
+        another object never overwrites one (the guard behind _check_candid_owners when two
+        workers race)."""
         table = tables.detection
 
         def update(stmt):
@@ -213,7 +252,7 @@ class Store:
                                            else_=table.c.parent_candid)
             return values
 
-        self._upsert(conn, table, rows, set_=update)
+        self._upsert(conn, table, rows, set_=update, where=lambda stmt: table.c.oid == stmt.excluded.oid)
 
     def _upsert_cutouts(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """Keep the stamps of the object's first alert (the smallest candid; of copies of
@@ -321,7 +360,7 @@ def _deduplicated(rows: list[dict[str, Any]], keys: list[str]) -> list[dict[str,
     return list({tuple(row[k] for k in keys): row for row in rows}.values())
 
 
-def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
+def _chunks(rows: list) -> Iterable[list]:
     for start in range(0, len(rows), _CHUNK):
         yield rows[start:start + _CHUNK]
 

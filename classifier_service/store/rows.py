@@ -5,6 +5,7 @@ not written again, which keeps a replay (and ZTF's 30-day histories) cheap.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -134,9 +135,19 @@ def cutout_row(alert: Alert) -> dict[str, Any]:
             "template": alert.cutouts.template, "difference": alert.cutouts.difference}
 
 
+# A dead letter keeps at most this much of its payload (ZTF and Rubin alerts are under
+# 400 kB); a larger one is kept as this prefix, its size and its SHA-256.
+DEAD_LETTER_PAYLOAD_BYTES = 1 << 20
+
+
 def dead_letter_row(letter: DeadLetter) -> dict[str, Any]:
-    return {"source": letter.source, "stage": letter.stage, "reason": letter.reason[:2000],
-            "oid": letter.oid, "candid": letter.candid, "payload": letter.payload}
+    """The row of a dead letter: always writable (text made safe by DeadLetter, payload capped)."""
+    payload = letter.payload
+    return {"source": letter.source, "stage": letter.stage, "reason": letter.reason,
+            "oid": letter.oid, "candid": letter.candid,
+            "payload": None if payload is None else payload[:DEAD_LETTER_PAYLOAD_BYTES],
+            "payload_size": None if payload is None else len(payload),
+            "payload_sha256": None if payload is None else hashlib.sha256(payload).hexdigest()}
 
 
 def _finite(value: Any) -> float | None:

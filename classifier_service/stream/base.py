@@ -27,9 +27,18 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+# What a dead letter's text fields may hold, so that its row and its Kafka headers can always
+# be written (the dead_letter table's oid column is 32 characters long).
+SOURCE_CHARS, REASON_CHARS, OID_CHARS = 1000, 2000, 32
+
+
 @dataclass(slots=True)
 class DeadLetter:
-    """An input that could not be processed, kept with its bytes so nothing is lost."""
+    """An input that could not be processed, kept with its bytes so nothing is lost.
+
+    Text fields are made safe on creation (see :func:`safe_text`): whatever the input held
+    (a 1 MB objectId, a NUL), the dead letter itself can always be stored and sent.
+    """
 
     source: str
     stage: str  # decode | parse | cutout | lightcurve | classify | store | produce
@@ -37,6 +46,25 @@ class DeadLetter:
     payload: bytes | None = None
     oid: str | None = None
     candid: int | None = None
+
+    def __post_init__(self) -> None:
+        self.source = safe_text(self.source, SOURCE_CHARS)
+        self.stage = safe_text(self.stage, 32)
+        self.reason = safe_text(self.reason, REASON_CHARS)
+        self.oid = None if self.oid is None else safe_text(self.oid, OID_CHARS)
+        if self.candid is not None and not -2**63 <= self.candid < 2**63:
+            self.candid = None
+
+
+def safe_text(text: object, limit: int) -> str:
+    """``text`` on one printable line of at most ``limit`` characters: non-printable characters
+    (NUL, CR, LF, U+202E, lone surrogates) escaped as ``\\x00``, the overflow cut to ``…``."""
+    text = str(text)
+    if len(text) > limit:
+        text = text[:limit]
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 @dataclass(slots=True)

@@ -30,6 +30,12 @@ MAGIC = b"Obj\x01"
 WIRE_MAGIC = b"\x00"
 WIRE_HEADER_SIZE = 5  # magic byte + 4-byte schema id
 SYNC_SIZE = 16
+# Caps that keep a worker's memory bounded whatever arrives, checked BEFORE anything of that
+# size is allocated: one container block inflates to at most MAX_BLOCK_BYTES (a deflate or
+# snappy bomb stops there), and one record is at most MAX_RECORD_BYTES when encoded (real
+# ZTF and Rubin alerts, stamps included, are under 400 kB).
+MAX_BLOCK_BYTES = 16 << 20
+MAX_RECORD_BYTES = 4 << 20
 _SCHEMA_CACHE_SIZE = 64
 _parsed_schemas: dict[bytes, Any] = {}
 
@@ -63,6 +69,7 @@ def iter_records(payload: bytes | BinaryIO,
             yield _read_record(stream, schema, block.damage)
         if block.damage:
             raise AlertParseError(block.damage)
+
 
 
 def split_records(payload: bytes) -> Iterator[bytes]:
@@ -107,6 +114,9 @@ def read_wire_record(data: bytes, registry: SchemaRegistry | None) -> dict[str, 
     """The one record of a Confluent wire-format message, read with the registry's writer schema."""
     if len(data) < WIRE_HEADER_SIZE:
         raise AlertParseError("truncated wire-format message: no schema id")
+    if len(data) - WIRE_HEADER_SIZE > MAX_RECORD_BYTES:
+        raise AlertParseError(f"wire-format record of {len(data) - WIRE_HEADER_SIZE} bytes is over the "
+                              f"{MAX_RECORD_BYTES}-byte cap")
     schema_id = int.from_bytes(data[1:WIRE_HEADER_SIZE], "big")
     if registry is None:
         raise AlertParseError(f"wire-format message with schema id {schema_id}, but no schema registry "
@@ -190,7 +200,9 @@ def _iter_blocks(data: bytes, container: Container) -> Iterator[_Block]:
         elif data[end:end + SYNC_SIZE] != container.sync:
             damage = "corrupt Avro block: expected sync marker not found"
         else:
-            yield _Block(count, decompress(data[pos:end]))
+            block = _Block(count, decompress(data[pos:end]))
+            _check_record_sizes(block)
+            yield block
             pos = end + SYNC_SIZE
             continue
         # What precedes the damage may still be whole records: read them, then stop.
@@ -198,11 +210,25 @@ def _iter_blocks(data: bytes, container: Container) -> Iterator[_Block]:
         return
 
 
+def _check_record_sizes(block: _Block) -> None:
+    """Refuse, before decoding, a block whose records cannot all be real alerts: more records
+    than bytes, or one record over MAX_RECORD_BYTES."""
+    if block.count > len(block.data) and not block.damage:
+        raise AlertParseError(f"corrupt Avro block: {block.count} records in {len(block.data)} bytes")
+    if block.count == 1 and len(block.data) > MAX_RECORD_BYTES:
+        raise AlertParseError(f"Avro record of {len(block.data)} bytes is over the {MAX_RECORD_BYTES}-byte cap")
+
+
 def _read_record(stream: io.BytesIO, schema: Any, damage: str | None = None) -> dict[str, Any]:
+    start = stream.tell()
     try:
-        return fastavro.schemaless_reader(stream, schema, None)
+        record = fastavro.schemaless_reader(stream, schema, None)
     except Exception as exc:  # fastavro raises EOFError, IndexError, UnicodeDecodeError...
         raise AlertParseError(damage or f"corrupt Avro record: {type(exc).__name__}: {exc}") from exc
+    if stream.tell() - start > MAX_RECORD_BYTES:  # one of several in a block: known only once read
+        raise AlertParseError(f"Avro record of {stream.tell() - start} bytes is over the "
+                              f"{MAX_RECORD_BYTES}-byte cap")
+    return record
 
 
 def _single_record_header(container: Container) -> bytes:
@@ -231,6 +257,18 @@ def _read_bytes(data: bytes, pos: int) -> tuple[bytes, int]:
     return data[pos:pos + size], pos + size
 
 
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    """An unsigned little-endian base-128 varint (snappy's length prefix); IndexError if cut."""
+    shift = result = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
 def _zigzag(value: int) -> bytes:
     encoded = (value << 1) ^ (value >> 63)
     out = bytearray()
@@ -242,15 +280,29 @@ def _zigzag(value: int) -> bytes:
 
 
 def _inflate(block: bytes) -> bytes:
+    """Raw deflate, stopped at MAX_BLOCK_BYTES (+1 to tell a bomb from a block of exactly that)."""
+    inflater = zlib.decompressobj(-15)
     try:
-        return zlib.decompress(block, -15)
+        data = inflater.decompress(block, MAX_BLOCK_BYTES + 1)
     except zlib.error as exc:
         raise AlertParseError(f"corrupt deflate block: {exc}") from exc
+    if len(data) > MAX_BLOCK_BYTES:
+        raise AlertParseError(f"deflate block of {len(block)} bytes inflates beyond the "
+                              f"{MAX_BLOCK_BYTES}-byte cap (a decompression bomb?)")
+    if not inflater.eof:
+        raise AlertParseError(f"corrupt deflate block: the stream ends early ({len(block)} bytes)")
+    return data
 
 
 def _unsnappy(block: bytes) -> bytes:
     import cramjam
 
+    try:  # the uncompressed length leads a raw snappy block: refuse a bomb before allocating
+        declared, _ = _read_varint(block, 0)
+    except IndexError as exc:
+        raise AlertParseError("corrupt snappy block: no length") from exc
+    if declared > MAX_BLOCK_BYTES:
+        raise AlertParseError(f"snappy block declares {declared} bytes, beyond the {MAX_BLOCK_BYTES}-byte cap")
     try:
         data = bytes(cramjam.snappy.decompress_raw(block[:-4]))
     except Exception as exc:  # cramjam.DecompressionError

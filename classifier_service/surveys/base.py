@@ -1,6 +1,8 @@
 """What every survey adapter provides, and the errors a bad packet raises."""
 from __future__ import annotations
 
+import math
+import time
 from typing import Any, Protocol
 
 from classifier_service.alert import Alert
@@ -20,3 +22,78 @@ class SurveyAdapter(Protocol):
     SURVEY: str
 
     def parse(self, record: dict[str, Any]) -> Alert: ...
+
+
+# --- Validation shared by the adapters: a packet that breaks these is a dead letter ----------
+# No string a survey sends is near this long (ZTF's longest, pdiffimfilename, is ~100
+# characters; Rubin's longest, mpc_orbits.mpc_orb_jsonb, ~6000): longer text is damage.
+MAX_TEXT_CHARS = 65536
+# Apparent magnitudes a detection or a limit can have: nothing in the sky is brighter than
+# 0 for these cameras (they saturate near 12-16), nothing fainter than 40 is measurable.
+MAG_RANGE = (0.0, 40.0)
+MJD_OF_UNIX_EPOCH = 40587.0
+
+
+def latest_mjd() -> float:
+    """The newest epoch an alert may carry: now, plus a day for clocks that drift."""
+    return time.time() / 86400.0 + MJD_OF_UNIX_EPOCH + 1.0
+
+
+def check_text(record: dict[str, Any]) -> None:
+    """Every string of a packet, however deeply nested: printable (no NUL, CR, LF, U+202E, ...)
+    and at most MAX_TEXT_CHARS. Bytes (stamps) are not text and are not looked at."""
+    containers: list[Any] = [record]
+    while containers:  # a quick pass; the path of a bad string is found only when there is one
+        container = containers.pop()
+        for value in container.values() if type(container) is dict else container:
+            kind = type(value)
+            if kind is str:
+                if len(value) > MAX_TEXT_CHARS or not value.isprintable():
+                    _refuse_text(record)
+            elif kind is dict or kind is list:
+                containers.append(value)
+
+
+def _refuse_text(container: Any, path: str = "") -> None:
+    """Raise AlertParseError naming the first bad string under ``container`` and why."""
+    for key, value in container.items() if type(container) is dict else enumerate(container):
+        where = f"{path}.{key}" if path and type(container) is dict else f"{path}[{key}]" if path else str(key)
+        if type(value) is str:
+            if len(value) > MAX_TEXT_CHARS:
+                raise AlertParseError(f"{where} is {len(value)} characters long (at most {MAX_TEXT_CHARS})")
+            bad = next((i for i, char in enumerate(value) if not char.isprintable()), None)
+            if bad is not None:
+                raise AlertParseError(f"{where} holds the non-printable character U+{ord(value[bad]):04X} "
+                                      f"at position {bad}")
+        elif type(value) in (dict, list):
+            _refuse_text(value, where)
+
+
+def checked_number(value: Any, what: str, low: float, high: float, *, above: bool = False) -> float:
+    """``value`` as a float when finite and within [low, high] (``above``: strictly above low)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise AlertParseError(f"{what} {value!r} is not a number")
+    if not math.isfinite(value) or value > high or (value <= low if above else value < low):
+        bound = f"({low}, {high}]" if above else f"[{low}, {high}]"
+        raise AlertParseError(f"{what} {value!r} is outside {bound}")
+    return float(value)
+
+
+def checked_id(value: Any, what: str) -> int:
+    """A positive 64-bit integer id (candid, diaSourceId, ...)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise AlertParseError(f"{what} {value!r} is not an integer id")
+    if not 0 < value < 2**63:
+        raise AlertParseError(f"{what} {value} is not a positive 64-bit id")
+    return value
+
+
+def check_position(ra: Any, dec: Any, where: str) -> None:
+    checked_number(ra, f"{where} ra", 0.0, 360.0)
+    checked_number(dec, f"{where} dec", -90.0, 90.0)
+
+
+def check_photometry(magpsf: Any, sigmapsf: Any, where: str) -> None:
+    """A detection's magnitude in MAG_RANGE and its error positive and finite."""
+    checked_number(magpsf, f"{where} magpsf", *MAG_RANGE)
+    checked_number(sigmapsf, f"{where} sigmapsf", 0.0, math.inf, above=True)

@@ -26,12 +26,23 @@ from typing import Any
 
 from alerce_contract.bands import FID_OF_BAND
 from classifier_service.alert import JD_TO_MJD, Alert, Cutouts, Detection, ForcedPhotometry
-from classifier_service.surveys.base import AlertParseError, UnsupportedSchemaError
+from classifier_service.surveys.base import (
+    AlertParseError,
+    UnsupportedSchemaError,
+    check_photometry,
+    check_position,
+    check_text,
+    checked_id,
+    checked_number,
+    latest_mjd,
+)
 
 SURVEY = "LSST"
 SUPPORTED_MAJORS = {"10", "11"}
 NJY_ZERO_POINT = 31.4  # AB magnitude of 1 nJy: m = -2.5 log10(flux / nJy) + 31.4
 FLUX_TO_MAG_ERROR = 2.5 / math.log(10)  # 1.0857: sigma_m = 1.0857 * sigma_f / f
+# Rubin's first camera (ComCam) saw the sky in October 2024: no epoch predates 2023-02-25.
+FIRST_MJD = 60000.0
 
 # Top-level fields that tell one packet layout from another, newest first.
 _LAYOUT_VERSIONS = (("mpc_orbits", "10.0"), ("MPCORB", "9.0"), ("alertId", "7.0"))
@@ -62,10 +73,11 @@ def parse(record: dict[str, Any]) -> Alert:
     version = schema_version(record)
     if (major := version.partition(".")[0]) not in SUPPORTED_MAJORS:
         raise UnsupportedSchemaError(f"unsupported Rubin schema version {version!r} (major {major})")
+    check_text(record)
     source = record.get("diaSource")
     if not isinstance(source, dict):
         raise AlertParseError("Rubin record has no diaSource")
-    candid = _exact_id(source.get("diaSourceId"), "diaSourceId")
+    candid = checked_id(source.get("diaSourceId"), "diaSourceId")
     oid = object_id(source, record.get("diaObject"))
     try:
         return _alert(record, oid, candid, version)
@@ -76,7 +88,8 @@ def parse(record: dict[str, Any]) -> Alert:
 
 def _alert(record: dict[str, Any], oid: str, candid: int, version: str) -> Alert:
     source = record["diaSource"]
-    candidate = _detection(oid, source, parent_candid=candid)
+    latest = latest_mjd()
+    candidate = _detection(oid, source, parent_candid=candid, where="diaSource", latest=latest)
     if candidate is None:
         raise AlertParseError("diaSource has no usable psfFlux/psfFluxErr")
     candidate.has_stamp = True
@@ -86,10 +99,10 @@ def _alert(record: dict[str, Any], oid: str, candid: int, version: str) -> Alert
         candid=candid,
         schema_version=version,
         candidate=candidate,
-        prv_detections=[det for row in record.get("prvDiaSources") or ()
-                        if (det := _detection(oid, row, parent_candid=candid)) is not None],
-        forced_photometry=[fp for row in record.get("prvDiaForcedSources") or ()
-                           if (fp := _forced(oid, row)) is not None],
+        prv_detections=[det for i, row in enumerate(record.get("prvDiaSources") or ())
+                        if (det := _detection(oid, row, candid, f"prvDiaSources[{i}]", latest)) is not None],
+        forced_photometry=[fp for i, row in enumerate(record.get("prvDiaForcedSources") or ())
+                           if (fp := _forced(oid, row, f"prvDiaForcedSources[{i}]", latest)) is not None],
         cutouts=Cutouts(
             science=_stamp(record.get("cutoutScience")),
             template=_stamp(record.get("cutoutTemplate")),
@@ -107,10 +120,10 @@ def object_id(source: dict[str, Any], dia_object: dict[str, Any] | None) -> str:
     """
     for value in (source.get("diaObjectId"), (dia_object or {}).get("diaObjectId")):
         if value:
-            return str(_exact_id(value, "diaObjectId"))
+            return str(checked_id(value, "diaObjectId"))
     ss_object = source.get("ssObjectId")
     if ss_object:
-        return f"ss{_exact_id(ss_object, 'ssObjectId')}"
+        return f"ss{checked_id(ss_object, 'ssObjectId')}"
     raise AlertParseError(f"diaSource {source.get('diaSourceId')} has neither a diaObjectId nor an ssObjectId")
 
 
@@ -127,16 +140,21 @@ def band_fid(band: Any) -> int:
     return fid
 
 
-def _detection(oid: str, row: dict[str, Any], parent_candid: int) -> Detection | None:
-    """A diaSource as a detection; None when its flux or error is unmeasured (null, NaN) or zero."""
+def _detection(oid: str, row: dict[str, Any], parent_candid: int, where: str,
+               latest: float) -> Detection | None:
+    """A diaSource as a detection, every stored value checked; None when its flux or error is
+    unmeasured (null, NaN) or the flux is zero."""
     flux, flux_err = _finite_or_none(row.get("psfFlux")), _finite_or_none(row.get("psfFluxErr"))
     if not flux or flux_err is None:
         return None
+    checked_number(flux_err, f"{where} psfFluxErr", 0.0, math.inf, above=True)
     magpsf, sigmapsf = flux_to_mag(flux, flux_err)
+    check_photometry(magpsf, sigmapsf, where)
+    check_position(row.get("ra"), row.get("dec"), where)
     return Detection(
         oid=oid,
-        candid=int(row["diaSourceId"]),
-        mjd=row["midpointMjdTai"],
+        candid=checked_id(row.get("diaSourceId"), f"{where} diaSourceId"),
+        mjd=_mjd(row.get("midpointMjdTai"), where, latest),
         fid=band_fid(row.get("band")),
         ra=row["ra"],
         dec=row["dec"],
@@ -150,14 +168,14 @@ def _detection(oid: str, row: dict[str, Any], parent_candid: int) -> Detection |
     )
 
 
-def _forced(oid: str, row: dict[str, Any]) -> ForcedPhotometry | None:
+def _forced(oid: str, row: dict[str, Any], where: str, latest: float) -> ForcedPhotometry | None:
     """A diaForcedSource as forced photometry (flux in nJy, zero point 31.4); None without a band."""
     if row.get("band") is None or row.get("visit") is None:
         return None
     return ForcedPhotometry(
         oid=oid,
-        pid=int(row["visit"]),
-        mjd=row["midpointMjdTai"],
+        pid=checked_id(row["visit"], f"{where} visit"),
+        mjd=_mjd(row.get("midpointMjdTai"), where, latest),
         fid=band_fid(row["band"]),
         forcediffimflux=_finite_or_none(row.get("psfFlux")),
         forcediffimfluxunc=_finite_or_none(row.get("psfFluxErr")),
@@ -192,11 +210,9 @@ def _metadata(candidate: Detection, source: dict[str, Any], dia_object: dict[str
     return {key: value for key, value in metadata.items() if value is not None}
 
 
-def _exact_id(value: Any, name: str) -> int:
-    """A 64-bit id as an int; a float (Parquet's rounded copy) cannot be trusted to be exact."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise AlertParseError(f"{name} {value!r} is not an integer id")
-    return value
+def _mjd(mjd: Any, where: str, latest: float) -> float:
+    """A Rubin epoch (MJD, TAI), which must lie within the survey's life."""
+    return checked_number(mjd, f"{where} midpointMjdTai", FIRST_MJD, latest)
 
 
 def _stamp(data: bytes | None) -> bytes | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from alerce_contract.bands import SURVEY_FIDS
+from alerce_contract.names import ZTF_OID
 from classifier_service.alert import (
     JD_TO_MJD,
     Alert,
@@ -17,9 +19,25 @@ from classifier_service.alert import (
     ForcedPhotometry,
     NonDetection,
 )
-from classifier_service.surveys.base import AlertParseError, UnsupportedSchemaError
+from classifier_service.surveys.base import (
+    MAG_RANGE,
+    AlertParseError,
+    UnsupportedSchemaError,
+    check_photometry,
+    check_position,
+    check_text,
+    checked_id,
+    checked_number,
+    latest_mjd,
+)
 
 SURVEY = "ZTF"
+FIDS = SURVEY_FIDS[SURVEY]
+# ZTF saw first light on 2017-11-01; no ZTF epoch can predate this (2017-09-03).
+FIRST_JD = 2458000.5
+# The store's detection.rbversion / drbversion columns hold this many characters.
+VERSION_CHARS = 16
+_ISDIFFPOS = {"t": 1, "1": 1, "f": -1, "0": -1}
 # Majors we know the layout of; within them a newer minor (say 4.03) is read the same way.
 SUPPORTED_MAJORS = {"1", "3", "4"}
 
@@ -42,46 +60,64 @@ def parse(record: dict[str, Any]) -> Alert:
     """Map one decoded ZTF Avro record to an :class:`Alert`.
 
     Raises :class:`AlertParseError` (or its subclass for unknown schema versions) with a
-    message fit for a dead-letter row when the record cannot be trusted.
+    message fit for a dead-letter row when the record cannot be trusted: malformed
+    identifiers or text, and physically impossible values anywhere in what is stored.
     """
     version = schema_version(record)
     if version.split(".")[0] not in SUPPORTED_MAJORS:
-        raise UnsupportedSchemaError(f"unsupported ZTF schema version {version!r}")
+        raise UnsupportedSchemaError(f"unsupported ZTF schema version {version[:40]!r}")
+    check_text(record)
     candidate = record.get("candidate")
     oid = record.get("objectId")
     if not isinstance(candidate, dict) or not oid:
         raise AlertParseError("record has no objectId or candidate")
+    if not isinstance(oid, str) or not ZTF_OID.fullmatch(oid):
+        raise AlertParseError(f"objectId {oid!r} is not a ZTF id (ZTF, 2 digits, 7 lower-case letters)")
     candid = record.get("candid") or candidate.get("candid")
     if candid is None:
         raise AlertParseError(f"{oid}: candidate has no candid")
     if candidate.get("magpsf") is None or candidate.get("jd") is None:
         raise AlertParseError(f"{oid}/{candid}: candidate has no magpsf or jd")
+    try:
+        return _alert(record, oid, checked_id(candid, "candid"), version)
+    except AlertParseError as exc:
+        raise AlertParseError(f"{oid}/{candid}: {exc}") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AlertParseError(f"{oid}/{candid}: malformed ZTF record: {type(exc).__name__}: {exc}") from exc
 
-    detection = _detection(oid, candidate, parent_candid=candid)
+
+def _alert(record: dict[str, Any], oid: str, candid: int, version: str) -> Alert:
+    candidate = record["candidate"]
+    if candidate.get("candid") != candid:
+        raise AlertParseError(f"candidate.candid {candidate.get('candid')!r} is not the alert's candid")
+    detection = _detection(oid, candidate, parent_candid=candid, where="candidate")
     detection.has_stamp = True
     prv_detections: list[Detection] = []
     non_detections: list[NonDetection] = []
-    for prv in record.get("prv_candidates") or ():
+    latest = latest_mjd()
+    for i, prv in enumerate(record.get("prv_candidates") or ()):
         if prv.get("jd") is None:
             continue
+        where = f"prv_candidates[{i}]"
         if prv.get("magpsf") is None:
-            if _finite(prv.get("diffmaglim")):
-                non_detections.append(NonDetection(
-                    oid=oid, mjd=prv["jd"] - JD_TO_MJD, fid=int(prv["fid"]),
-                    diffmaglim=float(prv["diffmaglim"]),
-                ))
+            mjd = _mjd(prv["jd"], where, latest)
+            fid = _fid(prv.get("fid"), where)
+            limit = prv.get("diffmaglim")  # ZTF writes placeholders (-1006.94) for unknown limits
+            if _finite(limit) and MAG_RANGE[0] < limit < MAG_RANGE[1]:
+                non_detections.append(NonDetection(oid=oid, mjd=mjd, fid=fid, diffmaglim=float(limit)))
         elif prv.get("candid") is not None:
-            prv_detections.append(_detection(oid, prv, parent_candid=candid))
+            prv_detections.append(_detection(oid, prv, parent_candid=candid, where=where, latest=latest))
 
     return Alert(
         survey=SURVEY,
         oid=oid,
-        candid=int(candid),
+        candid=candid,
         schema_version=version,
         candidate=detection,
         prv_detections=prv_detections,
         non_detections=non_detections,
-        forced_photometry=[_forced(oid, fp) for fp in record.get("fp_hists") or () if fp.get("jd")],
+        forced_photometry=[_forced(oid, fp, f"fp_hists[{i}]", latest)
+                           for i, fp in enumerate(record.get("fp_hists") or ()) if fp.get("jd")],
         cutouts=Cutouts(
             science=_stamp(record.get("cutoutScience")),
             template=_stamp(record.get("cutoutTemplate")),
@@ -91,17 +127,27 @@ def parse(record: dict[str, Any]) -> Alert:
     )
 
 
-def _detection(oid: str, row: dict[str, Any], parent_candid: int) -> Detection:
+def _detection(oid: str, row: dict[str, Any], parent_candid: int, where: str,
+               latest: float | None = None) -> Detection:
+    """A candidate or earlier detection, every stored value checked."""
+    check_position(row.get("ra"), row.get("dec"), where)
+    check_photometry(row.get("magpsf"), row.get("sigmapsf"), where)
+    isdiffpos = _ISDIFFPOS.get(row.get("isdiffpos", "t"))
+    if isdiffpos is None:
+        raise AlertParseError(f"{where} isdiffpos {row.get('isdiffpos')!r} is not t, f, 1 or 0")
+    for name in ("rbversion", "drbversion"):
+        if len(row.get(name) or "") > VERSION_CHARS:
+            raise AlertParseError(f"{where} {name} is longer than {VERSION_CHARS} characters")
     return Detection(
         oid=oid,
-        candid=int(row["candid"]),
-        mjd=row["jd"] - JD_TO_MJD,
-        fid=int(row["fid"]),
+        candid=checked_id(row["candid"], f"{where} candid"),
+        mjd=_mjd(row["jd"], where, latest or latest_mjd()),
+        fid=_fid(row.get("fid"), where),
         ra=row["ra"],
         dec=row["dec"],
         magpsf=row["magpsf"],
         sigmapsf=row["sigmapsf"],
-        isdiffpos=-1 if row.get("isdiffpos") in ("f", "0") else 1,
+        isdiffpos=isdiffpos,
         distnr=_none_if_missing(row.get("distnr")),
         magnr=_none_if_missing(row.get("magnr")),
         sigmagnr=_none_if_missing(row.get("sigmagnr")),
@@ -116,12 +162,12 @@ def _detection(oid: str, row: dict[str, Any], parent_candid: int) -> Detection:
     )
 
 
-def _forced(oid: str, fp: dict[str, Any]) -> ForcedPhotometry:
+def _forced(oid: str, fp: dict[str, Any], where: str, latest: float) -> ForcedPhotometry:
     return ForcedPhotometry(
         oid=oid,
-        pid=int(fp["pid"]),
-        mjd=fp["jd"] - JD_TO_MJD,
-        fid=int(fp["fid"]),
+        pid=checked_id(fp.get("pid"), f"{where} pid"),
+        mjd=_mjd(fp["jd"], where, latest),
+        fid=_fid(fp.get("fid"), where),
         forcediffimflux=_none_if_missing(fp.get("forcediffimflux")),
         forcediffimfluxunc=_none_if_missing(fp.get("forcediffimfluxunc")),
         magzpsci=fp.get("magzpsci"),
@@ -136,6 +182,17 @@ def _stamp(cutout: dict[str, Any] | None) -> bytes | None:
         return None
     data = cutout.get("stampData")
     return bytes(data) if data else None
+
+
+def _mjd(jd: Any, where: str, latest: float) -> float:
+    """The MJD of a ZTF epoch, which must lie within the survey's life."""
+    return checked_number(jd, f"{where} jd", FIRST_JD, latest + JD_TO_MJD) - JD_TO_MJD
+
+
+def _fid(fid: Any, where: str) -> int:
+    if isinstance(fid, bool) or fid not in FIDS:
+        raise AlertParseError(f"{where} fid {fid!r} is not a ZTF filter {FIDS}")
+    return int(fid)
 
 
 def _finite(value: Any) -> bool:
