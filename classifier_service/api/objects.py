@@ -149,7 +149,7 @@ def _top_classes(default_classifier: tuple[str, str] | None):
     return (select(probability)
             .where(probability.c.classifier_name == name,
                    probability.c.classifier_version == version,
-                   probability.c.ranking == 1)
+                   probability.c.ranking == literal(1, literal_execute=True))
             .subquery("p"))
 
 
@@ -194,7 +194,10 @@ def _object_filters(query: ObjectQuery) -> list[ColumnElement[bool]]:
 
 
 def _probability_filters(query: ObjectQuery, prob) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [prob.c.ranking == (query.ranking or 1)]
+    # The ranking is written into the SQL: SQLite uses a partial index (``WHERE ranking = 1``)
+    # only when the query's own condition is that literal, not a bound parameter.
+    ranking = literal(query.ranking or 1, literal_execute=True)
+    where: list[ColumnElement[bool]] = [prob.c.ranking == ranking]
     if query.classifier is not None:
         where.append(prob.c.classifier_name == query.classifier)
     if query.classifier_version is not None:
