@@ -1,9 +1,9 @@
 """The ``/objects`` search: ALeRCE's filters, cone search, ordering and bounded paging.
 
 Builds one SQLAlchemy Core select from validated parameters; the route only runs it.
-Probability filters join the ``probability`` table through its (classifier_name,
-class_name, ranking, probability) index; without them every object carries the top class
-of a default classifier, as ALeRCE's list does with its light-curve classifier.
+Probability filters join the ``probability`` table through its partial indexes over top
+classes (``ranking = 1``, see store/tables.py); without them every object carries the top
+class of a default classifier, as ALeRCE's list does with its light-curve classifier.
 """
 from __future__ import annotations
 
