@@ -9,6 +9,10 @@ from __future__ import annotations
 BAND_OF_FID: dict[int, str] = {1: "g", 2: "r", 3: "i", 4: "u", 5: "z", 6: "y"}
 FID_OF_BAND: dict[str, int] = {band: fid for fid, band in BAND_OF_FID.items()}
 
+# ALeRCE's multisurvey API numbers Rubin's bands its own way (the band_map it sends with every
+# epoch); a self-hosted API answers in the same numbers.
+ALERCE_LSST_BAND_ID: dict[str, int] = {"u": 6, "g": 1, "r": 2, "i": 3, "z": 4, "y": 5}
+
 # The fids each survey observes in, bluest first.
 SURVEY_FIDS: dict[str, tuple[int, ...]] = {"ZTF": (1, 2, 3), "LSST": (4, 1, 2, 3, 5, 6)}
 
