@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import precision_recall_fscore_support
 
+from alerce_contract.bands import fid_of_band
 from alerce_contract.taxonomy import LC_CLASSES, LC_GROUP
 from classifier_service.classifiers.base import Classification
 from classifier_service.classifiers.lc_classifier import (
@@ -170,7 +171,7 @@ def bts_snia_set(data_dir: Path, limit: int | None = None) -> LabelledSet:
     paths = sorted(glob.glob(str(data_dir / BTS_DIR / "ZTF*.csv")))
     for path in paths[:limit] if limit else paths:
         table = pd.read_csv(path)
-        fid = table["band"].map({"g": 1, "R": 2, "r": 2, "i": 3}).fillna(3).astype(int)
+        fid = table["band"].map(fid_of_band).fillna(3).astype(int)
         detections = {"mjd": table["time"], "fid": fid, "magpsf": table["mag"], "sigmapsf": table["magerr"]}
         out.add(build_lightcurve(Path(path).stem, detections), "SNIa", "bts")
     return out
