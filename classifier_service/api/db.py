@@ -39,10 +39,11 @@ class Limits:
     is cancelled (503), so a slow query cannot hold its connection for ever.
     """
 
+    # Together these bound a request's time in the server to about 5 s (wait, then statements).
     concurrency: int = 8
     queue: int = 64
-    queue_wait_s: float = 3.0
-    statement_timeout_s: float = 5.0
+    queue_wait_s: float = 2.0
+    statement_timeout_s: float = 3.0
     pool_timeout_s: float = 5.0
     retry_after_s: int = 1
 
