@@ -56,6 +56,43 @@ def seed_followup_rule():
     return FollowupRule.objects.get_or_create(name=DEMO_RULE["name"], defaults=fields)[0]
 
 
+# The tour's other examples (the stream brings the SNe): the most probable object of each kind,
+# by its light-curve class where the broker has one, else by its stamp class.
+EXAMPLE_KINDS = {
+    "periodic star": (("lc_classifier", ("RRL", "CEP", "E", "DSCT", "LPV", "Periodic-Other")),
+                      ("stamp_classifier", ("VS",))),
+    "AGN": (("lc_classifier", ("AGN", "QSO", "Blazar")), ("stamp_classifier", ("AGN",))),
+}
+
+
+def import_examples(username: str = DEMO_USER) -> list[str]:
+    """Import a periodic star and an AGN from the broker through the data service, for the tour."""
+    from django.contrib.auth.models import User
+
+    from alerce_broker_plugin.dataservice import AlerceBrokerDataService
+    from alerce_contract.client import AlerceApiError
+
+    user = User.objects.get(username=username)
+    service = AlerceBrokerDataService(user=user)
+    imported = []
+    for ways in EXAMPLE_KINDS.values():
+        for classifier, classes in ways:
+            best = []
+            for class_name in classes:
+                try:
+                    best += service.api.query_objects({"classifier": classifier, "class": class_name, "ranking": 1,
+                                                       "order_by": "probability", "order_mode": "DESC",
+                                                       "page_size": 1})["items"]
+                except AlerceApiError:  # this broker has no such classifier (yet)
+                    break
+            if best:
+                result = service.import_object(service.fetch_object(max(best, key=lambda i: i["probability"])["oid"]))
+                result.target.give_user_access(user)
+                imported.append(result.target.name)
+                break
+    return imported
+
+
 CREATE_DEMO_USER = f"""
 from django.contrib.auth.models import User
 user, _ = User.objects.get_or_create(username={DEMO_USER!r}, defaults={{'email': 'demo@example.org'}})
@@ -222,6 +259,27 @@ class Demo:
         self.start_service("tom", [*manage, "runserver", f"127.0.0.1:{self.tom_port}", "--noreload", "--insecure"],
                            self.tom_port)
 
+    def import_examples(self, settle_s: float = 10.0, timeout_s: float = 180.0) -> None:
+        """Once the worker has stored the night (the API's object count stops growing), import the
+        tour's periodic star and AGN."""
+        from alerce_contract.client import AlerceApiError, AlerceClient, AlerceConfig
+
+        api = AlerceClient(AlerceConfig(api_url=f"http://127.0.0.1:{self.api_port}", timeout=10, retries=0))
+        deadline, last, since = time.monotonic() + timeout_s, -1, time.monotonic()
+        while time.monotonic() < deadline:
+            try:
+                total = api.query_objects({"page_size": 1, "count": "true"}).get("total") or 0
+            except AlerceApiError:
+                total = -1
+            if total != last:
+                last, since = total, time.monotonic()
+            elif total > 0 and time.monotonic() - since >= settle_s:
+                break
+            time.sleep(2)
+        self.say("the tour's examples: a periodic star and an AGN from the broker")
+        self.run_once("demo-examples", [str(BIN / "python"), "manage.py", "shell", "-c",
+                                        "from example_tom.demo import import_examples; print(import_examples())"])
+
     def simulate(self) -> None:
         """The last night's alerts, into Kafka, with the simulator's progress bar."""
         start_mjd = last_night_mjd(now_mjd())
@@ -314,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         demo.setup_tom()
         demo.start_services()
         demo.simulate()
+        demo.import_examples()
         if args.check is not None:
             n = wait_for_classified_targets(args.check)
             demo.report()

@@ -13,6 +13,7 @@ from tom_targets.models import Target
 
 from alerce_contract.bands import SURVEY_FIDS, fid_of_band
 from alerce_contract.mjd import datetime_to_mjd
+from alerce_broker_plugin.ingest import FORCED_REDUCTION
 from facilities.tns.report import PhotometryPoint, UpperLimit
 
 
@@ -65,8 +66,10 @@ def _top_classes(target: Target) -> dict[str, tuple[str, float]]:
 def _photometry(target: Target) -> dict:
     detections: list[PhotometryPoint] = []
     limits: list[UpperLimit] = []
-    rows = PhotometryReducedDatum.objects.filter(target=target).values_list(
-        "timestamp", "bandpass", "brightness", "brightness_error", "limit")
+    # Forced photometry is measured at every epoch, before the source appeared too: it is not
+    # a detection (a TNS discovery date or a rule's "first detected" must not come from it).
+    rows = (PhotometryReducedDatum.objects.filter(target=target).exclude(reduction_version=FORCED_REDUCTION)
+            .values_list("timestamp", "bandpass", "brightness", "brightness_error", "limit"))
     for timestamp, bandpass, brightness, error, limit in rows:
         fid = fid_of_band(bandpass)
         if fid not in REPORTED_FIDS:

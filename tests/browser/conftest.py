@@ -98,14 +98,18 @@ def seen(browser_context):
     return watch(browser_context)
 
 
+def log_in(page, tom_url: str, user, password: str = PASSWORD) -> None:
+    page.goto(f"{tom_url}/accounts/login/")
+    page.fill("input[name=login]", user.username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{tom_url}/")
+
+
 @pytest.fixture
 def observer_page(browser_context, seen, tom, observer):
     page = browser_context.new_page()
-    page.goto(f"{tom.url}/accounts/login/")
-    page.fill("input[name=login]", observer.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{tom.url}/")
+    log_in(page, tom.url, observer)
     seen.clear()
     yield page
 

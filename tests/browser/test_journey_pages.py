@@ -1,0 +1,87 @@
+"""The other pages of the observer's journeys, in a browser against the real stack: the home
+page's tour, the data service's form and results (and Create Targets from them), Tonight with
+the demo's follow-up rule, and the broker API's own docs. Each passes pagecheck's checks:
+every image drawn, nothing fetched from outside loopback, no console error, HTML in budget."""
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from tom_dataproducts.models import PhotometryReducedDatum
+from tom_targets.models import Target
+
+from tests.browser.conftest import import_object
+from tests.browser.pagecheck import assert_page_ok, open_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def fresh_sn_oids(api_url: str, n: int) -> list[str]:
+    import requests
+
+    from alerce_contract.mjd import now_mjd
+
+    items = requests.get(f"{api_url}/ztf/v1/objects", timeout=30, params={
+        "classifier": "stamp_classifier", "class": "SN", "ranking": 1, "probability": 0.7,
+        "firstmjd": [now_mjd() - 1.5, now_mjd()], "order_by": "probability", "order_mode": "DESC",
+        "page_size": n}).json()["items"]
+    return [item["oid"] for item in items]
+
+
+def test_the_home_page_is_a_tour(observer_page, seen, tom, stack, observer, screenshot):
+    for oid in fresh_sn_oids(stack.api_url, 1):
+        import_object(oid, observer)
+    page = observer_page
+    open_page(page, seen, f"{tom.url}/")
+    assert page.locator("#demo-tour a#tour-sn-hunter").get_attribute("href").endswith("?hours=36")
+    assert page.locator("#tour-api-docs").get_attribute("href") == f"{stack.api_url}/docs"
+    assert page.locator(".tour-example a").count() >= 1  # the fresh SN
+    assert_page_ok(page, seen)
+    screenshot(page, "home")
+
+
+def test_data_service_form_results_and_create_targets(observer_page, seen, tom, screenshot):
+    page = observer_page
+    open_page(page, seen, f"{tom.url}{reverse('dataservices:create')}?data_service=ALeRCEBroker")
+    page.select_option("select[name=classifier]", "stamp_classifier")
+    page.wait_for_function("document.querySelectorAll('select[name=class_name] option').length > 1")
+    page.select_option("select[name=class_name]", "SN")
+    page.fill("input[name=ranking]", "1")
+    page.fill("input[name=max_results]", "10")
+    page.click("#submit-id-submit")
+    page.wait_for_selector("input[name=selected_results]")
+    rows = page.locator("input[name=selected_results]").count()
+    assert rows == 10
+    assert_page_ok(page, seen)
+    screenshot(page, "data_service_results")
+
+    page.check("#selectAll")
+    page.click("input[type=submit][value='Create Targets']")
+    page.wait_for_url(f"{tom.url}/targets/**")
+    assert Target.objects.count() == rows
+    assert all(PhotometryReducedDatum.objects.filter(target=t).exists() for t in Target.objects.all())
+    assert page.locator(".alert-danger").count() == 0
+    assert_page_ok(page, seen)
+
+
+def test_tonight_lists_the_demo_rules_candidates_with_visibility_windows(observer_page, seen, tom, stack,
+                                                                         observer, screenshot):
+    from example_tom.demo import seed_followup_rule
+
+    seed_followup_rule()
+    for oid in fresh_sn_oids(stack.api_url, 12):
+        import_object(oid, observer)
+    page = observer_page
+    open_page(page, seen, f"{tom.url}/facilities/tonight/")
+    assert page.locator(".followup-candidate").count() >= 1
+    assert page.locator(".followup-candidate .visibility-window").count() >= 1
+    assert_page_ok(page, seen)
+    screenshot(page, "tonight")
+
+
+def test_the_api_docs_load_offline(browser_context, seen, stack, screenshot):
+    page = browser_context.new_page()
+    open_page(page, seen, f"{stack.api_url}/docs")
+    page.wait_for_selector(".swagger-ui .opblock")
+    assert page.locator(".swagger-ui .opblock").count() > 5
+    assert_page_ok(page, seen)
+    screenshot(page, "api_docs")
