@@ -14,14 +14,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
-from classifier_service.stream.tansu import free_port
-from tests.api.api_store_builder import replay_into_store
+from tests.realstack import replay, serve
 
 BIN = Path(sys.executable).parent
 ALERTS = "ztf_alerts/ampel-ztf/ztf_public_20180819_mod1000"  # 30 objects with cutouts
@@ -107,27 +104,11 @@ def new_tom(folder: Path, api_url: str) -> Path:
 
 @pytest.fixture(scope="module")
 def api_url(shared_data, tmp_path_factory):
-    """``alerce-classifier serve`` (a real process) over a store of real replayed alerts."""
-    store = f"sqlite:///{tmp_path_factory.mktemp('store') / 'alerce.sqlite3'}"
-    replay_into_store(store, sorted((shared_data / ALERTS).glob("*.avro")))
-    port = free_port()
-    server = subprocess.Popen([str(BIN / "alerce-classifier"), "--log-level", "WARNING", "serve", "--db", store,
-                               "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                requests.get(f"{url}/ztf/v1/classifiers", timeout=5).raise_for_status()
-                break
-            except requests.RequestException:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"serve did not start: {server.stdout.read() if server.stdout else ''}")
-                time.sleep(0.3)
+    """``alerce-classifier serve`` (a real process) over a store the real worker replayed real alerts into."""
+    folder = tmp_path_factory.mktemp("broker")
+    store = replay(f"sqlite:///{folder / 'alerce.sqlite3'}", shared_data / ALERTS)
+    with serve(store, folder / "serve.log") as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
