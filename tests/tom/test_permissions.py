@@ -189,3 +189,17 @@ def test_impossible_coordinates_are_refused_with_an_error_not_a_500(world, ra, d
                            .replace("nan", "NaN").replace("inf", "Infinity"), content_type="application/json")
     assert response.status_code == 400, response.content
     assert not Target.objects.filter(name="bad").exists()
+
+
+def test_the_sn_hunter_does_not_create_a_target_at_an_impossible_position(world, monkeypatch):
+    from alerce_broker_plugin.dataservice import AlerceBrokerDataService
+
+    broker_object = SimpleNamespace(oid="ZTF26nowhere", ra=float("nan"), dec=float("inf"))
+    monkeypatch.setattr(AlerceBrokerDataService, "fetch_object", lambda self, oid: broker_object)
+    monkeypatch.setattr(AlerceBrokerDataService, "import_object", lambda self, obj: pytest.fail("imported"))
+
+    response = browser(world["alice"]).post("/alerce/sn-hunter/create-target/", {"oid": "ZTF26nowhere"})
+
+    assert response.status_code == 302 and not Target.objects.filter(name="ZTF26nowhere").exists()
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "no valid position" in message
