@@ -31,12 +31,13 @@ ERROR_RESPONSES = {
 }
 
 
-def create_app(store: str | Engine, limits: Limits = Limits()) -> FastAPI:
+def create_app(store: str | Engine, limits: Limits | None = None) -> FastAPI:
     """The API over the store at ``store`` (a sqlite:/// or postgresql:// URL, or an engine).
 
-    An engine passed in is used as it is: its pool should hold ``limits.concurrency``
-    connections, as ``read_only_engine`` makes it.
+    ``limits`` default to ``Limits.from_environment()``. An engine passed in is used as it
+    is: its pool should hold ``limits.concurrency`` connections, as ``read_only_engine``'s does.
     """
+    limits = limits or Limits.from_environment()
     app = FastAPI(
         title="ALeRCE-compatible classifier_service API",
         description="ALeRCE's ZTF API (ztf/v1 and its stamp route) and LSST API (object_api, "

@@ -11,6 +11,7 @@ never waits for a connection another request holds.
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -46,6 +47,17 @@ class Limits:
     statement_timeout_s: float = 3.0
     pool_timeout_s: float = 5.0
     retry_after_s: int = 1
+
+    @classmethod
+    def from_environment(cls) -> Limits:
+        """The defaults, overridden by ALERCE_API_CONCURRENCY, ALERCE_API_QUEUE,
+        ALERCE_API_QUEUE_WAIT and ALERCE_API_STATEMENT_TIMEOUT (seconds) where set."""
+        names = {"concurrency": ("ALERCE_API_CONCURRENCY", int),
+                 "queue": ("ALERCE_API_QUEUE", int),
+                 "queue_wait_s": ("ALERCE_API_QUEUE_WAIT", float),
+                 "statement_timeout_s": ("ALERCE_API_STATEMENT_TIMEOUT", float)}
+        return cls(**{field: kind(os.environ[name]) for field, (name, kind) in names.items()
+                      if os.environ.get(name)})
 
 
 def read_only_engine(url: str, limits: Limits = Limits()) -> Engine:

@@ -133,3 +133,12 @@ def test_a_runaway_postgres_statement_is_cancelled_at_its_deadline(pg_url):
     with engine.connect() as conn, pytest.raises(OperationalError, match="statement timeout"):
         conn.execute(text("SELECT pg_sleep(5)"))
     engine.dispose()
+
+
+def test_limits_come_from_the_environment_where_set(monkeypatch):
+    monkeypatch.setenv("ALERCE_API_CONCURRENCY", "20")
+    monkeypatch.setenv("ALERCE_API_STATEMENT_TIMEOUT", "0.5")
+    monkeypatch.setenv("ALERCE_API_QUEUE", "")
+    limits = Limits.from_environment()
+    assert (limits.concurrency, limits.statement_timeout_s) == (20, 0.5)
+    assert limits.queue == Limits().queue
