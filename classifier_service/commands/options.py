@@ -53,36 +53,25 @@ def converter(convert: Callable[[str], Any]) -> Callable[[str], Any]:
     return parse
 
 
-@converter
-def positive_int(text: str) -> int:
-    value = _number(int, text, "a whole number")
-    if value < 1:
-        raise ValueError("must be at least 1")
-    return value
+def _at_least(kind: type, minimum: float, *, above: bool = False) -> Callable[[str], Any]:
+    """A converter of numbers of ``kind`` no less than ``minimum`` (more than it, when ``above``)."""
+    what = "a whole number" if kind is int else "a number"
+    rule = f"must be more than {minimum}" if above else f"must be {minimum} or more"
+
+    def convert(text: str) -> Any:
+        value = _number(kind, text, what)
+        if not (value > minimum if above else value >= minimum):  # NaN fails both
+            raise ValueError(rule)
+        return value
+
+    convert.__name__ = f"{kind.__name__} of at least {minimum}"
+    return converter(convert)
 
 
-@converter
-def non_negative_int(text: str) -> int:
-    value = _number(int, text, "a whole number")
-    if value < 0:
-        raise ValueError("must be 0 or more")
-    return value
-
-
-@converter
-def positive_float(text: str) -> float:
-    value = _number(float, text, "a number")
-    if not value > 0:
-        raise ValueError("must be more than 0")
-    return value
-
-
-@converter
-def non_negative_float(text: str) -> float:
-    value = _number(float, text, "a number")
-    if not value >= 0:
-        raise ValueError("must be 0 or more")
-    return value
+positive_int = _at_least(int, 1)
+non_negative_int = _at_least(int, 0)
+positive_float = _at_least(float, 0, above=True)
+non_negative_float = _at_least(float, 0)
 
 
 @converter

@@ -47,7 +47,7 @@ def produce(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
 
 
 def listen(bootstrap: str, topic: str, group: str):
-    stream = ClassifiedAlertStream(BOOTSTRAP_SERVERS=bootstrap, TOPIC=topic, GROUP_ID=group,
+    stream = ClassifiedAlertStream(BOOTSTRAP_SERVERS=bootstrap, TOPIC=topic, GROUP_ID=group, FILTERS=[],  # every alert
                                    CONSUMER_CONFIG=FAST_CONSUMER_SETTINGS, MAX_BACKOFF_S=1.0)
     return stream.listen(stop_after_idle_s=IDLE_S)
 

@@ -51,7 +51,7 @@ CASES = {
                                             "ALERCE_DB='localhost': not a database URL"),
     "bad log level": (["--log-level", "LOUD", "replay", "."], {},
                       "argument --log-level: invalid choice: 'LOUD'"),
-    "zero batch size": (["replay", ".", "--batch-size", "0"], {}, "'0': must be at least 1"),
+    "zero batch size": (["replay", ".", "--batch-size", "0"], {}, "'0': must be 1 or more"),
     "train without torch": (["train", "--only", "stamp", "--quick"], {"HIDE_TORCH": "1"},
                             "training needs torch, which is not installed: pip install '.[train]'"),
     "train into site-packages": (["train", "--out", f"{SITE_PACKAGES}/models"], {},
