@@ -88,14 +88,16 @@ def make_venv(path: Path, *requirements: str) -> Path:
 
 def site_packages_bytes(python: Path) -> int:
     folder = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                            check=True, capture_output=True, text=True).stdout.strip()
+                            check=True, capture_output=True, text=True, cwd=python.parents[2]).stdout.strip()
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file() and not p.is_symlink())
 
 
 def dist_sizes(python: Path) -> dict[str, int]:
     import json
 
-    out = subprocess.run([python, "-c", DIST_SIZES], check=True, capture_output=True, text=True).stdout
+    # Run outside the checkout: its egg-info would count as an installed distribution.
+    out = subprocess.run([python, "-c", DIST_SIZES], check=True, capture_output=True, text=True,
+                         cwd=python.parents[2]).stdout
     return json.loads(out)
 
 
@@ -111,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         print(check.stdout.strip() or check.stderr.strip()[-2000:])
         base = make_venv(root / "tomtoolkit-only", TOMTOOLKIT)
         mb_tom, mb_base = site_packages_bytes(tom) / 1e6, site_packages_bytes(base) / 1e6
-        added = {name: size for name, size in dist_sizes(tom).items() if name not in dist_sizes(base)}
+        in_base = dist_sizes(base)
+        added = {name: size for name, size in dist_sizes(tom).items() if name not in in_base}
         print(f"site-packages, pip install . (no extras): {mb_tom:8.1f} MB")
         print(f"site-packages, {TOMTOOLKIT} alone:  {mb_base:8.1f} MB")
         print(f"difference: {mb_tom - mb_base:+.1f} MB (goal <= +{GOAL_MB} MB)")
