@@ -134,6 +134,21 @@ def _outside_legend() -> dict:
     return dict(x=1.01, xanchor="left", y=1, yanchor="top", bgcolor="rgba(255,255,255,0)")
 
 
+# Forced photometry fainter than this signal-to-noise does not stretch the magnitude axis.
+MIN_FORCED_SNR = 3.0
+RANGE_PADDING_MAG = 0.3
+
+
+def magnitude_range(phot: Photometry) -> tuple[float, float] | None:
+    """(brightest, faintest) of detections, limits and significant forced points, padded: a few
+    noise-dominated forced epochs (mag 30 +- 8) would otherwise squash the light curve flat."""
+    significant = (phot.kind != "forced") | (phot.error <= 1.0857 / MIN_FORCED_SNR)
+    mags = phot.magnitude[significant & np.isfinite(phot.magnitude)]
+    if not mags.size:
+        return None
+    return float(mags.min()) - RANGE_PADDING_MAG, float(mags.max()) + RANGE_PADDING_MAG
+
+
 def lightcurve_figure(phot: Photometry, title: str = "") -> go.Figure:
     """Per band: detections with error bars, upper limits (open triangles) and forced photometry
     in difference magnitudes; with a button to switch to the detections' apparent magnitudes."""
@@ -157,17 +172,22 @@ def lightcurve_figure(phot: Photometry, title: str = "") -> go.Figure:
                                      name=f"{band} apparent", marker_color=color, **TRACE_STYLE["detection"],
                                      hovertemplate="MJD %{x:.4f}<br>%{y:.2f} mag<extra>%{fullData.name}</extra>"))
             scales.append("apparent")
+    bright_faint = magnitude_range(phot)
+    difference_y = ({"yaxis.range": [bright_faint[1], bright_faint[0]], "yaxis.autorange": False}  # faint below
+                    if bright_faint else {"yaxis.autorange": "reversed"})
     fig.update_layout(title=title, height=440, margin=dict(l=10, r=10, t=50, b=40), showlegend=True,
                       legend=_outside_legend(),
                       xaxis=dict(title="MJD (days)", tickformat=".5~f"),  # 61365.25, not 61.365k
                       yaxis=dict(title=DIFFERENCE_AXIS, autorange="reversed"))
+    fig.update_layout(difference_y)
     if "apparent" in scales:
         fig.update_layout(updatemenus=[dict(
             type="buttons", direction="right", x=0, xanchor="left", y=1.12, yanchor="bottom", showactive=True,
-            buttons=[dict(label=label, method="update",
-                          args=[{"visible": [s == scale for s in scales]}, {"yaxis.title.text": axis}])
-                     for label, scale, axis in (("Difference magnitude", "difference", DIFFERENCE_AXIS),
-                                                ("Apparent magnitude", "apparent", APPARENT_AXIS))])])
+            buttons=[dict(label=label, method="update", args=[{"visible": [s == scale for s in scales]}, layout])
+                     for label, scale, layout in (
+                         ("Difference magnitude", "difference", {"yaxis.title.text": DIFFERENCE_AXIS, **difference_y}),
+                         ("Apparent magnitude", "apparent",
+                          {"yaxis.title.text": APPARENT_AXIS, "yaxis.autorange": "reversed"}))])])
     return fig
 
 

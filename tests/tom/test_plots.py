@@ -3,6 +3,7 @@ conditional probabilities labelled as such, values never clipped, a folded curve
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tests.tom.seeding import CLASSIFICATIONS
 from tom_alerce.plots import (
@@ -54,7 +55,8 @@ def test_light_curve_axes_carry_units_and_the_legend_sits_outside_the_data():
                       ["detection", "detection", "limit", "forced", "detection"])
     fig = lightcurve_figure(phot)
     assert [t.name for t in fig.data] == ["g detection", "r detection", "r forced phot.", "r upper limit"]
-    assert fig.layout.yaxis.autorange == "reversed"
+    faint, bright = fig.layout.yaxis.range
+    assert faint > 20 and bright < 18  # faint at the bottom, every point inside
     assert fig.layout.yaxis.title.text == DIFFERENCE_AXIS == "difference magnitude (AB)"
     assert fig.layout.xaxis.title.text == "MJD (days)"
     assert fig.layout.legend.x > 1  # right of the plotting area
@@ -68,8 +70,17 @@ def test_apparent_magnitudes_come_with_a_switch_that_relabels_the_axis():
     assert [t.name for t in fig.data] == ["g detection", "g upper limit", "g apparent"]
     assert [t.visible for t in fig.data] == [None, None, False]
     difference, apparent = fig.layout.updatemenus[0].buttons
-    assert list(apparent.args) == [{"visible": [False, False, True]}, {"yaxis.title.text": APPARENT_AXIS}]
+    assert list(apparent.args) == [{"visible": [False, False, True]},
+                                   {"yaxis.title.text": APPARENT_AXIS, "yaxis.autorange": "reversed"}]
     assert difference.args[0]["visible"] == [True, True, False]
+    assert difference.args[1]["yaxis.title.text"] == DIFFERENCE_AXIS
+
+
+def test_noise_dominated_forced_photometry_does_not_squash_the_light_curve():
+    phot = photometry([0, 1, 2, 3], [18.7, 18.9, 30.2, 19.4], ["g"] * 4, ["detection", "detection", "forced", "limit"])
+    phot.error[2] = 8.0  # a forced epoch with no real flux
+    faint, bright = lightcurve_figure(phot).layout.yaxis.range
+    assert (bright, faint) == pytest.approx((18.4, 19.7))
 
 
 def test_a_periodic_star_gets_its_period_back_and_a_two_cycle_folded_curve():
