@@ -1,0 +1,58 @@
+"""What the ALeRCE tab says beside its figures: magnitude statistics, where a period comes from,
+when a curve is folded, why there is no light-curve class, and numbers at a sensible precision."""
+from __future__ import annotations
+
+import numpy as np
+
+from tests.tom.test_plots import photometry
+from tom_alerce.templatetags.alerce_extras import (
+    display_value,
+    is_periodic,
+    magstats_table,
+    no_lc_class_reason,
+    period_of,
+)
+
+STAMP = {("stamp_classifier", "1.0.0"): {"SN": 0.9, "AGN": 0.1}}
+
+
+def test_magstats_become_one_row_per_band_with_magnitudes_to_a_hundredth_and_mjd_to_1e4():
+    rows = [{"fid": 2, "ndet": 7, "magmean": 18.123456, "magfirst": 18.5, "firstmjd": 61000.123456, "magsigma": None},
+            {"fid": 1, "ndet": 3, "magmean": 19.0}]
+    table = magstats_table(rows)
+    assert [row["band"] for row in table["rows"]] == ["g", "r"]
+    r = dict(zip(table["titles"], table["rows"][1]["cells"]))
+    assert (r["detections"], r["mean"], r["first"], r["first MJD"], r["σ"]) == ("7", "18.12", "18.50", "61000.1235", "–")
+    assert "mean apparent" not in table["titles"]  # no corrected magnitudes, no empty columns
+    assert "mean apparent" in magstats_table([{"fid": 1, "ndet": 2, "magmean_corr": 17.2}])["titles"]
+
+
+def test_the_brokers_period_wins_and_a_periodogram_fills_in_without_one():
+    rng = np.random.default_rng(3)
+    mjd = np.sort(rng.uniform(0, 60, 60))
+    phot = photometry(mjd, 17 + 0.3 * np.sin(2 * np.pi * mjd / 0.37), ["g"] * 60, ["detection"] * 60)
+    assert period_of([{"name": "Multiband_period", "value": 2.5, "fid": 0}], phot) == (
+        2.5, "the broker's Multiband_period feature")
+    period, source = period_of([{"name": "Multiband_period", "value": None}], phot)
+    assert abs(period - 0.37) < 0.004 and "Lomb–Scargle" in source
+
+
+def test_a_curve_is_folded_for_a_periodic_group_or_class_only():
+    assert is_periodic({("lc_classifier_top", "2"): {"Periodic": 0.8, "Transient": 0.2}})
+    assert is_periodic({("lc_classifier", "2"): {"RRL": 0.6, "SNIa": 0.4}})
+    assert not is_periodic({("lc_classifier_top", "2"): {"Transient": 0.8, "Periodic": 0.2}, **STAMP})
+
+
+def test_a_stamp_only_object_says_why_it_has_no_light_curve_class():
+    few = photometry([0, 1, 2, 3], [19] * 4, ["g", "g", "r", "i"], ["detection"] * 4)
+    assert "needs at least 6 detections in g or in r, and this object has 2 in g and 1 in r" in (
+        no_lc_class_reason(STAMP, few))
+    many = photometry(range(6), [19] * 6, ["r"] * 6, ["detection"] * 6)
+    assert "has not classified its light curve" in no_lc_class_reason(STAMP, many)
+    assert no_lc_class_reason({**STAMP, ("lc_classifier", "2"): {"SNIa": 1.0}}, few) == ""
+
+
+def test_target_extras_show_probabilities_to_two_decimals_and_mjds_to_four():
+    assert display_value("0.9993", "stamp_classifier_probability") == "1.00"
+    assert display_value("61121.149444", "lastmjd") == "61121.1494"
+    assert display_value("SN", "stamp_classifier_class") == "SN"
