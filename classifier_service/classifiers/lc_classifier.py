@@ -116,10 +116,15 @@ class LightCurveClassifier:
         self.bundle = bundle
         self.version = bundle.version
         self.extractor = extractor or FeatureExtractor()
-        if bundle.feature_names != self.extractor.names:
+        missing = set(bundle.feature_names) - set(self.extractor.names)
+        if bundle.feature_version != self.extractor.version or missing:
             raise ValueError(
                 f"{NAME} {bundle.version} was trained on feature version {bundle.feature_version}, "
-                f"which does not match this code's {self.extractor.version}; retrain it")
+                f"which does not match this code's {self.extractor.version}"
+                + (f" (missing features: {sorted(missing)[:5]})" if missing else "") + "; retrain it")
+        # The forest's columns, picked by name: the extractor's order does not matter.
+        index = {name: i for i, name in enumerate(self.extractor.names)}
+        self._columns = np.array([index[name] for name in bundle.feature_names])
 
     @classmethod
     def from_artifacts(cls, path: Path | str | None = None) -> LightCurveClassifier:
@@ -164,7 +169,7 @@ class LightCurveClassifier:
             eligible, features = self._features(lightcurves, eligible)
         if not eligible:
             return results
-        top, within, full = self.bundle.forest.predict_proba(features)
+        top, within, full = self.bundle.forest.predict_proba(features[:, self._columns])
         for row, i in enumerate(eligible):
             results[i] = Classification(
                 outputs=self._outputs(top[row], {g: p[row] for g, p in within.items()}, full[row]),

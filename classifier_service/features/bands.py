@@ -28,6 +28,20 @@ class Band:
     sigmapsf: np.ndarray
     isdiffpos: np.ndarray
     mag_corr: np.ndarray  # apparent magnitudes, NaN where uncorrected
+    nd_mjd: np.ndarray  # this band's non-detections (upper limits)
+    nd_limit: np.ndarray
+
+
+@dataclass(slots=True, frozen=True)
+class ObjectBands:
+    """One object as every feature group sees it: its light curve and its bands split once."""
+
+    lightcurve: LightCurve
+    bands: dict[int, Band]
+
+    @classmethod
+    def of(cls, lc: LightCurve) -> ObjectBands:
+        return cls(lc, split_bands(lc))
 
 
 def is_classifiable(lc: LightCurve) -> bool:
@@ -59,5 +73,7 @@ def split_bands(lc: LightCurve) -> dict[int, Band]:
             sigmapsf=np.asarray(lc.sigmapsf[keep][order], dtype=np.float64),
             isdiffpos=np.asarray(lc.isdiffpos[keep][order], dtype=np.float64),
             mag_corr=np.asarray(lc.magpsf_corr[keep][order], dtype=np.float64),
+            nd_mjd=np.asarray(lc.nd_mjd[lc.nd_fid == fid], dtype=np.float64),
+            nd_limit=np.asarray(lc.nd_diffmaglim[lc.nd_fid == fid], dtype=np.float64),
         )
     return bands

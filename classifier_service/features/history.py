@@ -1,14 +1,15 @@
 """Features light_curve lacks: detection history, ALeRCE's SN non-detection features,
 colours, structure-function terms and the alert's stamp metadata.
 
-All are cheap per-object numpy reductions; the names follow ALeRCE's feature table.
+All are cheap per-object numpy reductions returning {name: value}; the names follow
+ALeRCE's feature table, and ``groups`` turns each function into a feature group.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from classifier_service.features.bands import Band
-from classifier_service.lightcurve.model import LightCurve
+from classifier_service.features.bands import Band, ObjectBands
+from classifier_service.features.groups import BandFeatures, FeatureGroup, ObjectFeatures
 
 DETECTION_NAMES: tuple[str, ...] = (
     "n_det", "delta_mjd_fid", "delta_mag_fid", "positive_fraction", "first_mag", "min_mag",
@@ -32,44 +33,48 @@ DRW_TAU_GRID = np.logspace(0.0, 3.5, 22)  # days
 DRW_SIGMA_GRID = np.logspace(-2.3, 0.2, 16)  # mag, the walk's stationary standard deviation
 
 
-def detection_features(band: Band) -> np.ndarray:
+def detection_features(band: Band) -> dict[str, float]:
     """Counts, spans and levels of one band's detections."""
     if band.mjd.size == 0:
-        return np.array([0.0] + [np.nan] * (len(DETECTION_NAMES) - 1))
+        return {"n_det": 0.0, **dict.fromkeys(DETECTION_NAMES[1:], np.nan)}
     q75, q25 = np.percentile(band.mag, [75, 25])
-    return np.array([
-        band.mjd.size, band.mjd[-1] - band.mjd[0], band.mag.max() - band.mag.min(),
-        np.mean(band.isdiffpos > 0), band.mag[0], band.mag.min(), band.mag.mean(), q75 - q25,
-    ])
+    return {
+        "n_det": band.mjd.size, "delta_mjd_fid": band.mjd[-1] - band.mjd[0],
+        "delta_mag_fid": band.mag.max() - band.mag.min(), "positive_fraction": np.mean(band.isdiffpos > 0),
+        "first_mag": band.mag[0], "min_mag": band.mag.min(), "mean_mag": band.mag.mean(), "iqr": q75 - q25,
+    }
 
 
-def non_detection_features(band: Band, nd_mjd: np.ndarray, nd_limit: np.ndarray) -> np.ndarray:
+def non_detection_features(band: Band) -> dict[str, float]:
     """ALeRCE's SN non-detection features for one band (limits before/after the first detection)."""
-    out = np.full(len(NON_DETECTION_NAMES), np.nan)
+    out = dict.fromkeys(NON_DETECTION_NAMES, np.nan)
     if band.mjd.size == 0:
         return out
     first = band.mjd[0]
-    before, after = nd_mjd < first, nd_mjd > first
-    out[0], out[1] = np.count_nonzero(before), np.count_nonzero(after)
-    if out[0]:
-        limits = nd_limit[before]
-        last = np.argmax(nd_mjd[before])
-        out[2], out[3] = limits.max(), np.median(limits)
-        out[4], out[5] = limits[last], first - nd_mjd[before][last]
-        out[8] = out[3] - band.magpsf.min()
-        out[9] = out[4] - band.magpsf[0]
-    if out[1]:
-        out[6], out[7] = nd_limit[after].max(), np.median(nd_limit[after])
+    before, after = band.nd_mjd < first, band.nd_mjd > first
+    out["n_non_det_before_fd"], out["n_non_det_after_fd"] = np.count_nonzero(before), np.count_nonzero(after)
+    if before.any():
+        limits = band.nd_limit[before]
+        last = np.argmax(band.nd_mjd[before])
+        out["max_diffmaglim_before_fd"], out["median_diffmaglim_before_fd"] = limits.max(), np.median(limits)
+        out["last_diffmaglim_before_fd"] = limits[last]
+        out["last_mjd_before_fd"] = first - band.nd_mjd[before][last]
+        out["dmag_non_det_fd"] = out["median_diffmaglim_before_fd"] - band.magpsf.min()
+        out["dmag_first_det_fd"] = out["last_diffmaglim_before_fd"] - band.magpsf[0]
+    if after.any():
+        out["max_diffmaglim_after_fd"] = band.nd_limit[after].max()
+        out["median_diffmaglim_after_fd"] = np.median(band.nd_limit[after])
     return out
 
 
-def structure_function(band: Band) -> np.ndarray:
+def structure_function(band: Band) -> dict[str, float]:
     """Power-law structure function SF(τ) = A (τ / 1 yr)^γ, noise-corrected, fitted in log space.
 
     Stochastic variables (AGN, QSO, blazars) have γ ≈ 0.3–0.5; periodic stars flatten out.
     """
+    undefined = dict.fromkeys(SF_NAMES, np.nan)
     if band.mjd.size < 6:
-        return np.full(len(SF_NAMES), np.nan)
+        return undefined
     keep = np.unique(np.linspace(0, band.mjd.size - 1, min(band.mjd.size, SF_MAX_POINTS)).astype(int))
     t, m, e = band.mjd[keep], band.mag[keep], band.err[keep]
     i, j = np.triu_indices(t.size, k=1)
@@ -77,7 +82,7 @@ def structure_function(band: Band) -> np.ndarray:
     variance = (m[j] - m[i]) ** 2 - e[i] ** 2 - e[j] ** 2
     usable = lag > 0.5  # drop same-night pairs: they measure noise, not variability
     if np.count_nonzero(usable) < 10:
-        return np.full(len(SF_NAMES), np.nan)
+        return undefined
     log_lag = np.log10(lag[usable])
     which = np.clip(np.digitize(log_lag, SF_LOG_LAG_EDGES), 0, SF_LOG_LAG_EDGES.size)
     counts = np.bincount(which, minlength=SF_LOG_LAG_EDGES.size + 1)
@@ -85,12 +90,12 @@ def structure_function(band: Band) -> np.ndarray:
     mean_lag = np.bincount(which, weights=log_lag, minlength=counts.size) / np.maximum(counts, 1)
     good = (counts > 0) & (mean_var > 0)
     if np.count_nonzero(good) < 2:
-        return np.array([0.0, 0.0])
+        return {"SF_amplitude": 0.0, "SF_gamma": 0.0}
     gamma, intercept = np.polyfit(mean_lag[good] - np.log10(SF_REFERENCE_LAG), 0.5 * np.log10(mean_var[good]), 1)
-    return np.array([10.0**intercept, gamma])
+    return {"SF_amplitude": 10.0**intercept, "SF_gamma": gamma}
 
 
-def damped_random_walk(band: Band) -> np.ndarray:
+def damped_random_walk(band: Band) -> dict[str, float]:
     """Damped-random-walk (Ornstein–Uhlenbeck) timescale τ and amplitude σ of one band.
 
     Maximum likelihood on a (τ, σ) grid, all evaluated at once: each point is predicted
@@ -99,7 +104,7 @@ def damped_random_walk(band: Band) -> np.ndarray:
     terms without a Gaussian-process fit). AGN and QSO have τ of months to years.
     """
     if band.mjd.size < 6:
-        return np.full(len(DRW_NAMES), np.nan)
+        return dict.fromkeys(DRW_NAMES, np.nan)
     keep = np.unique(np.linspace(0, band.mjd.size - 1, min(band.mjd.size, SF_MAX_POINTS)).astype(int))
     t, x, e = band.mjd[keep], band.mag[keep] - band.mag[keep].mean(), band.err[keep]
     dt = np.maximum(np.diff(t), 1e-3)
@@ -108,22 +113,25 @@ def damped_random_walk(band: Band) -> np.ndarray:
     variance = DRW_SIGMA_GRID[None, :, None] ** 2 * (1 - a**2) + e[1:] ** 2 + a**2 * e[:-1] ** 2
     loglike = -0.5 * np.sum(np.log(variance) + residual**2 / variance, axis=-1)
     best_tau, best_sigma = np.unravel_index(np.argmax(loglike), loglike.shape)
-    return np.array([DRW_TAU_GRID[best_tau], DRW_SIGMA_GRID[best_sigma]])
+    return {"DRW_tau": DRW_TAU_GRID[best_tau], "DRW_sigma": DRW_SIGMA_GRID[best_sigma]}
 
 
-def colour_features(g: Band, r: Band) -> np.ndarray:
+def colour_features(obj: ObjectBands) -> dict[str, float]:
     """g − r at maximum brightness and on average, from difference and from apparent magnitudes."""
+    g, r = obj.bands[1], obj.bands[2]
+    out = dict.fromkeys(COLOUR_NAMES, np.nan)
     if g.mjd.size == 0 or r.mjd.size == 0:
-        return np.full(len(COLOUR_NAMES), np.nan)
+        return out
+    out["g-r_max"], out["g-r_mean"] = g.magpsf.min() - r.magpsf.min(), g.magpsf.mean() - r.magpsf.mean()
     g_corr, r_corr = g.mag_corr[np.isfinite(g.mag_corr)], r.mag_corr[np.isfinite(r.mag_corr)]
-    corrected = ([g_corr.min() - r_corr.min(), g_corr.mean() - r_corr.mean()]
-                 if g_corr.size and r_corr.size else [np.nan, np.nan])
-    return np.array([g.magpsf.min() - r.magpsf.min(), g.magpsf.mean() - r.magpsf.mean(), *corrected])
+    if g_corr.size and r_corr.size:
+        out["g-r_max_corr"], out["g-r_mean_corr"] = g_corr.min() - r_corr.min(), g_corr.mean() - r_corr.mean()
+    return out
 
 
-def metadata_features(lc: LightCurve) -> np.ndarray:
+def metadata_features(obj: ObjectBands) -> dict[str, float]:
     """PS1 star/galaxy scores and distances of the nearest sources, and the nearest one's colour."""
-    meta = lc.metadata or {}
+    meta = obj.lightcurve.metadata or {}
 
     def value(key: str) -> float:
         v = meta.get(key)
@@ -133,7 +141,23 @@ def metadata_features(lc: LightCurve) -> np.ndarray:
             return np.nan
         return v if np.isfinite(v) and v > -99 else np.nan
 
-    return np.array([
-        value("sgscore1"), value("distpsnr1"), value("sgscore2"), value("distpsnr2"),
-        value("sgmag1") - value("srmag1"),
-    ])
+    return {
+        "sgscore1": value("sgscore1"), "distpsnr1": value("distpsnr1"), "sgscore2": value("sgscore2"),
+        "distpsnr2": value("distpsnr2"), "ps_g-r": value("sgmag1") - value("srmag1"),
+    }
+
+
+def groups(fid: int) -> tuple[FeatureGroup, ...]:
+    """This module's per-band feature groups for band ``fid``."""
+    return (
+        BandFeatures(DETECTION_NAMES, detection_features, fid),
+        BandFeatures(NON_DETECTION_NAMES, non_detection_features, fid),
+        BandFeatures(SF_NAMES, structure_function, fid),
+        BandFeatures(DRW_NAMES, damped_random_walk, fid),
+    )
+
+
+OBJECT_GROUPS: tuple[FeatureGroup, ...] = (
+    ObjectFeatures(COLOUR_NAMES, colour_features),
+    ObjectFeatures(METADATA_NAMES, metadata_features),
+)

@@ -46,7 +46,7 @@ from classifier_service.train.model_card import ConfusionMatrix, ModelCard, writ
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "1.1.0"
+MODEL_VERSION = "1.2.0"
 TEST_FRACTION = 0.3
 SIMULATED_BASELINE_DAYS = (30.0, 730.0)
 WITHOUT_CONTEXT = 0.2  # share of simulated training curves stripped of limits and metadata

@@ -107,6 +107,26 @@ def test_a_malformed_light_curve_is_skipped_and_the_rest_of_the_batch_classified
     assert results[1].outputs
 
 
+def test_the_forest_takes_its_columns_by_name_whatever_the_order_of_the_feature_groups(classifier, real_sne):
+    from classifier_service.features import FeatureExtractor
+    from classifier_service.features.extractor import FEATURE_GROUPS
+
+    order = np.random.default_rng(0).permutation(len(FEATURE_GROUPS))
+    shuffled = LightCurveClassifier(classifier.bundle, FeatureExtractor([FEATURE_GROUPS[i] for i in order]))
+    curves = real_sne.lightcurves[:8]
+    expected, found = classifier.classify_lightcurves(curves), shuffled.classify_lightcurves(curves)
+    assert [r.outputs for r in found] == [r.outputs for r in expected]
+    assert [r.features for r in found] == [r.features for r in expected]
+
+
+def test_an_artifact_whose_features_the_code_lacks_does_not_load(classifier):
+    from dataclasses import replace
+
+    stale = replace(classifier.bundle, feature_names=[*classifier.bundle.feature_names, "retired_feature"])
+    with pytest.raises(ValueError, match="retrain"):
+        LightCurveClassifier(stale)
+
+
 def test_classify_answers_each_input_of_a_batch_in_order(classifier, real_sne):
     def as_input(lc):
         det = Detection(oid=lc.oid, candid=1, mjd=float(lc.mjd[-1]), fid=int(lc.fid[-1]), ra=0.0, dec=0.0,

@@ -6,8 +6,10 @@ import pytest
 
 from classifier_service.features import FEATURE_KEYS, FeatureExtractor, is_classifiable
 from classifier_service.features.bands import split_bands
+from classifier_service.features.extractor import FEATURE_GROUPS
+from classifier_service.features.groups import BandFeatures
 from classifier_service.features.history import damped_random_walk, non_detection_features, structure_function
-from classifier_service.features.spm import SPM_NAMES, fit_spm_batch, mag_to_flux, spm_flux
+from classifier_service.features.spm import SPM_NAMES, band_flux, fit_spm, spm_flux
 from classifier_service.lightcurve import build_lightcurve
 from classifier_service.lightcurve.model import LightCurve
 
@@ -48,11 +50,11 @@ def test_multiband_periodogram_recovers_a_sine_period(period):
 
 def test_spm_fit_recovers_known_parameters():
     rng = np.random.default_rng(2)
-    truth = np.array([[1000.0, 12.0, 20.0, 0.3, 3.0, 25.0]])  # A, t0, gamma, beta, tau_rise, tau_fall
+    truth = dict(SPM_A=1000.0, SPM_baseline=0.0, SPM_t0=12.0, SPM_tau_rise=3.0, SPM_tau_fall=25.0,
+                 SPM_beta=0.3, SPM_gamma=20.0, SPM_chi=1.0)
     days = np.sort(rng.uniform(0, 120, 60))
-    flux = spm_flux(days[None, :], truth)[0] + rng.normal(0, 15.0, days.size)
-    fitted = fit_spm_batch([(58000.0 + days, flux, np.full(days.size, 15.0))])[0]
-    values = dict(zip(SPM_NAMES, fitted))
+    flux = spm_flux(days, np.array([truth[name] for name in SPM_NAMES])) + rng.normal(0, 15.0, days.size)
+    values = dict(zip(SPM_NAMES, fit_spm(58000.0 + days, flux, np.full(days.size, 15.0))))
     assert values["SPM_t0"] + days[0] == pytest.approx(12.0, abs=2.0)  # SPM_t0 counts from the first point
     assert values["SPM_A"] == pytest.approx(1000.0, rel=0.15)
     assert values["SPM_tau_fall"] == pytest.approx(25.0, rel=0.3)
@@ -66,16 +68,13 @@ def test_spm_fits_a_simulated_supernova_well():
     sim = simulate_lightcurve("SNIa", rng, min_detections=12)
     lc = build_lightcurve("sn", sim.detections("sn"), sim.non_detections("sn"), sim.metadata)
     band = max(split_bands(lc).values(), key=lambda b: b.mjd.size)
-    flux = mag_to_flux(band.magpsf, band.isdiffpos)
-    fitted = fit_spm_batch([(band.mjd, flux, flux * 0.921 * band.sigmapsf)])[0]
-    values = dict(zip(SPM_NAMES, fitted))
+    values = dict(zip(SPM_NAMES, fit_spm(*band_flux(band))))
     assert values["SPM_A"] > 0
     assert values["SPM_chi"] < 5.0
 
 
 def test_spm_leaves_too_short_curves_undefined():
-    short = (np.arange(3.0), np.ones(3), np.ones(3))
-    assert np.isnan(fit_spm_batch([short])).all()
+    assert np.isnan(fit_spm(np.arange(3.0), np.ones(3), np.ones(3))).all()
 
 
 def test_only_objects_with_six_detections_in_g_or_r_are_classifiable():
@@ -89,13 +88,14 @@ def test_only_objects_with_six_detections_in_g_or_r_are_classifiable():
 def test_non_detection_features_describe_limits_before_the_first_detection():
     mjd = np.array([100.0, 101.0, 102.0])
     lc = apparent_lightcurve(mjd, np.ones(3, int), np.array([18.0, 17.5, 17.8]))
-    band = split_bands(lc)[1]
-    values = non_detection_features(band, np.array([90.0, 95.0, 99.0, 105.0]), np.array([20.0, 20.5, 19.5, 20.2]))
-    named = dict(zip(
-        ("n_before", "n_after", "max_before", "median_before", "last_before", "days_since_last"),
-        values[:6]))
-    assert named == {"n_before": 3, "n_after": 1, "max_before": 20.5, "median_before": 20.0,
-                     "last_before": 19.5, "days_since_last": 1.0}
+    lc.nd_mjd, lc.nd_fid = np.array([90.0, 95.0, 99.0, 105.0]), np.ones(4, np.int8)
+    lc.nd_diffmaglim = np.array([20.0, 20.5, 19.5, 20.2])
+    values = non_detection_features(split_bands(lc)[1])
+    assert {name: values[name] for name in ("n_non_det_before_fd", "n_non_det_after_fd", "max_diffmaglim_before_fd",
+                                            "median_diffmaglim_before_fd", "last_diffmaglim_before_fd",
+                                            "last_mjd_before_fd")} == {
+        "n_non_det_before_fd": 3, "n_non_det_after_fd": 1, "max_diffmaglim_before_fd": 20.5,
+        "median_diffmaglim_before_fd": 20.0, "last_diffmaglim_before_fd": 19.5, "last_mjd_before_fd": 1.0}
 
 
 def test_structure_function_of_a_random_walk_rises_with_lag():
@@ -103,9 +103,9 @@ def test_structure_function_of_a_random_walk_rises_with_lag():
     mjd, fid = ztf_like_epochs(rng, 200, 600)
     mag = 18 + np.cumsum(rng.normal(0, 0.05, mjd.size))
     band = split_bands(apparent_lightcurve(mjd, np.ones(mjd.size, int), mag))[1]
-    amplitude, gamma = structure_function(band)
-    assert amplitude > 0
-    assert gamma > 0.2
+    values = structure_function(band)
+    assert values["SF_amplitude"] > 0
+    assert values["SF_gamma"] > 0.2
 
 
 def test_batch_returns_one_named_row_per_object_even_for_odd_curves():
@@ -142,6 +142,29 @@ def test_damped_random_walk_timescale_and_amplitude_are_recovered():
         x[i] = a * x[i - 1] + rng.normal(0, sigma * np.sqrt(1 - a * a))
     mag = 18 + x + rng.normal(0, 0.02, mjd.size)
     band = split_bands(apparent_lightcurve(mjd, np.ones(mjd.size, int), mag))[1]
-    found_tau, found_sigma = damped_random_walk(band)
+    found = damped_random_walk(band)
+    found_tau, found_sigma = found["DRW_tau"], found["DRW_sigma"]
     assert tau / 2.5 < found_tau < tau * 2.5
     assert sigma / 1.6 < found_sigma < sigma * 1.6
+
+
+def test_every_group_names_exactly_the_values_it_returns():
+    rng = np.random.default_rng(8)
+    mjd, fid = ztf_like_epochs(rng, 60, 200)
+    lc = apparent_lightcurve(mjd, fid, 17 + rng.normal(0, 0.1, mjd.size), metadata={"sgscore1": 0.5})
+    extractor = FeatureExtractor()
+    names, x = extractor.compute([lc])
+    assert len(set(names)) == len(names) == x.shape[1]
+    reordered = FeatureExtractor(FEATURE_GROUPS[::-1])
+    shuffled_names, shuffled = reordered.compute([lc])
+    assert dict(zip(shuffled_names, shuffled[0].tolist())) == pytest.approx(dict(zip(names, x[0].tolist())),
+                                                                             nan_ok=True)
+
+
+def test_a_group_whose_function_drops_or_renames_a_feature_is_an_error():
+    lc = apparent_lightcurve(np.arange(8.0), np.ones(8, int), np.full(8, 17.0))
+    renamed = BandFeatures(("n_det", "other"), lambda band: {"n_det": 1.0, "renamed": 2.0}, fid=1)
+    short = BandFeatures(("n_det", "other"), lambda band: {"n_det": 1.0}, fid=1)
+    for group in (renamed, short):
+        with pytest.raises((KeyError, ValueError)):
+            FeatureExtractor([group]).compute([lc])
