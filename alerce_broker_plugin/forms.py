@@ -57,8 +57,11 @@ class AlerceBrokerQueryForm(BaseQueryForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.classes_by_classifier: dict[str, list[str]] = {}
+        client = config.api_client()
+        # Say which broker is asked, so a TOM meant for a self-hosted one sees it is not public ALeRCE.
+        self.fields["classifier"].help_text = f"Classifiers of {client.api_url}"
         try:
-            for row in cached_classifiers(config.api_client(), config.classifier_cache_ttl_s()):
+            for row in cached_classifiers(client, config.classifier_cache_ttl_s()):
                 classes = self.classes_by_classifier.setdefault(row["classifier_name"], [])
                 classes.extend(name for name in row["classes"] if name not in classes)
         except AlerceApiError as error:

@@ -39,6 +39,11 @@ def a_saved_query(**fields) -> DataServiceQuery:
     return form.save()
 
 
+def test_the_form_names_the_broker_it_asks_and_asks_no_other(public_alerce):
+    assert AlerceBrokerQueryForm().fields["classifier"].help_text == f"Classifiers of {public_alerce.url}"
+    assert public_alerce.requests == ["/ztf/v1/classifiers"]
+
+
 def test_form_offers_the_brokers_classifiers_and_asks_for_them_once(public_alerce):
     first = AlerceBrokerQueryForm()
     AlerceBrokerQueryForm()
