@@ -164,10 +164,11 @@ probability = Table(
     Index("ix_probability_top", "classifier_name", "probability",
           sqlite_where=text("ranking = 1"), postgresql_where=text("ranking = 1")),
     # The same lists in oid order (the API's default): without these PostgreSQL walks the
-    # primary key for them, reading most of the table when the class is rare.
-    Index("ix_probability_top_class_oid", "classifier_name", "class_name", "oid",
+    # primary key for them, reading most of the table when the class is rare; the trailing
+    # probability lets it test "above p" inside the index.
+    Index("ix_probability_top_class_oid", "classifier_name", "class_name", "oid", "probability",
           postgresql_where=text("ranking = 1")).ddl_if(dialect="postgresql"),
-    Index("ix_probability_top_oid", "classifier_name", "oid",
+    Index("ix_probability_top_oid", "classifier_name", "oid", "probability",
           postgresql_where=text("ranking = 1")).ddl_if(dialect="postgresql"),
 )
 
