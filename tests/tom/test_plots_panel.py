@@ -7,6 +7,7 @@ import numpy as np
 from tests.tom.test_plots import photometry
 from tom_alerce.templatetags.alerce_extras import (
     display_value,
+    extra_label,
     is_periodic,
     magstats_table,
     no_lc_class_reason,
@@ -52,7 +53,8 @@ def test_a_stamp_only_object_says_why_it_has_no_light_curve_class():
     assert no_lc_class_reason({**STAMP, ("lc_classifier", "2"): {"SNIa": 1.0}}, few) == ""
 
 
-def test_target_extras_show_probabilities_to_two_decimals_and_mjds_to_four():
+def test_target_extras_read_as_words_with_probabilities_to_two_decimals_and_mjds_to_four():
     assert display_value("0.9993", "stamp_classifier_probability") == "1.00"
     assert display_value("61121.149444", "lastmjd") == "61121.1494"
     assert display_value("SN", "stamp_classifier_class") == "SN"
+    assert extra_label("stamp_classifier_probability") == "stamp classifier probability"  # wraps between words

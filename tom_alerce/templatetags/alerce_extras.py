@@ -181,3 +181,9 @@ def display_value(value, key: str = "") -> str:
         except (TypeError, ValueError):
             pass
     return truncate_value_for_display(value)
+
+
+@register.filter
+def extra_label(key: str) -> str:
+    """A TargetExtra key as a label that wraps between words: "stamp classifier probability"."""
+    return str(key).replace("_", " ")
