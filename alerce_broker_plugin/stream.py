@@ -22,19 +22,18 @@ the ``alerce_alert_received`` hook: ``HOOKS["alerce_alert_received"]`` is called
 passed), for follow-up and TNS rules. The same alert twice changes nothing and fires nothing.
 
 Offsets are committed only after an alert is stored (or judged unreadable and logged), so
-a crash or a broker outage replays alerts rather than losing them; a failing database or
-broker is retried with exponential backoff.
+a crash or a broker outage replays alerts rather than losing them; a failing database is
+retried with exponential backoff, an unreachable broker waited for (the one consumer loop of
+classifier_service.stream.consumer).
 """
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException
 from django.db import close_old_connections, transaction
 from django.utils.module_loading import import_string
 from tom_alertstreams.alertstreams.alertstream import AlertStream
@@ -44,12 +43,15 @@ from tom_targets.models import TargetList
 from alerce_broker_plugin import config, ingest
 from alerce_broker_plugin.filters import DEFAULT_FILTERS, AlertFilter
 
+if TYPE_CHECKING:
+    from classifier_service.stream.base import RawMessage
+    from classifier_service.stream.consumer import Backoff, KafkaSource
+
 log = logging.getLogger(__name__)
 
 ALERT_HOOK = "alerce_alert_received"
 DEFAULT_DECODER = "alerce_contract.classified.decode_classified"
-CONSUMER_DEFAULTS = {"auto.offset.reset": "earliest"}
-CONSUMER_REQUIRED = {"enable.auto.commit": False}  # we commit, after storing
+BATCH_SIZE = 100  # messages consumed at once; committed together once all are stored
 
 
 class BadMessage(ValueError):
@@ -90,10 +92,13 @@ class ClassifiedAlertStream(AlertStream):
         self.alert_filters = [AlertFilter.from_config(dict(f)) for f in self.filters]
         self.decode: Callable[[bytes], dict[str, Any]] = import_string(self.decoder)
         self._stop = threading.Event()
+        self._source: KafkaSource | None = None
 
     def stop(self) -> None:
         """Ask ``listen`` to return after the message in hand."""
         self._stop.set()
+        if self._source is not None:
+            self._source.stop()
 
     # --- One message ------------------------------------------------------------------------
 
@@ -121,72 +126,57 @@ class ClassifiedAlertStream(AlertStream):
                      filters=outcome.matched)
         return outcome
 
-    # --- The loop ---------------------------------------------------------------------------
+    # --- The loop: classifier_service's one consumer loop -----------------------------------
 
     def consumer_settings(self) -> dict[str, Any]:
-        return {"bootstrap.servers": self.bootstrap_servers, "group.id": self.group_id,
-                "error_cb": _log_kafka_error, **CONSUMER_DEFAULTS, **self.consumer_config, **CONSUMER_REQUIRED}
+        """The librdkafka settings the listener's consumer runs with (CONSUMER_CONFIG included)."""
+        from classifier_service.stream.consumer import consumer_settings
+
+        return consumer_settings(self.bootstrap_servers, self.group_id, self.consumer_config)
 
     def listen(self, stop_after_idle_s: float | None = None) -> ListenReport:
         """Consume until ``stop()``; never raises for a bad message, a failing database or an
         unreachable broker.
 
-        ``stop_after_idle_s`` (for batch runs and tests) also returns once partitions are
-        assigned and no message has come for that long.
+        Consuming, committing (after each batch is stored), idle time, partition EOFs and broker
+        errors follow classifier_service's one consumer loop (:mod:`classifier_service.stream.consumer`,
+        light: confluent-kafka only); what to do with each message is here. ``stop_after_idle_s``
+        (for batch runs and tests) also returns once partitions are assigned and no message has
+        come for that long.
         """
+        from classifier_service.stream.consumer import Backoff, KafkaSource
+
         report = ListenReport()
-        backoff = _Backoff(self.max_backoff_s)
-        consumer = None
-        self._idle_since: float | None = None  # set on partition assignment
-        while not self._stop.is_set():
-            if consumer is None:
-                consumer = self._connect(backoff)
-                continue
-            message = consumer.poll(self.poll_timeout_s)
-            if message is None:
-                if (stop_after_idle_s is not None and self._idle_since is not None
-                        and time.monotonic() - self._idle_since >= stop_after_idle_s):
-                    break
-                continue
-            self._idle_since = time.monotonic()
-            if message.error():
-                if message.error().fatal():
-                    log.error("fatal Kafka error, reconnecting: %s", message.error())
-                    _close(consumer)
-                    consumer = None
-                elif message.error().code() != KafkaError._PARTITION_EOF:
-                    log.warning("Kafka: %s", message.error())
-                continue
-            if self._process(message, report, backoff):
-                _commit(consumer, message)
-        _close(consumer)
+        backoff = Backoff(self.max_backoff_s)
+        self._source = KafkaSource(
+            [self.topic], bootstrap_servers=self.bootstrap_servers, group_id=self.group_id,
+            batch_size=BATCH_SIZE, batch_timeout_s=self.poll_timeout_s, idle_timeout_s=stop_after_idle_s,
+            max_backoff_s=self.max_backoff_s, settings=self.consumer_config)
+        if self._stop.is_set():
+            self._source.stop()
+        try:
+            for batch in self._source.batches():
+                done = []
+                for message in batch:
+                    if not self._process(message, report, backoff):
+                        break
+                    done.append(message)
+                self._source.commit(done)
+        finally:
+            self._source.close()
         return report
 
-    def _connect(self, backoff: "_Backoff") -> Consumer | None:
-        try:
-            consumer = Consumer(self.consumer_settings())
-            consumer.subscribe([self.topic], on_assign=self._on_assign)
-            return consumer
-        except KafkaException as exc:
-            log.error("cannot subscribe to %s at %s: %s", self.topic, self.bootstrap_servers, exc)
-            backoff.wait(self._stop)
-            return None
-
-    def _on_assign(self, _consumer: Consumer, partitions: list) -> None:
-        log.info("listening to %s", ", ".join(f"{p.topic}/{p.partition}" for p in partitions))
-        self._idle_since = time.monotonic()
-
-    def _process(self, message: Any, report: ListenReport, backoff: "_Backoff") -> bool:
+    def _process(self, message: RawMessage, report: ListenReport, backoff: Backoff) -> bool:
         """Handle one message, retrying (with backoff) whatever is not the message's fault.
 
         Returns whether its offset may be committed: False only when stopped mid-retry,
         so the message is read again on restart.
         """
-        location = f"kafka://{message.topic()}/{message.partition()}/{message.offset()}"
+        location = f"kafka://{message.source}"
         report.messages += 1
         while not self._stop.is_set():
             try:
-                outcome = self.handle_payload(message.value(), location)
+                outcome = self.handle_payload(message.payload, location)
             except BadMessage as exc:
                 report.bad_messages += 1
                 log.error("skipping unreadable message: %s", exc)
@@ -201,36 +191,3 @@ class ClassifiedAlertStream(AlertStream):
             report.changed += outcome.changed
             return True
         return False
-
-
-class _Backoff:
-    """Exponential waits from 0.5 s up to ``maximum``, cut short by a stop event."""
-
-    def __init__(self, maximum: float) -> None:
-        self.maximum, self.delay = maximum, 0.5
-
-    def wait(self, stop: threading.Event) -> None:
-        stop.wait(self.delay)
-        self.delay = min(self.delay * 2, self.maximum)
-
-    def reset(self) -> None:
-        self.delay = 0.5
-
-
-def _commit(consumer: Consumer, message: Any) -> None:
-    try:
-        consumer.commit(message=message, asynchronous=False)
-    except KafkaException as exc:  # the alert is stored: a replay after rebalance changes nothing
-        log.warning("commit of %s/%s/%s failed: %s", message.topic(), message.partition(), message.offset(), exc)
-
-
-def _close(consumer: Consumer | None) -> None:
-    if consumer is not None:
-        try:
-            consumer.close()
-        except (KafkaException, RuntimeError) as exc:
-            log.warning("closing the Kafka consumer: %s", exc)
-
-
-def _log_kafka_error(error: KafkaError) -> None:
-    log.warning("Kafka: %s", error)

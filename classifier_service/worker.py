@@ -3,17 +3,22 @@
 Decode → Parse → LightCurves → Cutouts → Classify → Store → Publish, in the style of
 ALeRCE's APF steps: each stage is one class with one ``execute(batch)`` that works on the
 whole batch at once. An alert that fails a stage becomes a dead letter (its raw bytes, the
-stage and the reason) and the batch carries on without it; only infrastructure failures
-(the database, a sink) stop the run, before the source commits.
+stage and the reason) and the batch carries on without it. An infrastructure failure (the
+database or a sink unreachable) is not the alert's fault: the whole batch is retried with
+capped backoff, nothing committed meanwhile, until ``max_outage_s`` passes (then the run
+raises :class:`~classifier_service.stream.base.Unavailable` for its supervisor).
 """
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from classifier_service.alert import Alert, Cutouts
 from classifier_service.classifiers.base import Classification, Classifier, ClassifierInput
@@ -21,7 +26,8 @@ from classifier_service.cutouts import CutoutError, decode_cutouts
 from classifier_service.lightcurve import ObjectSummary, merge_with_stored, summarise
 from classifier_service.store import BatchWrite, RejectedRows, Store
 from classifier_service.store import rows as store_rows
-from classifier_service.stream.base import ClassifiedAlert, DeadLetter, RawMessage, Sink, Source
+from classifier_service.stream.base import ClassifiedAlert, DeadLetter, RawMessage, Sink, Source, Unavailable
+from classifier_service.stream.consumer import Backoff
 from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
 from classifier_service.surveys.registry import SchemaRegistry
@@ -372,15 +378,23 @@ class Publish:
         return batch
 
 
+# What "unreachable" looks like: a connection refused, dropped or timed out, a sink unacknowledged.
+INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError, Unavailable)
+
+
 class Worker:
     """Strings the stages together over a source; commits only after store and sinks."""
 
     def __init__(self, source: Source, store: Store, classifiers: Sequence[Classifier] = (),
-                 sinks: Sequence[Sink] = (), schema_registry: SchemaRegistry | None = None) -> None:
+                 sinks: Sequence[Sink] = (), schema_registry: SchemaRegistry | None = None,
+                 max_outage_s: float = 600.0, max_backoff_s: float = 30.0) -> None:
         self.source = source
         self.store = store
         self.classifiers = list(classifiers)
         self.sinks = list(sinks)
+        self.max_outage_s = max_outage_s
+        self.max_backoff_s = max_backoff_s
+        self.stopping = threading.Event()  # cuts a wait between retries short
         self.stages = [Decode(schema_registry), Parse(), LightCurves(store), CheckCutouts(),
                        Classify(self.classifiers), StoreStage(store, self.classifiers), Publish(self.sinks)]
 
@@ -403,17 +417,45 @@ class Worker:
         for messages in self.source.batches():
             if not messages:
                 continue
-            batch_report = self.process(messages)
-            for sink in self.sinks:
-                sink.flush()
-            self.source.commit(messages)
-            report.add(batch_report)
+            report.add(self.complete(messages))
             if max_batches is not None and report.n_batches >= max_batches:
                 break
         report.seconds = time.perf_counter() - start
         return report
 
+    def complete(self, messages: Sequence[RawMessage]) -> BatchReport:
+        """Process, flush every sink and commit one batch; while the database or a sink is
+        unreachable, the same batch again after a capped backoff (the store's upserts make a
+        second pass change nothing), until ``max_outage_s``."""
+        backoff, down_since = Backoff(self.max_backoff_s), None
+        while True:
+            try:
+                batch_report = self.process(messages)
+                for sink in self.sinks:
+                    sink.flush()
+                self.source.commit(messages)
+            except INFRASTRUCTURE_ERRORS as exc:
+                now = time.monotonic()
+                down_since = down_since or now
+                reason = _one_line(exc)
+                if now - down_since >= self.max_outage_s or self.stopping.is_set():
+                    raise Unavailable(f"unreachable for {now - down_since:.0f} s "
+                                      f"(limit {self.max_outage_s:.0f} s): {reason}") from exc
+                log.warning("batch of %d messages not done, retrying in %.1f s: %s",
+                            len(messages), backoff.delay, reason)
+                backoff.wait(self.stopping)
+                continue
+            if down_since is not None:
+                log.info("reachable again after %.0f s: batch done", time.monotonic() - down_since)
+            return batch_report
+
     def close(self) -> None:
         for sink in self.sinks:
             sink.close()
         self.source.close()
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first line of an error (SQLAlchemy's carry the statement and a link after it)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"

@@ -29,7 +29,8 @@ from classifier_service.bench.measure import (
 from classifier_service.classifiers.base import Classifier
 from classifier_service.store import Store
 from classifier_service.stream.base import RawMessage
-from classifier_service.stream.kafka import KafkaSink, KafkaSource
+from classifier_service.stream.consumer import KafkaSource
+from classifier_service.stream.kafka import KafkaSink, create_topics
 from classifier_service.stream.tansu import FAST_CONSUMER_SETTINGS, TansuBroker
 from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
@@ -87,7 +88,7 @@ def kafka_bench(payloads: Sequence[bytes], classifiers: Sequence[Classifier], *,
     candids = [candid_of(payload) for payload in payloads]
     with TansuBroker() as broker:
         raw, out = f"bench-raw-{uuid.uuid4().hex[:6]}", f"bench-classified-{uuid.uuid4().hex[:6]}"
-        create_topics(broker.bootstrap_servers, raw, out)
+        create_topics(broker.bootstrap_servers, {raw: PARTITIONS, out: PARTITIONS})
         timings = Timings()
         source = KafkaSource([raw], bootstrap_servers=broker.bootstrap_servers, group_id=f"bench-{raw}",
                              batch_size=batch_size, batch_timeout_s=0.2, idle_timeout_s=2.0,
@@ -140,15 +141,6 @@ def _result(scenario: str, report: RunReport, timings: Timings, latencies: np.nd
 
 def candid_of(payload: bytes) -> int:
     return parse_record(next(iter(iter_records(payload)))).candid
-
-
-def create_topics(bootstrap_servers: str, *topics: str) -> None:
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    futures = admin.create_topics([NewTopic(t, num_partitions=PARTITIONS, replication_factor=1) for t in topics])
-    for future in futures.values():
-        future.result(10)
 
 
 def produce(bootstrap_servers: str, topic: str, payloads: Sequence[bytes], produced: dict[int, float],

@@ -48,7 +48,7 @@ def check_kafka(bootstrap_servers: str, settings: Mapping[str, Any], timeout_s: 
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
-    from classifier_service.stream.kafka import client_settings
+    from classifier_service.stream.consumer import client_settings
 
     # log_level 0: librdkafka's own connection errors would print several lines on stderr.
     admin = AdminClient(client_settings(bootstrap_servers, settings, {"log_level": 0}))

@@ -4,7 +4,9 @@ Every flag also reads an ``ALERCE_*`` environment variable (named in its help), 
 librdkafka setting passes through with ``--kafka-option key=value`` or ``ALERCE_KAFKA_<KEY>``
 (SASL/SSL for ZTF's or Rubin's brokers). Start several workers with the same ``--group-id``
 to share the topic's partitions; SIGTERM or SIGINT finishes the batch in hand, commits it
-and leaves the group.
+and leaves the group. A database or Kafka that cannot be reached is waited for, the batch
+retried with capped backoff and one log line per retry, and nothing committed meanwhile;
+after ``--max-outage`` seconds (default 600) the worker exits with status 3 for its supervisor.
 """
 from __future__ import annotations
 
@@ -26,18 +28,13 @@ from classifier_service.commands.options import (
 )
 from classifier_service.commands.preflight import check_kafka, open_store
 from classifier_service.stream import tansu
-from classifier_service.stream.kafka import (
-    ZTF_DAILY_TOPIC,
-    KafkaSink,
-    KafkaSource,
-    date_range,
-    env_options,
-    expand_topics,
-    parse_options,
-)
+from classifier_service.stream.base import Unavailable
+from classifier_service.stream.consumer import KafkaSource, env_options, parse_options
+from classifier_service.stream.kafka import ZTF_DAILY_TOPIC, KafkaSink, date_range, expand_topics
 
 HELP = "consume alerts from Kafka, store and classify them, produce the classified stream"
 DEFAULT_DB = "sqlite:///var/alerce.sqlite3"
+EXIT_UNAVAILABLE = 3
 log = logging.getLogger(__name__)
 
 
@@ -73,6 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop-after-idle", **env_default("ALERCE_STOP_AFTER_IDLE_S", None, non_negative_float),
                         help="exit after this many seconds without a message (ALERCE_STOP_AFTER_IDLE_S)")
     parser.add_argument("--max-batches", type=positive_int, default=None, help="exit after this many batches")
+    parser.add_argument("--max-outage", **env_default("ALERCE_MAX_OUTAGE_S", 600.0, positive_float),
+                        help="seconds to keep retrying while the database or Kafka is unreachable, "
+                             "then exit with status 3 (ALERCE_MAX_OUTAGE_S)")
     parser.add_argument("--classifiers", **env_default("ALERCE_CLASSIFIERS"),
                         help="comma-separated classifier names, 'none', or all registered when unset "
                              "(ALERCE_CLASSIFIERS)")
@@ -119,7 +119,7 @@ def build_source(args: argparse.Namespace, user_settings: dict[str, Any]) -> Kaf
     return KafkaSource(
         topics_of(args), bootstrap_servers=args.bootstrap_servers, group_id=args.group_id,
         batch_size=args.batch_size, batch_timeout_s=args.batch_timeout,
-        idle_timeout_s=args.stop_after_idle,
+        idle_timeout_s=args.stop_after_idle, unreachable_limit_s=args.max_outage,
         settings=consumer_settings,
     )
 
@@ -155,14 +155,18 @@ def run(args: argparse.Namespace) -> int:
     sinks = []
     if args.output_topic:
         sinks.append(KafkaSink(args.output_topic, bootstrap_servers=args.bootstrap_servers,
-                               dead_letter_topic=args.dead_letter_topic, settings=user_settings))
+                               dead_letter_topic=args.dead_letter_topic, settings=user_settings,
+                               unreachable_limit_s=args.max_outage))
     log.info("reading %s as group %s with classifiers %s", source.topics, args.group_id,
              [c.name for c in classifiers] or "none")
     stop_on_signals(source)
     registry = SchemaRegistry(args.schema_registry) if args.schema_registry else None
-    worker = Worker(source, store, classifiers, sinks, schema_registry=registry)
+    worker = Worker(source, store, classifiers, sinks, schema_registry=registry, max_outage_s=args.max_outage)
     try:
         report = worker.run(max_batches=args.max_batches)
+    except Unavailable as exc:
+        log.error("giving up: %s", exc)
+        return EXIT_UNAVAILABLE
     finally:
         worker.close()
         store.dispose()

@@ -13,7 +13,8 @@ from classifier_service.commands.preflight import check_kafka
 from classifier_service.commands.progress import progress
 from classifier_service.simulate.alerts import DEFAULT_MIX, class_sampler, simulate_alert_packets
 from classifier_service.simulate.packets import merge_containers
-from classifier_service.stream.kafka import PRODUCER_DEFAULTS, client_settings, env_options, parse_options
+from classifier_service.stream.consumer import client_settings, env_options, parse_options
+from classifier_service.stream.kafka import PRODUCER_DEFAULTS, create_topics
 
 HELP = "write simulated ZTF alerts (schema 4.02, cutouts, 30-day histories) to files or to Kafka"
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def produce(packets: Iterable[bytes], bootstrap_servers: str, topic: str, partit
     """Each packet as one Kafka message (the ZTF convention); the topic is created when missing."""
     from confluent_kafka import Producer
 
-    ensure_topic(bootstrap_servers, topic, partitions, settings)
+    create_topics(bootstrap_servers, {topic: partitions}, settings)
     producer = Producer(client_settings(bootstrap_servers, PRODUCER_DEFAULTS, settings))
     failures: list[str] = []
 
@@ -93,22 +94,6 @@ def produce(packets: Iterable[bytes], bootstrap_servers: str, topic: str, partit
     if remaining or failures:
         raise RuntimeError(f"{remaining} undelivered, {len(failures)} failed: {failures[:1]}")
     return n
-
-
-def ensure_topic(bootstrap_servers: str, topic: str, partitions: int, settings: dict[str, str]) -> None:
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient(client_settings(bootstrap_servers, settings))
-    if topic in admin.list_topics(timeout=10).topics:
-        return
-    future = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])[topic]
-    try:
-        future.result(timeout=30)
-        log.info("created topic %s with %d partitions", topic, partitions)
-    except KafkaException as exc:
-        if "TOPIC_ALREADY_EXISTS" not in str(exc):
-            raise
 
 
 def run(args: argparse.Namespace) -> int:

@@ -78,6 +78,8 @@ class Store:
         if url.startswith("sqlite"):
             _ensure_sqlite_folder(url)
             engine_kwargs.setdefault("connect_args", {"timeout": 30})
+        else:  # a server that restarted leaves dead pooled connections: test each before use
+            engine_kwargs.setdefault("pool_pre_ping", True)
         self.engine: Engine = create_engine(url, echo=echo, **engine_kwargs)
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 
+class Unavailable(RuntimeError):
+    """A broker, sink or store that cannot be reached: the batch is retried, never committed."""
+
+
 @dataclass(slots=True)
 class RawMessage:
     """One undecoded payload and where it came from (for dead letters and commits)."""

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from tom_dataproducts.models import PhotometryReducedDatum
 from tom_targets.models import Target, TargetExtra
 
 from alerce_broker_plugin.stream import ClassifiedAlertStream
+from classifier_service.stream.kafka import create_topics
 from classifier_service.stream.tansu import FAST_CONSUMER_SETTINGS
 from tests.plugin.alerce_standin import ALERT_FILES, load_alerts
 
@@ -33,9 +33,7 @@ IDLE_S = 2.0  # the listener and the worker stop after this long without a messa
 def new_topics(bootstrap: str, *names: str) -> list[str]:
     suffix = uuid.uuid4().hex[:6]
     topics = [f"{name}-{suffix}" for name in names]
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.create_topics([NewTopic(t, num_partitions=1, replication_factor=1) for t in topics]).values():
-        future.result(10)
+    create_topics(bootstrap, dict.fromkeys(topics, 1))
     return topics
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from django.db import OperationalError
@@ -11,12 +10,13 @@ from tom_dataproducts.models import PhotometryReducedDatum
 from tom_targets.models import Target, TargetList
 
 from alerce_broker_plugin import ingest
-from alerce_broker_plugin.stream import BadMessage, ClassifiedAlertStream, ListenReport, _Backoff
+from alerce_broker_plugin.stream import BadMessage, ClassifiedAlertStream, ListenReport
 from alerce_contract.classified import encode_classified
 from classifier_service.classifiers.base import ClassifierOutput
 from classifier_service.lightcurve import build_lightcurve
-from classifier_service.stream.base import ClassifiedAlert
+from classifier_service.stream.base import ClassifiedAlert, RawMessage
 from classifier_service.stream.classified import classified_record
+from classifier_service.stream.consumer import Backoff
 from tests.plugin.alerce_standin import load_alerts
 
 pytestmark = pytest.mark.django_db
@@ -118,9 +118,8 @@ def test_an_unreadable_message_is_a_bad_message(payload):
         listener().handle_payload(payload, "kafka://classified/0/1")
 
 
-def fake_kafka_message(payload: bytes) -> SimpleNamespace:
-    return SimpleNamespace(value=lambda: payload, topic=lambda: "classified", partition=lambda: 0,
-                           offset=lambda: 42)
+def kafka_message(payload: bytes) -> RawMessage:
+    return RawMessage(payload, "classified/0/42", "classified", 0, 42)
 
 
 def test_a_failing_database_is_retried_until_the_alert_is_stored(real_alerts, monkeypatch):
@@ -134,14 +133,14 @@ def test_a_failing_database_is_retried_until_the_alert_is_stored(real_alerts, mo
 
     monkeypatch.setattr(ingest, "ingest_object", flaky_ingest)
     stream, report = listener(), ListenReport()
-    committable = stream._process(fake_kafka_message(classified_payload(real_alerts[4])), report, _Backoff(0.01))
+    committable = stream._process(kafka_message(classified_payload(real_alerts[4])), report, Backoff(0.01, 0.01))
     assert committable and len(failures) == 2 and report.changed == 1
     assert Target.objects.filter(name=real_alerts[4].oid).exists()
 
 
 def test_a_bad_message_is_skipped_and_may_be_committed():
     report = ListenReport()
-    assert listener()._process(fake_kafka_message(b"garbage"), report, _Backoff(0.01))
+    assert listener()._process(kafka_message(b"garbage"), report, Backoff(0.01, 0.01))
     assert report.bad_messages == 1
 
 

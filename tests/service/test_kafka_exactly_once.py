@@ -3,8 +3,8 @@
 Every readable real alert of ``shared/data/ztf_alerts`` (one alert per message, as ZTF
 sends them, plus the damaged files whole) goes to a 4-partition topic. Two
 ``alerce-classifier run`` processes share the partitions and one PostgreSQL store. Worker A
-is made to hold its first commit (after storing and producing its batch) and is killed
-right there; the survivor takes over A's partitions, replays the uncommitted batch, and
+runs as ``tests.service.paused_worker``, which holds its first commit (after storing and
+producing its batch), and is killed right there; the survivor takes over A's partitions, replays the uncommitted batch, and
 the store still holds each alert exactly once. The output topic is at-least-once: A's
 batch shows up twice there, which proves the kill really came between produce and commit.
 """
@@ -26,7 +26,8 @@ from sqlalchemy import create_engine, text
 from alerce_contract.classified import decode_classified
 from classifier_service.store import Store
 from classifier_service.stream.archive import ArchiveSource
-from classifier_service.stream.kafka import COMMIT_DELAY_ENV
+from classifier_service.stream.kafka import create_topics
+from tests.conftest import REPO
 from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
 
@@ -36,6 +37,7 @@ POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"  # SQLAlchemy 2.1 def
 PARTITIONS = 4
 BATCH_SIZE = 20
 RUN_COMMAND = [sys.executable, "-m", "classifier_service.cli", "run"]
+PAUSED_RUN_COMMAND = [sys.executable, "-m", "tests.service.paused_worker", "run"]
 
 
 @pytest.fixture
@@ -76,11 +78,11 @@ def real_alert_messages(shared_data: Path) -> tuple[list[bytes], set[int], set[s
 class Worker:
     """One ``alerce-classifier run`` subprocess whose log lines are collected as they come."""
 
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], command: list[str] = RUN_COMMAND) -> None:
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [*RUN_COMMAND, *args],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+            [*command, *args],
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=REPO,
         )
         threading.Thread(target=self._collect, daemon=True).start()
 
@@ -114,15 +116,6 @@ def wait_for(condition, timeout_s: float, what: str, workers=()) -> None:
         time.sleep(0.2)
 
 
-def create_topics(bootstrap: str, *topics: tuple[str, int]) -> None:
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    news = [NewTopic(name, num_partitions=n, replication_factor=1) for name, n in topics]
-    for future in admin.create_topics(news).values():
-        future.result(10)
-
-
 def produce(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
     from confluent_kafka import Producer
 
@@ -149,12 +142,12 @@ def test_two_workers_one_killed_mid_batch_store_every_alert_exactly_once(tansu, 
     assert len(candids) > 250 and damaged >= 1
     suffix = uuid.uuid4().hex[:6]
     raw, out, dead = f"ztf-raw-{suffix}", f"classified-{suffix}", f"dead-{suffix}"
-    create_topics(tansu.bootstrap_servers, (raw, PARTITIONS), (out, PARTITIONS), (dead, 1))
+    create_topics(tansu.bootstrap_servers, {raw: PARTITIONS, out: PARTITIONS, dead: 1})
     args = ["--bootstrap-servers", tansu.bootstrap_servers, "--topic", raw, "--group-id", f"g-{suffix}",
             "--output-topic", out, "--dead-letter-topic", dead, "--db", postgres_url,
             "--batch-size", str(BATCH_SIZE), "--fast-group", "--classifiers", "stamp_classifier"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALERCE_")}
-    doomed = Worker(args, {**env, COMMIT_DELAY_ENV: "120"})
+    doomed = Worker(args, env, command=PAUSED_RUN_COMMAND)
     survivor = Worker(args, env)
     workers = (doomed, survivor)
     try:

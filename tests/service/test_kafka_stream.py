@@ -1,6 +1,9 @@
 """The Kafka source and sink, and the classified stream's wire format."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import uuid
 from datetime import date
 
@@ -12,16 +15,8 @@ from classifier_service.classifiers.base import ClassifierOutput
 from classifier_service.lightcurve.model import LightCurve
 from classifier_service.stream.base import ClassifiedAlert, DeadLetter, RawMessage
 from classifier_service.stream.classified import classified_record
-from classifier_service.stream.kafka import (
-    KafkaDeliveryError,
-    KafkaSink,
-    KafkaSource,
-    commit_offsets,
-    date_range,
-    env_options,
-    expand_topics,
-    parse_options,
-)
+from classifier_service.stream.consumer import KafkaSource, commit_offsets, env_options, parse_options
+from classifier_service.stream.kafka import KafkaDeliveryError, KafkaSink, create_topics, date_range, expand_topics
 from classifier_service.stream.tansu import FAST_CONSUMER_SETTINGS
 
 
@@ -114,11 +109,7 @@ def topic_name(prefix: str) -> str:
 
 
 def create_topic(broker, name: str, partitions: int = 1) -> None:
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
-    for future in admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)]).values():
-        future.result(10)
+    create_topics(broker.bootstrap_servers, {name: partitions})
 
 
 def produce(broker, topic: str, values: list[bytes]) -> None:
@@ -163,8 +154,35 @@ def test_sink_publishes_classified_alerts_keyed_by_oid_and_dead_letters_with_hea
     assert decode_classified(message.value())["candid"] == 1234567890123
     message = read_one(tansu, dead)
     assert message.value() == b"\x00raw"
-    assert dict(message.headers()) == {"stage": b"parse", "reason": b"no candidate",
-                                       "source": b"a.avro", "candid": b"7"}
+    assert dict(message.headers()) == {"stage": b"parse", "reason": b"no candidate", "source": b"a.avro",
+                                       "payload_size": b"4", "candid": b"7",
+                                       "payload_sha256": hashlib.sha256(b"\x00raw").hexdigest().encode()}
+
+
+@pytest.mark.kafka
+def test_a_dead_letter_over_the_message_limit_goes_as_a_reference_and_one_refused_to_a_spill_file(
+        tansu, tmp_path):
+    out, dead = topic_name("classified"), topic_name("dead")
+    create_topics(tansu.bootstrap_servers, {out: 1, dead: 1})
+    spill = tmp_path / "spill.jsonl"
+    big = DeadLetter(source="t/0/1", stage="decode", reason="corrupt", payload=b"x" * 1_500_000)
+    sink = KafkaSink(out, bootstrap_servers=tansu.bootstrap_servers, dead_letter_topic=dead, spill_path=spill)
+    sink.publish([], [big])
+    sink.flush()
+    message = read_one(tansu, dead)
+    headers = dict(message.headers())
+    assert message.value() in (None, b"") and headers["payload"].startswith(b"omitted")
+    assert headers["payload_size"] == b"1500000"
+    assert headers["payload_sha256"] == hashlib.sha256(big.payload).hexdigest().encode()
+
+    strict = KafkaSink(out, bootstrap_servers=tansu.bootstrap_servers, dead_letter_topic=dead, spill_path=spill,
+                       settings={"message.max.bytes": 1000})  # not even the reference fits
+    strict.publish([], [DeadLetter(source="t/0/2", stage="parse", reason="r" * 1500,
+                                                     payload=b"y" * 5000)])
+    strict.flush()  # the batch goes on
+    [line] = [json.loads(text) for text in spill.read_text().splitlines()]
+    assert line["source"] == "t/0/2" and line["payload_size"] == 5000
+    assert base64.b64decode(line["payload_base64"]) == b"y" * 5000
 
 
 def test_flush_raises_when_delivery_fails():

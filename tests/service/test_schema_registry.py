@@ -223,7 +223,9 @@ def test_a_wire_format_message_is_its_own_single_record_message(wire_messages):
     assert list(split_records(wire_messages[0].payload)) == [wire_messages[0].payload]
 
 
-def test_run_and_replay_take_the_registry_url_from_the_flag_or_the_environment(monkeypatch):
+def test_run_and_replay_take_the_registry_url_from_the_flag_or_the_environment(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.avro").write_bytes(b"")  # replay checks that its paths exist
     for command in (run, replay):
         monkeypatch.setenv("ALERCE_SCHEMA_REGISTRY", "http://registry.example:8081")
         parser = argparse.ArgumentParser()

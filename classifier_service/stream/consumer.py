@@ -1,0 +1,312 @@
+"""The one Kafka consumer loop: the worker's source of raw alerts and the TOM listener's of
+classified ones, so that both follow the same policies.
+
+* Batches of up to ``batch_size`` messages or ``batch_timeout_s``; partition EOFs are skipped.
+* Offsets are committed only explicitly, synchronously, by the caller once it has stored (and
+  published) a batch: a crash replays, never loses. A commit refused because the partition
+  moved to another member is left to the new owner (which replays it).
+* A broker that cannot be reached is waited for (librdkafka reconnects; errors are logged
+  as one line each, repeats muted for ``LOG_REPEAT_S``); with ``unreachable_limit_s`` set, a
+  broker still unreachable after that long raises :class:`KafkaUnavailable` so that a worker
+  exits non-zero for its supervisor; a listener leaves it unset and waits for ever.
+* A fatal consumer error closes the consumer and subscribes a new one, after a capped
+  backoff; what was not committed is read again.
+* ``idle_timeout_s`` ends the stream after that long without a message once partitions are
+  assigned (replays, tests); ``stop()`` (safe from a signal handler or another thread) ends
+  it after the batch in hand.
+
+Light on purpose: confluent-kafka and the standard library only, so a TOM-only install (no
+SQLAlchemy, no ML runtime) runs the listener on it. Any librdkafka setting passes through
+(SASL/SSL included), from ``settings``, ``--kafka-option key=value`` or ``ALERCE_KAFKA_<KEY>``
+environment variables, where ``_`` stands for ``.`` and ``__`` for a literal ``_``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from classifier_service.stream.base import RawMessage, Unavailable
+
+log = logging.getLogger(__name__)
+
+ENV_PREFIX = "ALERCE_KAFKA_"
+# What correctness needs, whatever the user passes: we commit, and only explicitly.
+CONSUMER_REQUIRED = {"enable.auto.commit": False, "enable.auto.offset.store": False}
+CONSUMER_DEFAULTS = {"auto.offset.reset": "earliest"}
+# Commit errors that only mean "you no longer own this partition": the new owner replays.
+REBALANCE_ERRORS = {
+    KafkaError.ILLEGAL_GENERATION, KafkaError.REBALANCE_IN_PROGRESS,
+    KafkaError.UNKNOWN_MEMBER_ID, KafkaError._NO_OFFSET,
+}
+# Errors that say the brokers cannot be reached (rather than something about one message).
+UNREACHABLE_ERRORS = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE,
+                      KafkaError._TIMED_OUT, KafkaError.COORDINATOR_NOT_AVAILABLE,
+                      KafkaError.NOT_COORDINATOR, KafkaError._WAIT_COORD}
+LOG_REPEAT_S = 30.0
+PROBE_EVERY_S = 5.0
+
+
+class KafkaUnavailable(Unavailable):
+    """The brokers stayed unreachable beyond the configured limit."""
+
+
+def parse_options(pairs: Iterable[str]) -> dict[str, str]:
+    """``["key=value", ...]`` (from ``--kafka-option``) to a settings dict; ValueError if malformed."""
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"Kafka option {pair!r} is not key=value")
+        settings[key.strip()] = value
+    return settings
+
+
+def env_options(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """librdkafka settings from ``ALERCE_KAFKA_*`` variables (``_`` -> ``.``, ``__`` -> ``_``)."""
+    settings = {}
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
+            key = name[len(ENV_PREFIX):].lower().replace("__", "\0").replace("_", ".")
+            settings[key.replace("\0", "_")] = value
+    return settings
+
+
+def client_settings(bootstrap_servers: str, *layers: Mapping[str, Any]) -> dict[str, Any]:
+    """librdkafka settings: bootstrap servers, then each layer overriding the ones before."""
+    settings: dict[str, Any] = {"bootstrap.servers": bootstrap_servers}
+    for layer in layers:
+        settings.update(layer)
+    return settings
+
+
+def consumer_settings(bootstrap_servers: str, group_id: str,
+                      settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The loop's consumer settings: defaults, then the user's, then what correctness needs."""
+    return client_settings(bootstrap_servers, CONSUMER_DEFAULTS, settings or {}, {"group.id": group_id},
+                           CONSUMER_REQUIRED)
+
+
+def raw_message(message: Any) -> RawMessage:
+    """A consumed confluent-kafka message as a RawMessage."""
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    return RawMessage(
+        payload=message.value() or b"", source=f"{topic}/{partition}/{offset}",
+        topic=topic, partition=partition, offset=offset,
+    )
+
+
+def commit_offsets(batch: Sequence[RawMessage]) -> list[TopicPartition]:
+    """The offsets that mark a batch done: one past the last message of each partition."""
+    last: dict[tuple[str, int], int] = {}
+    for message in batch:
+        if message.topic is None or message.partition is None or message.offset is None:
+            continue
+        key = (message.topic, message.partition)
+        last[key] = max(last.get(key, -1), message.offset)
+    return [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in sorted(last.items())]
+
+
+class Backoff:
+    """Waits that double from ``first`` up to ``maximum``, cut short by a stop event."""
+
+    def __init__(self, maximum: float, first: float = 0.5) -> None:
+        self.first, self.maximum, self.delay = first, maximum, first
+
+    def wait(self, stop: threading.Event) -> float:
+        waited = self.delay
+        stop.wait(waited)
+        self.delay = min(self.delay * 2, self.maximum)
+        return waited
+
+    def reset(self) -> None:
+        self.delay = self.first
+
+
+class KafkaSource:
+    """Batches from a consumer group (the policies are in the module's docstring).
+
+    ``topics`` are names, or one regex starting with ``^`` (librdkafka's pattern
+    subscription, which also picks up nightly topics created while running).
+    """
+
+    def __init__(
+        self,
+        topics: Sequence[str],
+        *,
+        bootstrap_servers: str,
+        group_id: str,
+        batch_size: int = 500,
+        batch_timeout_s: float = 1.0,
+        idle_timeout_s: float | None = None,
+        unreachable_limit_s: float | None = None,
+        max_backoff_s: float = 30.0,
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not topics:
+            raise ValueError("KafkaSource needs at least one topic or topic pattern")
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.topics = list(topics)
+        self.bootstrap_servers = bootstrap_servers
+        self.batch_size = batch_size
+        self.batch_timeout_s = batch_timeout_s
+        self.idle_timeout_s = idle_timeout_s
+        self.unreachable_limit_s = unreachable_limit_s
+        self.settings = {**consumer_settings(bootstrap_servers, group_id, settings), "error_cb": self._on_error}
+        self._backoff = Backoff(max_backoff_s)
+        self._stopping = threading.Event()
+        self._closed = False
+        self._last_activity: float | None = None  # set when partitions are first assigned
+        self._unreachable_since: float | None = None
+        self._last_probe = 0.0
+        self._logged: dict[str, float] = {}
+        self._consumer = self._subscribe()
+
+    # --- the loop -----------------------------------------------------------------------
+    def batches(self) -> Iterator[list[RawMessage]]:
+        while not self._stopping.is_set():
+            try:
+                messages = self._consumer.consume(num_messages=self.batch_size, timeout=self.batch_timeout_s)
+                batch = [raw_message(m) for m in messages if self._usable(m)]
+            except KafkaException as exc:  # fatal: a new consumer reads again what was not committed
+                self._resubscribe(exc)
+                continue
+            if batch:
+                self._last_activity = time.monotonic()
+                self._reachable()
+                yield batch
+            elif self._idle():
+                log.info("no message for %.1f s: ending the stream", self.idle_timeout_s)
+                return
+            else:
+                self._check_reachable()
+
+    def commit(self, batch: Sequence[RawMessage]) -> None:
+        """Commit synchronously, retried while the brokers are unreachable (up to the limit);
+        a partition lost to a rebalance is left to its new owner."""
+        offsets = commit_offsets(batch)
+        while offsets:
+            try:
+                self._consumer.commit(offsets=offsets, asynchronous=False)
+                self._reachable()
+                return
+            except KafkaException as exc:
+                error = exc.args[0]
+                if error.code() in REBALANCE_ERRORS:
+                    log.warning("commit skipped after a rebalance (%s); the partition's new owner replays it",
+                                error.str())
+                    return
+                self._unreachable(f"commit failed: {error.str()}")
+                self._backoff.wait(self._stopping)
+                if self._stopping.is_set():  # not committed: read again after the restart
+                    log.warning("stopped before the commit could be made (%s)", error.str())
+                    return
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then end ``batches()`` (safe from a signal handler)."""
+        self._stopping.set()
+
+    def close(self) -> None:
+        """Leave the group at once so the others take over the partitions without a timeout."""
+        if not self._closed:
+            self._closed = True
+            try:
+                self._consumer.close()
+            except (KafkaException, RuntimeError) as exc:
+                log.warning("closing the Kafka consumer: %s", exc)
+
+    # --- policies ------------------------------------------------------------------------
+    def _subscribe(self) -> Consumer:
+        consumer = Consumer(self.settings, logger=log)
+        consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+        return consumer
+
+    def _resubscribe(self, exc: KafkaException) -> None:
+        log.error("fatal Kafka consumer error (%s): subscribing again in %.1f s", exc, self._backoff.delay)
+        self.close()
+        self._backoff.wait(self._stopping)
+        self._closed = False
+        self._consumer = self._subscribe()
+
+    def _idle(self) -> bool:
+        """Idle time counts only once the group has assigned partitions (joining takes seconds)."""
+        return (self.idle_timeout_s is not None and self._last_activity is not None
+                and time.monotonic() - self._last_activity > self.idle_timeout_s)
+
+    def _usable(self, message: Any) -> bool:
+        error = message.error()
+        if error is None:
+            return True
+        if error.code() == KafkaError._PARTITION_EOF:
+            return False
+        if error.fatal():
+            raise KafkaException(error)
+        self._log_once(f"consumer error: {error.str()}")
+        return False
+
+    def _on_error(self, error: KafkaError) -> None:
+        """librdkafka's error callback: the brokers' reachability and other client errors."""
+        if error.fatal():
+            log.error("fatal Kafka error: %s", error.str())
+        elif error.code() in UNREACHABLE_ERRORS:
+            self._unreachable(error.str())
+        else:
+            self._log_once(f"Kafka: {error.str()}")
+
+    def _unreachable(self, why: str) -> None:
+        now = time.monotonic()
+        if self._unreachable_since is None:
+            self._unreachable_since = now
+        down_for = now - self._unreachable_since
+        self._log_once(f"Kafka at {self.bootstrap_servers} unreachable ({why}); waiting", key="unreachable")
+        if self.unreachable_limit_s is not None and down_for > self.unreachable_limit_s:
+            raise KafkaUnavailable(f"Kafka at {self.bootstrap_servers} unreachable for {down_for:.0f} s "
+                                   f"(limit {self.unreachable_limit_s:.0f} s): {why}")
+
+    def _check_reachable(self) -> None:
+        """While the brokers seem down and no message comes, ask for metadata now and then:
+        an answer means they are back; none, past the limit, raises."""
+        if self._unreachable_since is None or time.monotonic() - self._last_probe < PROBE_EVERY_S:
+            return
+        self._last_probe = time.monotonic()
+        try:
+            self._consumer.list_topics(timeout=2.0)
+        except KafkaException as exc:
+            self._unreachable(str(exc.args[0].str() if exc.args else exc))
+            return
+        self._reachable()
+
+    def _reachable(self) -> None:
+        if self._unreachable_since is not None:
+            log.info("Kafka at %s reachable again after %.0f s", self.bootstrap_servers,
+                     time.monotonic() - self._unreachable_since)
+            self._unreachable_since = None
+            self._logged.pop("unreachable", None)
+        self._backoff.reset()
+
+    def _log_once(self, line: str, key: str | None = None) -> None:
+        """One warning line per kind of trouble every LOG_REPEAT_S, not one per retry."""
+        key = key or line
+        now = time.monotonic()
+        if now - self._logged.get(key, -LOG_REPEAT_S) >= LOG_REPEAT_S:
+            self._logged[key] = now
+            log.warning("%s", line)
+
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        self._last_activity = time.monotonic()  # idle time counts from the (re)assignment
+        self._reachable()
+        log.info("assigned partitions %s", _partition_names(partitions))
+
+    @staticmethod
+    def _on_revoke(consumer: Any, partitions: list[TopicPartition]) -> None:
+        log.info("revoked partitions %s", _partition_names(partitions))
+
+
+def _partition_names(partitions: Sequence[TopicPartition]) -> str:
+    return "[" + ", ".join(f"{p.topic}/{p.partition}" for p in partitions) + "]"
