@@ -145,7 +145,9 @@ class _NoAnswer(Exception):
 class TNSClient:
     """Talks to one TNS instance (live or sandbox) as one bot, politely and safely.
 
-    ``deadline_s`` bounds each call as a whole: connecting, every retry and reading the body.
+    ``deadline_s`` bounds each call as a whole: connecting, every retry and reading the body,
+    checked between reads; one blocked read waits at most ``read_timeout_s`` (or what is left
+    of the deadline, if less), so a call never outlasts ``deadline_s + read_timeout_s``.
     """
 
     def __init__(self, base_url: str, credentials: TNSCredentials, *, deadline_s: float = 30.0,

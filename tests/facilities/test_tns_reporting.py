@@ -132,3 +132,19 @@ def test_a_dry_run_policy_decides_and_logs_but_sends_nothing(tns):
     assert decision.report is True and "dry run" in decision.reason
     assert tns.state.uploads == []
     assert target.tns_reports.get().status == Status.DRY_RUN
+
+
+def test_credentials_come_from_data_services_tns_as_tom_tns_reads_them_and_the_environment_overrides(
+        settings, monkeypatch):
+    settings.DATA_SERVICES = {**settings.DATA_SERVICES, "TNS": {
+        "api_key": "settings-key", "bot_id": "1", "bot_name": "settings_bot",
+        "tns_base_url": "https://sandbox.wis-tns.org/api", "group_names": ["ALeRCE"]}}
+    assert service.tns_settings()["base_url"] == "https://sandbox.wis-tns.org"  # tom-tns's spelling, /api off
+    assert "api_key" not in service.tns_settings()
+    assert service.credentials().bot_name == "settings_bot"
+
+    monkeypatch.setenv("TNS_BOT_NAME", "env_bot")
+    monkeypatch.setenv("TNS_API_KEY", "env-key")
+    credentials = service.credentials()
+    assert credentials.bot_name == "env_bot" and credentials.api_key.reveal() == "env-key"
+    assert "env-key" not in repr(credentials) and not hasattr(settings, "TNS")
