@@ -28,7 +28,8 @@ def tns_time(value: str) -> str:
 
 
 class TNSReportForm(forms.Form):
-    reporter = forms.CharField(max_length=500, help_text="Names as TNS shows them, e.g. 'A. Observer, B. Colleague (ALeRCE)'.")
+    reporter = forms.CharField(max_length=500,
+                               help_text="Names as TNS shows them, e.g. 'A. Observer, B. Colleague (ALeRCE)'.")
     discovery_datetime = forms.CharField(label="Discovery time", help_text=TIME_HELP)
     at_type = forms.ChoiceField(label="AT type", choices=AT_TYPES)
     remarks = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=2000, strip=False)  # as built

@@ -89,6 +89,10 @@ def test_a_fresh_supernova_page_has_named_cutouts_bars_light_curve_and_magnitude
 
 def test_a_periodic_star_page_gives_its_period_and_a_folded_light_curve(observer_page, seen, tom, stack, observer,
                                                                        screenshot):
+    answer = requests.get(f"{stack.api_url}/ztf/v1/classifiers", timeout=30).json()
+    classifiers = {c["classifier_name"] for c in answer}
+    if "lc_classifier_top" not in classifiers:  # a checkout whose light-curve model does not fit its features
+        pytest.skip(f"the store has no light-curve classes (the worker loaded only {sorted(classifiers)})")
     oid = top_object(stack.api_url, classifier="lc_classifier_top", **{"class": "Periodic"},
                      order_by="ndet", order_mode="DESC")
     target = import_object(oid, observer)

@@ -18,7 +18,8 @@ STAMP = {("stamp_classifier", "1.0.0"): {"SN": 0.9, "AGN": 0.1}}
 
 
 def test_magstats_become_one_row_per_band_with_magnitudes_to_a_hundredth_and_mjd_to_1e4():
-    rows = [{"fid": 2, "ndet": 7, "magmean": 18.123456, "magfirst": 18.5, "firstmjd": 61000.123456, "magsigma": None},
+    rows = [{"fid": 2, "ndet": 7, "magmean": 18.123456, "magfirst": 18.5, "firstmjd": 61000.123456,
+             "magsigma": None},
             {"fid": 1, "ndet": 3, "magmean": 19.0}]
     table = magstats_table(rows)
     assert [row["band"] for row in table["rows"]] == ["g", "r"]
