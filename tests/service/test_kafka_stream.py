@@ -15,7 +15,7 @@ from classifier_service.classifiers.base import ClassifierOutput
 from classifier_service.lightcurve.model import LightCurve
 from classifier_service.stream.base import ClassifiedAlert, DeadLetter, RawMessage
 from classifier_service.stream.classified import classified_record
-from classifier_service.stream.consumer import KafkaSource, commit_offsets, env_options, parse_options
+from classifier_service.stream.consumer import KafkaSource, KafkaUnavailable, commit_offsets, env_options, parse_options
 from classifier_service.stream.kafka import KafkaDeliveryError, KafkaSink, create_topics, date_range, expand_topics
 from classifier_service.stream.tansu import FAST_CONSUMER_SETTINGS
 
@@ -225,3 +225,14 @@ def test_stop_ends_the_stream_after_the_batch_in_hand(tansu):
         stream.stop()
     stream.close()
     assert [m.payload for m in seen] == [b"a"]
+
+
+def test_brokers_unreachable_past_the_limit_end_the_stream_with_kafka_unavailable(caplog):
+    stream = KafkaSource(["raw"], bootstrap_servers="127.0.0.1:9", group_id="g", batch_timeout_s=0.2,
+                         unreachable_limit_s=2.0, settings={"reconnect.backoff.max.ms": 200})
+    with pytest.raises(KafkaUnavailable, match="unreachable for"):
+        for _ in stream.batches():
+            pass
+    stream.close()
+    waiting = [r.message for r in caplog.records if "unreachable" in r.message and "waiting" in r.message]
+    assert len(waiting) == 1 and "\n" not in waiting[0]  # one line, repeats muted

@@ -1,0 +1,251 @@
+"""Issue 11, acceptance 2: poison pills and a PostgreSQL outage under ``alerce-classifier run``.
+
+One partition holds real ZTF alerts with three poison pills among them: an alert whose
+objectId has 40 characters, one whose objectId holds a NUL, and an undecodable 1.5 MB
+message (its dead letter is over Kafka's 1 MB message limit). The worker reaches
+PostgreSQL through a TCP proxy on loopback, which the test closes for 20 s in the middle of
+the stream. Then: the worker exits 0; each pill is a dead letter (a row, and a message or a
+reference on the dead-letter topic); every other alert is stored and published exactly
+once; the group's offset is committed to the end of the partition.
+"""
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from sqlalchemy import create_engine, text
+
+from alerce_contract.classified import decode_classified
+from classifier_service.store import Store
+from classifier_service.stream.archive import ArchiveSource
+from classifier_service.stream.kafka import create_topics
+from classifier_service.stream.tansu import free_port
+from classifier_service.surveys import parse_record
+from classifier_service.surveys.avro import iter_records
+from tests.service.mutants import encode, real_alerts
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(240)]
+
+POSTGRES_HOST, POSTGRES_PORT = "127.0.0.1", 5432
+N_ALERTS = 60
+OUTAGE_S = 20
+
+
+class Proxy:
+    """A loopback TCP proxy to PostgreSQL that can be closed (refusing and dropping every
+    connection, as a server that went away) and opened again on the same port."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target, self.port = target, free_port()
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(32)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def close(self) -> None:
+        with self._lock:
+            sockets, self._sockets = self._sockets + [self._listener], []
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            with self._lock:
+                self._sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+@pytest.fixture
+def database():
+    """A fresh database with the store's tables; yields its name."""
+    admin = create_engine(f"postgresql+psycopg2://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/test",
+                          isolation_level="AUTOCOMMIT")
+    name = f"poison_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 (any connection failure)
+        pytest.skip(f"PostgreSQL is not reachable: {exc}")
+    store = Store(f"postgresql+psycopg2://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}")
+    store.create_all()
+    store.dispose()
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def valid_alerts(shared_data) -> list:
+    """Real single-alert messages with distinct candids."""
+    seen, payloads = set(), []
+    for message in ArchiveSource([shared_data / "ztf_alerts"]).messages():
+        try:
+            alert = parse_record(next(iter(iter_records(message.payload))))
+        except (ValueError, StopIteration):
+            continue
+        if alert.candid not in seen:
+            seen.add(alert.candid)
+            payloads.append(message.payload)
+    return real_alerts(payloads[:N_ALERTS])
+
+
+def poison_pills(alerts) -> dict[str, bytes]:
+    long_oid, nul_oid = alerts[0], alerts[1]
+    return {
+        "objectId of 40 characters": encode({**long_oid.record, "objectId": "ZTF18" + "a" * 35}, long_oid.schema),
+        "objectId with a NUL": encode({**nul_oid.record, "objectId": nul_oid.record["objectId"][:5] + "\x00"
+                                       + nul_oid.record["objectId"][5:]}, nul_oid.schema),
+        "undecodable 1.5 MB": random.Random(11).randbytes(1_500_000),
+    }
+
+
+def produce(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "message.max.bytes": 10_000_000})
+    for payload in payloads:
+        producer.produce(topic, payload, partition=0)
+    assert producer.flush(30) == 0
+
+
+def read_all(bootstrap: str, topic: str, until: int, timeout_s: float = 20) -> list:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex[:6]}"})
+    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    messages, deadline = [], time.monotonic() + timeout_s
+    while len(messages) < until and time.monotonic() < deadline:
+        messages.extend(m for m in consumer.consume(100, timeout=0.5) if m.error() is None)
+    time.sleep(1.0)  # and nothing more after the expected ones
+    messages.extend(m for m in consumer.consume(100, timeout=0.5) if m.error() is None)
+    consumer.close()
+    return messages
+
+
+def committed_offset(bootstrap: str, group: str, topic: str) -> int:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        [partition] = consumer.committed([TopicPartition(topic, 0)], timeout=10)
+        return partition.offset
+    finally:
+        consumer.close()
+
+
+def wait_for(condition, timeout_s: float, what: str, lines: list[str]) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}\n{''.join(lines[-30:])}")
+        time.sleep(0.2)
+
+
+def test_poison_pills_are_dead_letters_and_an_outage_is_waited_out(tansu, shared_data, database):
+    alerts = valid_alerts(shared_data)
+    pills = poison_pills(alerts)
+    candids = {a.record["candidate"]["candid"] for a in alerts}
+    first, second = [a.payload for a in alerts[:30]], [a.payload for a in alerts[30:]]
+    suffix = uuid.uuid4().hex[:6]
+    raw, out, dead, group = f"raw-{suffix}", f"classified-{suffix}", f"dead-{suffix}", f"g-{suffix}"
+    create_topics(tansu.bootstrap_servers, {raw: 1, out: 1, dead: 1})
+    proxy = Proxy((POSTGRES_HOST, POSTGRES_PORT))
+    proxy.open()
+    url = f"postgresql+psycopg2://postgres@127.0.0.1:{proxy.port}/{database}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALERCE_")}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "classifier_service.cli", "run", "--bootstrap-servers", tansu.bootstrap_servers,
+         "--topic", raw, "--group-id", group, "--output-topic", out, "--dead-letter-topic", dead, "--db", url,
+         "--batch-size", "10", "--batch-timeout", "0.5", "--fast-group", "--classifiers", "none",
+         "--stop-after-idle", "8", "--max-outage", "120"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(worker.stderr), daemon=True).start()
+    engine = create_engine(f"postgresql+psycopg2://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/{database}")
+
+    def stored() -> set[int]:
+        with engine.connect() as conn:
+            return set(conn.scalars(text("SELECT candid FROM detection WHERE has_stamp")))
+
+    try:
+        wait_for(lambda: any("assigned partitions" in line for line in lines), 60, "the group join", lines)
+        # One partition: valid alerts, the three pills among them, more valid alerts.
+        produce(tansu.bootstrap_servers, raw, first[:10] + [pills["objectId of 40 characters"]] + first[10:20]
+                + [pills["objectId with a NUL"]] + first[20:] + [pills["undecodable 1.5 MB"]])
+        wait_for(lambda: {a.record["candidate"]["candid"] for a in alerts[:30]} <= stored(), 60,
+                 "the first half stored", lines)
+        proxy.close()  # PostgreSQL goes away for OUTAGE_S, while the rest arrives
+        produce(tansu.bootstrap_servers, raw, second)
+        time.sleep(OUTAGE_S)
+        proxy.open()
+        assert worker.wait(120) == 0, "".join(lines[-30:])
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        proxy.close()
+    log = "".join(lines)
+    assert "retrying in" in log and "reachable again" in log, log[-3000:]
+
+    with engine.connect() as conn:
+        one = lambda sql: conn.execute(text(sql)).scalar_one()  # noqa: E731
+        assert stored() == candids
+        assert one("SELECT count(*) FROM detection") == one("SELECT count(DISTINCT candid) FROM detection")
+        letters = conn.execute(text("SELECT stage, reason, length(payload), payload_size FROM dead_letter")).all()
+    engine.dispose()
+    assert sorted(stage for stage, *_ in letters) == ["decode", "parse", "parse"]
+    reasons = " | ".join(reason for _, reason, *_ in letters)
+    assert "is not a ZTF id" in reasons and "non-printable character U+0000" in reasons, reasons
+    assert "not an Avro container" in reasons, reasons
+    assert [(kept, size) for stage, _, kept, size in letters if stage == "decode"] == [(1 << 20, 1_500_000)]
+
+    published = Counter(decode_classified(m.value())["candid"] for m in read_all(tansu.bootstrap_servers, out,
+                                                                                    len(candids)))
+    assert set(published) == candids and set(published.values()) == {1}, "each alert published exactly once"
+    dead_messages = read_all(tansu.bootstrap_servers, dead, 3)
+    assert len(dead_messages) == 3
+    [reference] = [m for m in dead_messages if dict(m.headers()).get("payload")]
+    assert dict(reference.headers())["payload_size"] == b"1500000" and not reference.value()
+    assert committed_offset(tansu.bootstrap_servers, group, raw) == len(alerts) + len(pills)
+
+
+def test_the_proxy_really_cuts_the_database_off():
+    """The outage above is real: through the closed proxy nothing connects."""
+    proxy = Proxy((POSTGRES_HOST, POSTGRES_PORT))
+    proxy.open()
+    proxy.close()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", proxy.port), timeout=2).close()
