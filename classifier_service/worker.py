@@ -248,7 +248,8 @@ class CheckCutouts:
 
 
 class Classify:
-    """Run every registered classifier on the whole batch; isolate an alert that breaks one."""
+    """Run each registered classifier on the batch's alerts of its surveys (a ZTF model never
+    answers for a Rubin alert); isolate an alert that breaks one."""
 
     name = "classify"
 
@@ -258,16 +259,19 @@ class Classify:
     def execute(self, batch: Batch) -> Batch:
         if not self.classifiers or not batch.items:
             return batch
-        inputs = [ClassifierInput(item.alert, batch.summaries[item.alert.oid].lightcurve, item.is_first_alert)
-                  for item in batch.items]
         for classifier in self.classifiers:
+            items = [item for item in batch.items if item.alert.survey in classifier.surveys]
+            if not items:
+                continue
+            inputs = [ClassifierInput(item.alert, batch.summaries[item.alert.oid].lightcurve, item.is_first_alert)
+                      for item in items]
             try:
                 results = self._checked(classifier, inputs)
-                for item, result in zip(batch.items, results):
+                for item, result in zip(items, results):
                     item.classifications.append(result)
             except Exception as exc:  # a whole-batch failure: find the alerts that cause it
                 log.warning("%s failed on a batch (%s); retrying alert by alert", classifier.name, exc)
-                for item, one in zip(batch.items, inputs):
+                for item, one in zip(items, inputs):
                     if item.rejected:
                         continue
                     try:

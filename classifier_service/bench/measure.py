@@ -112,6 +112,7 @@ class TimedClassifier:
         self.timings = timings
         self.name = classifier.name
         self.version = classifier.version
+        self.surveys = classifier.surveys
         for label, path, method in COMPONENTS.get(classifier.name, ()):
             _time_method(_resolve(classifier, path), method, f"{classifier.name}.{label}", timings)
 

@@ -1,8 +1,8 @@
 """The seam between the pipeline and its classifiers.
 
-A classifier is anything with a ``name``, a ``version``, its ``taxonomy`` and a batched
-``classify``. The worker runs every registered classifier on every batch and stores what
-comes back; it knows nothing of CNNs or forests.
+A classifier is anything with a ``name``, a ``version``, the ``surveys`` it answers for, its
+``taxonomy`` and a batched ``classify``. The worker runs every registered classifier on the
+batch's alerts of its surveys and stores what comes back; it knows nothing of CNNs or forests.
 """
 from __future__ import annotations
 
@@ -50,6 +50,9 @@ class Classification:
 class Classifier(Protocol):
     name: str
     version: str
+    # The surveys (Alert.survey) whose alerts it was trained for and answers for: a model
+    # trained on ZTF's g/r magnitudes and 63x63 stamps has nothing to say about a Rubin alert.
+    surveys: frozenset[str]
 
     def taxonomy(self) -> dict[str, list[str]]:
         """classifier_name -> classes, for every output this classifier produces."""

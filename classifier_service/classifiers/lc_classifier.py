@@ -111,6 +111,7 @@ class LightCurveClassifier:
     """The Classifier-protocol face of the hierarchical forest."""
 
     name = NAME
+    surveys = frozenset({"ZTF"})
 
     def __init__(self, bundle: LcModelBundle, extractor: FeatureExtractor | None = None) -> None:
         self.bundle = bundle

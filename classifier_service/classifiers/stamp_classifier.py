@@ -193,6 +193,7 @@ class StampClassifier:
     """The onnxruntime stamp classifier, one batched session call per worker batch."""
 
     name = NAME
+    surveys = frozenset({"ZTF"})
 
     def __init__(self, model_path: Path, stats: Mapping[str, Any]) -> None:
         import onnxruntime as ort

@@ -77,10 +77,14 @@ def classify_archives(paths: Sequence[str], classifiers: Sequence[Classifier],
     store.create_all()
     sink = _Collect()
     worker = Worker(ArchiveSource(paths, batch_size=batch_size), store, classifiers, [sink])
+    answering = {survey for classifier in classifiers for survey in classifier.surveys}
     for _ in _each_batch(worker):
         for alert in sink.alerts:
-            yield {"objectId": alert.oid, "candid": alert.candid,
-                   "classifications": classifications_dict(alert.classifications)}
+            line = {"objectId": alert.oid, "candid": alert.candid,
+                    "classifications": classifications_dict(alert.classifications)}
+            if alert.survey not in answering:  # say so, rather than leave an empty dict to puzzle over
+                line["note"] = f"no loaded classifier answers for {alert.survey} alerts"
+            yield line
         sink.alerts.clear()
     worker.close()
     store.dispose()
@@ -108,7 +112,7 @@ def classify_csv(detections_csv: str, non_detections_csv: str | None,
         lightcurve = build_lightcurve(str(oid), rows, nd if nd is not None else {"mjd": [], "fid": [], "diffmaglim": []})
         inputs.append(ClassifierInput(_alert_of(str(oid), rows), lightcurve, is_first_alert=False))
     outputs: list[list] = [[] for _ in inputs]
-    for classifier in classifiers:
+    for classifier in (c for c in classifiers if "ZTF" in c.surveys):  # the CSVs are ALeRCE's ZTF light curves
         for slot, result in zip(outputs, classifier.classify(inputs)):
             slot.extend(result.outputs)
     for item, outs in zip(inputs, outputs):

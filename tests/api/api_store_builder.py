@@ -35,6 +35,7 @@ class SeededClassifier:
     name: str
     version: str
     classes: tuple[str, ...]
+    surveys: frozenset[str] = frozenset({"ZTF", "LSST"})  # a stand-in: it answers for every survey
 
     def taxonomy(self) -> dict[str, list[str]]:
         return {self.name: list(self.classes)}

@@ -11,6 +11,7 @@ class CountingClassifier:
 
     name = "counting"
     version = "0.1"
+    surveys = frozenset({"ZTF", "LSST"})
 
     def __init__(self, fail_on_oid: str | None = None) -> None:
         self.fail_on_oid = fail_on_oid
