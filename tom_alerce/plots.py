@@ -182,7 +182,7 @@ def lightcurve_figure(phot: Photometry, title: str = "") -> go.Figure:
     fig.update_layout(difference_y)
     if "apparent" in scales:
         fig.update_layout(updatemenus=[dict(
-            type="buttons", direction="right", x=0, xanchor="left", y=1.12, yanchor="bottom", showactive=True,
+            type="buttons", direction="right", x=1, xanchor="right", y=1.02, yanchor="bottom", showactive=True,
             buttons=[dict(label=label, method="update", args=[{"visible": [s == scale for s in scales]}, layout])
                      for label, scale, layout in (
                          ("Difference magnitude", "difference", {"yaxis.title.text": DIFFERENCE_AXIS, **difference_y}),

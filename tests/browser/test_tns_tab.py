@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.pagecheck import assert_page_ok, assert_visible, open_page
-from tests.browser.test_target_page import docs_screenshot, fresh_supernova
+from tests.browser.test_target_page import fresh_supernova
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -36,7 +36,7 @@ def test_an_observer_edits_the_report_and_records_a_dry_run(observer_page, seen,
     preview = page.locator("#tns-preview").bounding_box()
     assert history["y"] >= preview["y"] + preview["height"]
     page.click("#tns-preview-details summary")
-    docs_screenshot(page, "#tns-panel", "tns_tab.png")
+    screenshot(page, "tns_tab", "#tns-panel")
 
     page.fill("#id_reporter", "A. Observer (ALeRCE)")
     page.fill("#id_remarks", "SN candidate, checked by eye.")

@@ -17,16 +17,17 @@ from tom_alerce.templatetags.alerce_extras import (
 STAMP = {("stamp_classifier", "1.0.0"): {"SN": 0.9, "AGN": 0.1}}
 
 
-def test_magstats_become_one_row_per_band_with_magnitudes_to_a_hundredth_and_mjd_to_1e4():
+def test_magstats_become_one_column_per_band_with_magnitudes_to_a_hundredth_and_mjd_to_1e4():
     rows = [{"fid": 2, "ndet": 7, "magmean": 18.123456, "magfirst": 18.5, "firstmjd": 61000.123456,
              "magsigma": None},
             {"fid": 1, "ndet": 3, "magmean": 19.0}]
     table = magstats_table(rows)
-    assert [row["band"] for row in table["rows"]] == ["g", "r"]
-    r = dict(zip(table["titles"], table["rows"][1]["cells"]))
+    assert table["bands"] == ["g", "r"]
+    r = {row["statistic"]: row["cells"][1] for row in table["rows"]}
     assert (r["detections"], r["mean"], r["first"], r["first MJD"], r["σ"]) == ("7", "18.12", "18.50", "61000.1235", "–")
-    assert "mean apparent" not in table["titles"]  # no corrected magnitudes, no empty columns
-    assert "mean apparent" in magstats_table([{"fid": 1, "ndet": 2, "magmean_corr": 17.2}])["titles"]
+    assert "mean apparent" not in r  # no corrected magnitudes, no empty rows
+    assert "mean apparent" in [row["statistic"] for row in
+                               magstats_table([{"fid": 1, "ndet": 2, "magmean_corr": 17.2}])["rows"]]
 
 
 def test_the_brokers_period_wins_and_a_periodogram_fills_in_without_one():

@@ -68,14 +68,15 @@ def broker_products(client, oid: str) -> dict:
 
 
 def magstats_table(rows: list[dict]) -> dict:
-    """Column titles and one formatted row per band; apparent (_corr) columns where any band has them."""
-    columns = list(MAGSTAT_COLUMNS)
+    """One row per statistic, one column per band (as ALeRCE's explorer lays it out, so it fits
+    beside the plots); the apparent (_corr) statistics where any band has them."""
+    statistics = list(MAGSTAT_COLUMNS)
     if any(row.get("magmean_corr") is not None for row in rows):
-        columns[6:6] = [("magmean_corr", "mean apparent", 2), ("magsigma_corr", "σ apparent", 2)]
-    body = [{"band": BAND_OF_FID.get(row.get("fid"), str(row.get("fid"))),
-             "cells": [_fixed(row.get(name), digits) for name, _, digits in columns]}
-            for row in sorted(rows, key=lambda r: r.get("fid") or 0)]
-    return {"titles": [title for _, title, _ in columns], "rows": body}
+        statistics[6:6] = [("magmean_corr", "mean apparent", 2), ("magsigma_corr", "σ apparent", 2)]
+    bands = sorted(rows, key=lambda r: r.get("fid") or 0)
+    return {"bands": [BAND_OF_FID.get(row.get("fid"), str(row.get("fid"))) for row in bands],
+            "rows": [{"statistic": title, "cells": [_fixed(row.get(name), digits) for row in bands]}
+                     for name, title, digits in statistics]}
 
 
 def _fixed(value, digits: int) -> str:
