@@ -11,8 +11,10 @@ half-way leaves nothing behind.
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
+from django.contrib import messages
 from tom_dataservices.dataservices import DataService, QueryServiceError
 from tom_targets.models import Target
 
@@ -22,6 +24,7 @@ from alerce_contract.names import broker_name
 from alerce_broker_plugin.forms import MAX_RESULTS, AlerceBrokerQueryForm, cached_classifiers
 
 DEFAULT_MAX_RESULTS = 20
+logger = logging.getLogger(__name__)
 
 
 def build_api_parameters(form_data: dict[str, Any]) -> dict[str, Any]:
@@ -80,6 +83,7 @@ class AlerceBrokerDataService(DataService):
         self.api: AlerceClient = config.api_client()
         self._objects: dict[str, ingest.BrokerObject] = {}  # fetched once per oid per instance
         self._oid_of_target: dict[str, str] = {}  # target name -> broker oid, for targets made here
+        self.warnings: dict[str, str] = {}  # oid -> what could not be imported
 
     @classmethod
     def get_form_class(cls):
@@ -148,14 +152,31 @@ class AlerceBrokerDataService(DataService):
             obj = ingest.object_from_api(summary, self.api.query_lightcurve(oid),
                                          self.api.query_probabilities(oid), self.api.query_forced_photometry(oid))
             if obj.stamp_candid is not None:
-                obj.cutouts = {kind: self.api.get_stamp(oid, obj.stamp_candid, kind)
-                               for kind in ingest.missing_cutouts(oid, obj.stamp_candid, STAMP_TYPES)}
+                obj.cutouts = self._fetch_cutouts(oid, obj.stamp_candid)
             self._objects[oid] = obj
         return self._objects[oid]
 
+    def _fetch_cutouts(self, oid: str, candid: str) -> dict[str, bytes]:
+        """The discovery cutouts not stored yet; one the broker cannot give is left out and
+        remembered as a warning: a target is worth having without its stamps."""
+        cutouts, failed = {}, []
+        for kind in ingest.missing_cutouts(oid, candid, STAMP_TYPES):
+            try:
+                cutouts[kind] = self.api.get_stamp(oid, candid, kind)
+            except AlerceApiError as exc:
+                failed.append(f"{kind}: {exc}")
+        if failed:
+            self.warnings[oid] = f"{oid}: stamps of alert {candid} not imported ({'; '.join(failed)})"
+            logger.warning(self.warnings[oid])
+        return cutouts
+
     def create_target_from_query(self, target_result: dict, **kwargs) -> Target:
-        """The TOM's target for this object (matched by name, alias or position) or a new one."""
+        """The TOM's target for this object (matched by name, alias or position) or a new one;
+        a part the broker could not give (stamps) becomes a warning on the page."""
         obj = self.fetch_object(target_result["oid"], target_result)
+        request = kwargs.get("request")
+        if request is not None and obj.oid in self.warnings:
+            messages.warning(request, self.warnings[obj.oid])
         target = ingest.find_target(obj.oid, obj.ra, obj.dec) or Target(
             name=obj.oid, type=Target.SIDEREAL, ra=obj.ra, dec=obj.dec, epoch=2000.0)
         self._oid_of_target[target.name] = obj.oid
@@ -171,9 +192,12 @@ class AlerceBrokerDataService(DataService):
 
     def create_reduced_datums_from_query(self, target: Target, data: ingest.BrokerObject = None,
                                          data_type: str | None = None, **kwargs) -> list:
-        result = ingest.ingest_object(data, source_name=self.name,
-                                      source_location=self.api.object_url(data.oid))
-        return result.new_photometry
+        return self.import_object(data).new_photometry
+
+    def import_object(self, obj: ingest.BrokerObject) -> ingest.IngestResult:
+        """Write one fetched object to the TOM: the one import every page uses (this service's
+        Create Targets, the SN Hunter's "Create target")."""
+        return ingest.ingest_object(obj, source_name=self.name, source_location=self.api.object_url(obj.oid))
 
     def _broker_oid(self, target: Target) -> str:
         """The name the broker knows the target by (see alerce_contract.names)."""

@@ -77,7 +77,7 @@ def object_from_api(item: dict[str, Any], lightcurve: dict[str, Any], probabilit
             detections=list(lightcurve.get("detections") or []),
             non_detections=list(lightcurve.get("non_detections") or []),
             forced_photometry=list(forced_photometry or []),
-            stamp_candid=latest_stamp_candid(lightcurve.get("detections") or []),
+            stamp_candid=discovery_stamp_candid(lightcurve.get("detections") or []),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"not an ALeRCE object record ({type(exc).__name__}: {exc}): {item!r:.200}") from exc
@@ -120,10 +120,13 @@ def target_extras(obj: BrokerObject) -> dict[str, str]:
     return extras
 
 
-def latest_stamp_candid(detections: list[dict[str, Any]]) -> str | None:
-    """The candid of the latest detection that came with cutouts (ALeRCE's ``has_stamp``)."""
+def discovery_stamp_candid(detections: list[dict[str, Any]]) -> str | None:
+    """The candid of the first detection that came with cutouts (ALeRCE's ``has_stamp``): the
+    discovery stamps, which ALeRCE's explorer shows and which a self-hosted store keeps."""
     with_stamps = [det for det in detections if det.get("has_stamp") and det.get("candid") is not None]
-    return str(max(with_stamps, key=lambda det: det["mjd"])["candid"]) if with_stamps else None
+    if not with_stamps:
+        return None
+    return str(min(with_stamps, key=lambda det: (det["mjd"], int(det["candid"])))["candid"])
 
 
 def find_target(oid: str, ra: float | None = None, dec: float | None = None) -> Target | None:
