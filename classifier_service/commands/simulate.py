@@ -1,4 +1,4 @@
-"""``alerce-classifier simulate``: synthetic ZTF 4.02 alerts to .avro files or a Kafka topic."""
+"""``alerce-classifier simulate``: synthetic ZTF 4.02 or Rubin (lsst v11) alerts to .avro files or a Kafka topic."""
 from __future__ import annotations
 
 import argparse
@@ -13,15 +13,19 @@ from classifier_service.commands.preflight import check_kafka
 from classifier_service.commands.progress import progress
 from classifier_service.simulate.alerts import DEFAULT_MIX, class_sampler, simulate_alert_packets
 from classifier_service.simulate.packets import merge_containers
+from classifier_service.simulate.rubin import simulate_rubin_alerts
 from classifier_service.stream.consumer import client_settings, env_options, parse_options
 from classifier_service.stream.kafka import PRODUCER_DEFAULTS, create_topics
 
-HELP = "write simulated ZTF alerts (schema 4.02, cutouts, 30-day histories) to files or to Kafka"
+HELP = "write simulated ZTF (4.02, 30-day histories) or Rubin (lsst v11, a year's) alerts to files or to Kafka"
+SIMULATORS = {"ztf": simulate_alert_packets, "lsst": simulate_rubin_alerts}
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-alerts", type=non_negative_int, required=True, help="how many alerts to simulate")
+    parser.add_argument("--survey", choices=sorted(SIMULATORS), default="ztf",
+                        help="whose alerts: ZTF's or Rubin's (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same alerts)")
     parser.add_argument("--start-mjd", type=float, default=None, help="MJD of the simulated night")
     parser.add_argument("--class-mix", default=None,
@@ -109,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from exc
     if args.out is None:
         check_kafka(args.bootstrap_servers, settings)
-    packets = simulate_alert_packets(args.n_alerts, seed=args.seed, start_mjd=args.start_mjd, class_mix=mix)
+    packets = SIMULATORS[args.survey](args.n_alerts, seed=args.seed, start_mjd=args.start_mjd, class_mix=mix)
     counted = _Counter(progress(packets, "simulate", "alerts", total=args.n_alerts))
     started = time.perf_counter()
     if args.out is not None:

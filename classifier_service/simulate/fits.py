@@ -1,4 +1,4 @@
-"""Gzipped single-HDU FITS images, written the way ZTF packs its alert cutouts.
+"""FITS cutouts as the surveys pack them: gzipped single-HDU (ZTF), plain multi-extension (Rubin).
 
 A direct writer (header cards + big-endian float32 + padding to 2880-byte blocks) is an order
 of magnitude faster than astropy for 63x63 stamps, which matters at 10,000 alerts per run.
@@ -21,7 +21,7 @@ QUANTUM = 1 / 4
 
 def _card(key: str, value: object, comment: str = "") -> bytes:
     if isinstance(value, bool):
-        text = "T" if value else "F"
+        text = f"{'T' if value else 'F':>20}"  # logical values sit in column 30
     elif isinstance(value, str):
         text = f"'{value:<8}'".ljust(20)  # strings start in column 11
     else:
@@ -45,6 +45,26 @@ def _header(shape: tuple[int, int], extra: tuple[tuple[str, object], ...]) -> by
     cards = [_card("SIMPLE", True), _card("BITPIX", -32), _card("NAXIS", 2),
              _card("NAXIS1", width), _card("NAXIS2", height)]
     cards += [_card(key[:8].upper(), value) for key, value in extra]
+    head = b"".join(cards) + b"END".ljust(CARD)
+    return head + b" " * (-len(head) % BLOCK)
+
+
+def multi_extension_fits(primary: np.ndarray, extensions: tuple[tuple[str, np.ndarray], ...],
+                         header: dict[str, object] | None = None) -> bytes:
+    """Uncompressed FITS with ``primary`` first, then named IMAGE extensions: Rubin's cutout
+    layout (image, 'UNCERT' variance, 'PSFIMAGE')."""
+    parts = [fits_bytes(primary, {"EXTEND": True, **(header or {})})]
+    for name, image in extensions:
+        data = np.ascontiguousarray(image, dtype=">f4").tobytes()
+        parts += [_extension_header(image.shape, name), data, b"\0" * (-len(data) % BLOCK)]
+    return b"".join(parts)
+
+
+@lru_cache(maxsize=64)
+def _extension_header(shape: tuple[int, int], name: str) -> bytes:
+    height, width = shape
+    cards = [_card("XTENSION", "IMAGE"), _card("BITPIX", -32), _card("NAXIS", 2), _card("NAXIS1", width),
+             _card("NAXIS2", height), _card("PCOUNT", 0), _card("GCOUNT", 1), _card("EXTNAME", name)]
     head = b"".join(cards) + b"END".ljust(CARD)
     return head + b" " * (-len(head) % BLOCK)
 

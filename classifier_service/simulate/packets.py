@@ -152,10 +152,12 @@ def encode_alert(obj: SimulatedObject, k: int, rng: np.random.Generator) -> byte
 
 
 def merge_containers(packets: list[bytes]) -> bytes:
-    """Packets from :func:`encode_alert` as one Avro file: the shared header, then every block."""
-    header, _ = _container_header()
+    """One-block Avro containers of one schema and sync marker (the simulators' packets, ZTF's
+    or Rubin's) as one Avro file: the shared header, then every block."""
+    sync = packets[0][-16:]  # a container ends with its sync marker, which also ends its header
+    header = packets[0][:packets[0].index(sync) + len(sync)]
     if not all(packet.startswith(header) for packet in packets):
-        raise ValueError("only packets written by encode_alert can be merged")
+        raise ValueError("only packets of one schema and sync marker can be merged")
     return header + b"".join(packet[len(header):] for packet in packets)
 
 

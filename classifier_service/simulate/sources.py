@@ -1,10 +1,12 @@
-"""Astrophysical models of the 15 light-curve classes: true flux versus time in g, r and i.
+"""Astrophysical models of the 15 light-curve classes: true flux versus time in u g r i z y.
 
 Each builder draws one object's parameters from its class's distribution and returns a
 :class:`Source`: the flux the reference image holds at its position (a star's mean flux,
 zero for a supernova) and a function giving the true flux at any epochs. Difference
-imaging — and so what ZTF alerts on — is the gap between the two. Fluxes are microjansky
-(see :mod:`cadence`); bands are indexed by fid (1 g, 2 r, 3 i).
+imaging — and so what ZTF or Rubin alerts on — is the gap between the two. Fluxes are
+microjansky (see :mod:`cadence`); bands are indexed by the contract's fid (1 g, 2 r, 3 i,
+4 u, 5 z, 6 y), so every per-band array below has seven entries (0 unused). ZTF observes
+fids 1-3 only; Rubin (:mod:`rubin`) all six, through the same models.
 """
 from __future__ import annotations
 
@@ -42,8 +44,11 @@ class Source:
 
 
 def _band_mags(r_mag: float, g_minus_r: float) -> np.ndarray:
-    """Magnitudes indexed by fid from an r magnitude and a g-r colour (r-i ~ 0.4 (g-r))."""
-    return np.array([np.inf, r_mag + g_minus_r, r_mag, r_mag - 0.4 * g_minus_r])
+    """Magnitudes indexed by fid from an r magnitude and a g-r colour: r-i ~ 0.4 (g-r),
+    u-g ~ 0.3 + 1.3 (g-r), i-z ~ 0.25 (g-r), z-y ~ 0.1 (g-r) (main-sequence-like colours)."""
+    g, i = r_mag + g_minus_r, r_mag - 0.4 * g_minus_r
+    z = i - 0.25 * g_minus_r
+    return np.array([np.inf, g, r_mag, i, g + 0.3 + 1.3 * g_minus_r, z, z - 0.1 * g_minus_r])
 
 
 # --- transients ---------------------------------------------------------------------------
@@ -85,7 +90,8 @@ def supernova(class_name: str, rng: np.random.Generator) -> Source:
     plateau = rng.uniform(*spec["plateau"]) * dilation if spec["plateau"] else 0.0
     colour = rng.uniform(*spec["colour"])
     peak_flux = mag_to_flux(_band_mags(peak_mag, colour))
-    fall_by_band = np.array([fall, fall * spec["g_fall"], fall, fall * 1.1])
+    fall_by_band = np.array([fall, fall * spec["g_fall"], fall, fall * 1.1, fall * spec["g_fall"] * 0.8,
+                             fall * 1.15, fall * 1.2])
     params = dict(z=z, peak_mag=peak_mag, rise=rise, fall=fall, plateau=plateau, g_minus_r=colour, t0=0.0)
 
     def flux(mjd: np.ndarray, fid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -139,7 +145,7 @@ def damped_random_walk(class_name: str, rng: np.random.Generator) -> Source:
     mean_mag = rng.uniform(*spec["mag"])
     colour = rng.uniform(*spec["colour"])
     mean_mags = _band_mags(mean_mag, colour)
-    band_gain = np.array([0.0, 1.25, 1.0, 0.85])
+    band_gain = np.array([0.0, 1.25, 1.0, 0.85, 1.5, 0.75, 0.7])
 
     def flux(mjd: np.ndarray, fid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         delta = _on_sorted_times(mjd, lambda t: drw_path(t, tau, sf_inf / np.sqrt(2), rng))
@@ -162,7 +168,7 @@ def young_stellar_object(class_name: str, rng: np.random.Generator) -> Source:
         amplitude, width = rng.uniform(0.3, 1.5), rng.uniform(1, 8)
     else:
         amplitude, width = rng.uniform(0.4, 1.5), rng.uniform(5, 40)
-    extinction_gain = np.array([0.0, 1.4, 1.0, 0.75])  # dust dims g most
+    extinction_gain = np.array([0.0, 1.4, 1.0, 0.75, 1.8, 0.6, 0.5])  # dust dims the blue most
 
     def flux(mjd: np.ndarray, fid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         delta = _on_sorted_times(mjd, lambda t: drw_path(t, tau, sigma, rng))
@@ -189,7 +195,7 @@ def cataclysmic(class_name: str, rng: np.random.Generator) -> Source:
     else:
         amplitude, recurrence = rng.uniform(2.0, 5.0), rng.uniform(15, 150)
         rise, decline = rng.uniform(0.5, 2.0), rng.uniform(2, 8)
-    outburst_colour = np.array([0.0, -0.1, 0.0, 0.05])
+    outburst_colour = np.array([0.0, -0.1, 0.0, 0.05, -0.25, 0.08, 0.1])
 
     def flux(mjd: np.ndarray, fid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if mjd.size == 0:
@@ -274,7 +280,8 @@ def periodic(class_name: str, rng: np.random.Generator) -> Source:
         raise ValueError(f"unknown periodic class {class_name!r}")
     mean_mag = rng.uniform(13.5, 18.5) if class_name != "LPV" else rng.uniform(13.0, 17.5)
     mean_mags = _band_mags(mean_mag, colour)
-    band_gain = np.array([0.0, 1.25, 1.0, 0.8]) if class_name != "E" else np.array([0.0, 1.05, 1.0, 0.97])
+    band_gain = (np.array([0.0, 1.25, 1.0, 0.8, 1.5, 0.7, 0.65]) if class_name != "E"
+                 else np.array([0.0, 1.05, 1.0, 0.97, 1.08, 0.96, 0.95]))
     epoch0 = rng.uniform(0, period)
     cycle_jitter = 0.1 if class_name == "LPV" else 0.0  # LPV cycles differ in depth
 
