@@ -7,6 +7,13 @@ stage and the reason) and the batch carries on without it. An infrastructure fai
 database or a sink unreachable) is not the alert's fault: the whole batch is retried with
 capped backoff, nothing committed meanwhile, until ``max_outage_s`` passes (then the run
 raises :class:`~classifier_service.stream.base.Unavailable` for its supervisor).
+
+Memory stays bounded whatever arrives: a container block inflates to at most 16 MiB and a
+record is at most 4 MiB encoded (``surveys.avro.MAX_BLOCK_BYTES``, ``MAX_RECORD_BYTES``), a
+stamp to at most 2 MB, each checked before anything of that size is allocated, and a
+refused payload is dropped before the next is read. tests/service/test_fuzz.py holds
+``replay --batch-size 100`` under 1 GiB peak RSS over 1,600 hostile mutants (bombs of up
+to 1 GiB included); it measures about 590 MB, what the real alerts alone take.
 """
 from __future__ import annotations
 
@@ -29,7 +36,7 @@ from classifier_service.store import rows as store_rows
 from classifier_service.stream.base import ClassifiedAlert, DeadLetter, RawMessage, Sink, Source, Unavailable
 from classifier_service.stream.consumer import Backoff
 from classifier_service.surveys import parse_record
-from classifier_service.surveys.avro import iter_records
+from classifier_service.surveys.known_history import decode_batch
 from classifier_service.surveys.registry import SchemaRegistry
 
 log = logging.getLogger(__name__)
@@ -126,19 +133,21 @@ class Decode:
     """Avro payloads to records; an unreadable payload is dead as a whole.
 
     Wire-format messages (Rubin's live stream) take their writer schema from ``registry``.
+    With a ``store``, ZTF history entries it already holds are skipped unread
+    (:mod:`classifier_service.surveys.known_history`).
     """
 
     name = "decode"
 
-    def __init__(self, registry: SchemaRegistry | None = None) -> None:
+    def __init__(self, registry: SchemaRegistry | None = None, store: Store | None = None) -> None:
         self.registry = registry
+        self.store = store
 
     def execute(self, batch: Batch) -> Batch:
-        for message in batch.messages:
-            try:
-                records = list(iter_records(message.payload, self.registry))
-            except ValueError as exc:  # AlertParseError
-                batch.reject(AlertItem(message, message.source), self.name, str(exc))
+        payloads = [message.payload for message in batch.messages]
+        for message, records in zip(batch.messages, decode_batch(payloads, self.store, self.registry)):
+            if isinstance(records, ValueError):  # AlertParseError
+                batch.reject(AlertItem(message, message.source), self.name, str(records))
                 continue
             if not records:
                 batch.reject(AlertItem(message, message.source), self.name, "container holds no alert")
@@ -399,7 +408,7 @@ class Worker:
         self.max_outage_s = max_outage_s
         self.max_backoff_s = max_backoff_s
         self.stopping = threading.Event()  # cuts a wait between retries short
-        self.stages = [Decode(schema_registry), Parse(), LightCurves(store), CheckCutouts(),
+        self.stages = [Decode(schema_registry, store), Parse(), LightCurves(store), CheckCutouts(),
                        Classify(self.classifiers), StoreStage(store, self.classifiers), Publish(self.sinks)]
 
     def process(self, batch: Sequence[RawMessage]) -> BatchReport:

@@ -15,7 +15,7 @@ import logging
 import os
 import signal
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from classifier_service.commands.options import (
     CommandError,
@@ -31,6 +31,9 @@ from classifier_service.stream import tansu
 from classifier_service.stream.base import Unavailable
 from classifier_service.stream.consumer import KafkaSource, env_options, parse_options
 from classifier_service.stream.kafka import ZTF_DAILY_TOPIC, KafkaSink, date_range, expand_topics
+
+if TYPE_CHECKING:
+    from classifier_service.worker import Worker
 
 HELP = "consume alerts from Kafka, store and classify them, produce the classified stream"
 DEFAULT_DB = "sqlite:///var/alerce.sqlite3"
@@ -124,12 +127,14 @@ def build_source(args: argparse.Namespace, user_settings: dict[str, Any]) -> Kaf
     )
 
 
-def stop_on_signals(source: KafkaSource) -> None:
-    """First SIGTERM/SIGINT: finish, commit and leave the group; a second one kills."""
+def stop_on_signals(source: KafkaSource, worker: Worker) -> None:
+    """First SIGTERM/SIGINT: finish, commit and leave the group (or, while the database or
+    Kafka is unreachable, stop waiting and exit 3 uncommitted); a second one kills."""
 
     def handler(signum: int, _frame: Any) -> None:
         log.info("%s: finishing the current batch, then leaving the group", signal.Signals(signum).name)
         source.stop()
+        worker.stopping.set()
         signal.signal(signum, signal.SIG_DFL)
 
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -159,9 +164,9 @@ def run(args: argparse.Namespace) -> int:
                                unreachable_limit_s=args.max_outage))
     log.info("reading %s as group %s with classifiers %s", source.topics, args.group_id,
              [c.name for c in classifiers] or "none")
-    stop_on_signals(source)
     registry = SchemaRegistry(args.schema_registry) if args.schema_registry else None
     worker = Worker(source, store, classifiers, sinks, schema_registry=registry, max_outage_s=args.max_outage)
+    stop_on_signals(source, worker)
     try:
         report = worker.run(max_batches=args.max_batches)
     except Unavailable as exc:

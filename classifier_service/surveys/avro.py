@@ -240,14 +240,8 @@ def _single_record_header(container: Container) -> bytes:
 
 def _read_long(data: bytes, pos: int) -> tuple[int, int]:
     """Avro's zig-zag varint at ``pos``; IndexError when the bytes run out."""
-    shift = result = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return (result >> 1) ^ -(result & 1), pos
-        shift += 7
+    result, pos = _read_varint(data, pos)
+    return (result >> 1) ^ -(result & 1), pos
 
 
 def _read_bytes(data: bytes, pos: int) -> tuple[bytes, int]:

@@ -31,6 +31,7 @@ from classifier_service.stream.kafka import create_topics
 from classifier_service.stream.tansu import free_port
 from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
+from tests.service.conftest import _fresh_postgres_database
 from tests.service.mutants import encode, real_alerts
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(240)]
@@ -98,21 +99,11 @@ class Proxy:
 @pytest.fixture
 def database():
     """A fresh database with the store's tables; yields its name."""
-    admin = create_engine(f"postgresql+psycopg2://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/test",
-                          isolation_level="AUTOCOMMIT")
-    name = f"poison_{uuid.uuid4().hex[:8]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 (any connection failure)
-        pytest.skip(f"PostgreSQL is not reachable: {exc}")
-    store = Store(f"postgresql+psycopg2://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}")
-    store.create_all()
-    store.dispose()
-    yield name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    for url in _fresh_postgres_database():
+        store = Store(url)
+        store.create_all()
+        store.dispose()
+        yield url.rsplit("/", 1)[1]
 
 
 def valid_alerts(shared_data) -> list:
