@@ -42,14 +42,18 @@ def new_topics(bootstrap: str, *names: str) -> list[str]:
     return topics
 
 
+def cli(*argv: str, timeout_s: float) -> None:
+    result = subprocess.run([CLI, *argv], capture_output=True, text=True, timeout=timeout_s)
+    assert result.returncode == 0, f"alerce-classifier {argv[0]} failed:\n{result.stderr[-3000:]}"
+
+
 def stream_a_supernova_night(bootstrap: str, raw: str, classified: str, store: str, night: float) -> None:
     """The simulator produces the night onto ``raw``; the worker consumes it until idle."""
-    subprocess.run([CLI, "simulate", "--n-alerts", str(N_ALERTS), "--seed", str(SEED), "--class-mix", "SN=1",
-                    "--start-mjd", f"{night:.1f}", "--bootstrap-servers", bootstrap, "--topic", raw],
-                   check=True, capture_output=True, timeout=120)
-    subprocess.run([CLI, "--log-level", "WARNING", "run", "--bootstrap-servers", bootstrap, "--topic", raw,
-                    "--group-id", "journey-worker", "--output-topic", classified, "--db", store, "--fast-group",
-                    "--stop-after-idle", str(IDLE_S)], check=True, capture_output=True, timeout=300)
+    cli("simulate", "--n-alerts", str(N_ALERTS), "--seed", str(SEED), "--class-mix", "SN=1",
+        "--start-mjd", f"{night:.1f}", "--bootstrap-servers", bootstrap, "--topic", raw, timeout_s=120)
+    cli("--log-level", "WARNING", "run", "--bootstrap-servers", bootstrap, "--topic", raw,
+        "--group-id", "journey-worker", "--output-topic", classified, "--db", store, "--fast-group",
+        "--stop-after-idle", str(IDLE_S), timeout_s=300)
 
 
 def observable_sn(api_url: str, rule) -> str:
@@ -115,12 +119,10 @@ def test_a_streamed_supernova_is_hunted_imported_reported_and_followed_up(
 
         # A TNS report, dry run: built, recorded, not sent.
         open_page(page, seen, f"{live_server.url}/targets/{target.pk}/?tab=tns")
-        form = page.locator(f"form[action$='/facilities/tns/report/{target.pk}/']").first
-        dry_run = form.locator("input[name=dry_run]")
-        if dry_run.count() and not dry_run.is_checked():
-            dry_run.check()
-        form.locator("[type=submit]").last.click()
-        page.wait_for_load_state("networkidle")
+        if not page.is_checked("#id_dry_run"):
+            page.check("#id_dry_run")
+        page.click("#tns-report-button")
+        page.wait_for_selector("#tns-reports tr.tns-report[data-status='dry_run']")
         report = TNSReport.objects.get(target=target)
         assert report.status == TNSReport.Status.DRY_RUN and report.payload
         assert tns.state.reports == {} and tns.state.uploads == []  # nothing reached TNS

@@ -150,7 +150,6 @@ def test_a_known_target_at_the_same_place_gets_the_broker_name_as_alias(public_a
 @pytest.mark.parametrize("route, fault", [
     ("/ztf/v1/objects/", "500"),            # the light curve of a result
     ("/ztf/v1/objects/", "slow"),           # a timeout
-    ("/get_stamp", "badjson"),              # a cutout that is not an image
     ("/v2/lightcurve/forced-photometry", "badjson"),
 ])
 def test_a_failing_broker_leaves_no_partial_target(public_alerce, route, fault):
@@ -161,6 +160,18 @@ def test_a_failing_broker_leaves_no_partial_target(public_alerce, route, fault):
         service.to_target(results[0])
     assert public_alerce.url in str(error.value)
     assert not Target.objects.exists() and not PhotometryReducedDatum.objects.exists()
+
+
+@pytest.mark.parametrize("fault", ["500", "badjson"])
+def test_a_cutout_the_broker_cannot_give_is_a_warning_not_a_failed_import(public_alerce, fault):
+    results = run_query(max_results=2)
+    public_alerce.faults["/get_stamp"] = fault
+    service = AlerceBrokerDataService()
+    target = service.to_target(results[0])
+    service.to_reduced_datums(target, service.query_reduced_data(target))
+    assert PhotometryReducedDatum.objects.filter(target=target).exists()
+    assert not DataProduct.objects.filter(target=target).exists()
+    assert public_alerce.url in service.warnings[results[0]["oid"]]
 
 
 @pytest.mark.parametrize("fault", ["500", "slow", "badjson"])
