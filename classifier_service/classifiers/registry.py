@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 CLASSIFIERS: list[str] = [
     "classifier_service.classifiers.stamp_classifier:StampClassifier",
     "classifier_service.classifiers.lc_classifier:LightCurveClassifier",
+    "classifier_service.classifiers.rubin_lc_classifier:RubinLightCurveClassifier",
 ]
 
 

@@ -82,8 +82,10 @@ def classify_archives(paths: Sequence[str], classifiers: Sequence[Classifier],
         for alert in sink.alerts:
             line = {"objectId": alert.oid, "candid": alert.candid,
                     "classifications": classifications_dict(alert.classifications)}
-            if alert.survey not in answering:  # say so, rather than leave an empty dict to puzzle over
-                line["note"] = f"no loaded classifier answers for {alert.survey} alerts"
+            if not alert.classifications:  # say why, rather than leave an empty dict to puzzle over
+                line["note"] = (f"no loaded classifier answers for {alert.survey} alerts" if alert.survey not in answering
+                                else "no loaded classifier applies to this alert (too few detections for a light-curve "
+                                     "classifier, no stamps or not the object's first alert for a stamp classifier)")
             yield line
         sink.alerts.clear()
     worker.close()

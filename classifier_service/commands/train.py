@@ -18,17 +18,17 @@ from pathlib import Path
 from classifier_service.commands.options import CommandError, existing_path
 from classifier_service.commands.progress import progress
 
-HELP = "train the stamp and light-curve classifiers from simulated and real labelled data"
+HELP = "train the stamp and light-curve classifiers (ZTF) and Rubin's light-curve classifier from simulated and real labelled data"
 DEFAULT_OUT = Path("models")
 # What each trainer imports beyond the broker: the [train] extra.
-NEEDS = {"stamp": ("torch", "onnx", "matplotlib"), "lc": ("matplotlib",)}
+NEEDS = {"stamp": ("torch", "onnx", "matplotlib"), "lc": ("matplotlib",), "lsst-lc": ("matplotlib",)}
 INSTALL_HINT = "pip install '.[train]' (with the CPU build of torch: the Makefile installs torch==2.13.0 first)"
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--only", choices=("stamp", "lc"), default=None,
-                        help="train one classifier (default: both)")
+    parser.add_argument("--only", choices=("stamp", "lc", "lsst-lc"), default=None,
+                        help="train one classifier (default: all; lsst-lc is Rubin's light-curve classifier)")
     parser.add_argument("--quick", action="store_true",
                         help="small, fast models for tests and smoke runs (not for shipping)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
@@ -58,7 +58,15 @@ def _train_stamp(args: argparse.Namespace) -> Path:
     return train_stamp_classifier(args.out / "stamp_classifier", quick=args.quick, seed=args.seed)
 
 
-TRAINERS: dict[str, Callable[[argparse.Namespace], Path]] = {"stamp": _train_stamp, "lc": _train_lc}
+def _train_rubin_lc(args: argparse.Namespace) -> Path:
+    from classifier_service.classifiers.rubin_lc_classifier import NAME
+    from classifier_service.train.rubin_lightcurve import train_rubin_lc_classifier
+
+    return train_rubin_lc_classifier(args.out / NAME, quick=args.quick, seed=args.seed)
+
+
+TRAINERS: dict[str, Callable[[argparse.Namespace], Path]] = {
+    "stamp": _train_stamp, "lc": _train_lc, "lsst-lc": _train_rubin_lc}
 
 
 def run(args: argparse.Namespace) -> int:
