@@ -38,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from classifier_service.bench.scenarios import kafka_bench, replay_bench
+    from classifier_service.bench.rubin import rubin_replay
     from classifier_service.classifiers.registry import load_classifiers
     from classifier_service.simulate import simulate_alert_packets
 
@@ -57,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
                 result = kafka_bench(payloads, classifiers, batch_size=args.batch_size, folder=Path(folder),
                                      rate=args.rate)
             results[scenario] = result.as_dict()
+            if scenario == "replay":  # Rubin's alerts beside ZTF's, through the same worker
+                results["replay_lsst"] = rubin_replay(args.n_alerts, args.seed, classifiers,
+                                                      batch_size=args.batch_size, folder=Path(folder))
     summary = {
         **results[scenarios[-1]],
         "headline": scenarios[-1],
@@ -67,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         "cpu_count": os.cpu_count(),
         **results,
     }
-    print(json.dumps(summary, indent=2) if args.json else report_text(summary, scenarios))
+    print(json.dumps(summary, indent=2) if args.json else report_text(summary, tuple(results)))
     return 0
 
 
