@@ -113,6 +113,7 @@ class TimedClassifier:
         self.name = classifier.name
         self.version = classifier.version
         self.surveys = classifier.surveys
+        self.lightcurves: dict[str, Any] = {}  # each object's latest light curve seen, for features_bench
         for label, path, method in COMPONENTS.get(classifier.name, ()):
             _time_method(_resolve(classifier, path), method, f"{classifier.name}.{label}", timings)
 
@@ -120,6 +121,7 @@ class TimedClassifier:
         return self.classifier.taxonomy()
 
     def classify(self, batch: Sequence[ClassifierInput]) -> list[Classification]:
+        self.lightcurves.update((item.alert.oid, item.lightcurve) for item in batch)
         with self.timings.timing(self.name):
             return self.classifier.classify(batch)
 

@@ -9,13 +9,20 @@ the worker's capacity and latency includes queueing; ``rate`` paces them instead
 """
 from __future__ import annotations
 
+import io
+import multiprocessing
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
+import fastavro
 import numpy as np
+from sqlalchemy import create_engine, text
 
 from alerce_contract.classified import decode_classified
 from classifier_service.bench.measure import (
@@ -27,7 +34,7 @@ from classifier_service.bench.measure import (
     batch_latencies,
 )
 from classifier_service.classifiers.base import Classifier
-from classifier_service.store import Store
+from classifier_service.store import Store, database_url
 from classifier_service.stream.base import RawMessage
 from classifier_service.stream.consumer import KafkaSource
 from classifier_service.stream.kafka import KafkaSink, create_topics
@@ -59,19 +66,107 @@ class MemorySource:
         """Nothing to release."""
 
 
-def fresh_store(folder: Path, name: str) -> Store:
-    store = Store(f"sqlite:///{folder / name}.sqlite3")
+def fresh_store(folder: Path, name: str, url: str | None = None) -> Store:
+    """A new SQLite file in ``folder``, or the (empty) database at ``url``."""
+    store = Store(url or f"sqlite:///{folder / name}.sqlite3")
     store.create_all()
     return store
 
 
+@contextmanager
+def postgres_database(server: str) -> Iterator[str]:
+    """A throw-away database on the PostgreSQL ``server`` (postgresql://user@host:port), dropped after."""
+    admin = create_engine(database_url(f"{server}/postgres"), isolation_level="AUTOCOMMIT")
+    name = f"alerce_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield database_url(f"{server}/{name}")
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def decode_limit(payloads: Sequence[bytes]) -> dict[str, float]:
+    """What fastavro alone does with the same packets: read every record, nothing else (best of 3)."""
+    seconds = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        n = sum(1 for payload in payloads for _ in fastavro.reader(io.BytesIO(payload)))
+        seconds = min(seconds, time.perf_counter() - start)
+    return {"n_alerts": n, "alerts_per_s": n / seconds, "s_per_alert": seconds / n}
+
+
+def oid_of(payload: bytes) -> str:
+    return parse_record(next(iter(iter_records(payload)))).oid
+
+
+def parallel_replay_bench(payloads: Sequence[bytes], classifier_names: list[str] | None, *, processes: int,
+                          batch_size: int, folder: Path, url: str | None = None) -> dict[str, Any]:
+    """``processes`` workers side by side, each on the alerts of its share of objects (by a hash
+    of the oid, so each object's alerts stay in order in one process), into one PostgreSQL
+    database or one SQLite file each. Each loads its classifiers, then all start together."""
+    shares: list[list[bytes]] = [[] for _ in range(processes)]
+    for payload in payloads:
+        shares[zlib.crc32(oid_of(payload).encode()) % processes].append(payload)
+    folder.mkdir(parents=True, exist_ok=True)
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(processes), context.Queue()
+    workers = [context.Process(target=_replay_share, args=(
+        share, classifier_names, batch_size, url or f"sqlite:///{folder / f'share{k}'}.sqlite3", barrier, results))
+        for k, share in enumerate(shares)]
+    for worker in workers:
+        worker.start()
+    done = [results.get(timeout=1800) for _ in workers]
+    for worker in workers:
+        worker.join()
+    n_alerts = sum(n for n, _, _ in done)
+    seconds = max(end for _, _, end in done) - min(start for _, start, _ in done)
+    return {"processes": processes, "n_alerts": n_alerts, "seconds": round(seconds, 4),
+            "alerts_per_s": round(n_alerts / seconds, 2) if seconds > 0 else 0.0,
+            "alerts_per_process": [len(share) for share in shares]}
+
+
+def _replay_share(payloads: list[bytes], classifier_names: list[str] | None, batch_size: int, url: str,
+                  barrier: Any, results: Any) -> None:
+    from classifier_service.classifiers.registry import load_classifiers
+
+    store = Store(url)
+    store.create_all()
+    worker = Worker(MemorySource(payloads, batch_size), store, load_classifiers(classifier_names))
+    barrier.wait()
+    start = time.time()
+    report = worker.run()
+    results.put((report.n_alerts, start, time.time()))
+    store.dispose()
+
+
+def features_bench(lightcurves: Sequence[Any], extractor: Any, n_objects: int = 100) -> dict[str, float]:
+    """The light-curve features' cost per object, in one batch and one object per call."""
+    sample = list(lightcurves)[:n_objects]
+    start = time.perf_counter()
+    extractor.compute(sample)
+    batch_s = time.perf_counter() - start
+    start = time.perf_counter()
+    for lightcurve in sample:
+        extractor.compute([lightcurve])
+    single_s = time.perf_counter() - start
+    return {"n_objects": len(sample), "batch_s_per_object": batch_s / len(sample),
+            "single_s_per_object": single_s / len(sample)}
+
+
 def replay_bench(payloads: Sequence[bytes], classifiers: Sequence[Classifier], *, batch_size: int,
-                 folder: Path) -> BenchResult:
-    """Alerts from memory through the worker into SQLite."""
+                 folder: Path, url: str | None = None, lightcurves: dict[str, Any] | None = None) -> BenchResult:
+    """Alerts from memory through the worker into SQLite (or the empty database at ``url``);
+    the light curves classified are added to ``lightcurves`` (oid -> latest)."""
     timings = Timings()
-    store = fresh_store(folder, "replay")
-    worker = Worker(TimedSource(MemorySource(payloads, batch_size), timings), store,
-                    [TimedClassifier(c, timings) for c in classifiers])
+    store = fresh_store(folder, "replay", url)
+    timed = [TimedClassifier(c, timings) for c in classifiers]
+    worker = Worker(TimedSource(MemorySource(payloads, batch_size), timings), store, timed)
+    if lightcurves is not None:
+        for classifier in timed:
+            classifier.lightcurves = lightcurves
     cpu_start = time.process_time()
     try:
         report = worker.run()
@@ -83,10 +178,11 @@ def replay_bench(payloads: Sequence[bytes], classifiers: Sequence[Classifier], *
 
 
 def kafka_bench(payloads: Sequence[bytes], classifiers: Sequence[Classifier], *, batch_size: int,
-                folder: Path, rate: float | None = None) -> BenchResult:
-    """Alerts produced to a 4-partition topic on loopback tansu, classified onto another."""
+                folder: Path, rate: float | None = None, broker: TansuBroker | None = None) -> BenchResult:
+    """Alerts produced to a 4-partition topic on loopback tansu (``broker`` or a new one),
+    classified onto another."""
     candids = [candid_of(payload) for payload in payloads]
-    with TansuBroker() as broker:
+    with nullcontext(broker) if broker else TansuBroker() as broker:
         raw, out = f"bench-raw-{uuid.uuid4().hex[:6]}", f"bench-classified-{uuid.uuid4().hex[:6]}"
         create_topics(broker.bootstrap_servers, {raw: PARTITIONS, out: PARTITIONS})
         timings = Timings()
@@ -94,7 +190,7 @@ def kafka_bench(payloads: Sequence[bytes], classifiers: Sequence[Classifier], *,
                              batch_size=batch_size, batch_timeout_s=0.2, idle_timeout_s=2.0,
                              settings=FAST_CONSUMER_SETTINGS)
         sink = KafkaSink(out, bootstrap_servers=broker.bootstrap_servers)
-        store = fresh_store(folder, "kafka")
+        store = fresh_store(folder, f"kafka-{raw}")
         worker = Worker(TimedSource(source, timings), store, [TimedClassifier(c, timings) for c in classifiers],
                         [TimedSink(sink, timings)])
         try:

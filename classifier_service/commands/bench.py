@@ -1,9 +1,13 @@
 """``alerce-classifier bench``: throughput, latency and where the time goes, on simulated alerts.
 
-Two scenarios on the same simulated ZTF alerts, each into a fresh SQLite store: archive
-replay (``replay``) and Kafka → store → Kafka through a loopback tansu broker (``kafka``).
-``--json`` prints one object whose top-level figures are the Kafka scenario's (the
-production path) when it ran, the replay's otherwise; both scenarios are nested in full.
+One run reports, on the same simulated ZTF alerts: the rate at which fastavro alone decodes
+them (the decode limit) and the pipeline's fraction of it; archive replay (``replay``) into
+SQLite and into a throw-away PostgreSQL database (``replay_postgresql``); 1 and 2 worker
+processes side by side on each (``processes``); Kafka → store → Kafka through a loopback
+tansu broker in a burst (``kafka``) and at a steady rate (``kafka_steady``, 280 alerts/s,
+Rubin's nightly mean); and the light-curve features per object in one batch and one
+object per call (``features``). ``--json`` prints one object whose top-level figures are
+the Kafka burst's when it ran, the replay's otherwise; every scenario is nested in full.
 """
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ from classifier_service.commands.run import classifier_names
 
 HELP = "benchmark archive replay and Kafka → store → Kafka on simulated alerts"
 SCENARIOS = ("replay", "kafka")
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+STEADY_RATE = 280.0  # Rubin: ~10 million alerts a night
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,64 +37,128 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classifiers", **env_default("ALERCE_CLASSIFIERS"),
                         help="comma-separated names, 'none', or every registered one when unset")
     parser.add_argument("--rate", type=float, default=None,
-                        help="produce to Kafka at this many alerts/s (default: all at once, a burst)")
+                        help="produce the 'kafka' scenario at this many alerts/s (default: all at once, a burst)")
+    parser.add_argument("--steady-rate", type=float, default=STEADY_RATE,
+                        help="alerts/s of the 'kafka_steady' scenario; 0 skips it (default %(default)s)")
+    parser.add_argument("--processes", default="1,2",
+                        help="worker process counts to run side by side, comma-separated; 'none' skips "
+                             "(default %(default)s)")
+    parser.add_argument("--postgres", **env_default("ALERCE_BENCH_POSTGRES", POSTGRES),
+                        help="PostgreSQL server (a database is created and dropped on it); 'none' skips "
+                             "(ALERCE_BENCH_POSTGRES; default %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="simulator seed")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args: argparse.Namespace) -> int:
-    from classifier_service.bench.scenarios import kafka_bench, replay_bench
+    from classifier_service.bench import scenarios as bench
     from classifier_service.bench.rubin import rubin_replay
     from classifier_service.classifiers.registry import load_classifiers
     from classifier_service.simulate import simulate_alert_packets
+    from classifier_service.stream.tansu import TansuBroker
 
     if args.n_alerts < 2:
         raise CommandError("bench needs --n-alerts of at least 2")
-    classifiers = load_classifiers(classifier_names(args.classifiers))
+    try:
+        counts = [] if args.processes == "none" else [positive_int(n) for n in args.processes.split(",")]
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        raise CommandError(f"--processes: {exc}") from exc
+    names = classifier_names(args.classifiers)
+    classifiers = load_classifiers(names)
     start = time.perf_counter()
     payloads = list(simulate_alert_packets(args.n_alerts, seed=args.seed))
     simulate_s = time.perf_counter() - start
     scenarios = SCENARIOS if args.scenario == "both" else (args.scenario,)
-    results = {}
+    results: dict[str, Any] = {}
+    extras: dict[str, Any] = {"decode_limit": bench.decode_limit(payloads)}
+    lightcurves: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="alerce-bench-") as folder:
-        for scenario in scenarios:
-            if scenario == "replay":
-                result = replay_bench(payloads, classifiers, batch_size=args.batch_size, folder=Path(folder))
-            else:
-                result = kafka_bench(payloads, classifiers, batch_size=args.batch_size, folder=Path(folder),
-                                     rate=args.rate)
-            results[scenario] = result.as_dict()
-            if scenario == "replay":  # Rubin's alerts beside ZTF's, through the same worker
-                results["replay_lsst"] = rubin_replay(args.n_alerts, args.seed, classifiers,
-                                                      batch_size=args.batch_size, folder=Path(folder))
+        if "replay" in scenarios:
+            results["replay"] = bench.replay_bench(payloads, classifiers, batch_size=args.batch_size,
+                                                   folder=Path(folder), lightcurves=lightcurves).as_dict()
+            extras["pipeline_fraction_of_decode_limit"] = (
+                results["replay"]["alerts_per_s"] / extras["decode_limit"]["alerts_per_s"])
+            results["replay_lsst"] = rubin_replay(args.n_alerts, args.seed, classifiers,  # Rubin beside ZTF
+                                                  batch_size=args.batch_size, folder=Path(folder))
+            if args.postgres != "none":
+                try:
+                    with bench.postgres_database(args.postgres) as url:
+                        results["replay_postgresql"] = bench.replay_bench(
+                            payloads, classifiers, batch_size=args.batch_size, folder=Path(folder), url=url).as_dict()
+                except Exception as exc:  # noqa: BLE001: no server is a note, not a failed bench
+                    extras["postgresql_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+            extras["processes"] = _processes(bench, payloads, names, counts, args, Path(folder),
+                                             args.postgres != "none" and "postgresql_error" not in extras)
+        if "kafka" in scenarios:
+            with TansuBroker() as broker:
+                results["kafka"] = bench.kafka_bench(payloads, classifiers, batch_size=args.batch_size,
+                                                     folder=Path(folder), rate=args.rate, broker=broker).as_dict()
+                if args.steady_rate > 0:
+                    results["kafka_steady"] = bench.kafka_bench(
+                        payloads, classifiers, batch_size=args.batch_size, folder=Path(folder),
+                        rate=args.steady_rate, broker=broker).as_dict()
+    lc = next((c for c in classifiers if hasattr(c, "extractor")), None)
+    if lc is not None and lightcurves:
+        extras["features"] = bench.features_bench(list(lightcurves.values()), lc.extractor)
+    headline = "kafka" if "kafka" in results else "replay"
     summary = {
-        **results[scenarios[-1]],
-        "headline": scenarios[-1],
+        **results[headline],
+        "headline": headline,
         "classifiers": [c.name for c in classifiers],
         "n_simulated": len(payloads),
         "batch_size": args.batch_size,
         "simulate_s_per_alert": simulate_s / len(payloads),
         "cpu_count": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        **extras,
         **results,
     }
     print(json.dumps(summary, indent=2) if args.json else report_text(summary, tuple(results)))
     return 0
 
 
+def _processes(bench: Any, payloads: list[bytes], names: list[str] | None, counts: list[int],
+               args: argparse.Namespace, folder: Path, postgres: bool) -> dict[str, dict[str, Any]]:
+    """alerts/s of 1, 2, ... worker processes side by side, on SQLite (a file each) and PostgreSQL."""
+    out: dict[str, dict[str, Any]] = {"sqlite": {}, "postgresql": {}}
+    for n in counts:
+        out["sqlite"][str(n)] = bench.parallel_replay_bench(
+            payloads, names, processes=n, batch_size=args.batch_size, folder=folder / f"p{n}")
+        if postgres:
+            with bench.postgres_database(args.postgres) as url:
+                out["postgresql"][str(n)] = bench.parallel_replay_bench(
+                    payloads, names, processes=n, batch_size=args.batch_size, folder=folder, url=url)
+    return {db: figures for db, figures in out.items() if figures}
+
+
 def report_text(summary: dict[str, Any], scenarios: tuple[str, ...]) -> str:
     """A table: throughput and latency per scenario, then milliseconds per alert per stage."""
     lines = [f"{summary['n_simulated']} simulated alerts, batches of {summary['batch_size']}, "
              f"classifiers: {', '.join(summary['classifiers']) or 'none'}, {summary['cpu_count']} CPUs",
-             f"{'':36}" + "".join(f"{s:>14}" for s in scenarios)]
+             f"{'':36}" + "".join(f"{s:>19}" for s in scenarios)]
 
     def row(label: str, values: list[Any], fmt: str) -> None:
-        cells = "".join(f"{'-' if v is None else format(v, fmt):>14}" for v in values)
+        cells = "".join(f"{'-' if v is None else format(v, fmt):>19}" for v in values)
         lines.append(f"{label:36}{cells}")
 
     row("alerts/s", [summary[s]["alerts_per_s"] for s in scenarios], ".1f")
     row("latency p50 (s)", [summary[s]["p50_latency_s"] for s in scenarios], ".3f")
     row("latency p95 (s)", [summary[s]["p95_latency_s"] for s in scenarios], ".3f")
     row("CPU ms per alert (this process)", [_ms(summary[s]["cpu_s_per_alert"]) for s in scenarios], ".2f")
+    limit = summary["decode_limit"]
+    lines.insert(1, f"decode limit (fastavro alone): {limit['alerts_per_s']:.0f} alerts/s"
+                 + (f"; replay is {100 * summary['pipeline_fraction_of_decode_limit']:.0f}% of it"
+                    if "pipeline_fraction_of_decode_limit" in summary else "")
+                 + f"; load average {summary['load_average'][0]:.1f}")
+    for db, figures in summary.get("processes", {}).items():
+        lines.insert(2, f"{db}, processes side by side: " + ", ".join(
+            f"{n}: {f['alerts_per_s']:.0f} alerts/s" for n, f in figures.items()))
+    if "postgresql_error" in summary:
+        lines.insert(2, f"PostgreSQL skipped: {summary['postgresql_error']}")
+    if "features" in summary:
+        f = summary["features"]
+        lines.insert(2, f"features ({f['n_objects']} objects): {_ms(f['batch_s_per_object']):.2f} ms/object "
+                        f"in one batch, {_ms(f['single_s_per_object']):.2f} one by one")
     lines.append("ms per alert:")
     for key in ("stage_s_per_alert", "classifier_s_per_alert"):
         names = dict.fromkeys(name for s in scenarios for name in summary[s][key])

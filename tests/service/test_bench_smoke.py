@@ -11,7 +11,8 @@ pytestmark = pytest.mark.kafka
 
 
 def test_bench_json_reports_throughput_latency_and_time_per_stage(capsys):
-    assert main(["--log-level", "WARNING", "bench", "--json", "--n-alerts", "12", "--batch-size", "4"]) == 0
+    assert main(["--log-level", "WARNING", "bench", "--json", "--n-alerts", "12", "--batch-size", "4",
+                 "--processes", "2", "--postgres", "none"]) == 0
     summary = json.loads(capsys.readouterr().out)
 
     for key in ("alerts_per_s", "p50_latency_s", "p95_latency_s", "stage_s_per_alert"):
@@ -25,3 +26,6 @@ def test_bench_json_reports_throughput_latency_and_time_per_stage(capsys):
         assert set(result["classifier_s_per_alert"]) == set(summary["classifiers"])
     assert {"consume", "flush", "commit"} <= set(summary["kafka"]["stage_s_per_alert"])
     assert summary["kafka"]["n_delivered"] == summary["kafka"]["n_alerts"]
+    assert summary["decode_limit"]["alerts_per_s"] > 0 < summary["pipeline_fraction_of_decode_limit"]
+    assert summary["processes"]["sqlite"]["2"]["n_alerts"] == summary["replay"]["n_alerts"]
+    assert summary["kafka_steady"]["rate"] == 280 and summary["kafka_steady"]["n_delivered"] > 0
