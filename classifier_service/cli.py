@@ -19,7 +19,7 @@ from typing import NoReturn
 
 from classifier_service.commands.options import CommandError
 
-COMMANDS = ("run", "replay", "classify", "serve", "simulate", "train", "bench")
+COMMANDS = ("run", "replay", "classify", "serve", "simulate", "train", "evaluate", "bench")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DISTRIBUTION = "alerce-tom-suite"
 EXIT_USAGE = 2

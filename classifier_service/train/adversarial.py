@@ -6,6 +6,7 @@ cross-validated with whole objects on one side of each split. An AUC near 0.5 me
 simulator is hard to tell from the sky; the permutation importances name the quantities
 that give the simulation away, i.e. where ``classifier_service.simulate`` should be fixed
 first. Real alerts are every ZTF alert in the shared data (labelled or not), read in place.
+Run: ``alerce-classifier evaluate --only adversarial``.
 """
 from __future__ import annotations
 
@@ -273,25 +274,9 @@ def feature_summary(table: AlertTable, names: Iterable[str]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m classifier_service.train.adversarial",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=SHARED_DATA)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-simulated", type=int, default=None, help="default: as many as real alerts")
-    parser.add_argument("--steps", type=int, default=6,
-                        help="giveaways to remove one by one after the full-feature run")
-    args = parser.parse_args(argv)
-    print(adversarial_report(adversarial_table(args.data_dir, n_simulated=args.n_simulated, seed=args.seed),
-                             steps=args.steps, seed=args.seed))
-    return 0
-
-
-def adversarial_report(table: AlertTable, *, steps: int, seed: int = 0) -> str:
+def adversarial_report(table: AlertTable, *, steps: int, seed: int = 0, n_resamples: int = 1000) -> str:
     """The full-feature AUC and importances, then the AUC as each giveaway is removed in turn."""
-    result = run_adversary(table, seed=seed)
+    result = run_adversary(table, seed=seed, n_resamples=n_resamples)
     sequence = giveaway_sequence(table, steps, seed=seed)
     lines = [result.report(), "AUC after removing each giveaway in turn (cumulative):"]
     lines += [f"  {i:2d}. without {name:24s} AUC {auc}" for i, (name, auc) in enumerate(sequence, 1)]
@@ -301,7 +286,3 @@ def adversarial_report(table: AlertTable, *, steps: int, seed: int = 0) -> str:
     shown = list(dict.fromkeys([name for name, _ in sequence] + [n for n, _ in single[:15]]))
     lines += ["real vs simulated, for those features:", feature_summary(table, shown)]
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

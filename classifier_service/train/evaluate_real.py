@@ -7,8 +7,8 @@ each metric a 95% bootstrap interval resampled by object, since most real classe
 handful of objects. Only the rows marked "held out" are an honest estimate of performance;
 the "seen in training" rows measure memory.
 
-Run: ``python -m classifier_service.train.evaluate_real`` (``--adversarial`` adds the
-simulated-vs-real validation of :mod:`classifier_service.train.adversarial`).
+Run: ``alerce-classifier evaluate`` (with the simulated-vs-real validation of
+:mod:`classifier_service.train.adversarial`).
 """
 from __future__ import annotations
 
@@ -170,33 +170,3 @@ def lc_report(data_dir: Path = SHARED_DATA, model_path: Path | None = None, *, b
         parts.append(class_report(Predictions(f"{title} — bottom level", sub.bottom.y_true, sub.bottom.y_pred,
                                               sub.bottom.oids), LC_CLASSES, n_resamples=n_resamples))
     return "\n\n".join(parts)
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-    import warnings
-
-    parser = argparse.ArgumentParser(prog="python -m classifier_service.train.evaluate_real",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=SHARED_DATA)
-    parser.add_argument("--only", choices=("stamp", "lc"), default=None)
-    parser.add_argument("--bts-limit", type=int, default=None, help="read only the first N BTS SN Ia curves")
-    parser.add_argument("--adversarial", action="store_true", help="also run the simulated-vs-real validation")
-    parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples per interval")
-    args = parser.parse_args(argv)
-    warnings.filterwarnings("ignore", module="astropy")
-    print("Intervals: 95% bootstrap, objects resampled with replacement.\n")
-    if args.only in (None, "stamp"):
-        print(stamp_report(args.data_dir, n_resamples=args.resamples), end="\n\n")
-    if args.only in (None, "lc"):
-        print(lc_report(args.data_dir, bts_limit=args.bts_limit, n_resamples=args.resamples), end="\n\n")
-    if args.adversarial:
-        from classifier_service.train.adversarial import adversarial_report, adversarial_table
-
-        print("== adversarial validation: simulated vs real alerts ==")
-        print(adversarial_report(adversarial_table(args.data_dir), steps=6))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -127,3 +127,13 @@ def test_light_curve_membership_is_the_training_split(tiny_data):
     assert set(pred.sources) >= {"bts", "alerce_30_sne"}
     assert list(pred.held_out) == list(held_out(list(pred.bottom.oids), seed=0))
     assert set(pred.top.y_true) <= {"Transient", "Stochastic", "Periodic"}
+
+
+def test_evaluate_command_prints_the_figures(tiny_data, capsys):
+    from classifier_service.cli import main
+
+    assert main(["--log-level", "WARNING", "evaluate", "--only", "stamp", "--data-dir", str(tiny_data),
+                 "--resamples", "20"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Intervals: 95% bootstrap, objects resampled with replacement.")
+    assert "balanced accuracy (mean recall over" in out
