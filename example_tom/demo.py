@@ -191,6 +191,7 @@ class Demo:
     tom_port: int
     api_port: int
     debug: bool = False  # Django's DEBUG pages: only when asked for (--debug)
+    n_rubin_alerts: int = 0
     services: list[Service] = field(default_factory=list)
     broker: object | None = None
     gaps: list[str] = field(default_factory=list)
@@ -290,6 +291,11 @@ class Demo:
                 self.broker.bootstrap_servers, "--topic", INPUT_TOPIC]
         if subprocess.run(argv, cwd=REPO, env=self.env).returncode != 0:
             self.gaps.append("alerce-classifier simulate failed (its output is above)")
+        if self.n_rubin_alerts:  # Rubin's night beside ZTF's, on the same topic: the worker tells them apart
+            self.say(f"simulating {self.n_rubin_alerts} Rubin alerts into topic {INPUT_TOPIC}")
+            rubin = [*argv[:2], "--survey", "lsst", "--n-alerts", str(self.n_rubin_alerts), *argv[4:]]
+            if subprocess.run(rubin, cwd=REPO, env=self.env).returncode != 0:
+                self.gaps.append("alerce-classifier simulate --survey lsst failed (its output is above)")
 
     def report(self) -> None:
         for gap in self.gaps:
@@ -341,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m example_tom.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=int(os.environ.get("DEMO_ALERTS", 300)),
                         help="alerts in the simulated night (DEMO_ALERTS, default 300)")
+    parser.add_argument("--rubin-alerts", type=int, default=int(os.environ.get("DEMO_RUBIN_ALERTS", 100)),
+                        help="alerts in the simulated Rubin night beside ZTF's; 0 skips it "
+                             "(DEMO_RUBIN_ALERTS, default 100)")
     parser.add_argument("--seed", type=int, default=None,
                         help="simulation seed (default: the night's MJD; same seed, same alerts)")
     parser.add_argument("--port", type=int, default=8000, help="TOM port (another free one if taken)")
@@ -353,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     LOGS.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("EXAMPLE_TOM_VAR_DIR", str(VAR_ROOT))
     os.environ.setdefault("EXAMPLE_TOM_DEMO", "1")  # the example TOM's loopback demo mode (DEBUG, fixed key)
-    demo = Demo(args.alerts, args.seed, free_port(args.port), free_port(8001), debug=args.debug)
+    demo = Demo(args.alerts, args.seed, free_port(args.port), free_port(8001), debug=args.debug,
+                n_rubin_alerts=args.rubin_alerts)
     if demo.tom_port != args.port:
         demo.say(f"port {args.port} is taken; the TOM uses {demo.tom_port}")
     stop_requested = False
