@@ -85,6 +85,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kafka-option", action="append", default=[], metavar="KEY=VALUE",
                         help="librdkafka setting for consumer and producer, repeatable; "
                              "also ALERCE_KAFKA_<KEY> with '_' for '.'")
+    parser.add_argument("--processes", **env_default("ALERCE_PROCESSES", 1, positive_int),
+                        help="worker processes in the consumer group, supervised by this one; about "
+                             "one per core (ALERCE_PROCESSES; default %(default)s)")
     parser.add_argument("--fast-group", nargs=0, action=_SetTrue,
                         **env_default("ALERCE_FAST_GROUP", False, flag),
                         help="quick group joins and failover (6 s session timeout, 100 ms fetch "
@@ -154,6 +157,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
     check_kafka(args.bootstrap_servers, user_settings)
+    if args.processes > 1:
+        from classifier_service.supervisor import supervise
+
+        open_store(args.db).dispose()  # an unreachable database is one error here, not one per child
+        return supervise(run, args, args.processes)
     store = open_store(args.db)
     source = build_source(args, user_settings)
     classifiers = load_classifiers(classifier_names(args.classifiers))
