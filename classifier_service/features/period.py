@@ -33,6 +33,7 @@ MIN_POINTS = 6
 N_PEAKS = 10
 HARMONICS = 2
 REFINE_POINTS = 10  # per coarse step either side of a peak: a 10x finer local grid
+REFINED_PEAKS = 3  # the best-ranked peaks refined before the winner is chosen
 # Half the best frequency wins only if its model leaves clearly less unexplained than one
 # with as many harmonics at the frequency itself (see ``search``).
 HALF_FREQUENCY_GAIN = 0.17
@@ -107,7 +108,7 @@ def search(curve: tuple[np.ndarray, ...], peaks: np.ndarray) -> tuple[float, flo
     """(period, its peak's S/N, R² of its model) from the periodogram's (period, S/N) peaks.
 
     The peaks are ranked by the multi-harmonic model at each peak and half a grid step
-    either side; the winner is refined on a 10x finer grid. Then half its frequency and
+    either side; the REFINED_PEAKS best are refined on a 10x finer grid and the best wins. Then half its frequency and
     the frequency itself are compared with the same number of harmonics (2 x HARMONICS):
     the half wins when it explains HALF_FREQUENCY_GAIN of what the other leaves, as an
     eclipsing binary's unequal minima make it do, while a pulsator's sawtooth needs the
@@ -123,8 +124,9 @@ def search(curve: tuple[np.ndarray, ...], peaks: np.ndarray) -> tuple[float, flo
     freqs, s_to_n = 1.0 / periods[keep], s_to_n[keep]
     trial = (freqs[:, None] + np.array([-step / 2, 0.0, step / 2])[None, :]).ravel()
     ranked = harmonic_fit(*curve, trial).reshape(freqs.size, 3).min(axis=1)
-    winner = int(np.argmin(ranked))
-    freq, residual = _local_best(curve, freqs[winner], step)
+    refined = {int(i): _local_best(curve, freqs[i], step) for i in np.argsort(ranked)[:REFINED_PEAKS]}
+    winner = min(refined, key=lambda i: refined[i][1])
+    freq, residual = refined[winner]
     if freq / 2 >= MIN_HALF_CYCLES / baseline:
         rich = harmonic_fit(*curve, np.array([freq]), 2 * HARMONICS)[0]
         half, half_residual = _local_best(curve, freq / 2, step / 2, 2 * HARMONICS)
