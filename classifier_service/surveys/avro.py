@@ -281,6 +281,7 @@ def _inflate(block: bytes) -> bytes:
     except zlib.error as exc:
         raise AlertParseError(f"corrupt deflate block: {exc}") from exc
     if len(data) > MAX_BLOCK_BYTES:
+        del data  # the traceback keeps this frame alive for a while: not with 16 MiB in it
         raise AlertParseError(f"deflate block of {len(block)} bytes inflates beyond the "
                               f"{MAX_BLOCK_BYTES}-byte cap (a decompression bomb?)")
     if not inflater.eof:

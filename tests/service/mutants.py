@@ -138,7 +138,10 @@ class MutantGenerator:
         row[name] = value
         if name == "candid" and row is record["candidate"] and record.get("candid") is not None:
             record["candid"] = value
-        return Mutant("impossible_value", encode(record, alert.schema), reason=name)
+        # A history row the store already holds is dropped at decode, bad value and all (the
+        # alert is then valid); a bad candidate is always refused.
+        reason = name if row is record["candidate"] else None
+        return Mutant("impossible_value", encode(record, alert.schema), reason=reason)
 
     def oversized_string(self, alert: RealAlert) -> Mutant:
         record = _copy(alert.record)
