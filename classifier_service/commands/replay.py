@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from classifier_service.classifiers.registry import load_classifiers
-from classifier_service.commands.options import database_url, env_default, existing_path, positive_int
+from classifier_service.commands.options import CommandError, database_url, env_default, existing_path, positive_int
 from classifier_service.commands.preflight import open_store
 from classifier_service.commands.progress import Progress
 from classifier_service.store import DEFAULT_URL
@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classifiers", **env_default("ALERCE_CLASSIFIERS"),
                         help="comma-separated classifier names (default: every one with a model)")
     parser.add_argument("--no-classify", action="store_true", help="store only; run no classifier")
+    parser.add_argument("--processes", **env_default("ALERCE_PROCESSES", 1, positive_int),
+                        help="worker processes, each object's alerts in order in one of them "
+                             "(ALERCE_PROCESSES; default %(default)s)")
     parser.add_argument("--output", help="also write classified alerts as JSON lines to this file")
     parser.add_argument("--schema-registry", metavar="URL", **env_default("ALERCE_SCHEMA_REGISTRY"),
                         help="Confluent schema-registry URL for files holding one wire-format "
@@ -42,6 +45,19 @@ def run(args: argparse.Namespace) -> int:
     sinks = [JsonLinesSink(args.output)] if args.output else []
     registry = SchemaRegistry(args.schema_registry) if args.schema_registry else None
     before = store.row_counts()
+    if args.processes > 1:
+        if sinks:
+            raise CommandError("--output writes one file from one process: leave out --processes")
+        from classifier_service.supervisor import replay_in_processes
+
+        worker_args = {"db": args.db, "names": [c.name for c in classifiers], "registry": args.schema_registry}
+        with Progress("replay", "alerts") as progress:
+            report = replay_in_processes(_counted_messages(source, progress), args.processes,
+                                         args.batch_size, worker_args)
+        added = {table: n - before.get(table, 0) for table, n in store.row_counts().items()}
+        store.dispose()
+        print(summary(report, [c.name for c in classifiers], added))
+        return 0
     with Progress("replay", "alerts") as progress:
         worker = Worker(_Counted(source, progress), store, classifiers, sinks, schema_registry=registry)
         try:
@@ -52,6 +68,12 @@ def run(args: argparse.Namespace) -> int:
             store.dispose()
     print(summary(report, [c.name for c in classifiers], added))
     return 0
+
+
+def _counted_messages(source: ArchiveSource, progress: Progress) -> Iterator[Any]:
+    for message in source.messages():
+        yield message
+        progress.update(1)
 
 
 class _Counted:
