@@ -210,6 +210,7 @@ def test_poison_pills_are_dead_letters_and_an_outage_is_waited_out(tansu, shared
         proxy.close()
     log = "".join(lines)
     assert "retrying in" in log and "reachable again" in log, log[-3000:]
+    print("".join(line for line in lines if "retrying in" in line or "reachable again" in line))
 
     with engine.connect() as conn:
         one = lambda sql: conn.execute(text(sql)).scalar_one()  # noqa: E731
