@@ -14,6 +14,7 @@ from classifier_service.train.adversarial import (
     FEATURES,
     STAMP_FEATURES,
     AlertTable,
+    adversarial_report,
     adversarial_table,
     alert_features,
     run_adversary,
@@ -95,6 +96,15 @@ def test_identical_distributions_give_an_auc_near_one_half():
     # Out-of-fold AUC of an over-fitting model on pure noise scatters by ~0.1 around 0.5.
     result = run_adversary(_toy_table(shift=0.0), n_repeats=1, n_resamples=100)
     assert 0.3 < result.auc.value < 0.7
+
+
+def test_the_report_ranks_giveaways_and_families():
+    report = adversarial_report(_toy_table(shift=4.0, n=60), steps=1, n_resamples=50)
+    assert "  1. without fwhm" in report
+    families = {line.split(" AUC ")[0].strip(): float(line.split(" AUC ")[1].split()[0])
+                for line in report.splitlines() if line.startswith("  ") and " AUC " in line and "without" not in line}
+    assert families["candidate fields"] > 0.9  # fwhm is a candidate field
+    assert families["stamp statistics"] < 0.8 and families["history and cadence"] < 0.8
 
 
 def test_real_and_simulated_alerts_give_the_same_features(shared_data):
