@@ -19,6 +19,7 @@ CLASSIFIERS: list[str] = [
     "classifier_service.classifiers.stamp_classifier:StampClassifier",
     "classifier_service.classifiers.lc_classifier:LightCurveClassifier",
     "classifier_service.classifiers.rubin_lc_classifier:RubinLightCurveClassifier",
+    "classifier_service.classifiers.rubin_stamp_classifier:RubinStampClassifier",
 ]
 
 

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import joblib
 import numpy as np
 
 from alerce_contract.taxonomy import LC_CLASSES
@@ -55,14 +54,7 @@ class RubinLightCurveClassifier:
     @classmethod
     def from_artifacts(cls, path: Path | str | None = None) -> RubinLightCurveClassifier:
         """Load ``path`` (a model file or a version folder), else the newest shipped version."""
-        path = Path(path) if path is not None else MODELS_DIR
-        if path.is_dir():
-            path = artifacts.version_dir(path, ARTIFACT) / ARTIFACT
-        if not path.exists():
-            raise FileNotFoundError(f"{NAME} artifact {path} does not exist")
-        bundle = joblib.load(path)
-        if not isinstance(bundle, RubinLcBundle):
-            raise ValueError(f"{path} is not a {NAME} artifact")
+        bundle = artifacts.load_bundle(path, MODELS_DIR, ARTIFACT, RubinLcBundle)
         return cls(bundle)
 
     def taxonomy(self) -> dict[str, list[str]]:

@@ -18,17 +18,17 @@ from pathlib import Path
 from classifier_service.commands.options import CommandError, existing_path
 from classifier_service.commands.progress import progress
 
-HELP = "train the stamp and light-curve classifiers (ZTF) and Rubin's light-curve classifier from simulated and real labelled data"
+HELP = "train the stamp and light-curve classifiers, ZTF's and Rubin's, from simulated and real labelled data"
 DEFAULT_OUT = Path("models")
 # What each trainer imports beyond the broker: the [train] extra.
-NEEDS = {"stamp": ("torch", "onnx", "matplotlib"), "lc": ("matplotlib",), "lsst-lc": ("matplotlib",)}
+NEEDS = {"stamp": ("torch", "onnx", "matplotlib"), "lc": ("matplotlib",), "lsst-lc": ("matplotlib",), "lsst-stamp": ("matplotlib",)}
 INSTALL_HINT = "pip install '.[train]' (with the CPU build of torch: the Makefile installs torch==2.13.0 first)"
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--only", choices=("stamp", "lc", "lsst-lc"), default=None,
-                        help="train one classifier (default: all; lsst-lc is Rubin's light-curve classifier)")
+    parser.add_argument("--only", choices=("stamp", "lc", "lsst-lc", "lsst-stamp"), default=None,
+                        help="train one classifier (default: all; lsst-lc and lsst-stamp are Rubin's)")
     parser.add_argument("--quick", action="store_true",
                         help="small, fast models for tests and smoke runs (not for shipping)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
@@ -65,8 +65,15 @@ def _train_rubin_lc(args: argparse.Namespace) -> Path:
     return train_rubin_lc_classifier(args.out / NAME, quick=args.quick, seed=args.seed)
 
 
+def _train_rubin_stamp(args: argparse.Namespace) -> Path:
+    from classifier_service.classifiers.rubin_stamp_classifier import NAME
+    from classifier_service.train.rubin_stamp import train_rubin_stamp_classifier
+
+    return train_rubin_stamp_classifier(args.out / NAME, quick=args.quick, seed=args.seed)
+
+
 TRAINERS: dict[str, Callable[[argparse.Namespace], Path]] = {
-    "stamp": _train_stamp, "lc": _train_lc, "lsst-lc": _train_rubin_lc}
+    "stamp": _train_stamp, "lc": _train_lc, "lsst-lc": _train_rubin_lc, "lsst-stamp": _train_rubin_stamp}
 
 
 def run(args: argparse.Namespace) -> int:

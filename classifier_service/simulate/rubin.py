@@ -31,6 +31,7 @@ from classifier_service.simulate.alerts import class_sampler
 from classifier_service.simulate.cadence import YEAR
 from classifier_service.simulate.fits import multi_extension_fits
 from classifier_service.simulate.lightcurves import place_transient
+from classifier_service.simulate.schema import avro_fields
 from classifier_service.simulate.objects import FRESH_TRANSIENT_FRACTION, MAX_OBJECT_TRIES, STAMP_CLASS_OF
 from classifier_service.simulate.sky import _GAL_TO_ICRS, ecliptic_position, galactic_to_icrs
 from classifier_service.simulate.sources import CLASSES, TRANSIENTS, build_source
@@ -62,18 +63,6 @@ DEFAULT_MIX = {"SN": 0.2, "VS": 0.35, "AGN": 0.15, "asteroid": 0.15, "bogus": 0.
 MAX_ALERT_ROWS = 1000  # prvDiaSources/prvDiaForcedSources kept per packet
 
 
-def _fields(spec: str) -> list[dict[str, Any]]:
-    types = {"d": "double", "f": "float", "i": "int", "l": "long", "s": "string", "b": "boolean"}
-    out = []
-    for token in spec.split():
-        name, code = token.split(":")
-        if code.endswith("?"):
-            out.append({"name": name, "type": ["null", types[code[0]]], "default": None})
-        else:
-            out.append({"name": name, "type": types[code]})
-    return out
-
-
 # The fields written, under Rubin's names and types (lsst.v11_0; v10 reads them too: its
 # nullable ints accept v11's plain ones). Every field either schema requires is here.
 DIA_SOURCE = """diaSourceId:l visit:l detector:i diaObjectId:l? ssObjectId:l? midpointMjdTai:d ra:d raErr:f?
@@ -95,7 +84,7 @@ def writer_schema(version: str = SCHEMA_VERSION) -> dict[str, Any]:
     ns = "lsst.v" + version.replace(".", "_")
 
     def record(name: str, spec: str) -> dict[str, Any]:
-        return {"type": "record", "name": name, "namespace": ns, "fields": _fields(spec)}
+        return {"type": "record", "name": name, "namespace": ns, "fields": avro_fields(spec)}
 
     def optional(kind: Any) -> dict[str, Any]:
         return {"type": ["null", kind], "default": None}

@@ -2,7 +2,7 @@
 
 Written from the public ZTF alert-packet specification (ZwickyTransientFacility/ztf-avro-alert,
 schema 4.02): field names and Avro types in a compact notation — ``name:t`` with t one of
-d(ouble), f(loat), i(nt), l(ong), s(tring), and a trailing ``?`` for ``["null", t]`` with a
+d(ouble), f(loat), i(nt), l(ong), s(tring), b(oolean), and a trailing ``?`` for ``["null", t]`` with a
 null default. Field order matters for Avro and follows the specification.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import fastavro
 
 SCHEMA_VERSION = "4.02"
-_TYPES = {"d": "double", "f": "float", "i": "int", "l": "long", "s": "string"}
+_TYPES = {"d": "double", "f": "float", "i": "int", "l": "long", "s": "string", "b": "boolean"}
 
 CANDIDATE = """
 jd:d fid:i pid:l diffmaglim:f? pdiffimfilename:s? programpi:s? programid:i candid:l isdiffpos:s
@@ -50,7 +50,8 @@ ranr:d decnr:d magnr:f? sigmagnr:f? chinr:f? sharpnr:f?
 """
 
 
-def _fields(spec: str) -> list[dict[str, Any]]:
+def avro_fields(spec: str) -> list[dict[str, Any]]:
+    """Avro fields of a compact spec (``name:t``, ``?`` for nullable); the Rubin simulator's too."""
     fields = []
     for token in spec.split():
         name, code = token.split(":")
@@ -66,7 +67,7 @@ def field_names(spec: str) -> tuple[str, ...]:
 
 
 def record_schema(name: str, spec: str) -> dict[str, Any]:
-    return {"type": "record", "name": name, "namespace": "ztf.alert", "fields": _fields(spec)}
+    return {"type": "record", "name": name, "namespace": "ztf.alert", "fields": avro_fields(spec)}
 
 
 def alert_schema() -> dict[str, Any]:

@@ -15,6 +15,7 @@ from tom_dataproducts.models import PhotometryReducedDatum
 from tom_targets.models import Target
 
 from classifier_service.classifiers.rubin_lc_classifier import NAME, TOP_NAME
+from classifier_service.classifiers.rubin_stamp_classifier import NAME as STAMP_NAME
 from classifier_service.simulate.rubin import simulate_rubin_alerts
 from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
@@ -51,9 +52,11 @@ def test_a_rubin_night_becomes_tom_targets_with_six_bands_and_rubin_classes_exac
     assert bands == {"u", "g", "r", "i", "z", "y"}
     assert set(PhotometryReducedDatum.objects.values_list("telescope", flat=True)) == {"Rubin"}
     classified_by = set(TargetClassification.objects.values_list("classifier_name", flat=True))
-    assert classified_by == {NAME, TOP_NAME}  # no ZTF model answered for a Rubin alert
-    named = set(TargetClassification.objects.values_list("target__name", flat=True))
-    assert named == classifiable and classifiable
+    assert classified_by == {NAME, TOP_NAME, STAMP_NAME}  # no ZTF model answered for a Rubin alert
+    by_light_curve = set(TargetClassification.objects.filter(classifier_name=NAME).values_list("target__name", flat=True))
+    assert by_light_curve == classifiable and classifiable
+    by_stamps = set(TargetClassification.objects.filter(classifier_name=STAMP_NAME).values_list("target__name", flat=True))
+    assert by_stamps == oids  # every object's first alert came with its cutouts
     state = tom_state(), TargetClassification.objects.count()
 
     produce(tansu.bootstrap_servers, raw, payloads)  # the same night again, end to end

@@ -1,5 +1,6 @@
-"""Issue 13: Rubin's light-curve classifier, trained by ``alerce-classifier train`` on simulated
-Rubin light curves, versioned with its own model card, answering for Rubin alerts only."""
+"""Issue 13: Rubin's light-curve and early (stamp) classifiers, trained by ``alerce-classifier
+train`` on simulated Rubin alerts, versioned with their own model cards, answering for Rubin
+alerts only."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +12,8 @@ from alerce_contract.taxonomy import LC_CLASSES
 from classifier_service.classifiers.base import ClassifierInput
 from classifier_service.classifiers.registry import load_classifiers
 from classifier_service.classifiers.rubin_lc_classifier import NAME, TOP_NAME, RubinLightCurveClassifier
+from classifier_service.classifiers.rubin_stamp_classifier import NAME as STAMP_NAME
+from classifier_service.classifiers.rubin_stamp_classifier import RubinStampClassifier
 from classifier_service.commands import train
 from classifier_service.commands.classify import classify_archives
 from classifier_service.lightcurve import build_lightcurve
@@ -75,9 +78,25 @@ def test_the_shipped_model_answers_for_rubin_and_not_ztf(shared_data):
     assert NAME in loaded
     rubin_lines = list(classify_archives(sorted((shared_data / "lsst_alerts").rglob("*.avro")), list(loaded.values())))
     names = {name for line in rubin_lines for name in line["classifications"]}
-    assert names == {NAME, TOP_NAME}
+    assert names == {NAME, TOP_NAME, STAMP_NAME}
     ztf = sorted((shared_data / "ztf_alerts").rglob("*.avro"))[:3]
-    ztf_names = {name for line in classify_archives(ztf, [loaded[NAME]]) for name in line["classifications"]}
+    rubin_only = [loaded[NAME], loaded[STAMP_NAME]]
+    ztf_names = {name for line in classify_archives(ztf, rubin_only) for name in line["classifications"]}
     assert ztf_names == set()
     assert np.isfinite([p for line in rubin_lines for c in line["classifications"].values()
                         for p in c["probabilities"].values()]).all()
+
+
+def test_the_early_classifier_answers_on_first_alerts_with_cutouts(tmp_path, night_inputs):
+    parser = argparse.ArgumentParser()
+    train.add_arguments(parser)
+    assert train.run(parser.parse_args(["--only", "lsst-stamp", "--quick", "--out", str(tmp_path)])) == 0
+    card = (tmp_path / STAMP_NAME / "1.0.0" / "MODEL_CARD.md").read_text()
+    assert "simulated" in card and "recall asteroid" in card
+    classifier = RubinStampClassifier.from_artifacts(tmp_path / STAMP_NAME)
+    assert classifier.surveys == frozenset({"LSST"})
+    first = [ClassifierInput(item.alert, item.lightcurve, is_first_alert=True) for item in night_inputs]
+    answered = classifier.classify(first)
+    assert all(len(r.outputs) == 1 and sum(r.outputs[0].probabilities.values()) == pytest.approx(1.0)
+               for r in answered)
+    assert all(r.outputs == [] for r in classifier.classify(night_inputs))  # not a first alert: no answer
