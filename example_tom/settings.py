@@ -469,6 +469,8 @@ ALERT_STREAMS = [
                  'min_probability': 0.6},
                 {'name': 'Rubin light-curve transients', 'classifier': 'lc_classifier_lsst_top',
                  'class_name': 'Transient', 'min_probability': 0.6},
+                {'name': 'Rubin SN candidates', 'classifier': 'stamp_classifier_lsst', 'class_name': 'SN',
+                 'min_probability': float(os.environ.get('ALERCE_SN_MIN_PROBABILITY', '0.5'))},
             ],
         },
     },

@@ -83,8 +83,8 @@ def classify_archives(paths: Sequence[str], classifiers: Sequence[Classifier],
             line = {"objectId": alert.oid, "candid": alert.candid,
                     "classifications": classifications_dict(alert.classifications)}
             if not alert.classifications:  # say why, rather than leave an empty dict to puzzle over
-                line["note"] = (f"no loaded classifier answers for {alert.survey} alerts" if alert.survey not in answering
-                                else "no loaded classifier applies to this alert (too few detections for a light-curve "
+                line["note"] = (f"no loaded classifier answers for {alert.survey} alerts"
+                                if alert.survey not in answering else "no loaded classifier applies to this alert (too few detections for a light-curve "
                                      "classifier, no stamps or not the object's first alert for a stamp classifier)")
             yield line
         sink.alerts.clear()

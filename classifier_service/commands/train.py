@@ -21,7 +21,8 @@ from classifier_service.commands.progress import progress
 HELP = "train the stamp and light-curve classifiers, ZTF's and Rubin's, from simulated and real labelled data"
 DEFAULT_OUT = Path("models")
 # What each trainer imports beyond the broker: the [train] extra.
-NEEDS = {"stamp": ("torch", "onnx", "matplotlib"), "lc": ("matplotlib",), "lsst-lc": ("matplotlib",), "lsst-stamp": ("matplotlib",)}
+NEEDS = {"stamp": ("torch", "onnx", "matplotlib"), "lc": ("matplotlib",), "lsst-lc": ("matplotlib",),
+         "lsst-stamp": ("matplotlib",)}
 INSTALL_HINT = "pip install '.[train]' (with the CPU build of torch: the Makefile installs torch==2.13.0 first)"
 log = logging.getLogger(__name__)
 
