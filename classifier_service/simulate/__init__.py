@@ -1,10 +1,11 @@
-"""Synthetic ZTF alerts, light curves and cutouts for the demo, the benchmarks and training.
+"""Synthetic ZTF and Rubin alerts, light curves and cutouts for the demo, the benchmarks and training.
 
 - :func:`simulate_lightcurve` — one object of the 15 light-curve classes on ZTF's cadence.
 - :func:`simulate_stamps` / :func:`stamp_metadata` / :func:`simulate_stamp_example` — cutouts
   and candidate fields for the stamp classifier's five classes.
 - :func:`simulate_alert_packets` — Avro alert packets valid against ZTF schema 4.02
   (:func:`simulate_labelled_alerts` adds each packet's true class).
+- :mod:`classifier_service.simulate.rubin` — a Rubin night (lsst v11 packets) from the same sources.
 
 The classes are the contract's (``alerce_contract.taxonomy``). The observing model is
 calibrated on real alerts (``python -m classifier_service.simulate.calibrate``).
