@@ -11,7 +11,7 @@ raises :class:`~classifier_service.stream.base.Unavailable` for its supervisor).
 Memory stays bounded whatever arrives: a container block inflates to at most 16 MiB and a
 record is at most 4 MiB encoded (``surveys.avro.MAX_BLOCK_BYTES``, ``MAX_RECORD_BYTES``), a
 stamp to at most 2 MB, each checked before anything of that size is allocated, and a
-refused payload is dropped before the next is read. tests/service/test_fuzz.py holds
+refused payload is dropped before the next is read. tests/service/test_ingest_fuzz.py holds
 ``replay --batch-size 100`` under 1 GiB peak RSS over 1,600 hostile mutants (bombs of up
 to 1 GiB included); it measures about 590 MB, what the real alerts alone take.
 """
