@@ -19,8 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from alerce_contract.names import ZTF_OID
 from classifier_service.surveys.avro import iter_records
 
+MAX_ID = 2**63  # the store's BIGINT ids
 HISTORY = "prv_candidates"
 FORCED = "fp_hists"
 
@@ -42,9 +44,13 @@ def decode_batch(payloads: Sequence[bytes], store: Any = None,
 
 def drop_stored_history(records: Sequence[dict[str, Any]], store: Any) -> None:
     """Remove from ZTF records the history detections and forced photometry stored for their object."""
-    ztf = [r for r in records if isinstance(r.get("objectId"), str) and (r.get(HISTORY) or r.get(FORCED))]
+    ztf = [r for r in records if (r.get(HISTORY) or r.get(FORCED)) and isinstance(r.get("objectId"), str)
+           and ZTF_OID.fullmatch(r["objectId"])]  # not yet parsed: only a well-formed id goes to the database
+    known = store.existing_oids(sorted({r["objectId"] for r in ztf})) if ztf else set()
+    ztf = [r for r in ztf if r["objectId"] in known]  # a new object's history is all new
     candids = [p.get("candid") for r in ztf for p in r.get(HISTORY) or () if _is_detection(p)]
-    owners = store.owners_of([c for c in candids if isinstance(c, int)]) if candids else {}
+    candids = [c for c in candids if type(c) is int and 0 < c < MAX_ID]
+    owners = store.owners_of(candids) if candids else {}
     with_forced = sorted({r["objectId"] for r in ztf if r.get(FORCED)})
     forced = store.forced_photometry_keys_of(with_forced) if with_forced else set()
     if not owners and not forced:
