@@ -113,9 +113,12 @@ def parallel_replay_bench(payloads: Sequence[bytes], classifier_names: list[str]
     folder.mkdir(parents=True, exist_ok=True)
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(processes), context.Queue()
+    urls = [url or f"sqlite:///{folder / f'share{k}'}.sqlite3" for k in range(processes)]
+    for store_url in set(urls):  # tables created here, not raced for by the workers
+        fresh_store(folder, "", store_url).dispose()
     workers = [context.Process(target=_replay_share, args=(
-        share, classifier_names, batch_size, url or f"sqlite:///{folder / f'share{k}'}.sqlite3", barrier, results))
-        for k, share in enumerate(shares)]
+        share, classifier_names, batch_size, store_url, barrier, results))
+        for share, store_url in zip(shares, urls)]
     for worker in workers:
         worker.start()
     done = [results.get(timeout=1800) for _ in workers]
@@ -133,7 +136,6 @@ def _replay_share(payloads: list[bytes], classifier_names: list[str] | None, bat
     from classifier_service.classifiers.registry import load_classifiers
 
     store = Store(url)
-    store.create_all()
     worker = Worker(MemorySource(payloads, batch_size), store, load_classifiers(classifier_names))
     barrier.wait()
     start = time.time()
