@@ -10,6 +10,12 @@ from __future__ import annotations
 STAMP_CLASSIFIER = "stamp_classifier"
 LC_CLASSIFIER = "lc_classifier"
 LC_TOP = "lc_classifier_top"
+# Rubin's own models: ZTF's never answer for Rubin alerts (different stamps, bands and depths).
+STAMP_CLASSIFIER_LSST = "stamp_classifier_lsst"
+LC_CLASSIFIER_LSST = "lc_classifier_lsst"
+LC_TOP_LSST = "lc_classifier_lsst_top"
+# Every early (first-alert stamp) classifier: the SN Hunter reads whichever answered.
+STAMP_CLASSIFIERS: tuple[str, ...] = (STAMP_CLASSIFIER, STAMP_CLASSIFIER_LSST)
 
 TRANSIENT: tuple[str, ...] = ("SNIa", "SNIbc", "SNII", "SLSN")
 STOCHASTIC: tuple[str, ...] = ("QSO", "AGN", "Blazar", "YSO", "CV/Nova")

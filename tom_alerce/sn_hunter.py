@@ -24,7 +24,7 @@ from alerce_contract.bands import BAND_OF_FID
 from alerce_contract.client import AlerceApiError, AlerceClient
 from alerce_contract.classifications import classifications_from_probabilities
 from alerce_contract.mjd import datetime_to_mjd, now_mjd
-from alerce_contract.taxonomy import SN_CLASS, STAMP_CLASSIFIER
+from alerce_contract.taxonomy import SN_CLASS, STAMP_CLASSIFIER, STAMP_CLASSIFIERS
 from alerce_broker_plugin.ingest import discovery_stamp_candid
 from tom_alerce.models import TargetClassification
 
@@ -139,7 +139,7 @@ def tom_candidates(filters: HunterFilters, visible_targets) -> list[Candidate]:
     targets in ``visible_targets`` (the user's, by the TOM's permissions) are considered."""
     since = timezone.now() - timedelta(hours=filters.hours)
     rows = list(TargetClassification.objects
-                .filter(classifier_name=STAMP_CLASSIFIER, class_name=SN_CLASS, ranking=1,
+                .filter(classifier_name__in=STAMP_CLASSIFIERS, class_name=SN_CLASS, ranking=1,
                         probability__gte=filters.min_probability, first_seen__gte=since,
                         target__in=visible_targets)
                 .select_related("target").order_by("-probability")[:TOM_SCAN_LIMIT])
@@ -159,7 +159,7 @@ def tom_candidates(filters: HunterFilters, visible_targets) -> list[Candidate]:
         hosts.setdefault(target_id, {})[key] = _number(value)
     stamp_probabilities: dict[int, dict[str, float]] = {}
     for target_id, class_name, probability in (TargetClassification.objects
-                                               .filter(target_id__in=ids, classifier_name=STAMP_CLASSIFIER)
+                                               .filter(target_id__in=ids, classifier_name__in=STAMP_CLASSIFIERS)
                                                .order_by("target_id", "-classifier_version", "ranking")
                                                .values_list("target_id", "class_name", "probability")):
         stamp_probabilities.setdefault(target_id, {}).setdefault(class_name, probability)

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from alerce_contract.taxonomy import LC_CLASSES
+from alerce_contract.taxonomy import LC_CLASSES, LC_CLASSIFIER_LSST, LC_TOP_LSST
 from classifier_service.classifiers import artifacts
 from classifier_service.classifiers.base import Classification, ClassifierInput, ClassifierOutput
 from classifier_service.classifiers.lc_classifier import GROUPS, HierarchicalForest
 from classifier_service.classifiers.rubin_features import FEATURE_VERSION, NAMES, feature_matrix
 
-NAME = "lc_classifier_lsst"
-TOP_NAME = "lc_classifier_lsst_top"
+NAME = LC_CLASSIFIER_LSST
+TOP_NAME = LC_TOP_LSST
 MODELS_DIR = artifacts.MODELS_DIR / NAME
 ARTIFACT = "model.joblib"
 MIN_DETECTIONS = 6  # in any of the six bands

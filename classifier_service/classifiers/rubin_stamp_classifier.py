@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
-from alerce_contract.taxonomy import STAMP_CLASSES
+from alerce_contract.taxonomy import STAMP_CLASSES, STAMP_CLASSIFIER_LSST
 from classifier_service.alert import Alert
 from classifier_service.classifiers import artifacts
 from classifier_service.classifiers.base import Classification, ClassifierInput, ClassifierOutput
 from classifier_service.cutouts import decode_cutouts
 
-NAME = "stamp_classifier_lsst"
+NAME = STAMP_CLASSIFIER_LSST
 MODELS_DIR = artifacts.MODELS_DIR / NAME
 ARTIFACT = "model.joblib"
 FEATURE_VERSION = "lsst-stamp-1.0.0"
