@@ -1,7 +1,8 @@
 """ALeRCE's LSST API: the official ``alerce`` client, ``survey="lsst"``, against ``serve``.
 
-The store is replayed from the real Rubin alerts in ../shared/data/lsst_alerts; the client
-is configured the way it documents, with ALERCE_CONFIG_PATH naming the file ``serve`` writes.
+The store is replayed from the real Rubin alerts in ../shared/data/lsst_alerts and a simulated
+Rubin night; the client is configured the way it documents, with ALERCE_CONFIG_PATH naming the
+file ``serve`` writes.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from api_live import serve_app
 from api_store_builder import replay_into_store
 
 from classifier_service.api import create_app, write_alerce_client_config
+from classifier_service.simulate.rubin import simulate_rubin_alerts
 from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
 
@@ -32,10 +34,26 @@ def rubin_alerts(shared_data):
 
 
 @pytest.fixture(scope="module")
-def lsst_url(shared_data, tmp_path_factory):
-    """The API over a store the Worker filled from the real Rubin alerts."""
+def simulated_night(tmp_path_factory) -> list[Path]:
+    """A small simulated Rubin night, one packet a file."""
+    folder = tmp_path_factory.mktemp("rubin_night")
+    files = []
+    for n, packet in enumerate(simulate_rubin_alerts(40, seed=11)):
+        files.append(folder / f"{n:03d}.avro")
+        files[-1].write_bytes(packet)
+    return files
+
+
+@pytest.fixture(scope="module")
+def simulated_oids(simulated_night) -> set[str]:
+    return {parse_record(r).oid for p in simulated_night for r in iter_records(p.read_bytes())}
+
+
+@pytest.fixture(scope="module")
+def lsst_url(shared_data, simulated_night, tmp_path_factory):
+    """The API over a store the Worker filled from the real Rubin alerts and a simulated night."""
     url = f"sqlite:///{tmp_path_factory.mktemp('lsst_store') / 'store.sqlite3'}"
-    replay_into_store(url, rubin_alert_files(shared_data))
+    replay_into_store(url, rubin_alert_files(shared_data) + simulated_night)
     app = create_app(url)
     with contextmanager(serve_app)(app) as base_url:
         yield base_url
@@ -58,9 +76,9 @@ def rubin_oid(rubin_alerts) -> str:
     return max(rubin_alerts, key=lambda a: len(a.prv_detections)).oid
 
 
-def test_query_objects_lists_every_rubin_object_in_alerces_shape(alerce, rubin_alerts):
+def test_query_objects_lists_every_rubin_object_in_alerces_shape(alerce, rubin_alerts, simulated_oids):
     items = alerce.query_objects(survey="lsst", format="json", page_size=100, count=True)
-    assert {str(item["oid"]) for item in items} == {a.oid for a in rubin_alerts}
+    assert {str(item["oid"]) for item in items} == {a.oid for a in rubin_alerts} | simulated_oids
     numeric = [item for item in items if str(item["oid"]).isdigit()]
     assert numeric and all(isinstance(item["oid"], int) for item in numeric)
     assert {(item["sid"], item["tid"]) for item in items} == {(1, 1)}
@@ -136,3 +154,13 @@ def test_unknown_objects_and_other_surveys_are_client_errors(alerce, lsst_url):
                          params={"oid": "1234", "survey_id": "ztf"})
     assert response.status_code == 400
     assert httpx.get(f"{lsst_url}/ztf/v1/objects").json()["items"] == []  # Rubin is not ZTF
+
+
+def test_a_simulated_rubin_object_answers_every_call_in_alerces_shape(alerce, simulated_oids):
+    oid = sorted(o for o in simulated_oids if o.isdigit())[0]
+    assert str(alerce.query_object(oid, survey="lsst", format="json")["oid"]) == oid
+    detections = alerce.query_detections(oid, survey="lsst", format="json")
+    assert detections and {d["band_name"] for d in detections} <= ALERCE_BANDS
+    assert isinstance(alerce.query_forced_photometry(oid, survey="lsst", format="json"), list)
+    probabilities = alerce.query_probabilities(survey="lsst", oid=oid)
+    assert {"oid", "class_name", "classifier_name", "probability", "ranking"} <= set(probabilities[0])
