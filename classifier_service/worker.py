@@ -393,6 +393,17 @@ class Publish:
 
 # What "unreachable" looks like: a connection refused, dropped or timed out, a sink unacknowledged.
 INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError, Unavailable)
+# SQLite raises OperationalError for a wrong schema too ("no such table"); waiting cannot mend
+# that, so it ends the run at once instead of being retried as an outage.
+SCHEMA_ERRORS = ("no such table", "no such column", "has no column", "syntax error")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """An error worth waiting out: the database or a sink unreachable, not a broken schema."""
+    if not isinstance(exc, INFRASTRUCTURE_ERRORS):
+        return False
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return not any(marker in text for marker in SCHEMA_ERRORS)
 
 
 class Worker:
@@ -448,6 +459,8 @@ class Worker:
                     sink.flush()
                 self.source.commit(messages)
             except INFRASTRUCTURE_ERRORS as exc:
+                if not is_outage(exc):
+                    raise
                 now = time.monotonic()
                 down_since = down_since or now
                 reason = _one_line(exc)

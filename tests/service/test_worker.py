@@ -251,3 +251,14 @@ def test_published_alerts_carry_their_objects_light_curve(shared_data, sqlite_st
         messages(shared_data / "ztf_alerts/ampel-ztf/single/ZTF20abyfpze.avro"))
     (alert,) = sink.alerts
     assert alert.lightcurve is not None and len(alert.lightcurve) == alert.ndet > 10
+
+
+def test_a_store_without_tables_fails_at_once_instead_of_being_waited_out_as_an_outage(shared_data, tmp_path):
+    from sqlalchemy.exc import OperationalError
+
+    store = Store(f"sqlite:///{tmp_path / 'empty.sqlite3'}")  # no create_all
+    batch = messages(shared_data / "ztf_alerts/fink-client/single")
+    worker = Worker(ListSource([batch]), store, max_outage_s=600)
+    with pytest.raises(OperationalError, match="no such table"):
+        worker.run()
+    store.dispose()
