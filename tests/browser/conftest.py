@@ -67,8 +67,11 @@ def tom(stack, settings, tmp_path, live_server):
     return live_server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    """One chromium for the browser tests, closed when they are done: Playwright's sync API
+    keeps an event loop running in the main thread while it lives, which would break every
+    later test that runs its own loop (pytest-django runs these before the API tests)."""
     if not CHROMIUM.exists():
         pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}")
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
