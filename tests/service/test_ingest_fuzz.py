@@ -43,10 +43,13 @@ BATCH_SIZE = 100
 # stamp cap (2 MB), a record at MAX_RECORD_BYTES (4 MiB), before any of it is allocated
 # (measured: about 590 MB, what a replay of the real alerts alone takes).
 PEAK_RSS_BOUND_MB = 1024
-REPLAY = ("import resource, sys\n"
+# VmHWM is this process's own high-water mark; getrusage's ru_maxrss would also count the
+# pytest process it was forked from (Linux carries the parent's mark across exec).
+REPLAY = ("import re, sys\n"
           "from classifier_service.cli import main\n"
           "code = main(sys.argv[1:])\n"
-          "print('peak_rss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+          "status = open('/proc/self/status').read()\n"
+          "print('peak_rss_kb', re.search(r'VmHWM:\\s+(\\d+)', status).group(1))\n"
           "sys.exit(code)\n")
 
 
