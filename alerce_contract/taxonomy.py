@@ -28,6 +28,10 @@ LC_GROUP: dict[str, str] = {c: group for group, classes in LC_TAXONOMY.items() f
 # Top group -> the classifier that splits it into classes.
 LC_GROUP_CLASSIFIERS: dict[str, str] = {group: f"lc_classifier_{group.lower()}" for group in LC_TAXONOMY}
 HIERARCHY_PARTS: frozenset[str] = frozenset({LC_TOP, *LC_GROUP_CLASSIFIERS.values()})
+# ALeRCE's rule for the ZTF light-curve classifier: it answers from this many detections in g
+# or in r (the pages say why an object has no light-curve class yet by the same rule).
+LC_MIN_DETECTIONS = 6
+LC_BANDS: tuple[str, ...] = ("g", "r")
 
 STAMP_CLASSES: tuple[str, ...] = ("AGN", "SN", "VS", "asteroid", "bogus")
 SN_CLASS = "SN"

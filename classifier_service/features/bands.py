@@ -11,10 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from alerce_contract.bands import BAND_OF_FID
+from alerce_contract.taxonomy import LC_MIN_DETECTIONS
 from classifier_service.lightcurve.model import LightCurve
 
 BANDS: dict[int, str] = {fid: BAND_OF_FID[fid] for fid in (1, 2)}  # ALeRCE's features use g and r
-MIN_DETECTIONS = 6  # ALeRCE's threshold: at least this many detections in g or in r
+MIN_DETECTIONS = LC_MIN_DETECTIONS  # the contract's rule: this many detections in g or in r
 
 
 @dataclass(slots=True, frozen=True)

@@ -18,7 +18,7 @@ from tom_targets.models import TargetExtra
 from alerce_contract.bands import BAND_OF_FID
 from alerce_contract.client import AlerceApiError, client_from_settings
 from alerce_contract.names import broker_name
-from alerce_contract.taxonomy import HIERARCHY_PARTS, LC_CLASSIFIER, LC_TOP, PERIODIC
+from alerce_contract.taxonomy import HIERARCHY_PARTS, LC_BANDS, LC_CLASSIFIER, LC_MIN_DETECTIONS, LC_TOP, PERIODIC
 from tom_alerce.classifications import probabilities_by_classifier
 from tom_alerce.links import api_object_url, explorer_url, tns_report_url, tns_url
 from tom_alerce.photometry import target_photometry
@@ -31,9 +31,6 @@ register = template.Library()
 CANDID_EXTRAS = ("first_candid", "candid")
 BROKER_CACHE_S = 600
 PERIOD_FEATURE = "Multiband_period"  # the light-curve classifier's multiband period, in days
-# ALeRCE's light-curve classifier runs from this many detections in g or in r.
-LC_MIN_DETECTIONS = 6
-LC_BANDS = ("g", "r")
 MAGSTAT_COLUMNS = (("ndet", "detections", 0), ("magfirst", "first", 2), ("maglast", "last", 2),
                    ("magmin", "brightest", 2), ("magmax", "faintest", 2), ("magmean", "mean", 2),
                    ("magmedian", "median", 2), ("magsigma", "σ", 2), ("firstmjd", "first MJD", 4),
