@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import JSON, Float, Table, case, create_engine, event, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
-from classifier_service.store import tables
+from classifier_service.store import staging, tables
 from classifier_service.store.tables import metadata
 
 __all__ = ["Store", "BatchWrite", "RejectedRows", "CandidCollision", "DEFAULT_URL", "database_url", "tables"]
@@ -191,12 +191,20 @@ class Store:
             return
         keys = [c.name for c in table.primary_key.columns]
         rows = _deduplicated(rows, keys)
+        names = list(rows[0])
+        staged = (staging.stage(conn, table, rows)
+                  if self.dialect == "postgresql" and staging.copyable(table) else None)
         stmt = self._insert(table)
+        if staged is not None:
+            stmt = stmt.from_select(names, staged)
         update = set_ if set_ is not None else {
-            c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys and c.name in rows[0]}
+            c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys and c.name in names}
         stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update(stmt) if callable(update) else update,
                                           where=where(stmt) if callable(where) else where)
-        _execute_many(conn, table, stmt, rows)
+        if staged is not None:
+            conn.execute(stmt)
+        else:
+            _execute_many(conn, table, stmt, rows)
 
     def _upsert_objects(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """Survey history counts (and the stellar flag, from the same alert's PS1 match) come
@@ -341,12 +349,11 @@ def _execute_values(conn: Connection, sql: str, values: re.Match, params: list[d
 
     template = f"({values.group(1)})"
     statement = f"{sql[:values.start()]}VALUES %s{sql[values.end():]}"
-    driver_error = conn.dialect.loaded_dbapi.Error
     cursor = conn.connection.driver_connection.cursor()
     try:
         execute_values(cursor, statement, params, template=template, page_size=_CHUNK)
-    except driver_error as exc:  # the same exception classes as through SQLAlchemy
-        raise DBAPIError.instance(statement, None, exc, driver_error) from exc
+    except conn.dialect.loaded_dbapi.Error as exc:
+        staging.raise_as_sqlalchemy(conn, statement, exc)
     finally:
         cursor.close()
 
@@ -359,7 +366,7 @@ def _clean_rows(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]
 
 def _deduplicated(rows: list[dict[str, Any]], keys: list[str]) -> list[dict[str, Any]]:
     """Last row per key: PostgreSQL refuses to update one row twice in a statement."""
-    return list({tuple(row[k] for k in keys): row for row in rows}.values())
+    return list(dict(zip(map(operator.itemgetter(*keys), rows), rows)).values())
 
 
 def _chunks(rows: list) -> Iterable[list]:
