@@ -2,7 +2,9 @@
 
 Run ``python -m classifier_service.simulate.calibrate [DATA_DIR]``: it reads the real alerts'
 ``prv_candidates`` (jd, fid, diffmaglim, magpsf, sigmapsf, rb), candidates (fwhm, drb) and
-``fp_hists`` (sky level and noise, zero points) plus ALeRCE's long light curves, and writes
+``fp_hists`` (sky level and noise, zero points), the candidates' own measurements (PSF-fit
+chi, seeing ratio, the reference source's shape by what lies under it; see :mod:`candidates`)
+plus ALeRCE's long light curves, and writes
 quantiles and binned medians — statistics only, never alerts — to ``observing_model.json``
 beside this module, so the simulator runs on machines without the data.
 """
@@ -30,6 +32,13 @@ QUANTILES = np.linspace(0.0, 1.0, 21)
 DEPTH_BINS = np.arange(-7.0, 0.75, 0.5)
 SEASON_BREAK_DAYS = 60.0  # a gap longer than this separates two observing seasons
 MIN_VALID_LIMIT = 10.0  # ZTF writes -999-like sentinels into diffmaglim now and then
+# The candidate's reference-source shape (classtar, chinr, sharpnr) depends on what lies under
+# it; the simulator's host kinds (sky.HOSTS) are told apart in real alerts by distnr and sgscore1.
+HOST_FIELDS = ("classtar", "chinr", "sharpnr")
+SCENE_FIELDS = ("magdiff", "sumrat")  # image-quality fields, whatever the host
+SEERATIO_CAP = 2.0  # ZTF clips the seeing ratio here
+STAR_SCORE = 0.5
+NUCLEAR_ARCSEC, OFFSET_ARCSEC = 1.5, 5.0
 
 
 def iter_alerts(data_dir: Path) -> Iterator[dict[str, Any]]:
@@ -70,11 +79,13 @@ def collect(data_dir: Path) -> dict[str, Any]:
     sky, sigpix, zp = [], [], []
     epochs: dict[str, dict[float, int]] = defaultdict(dict)  # oid -> jd -> fid
     seen_candids: set[int] = set()
+    candidates = []
     for record in iter_alerts(data_dir):
         candidate = record["candidate"]
         if candidate.get("candid") in seen_candids:
             continue
         seen_candids.add(candidate.get("candid"))
+        candidates.append(candidate)
         if candidate.get("fwhm") and candidate["fwhm"] > 0:
             fwhm.append(candidate["fwhm"])
         if candidate.get("drb") is not None:
@@ -106,6 +117,48 @@ def collect(data_dir: Path) -> dict[str, Any]:
         "magzpsci": _quantiles(zp),
         **_cadence(epochs),
         **_seasons(data_dir),
+        "candidate_fields": _candidate_fields(candidates),
+    }
+
+
+def host_kind(distnr: float | None, sgscore1: float | None) -> str:
+    """The simulator's host kind (``sky.HOSTS``) a real candidate's reference source suggests."""
+    if distnr is None or not np.isfinite(distnr) or distnr < 0 or distnr >= OFFSET_ARCSEC:
+        return "hostless"
+    if distnr >= NUCLEAR_ARCSEC:
+        return "offset"
+    return "star" if (sgscore1 or 0.0) > STAR_SCORE else "nuclear"
+
+
+def _log_fit(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """log10(y) = slope * x + intercept, and the scatter about it."""
+    ok = np.isfinite(x) & np.isfinite(y) & (y > 0)
+    slope, intercept = np.polyfit(x[ok], np.log10(y[ok]), 1)
+    scatter = np.std(np.log10(y[ok]) - (slope * x[ok] + intercept))
+    return {"slope": round(float(slope), 4), "intercept": round(float(intercept), 4), "scatter": round(float(scatter), 4)}
+
+
+def _candidate_fields(candidates: list[dict[str, Any]]) -> dict[str, Any]:
+    """Quantiles of the candidates' measured fields: the reference-source shape per host kind,
+    image-quality fields overall; chipsf and scorr as functions of the height above the limit,
+    which they follow (bright sources fit the PSF worse), and seeratio as a power of the fwhm
+    (Spearman -0.91), fitted where ZTF did not clip it."""
+    def number(candidate: dict[str, Any], name: str) -> float:
+        value = candidate.get(name)
+        return float(value) if value is not None else np.nan
+
+    kinds = [host_kind(number(c, "distnr"), number(c, "sgscore1")) for c in candidates]
+    by_host = {kind: {name: _quantiles([number(c, name) for c, k in zip(candidates, kinds) if k == kind])
+                      for name in HOST_FIELDS} for kind in sorted(set(kinds))}
+    height = np.asarray([number(c, "diffmaglim") - number(c, "magpsf") for c in candidates])
+    seeratio = np.asarray([number(c, "seeratio") for c in candidates])
+    log_fwhm = np.log10(np.asarray([number(c, "fwhm") for c in candidates]))
+    return {
+        "by_host": by_host,
+        **{name: _quantiles([number(c, name) for c in candidates]) for name in SCENE_FIELDS},
+        "chipsf_vs_height": _log_fit(height, np.asarray([number(c, "chipsf") for c in candidates])),
+        "scorr_vs_height": _log_fit(height, np.asarray([number(c, "scorr") for c in candidates])),
+        "seeratio_vs_log_fwhm": _log_fit(log_fwhm, np.where(seeratio < SEERATIO_CAP, seeratio, np.nan)),
     }
 
 

@@ -128,7 +128,8 @@ def _observe_once(class_name: str, rng: np.random.Generator, start: float, durat
     source = build_source(class_name, rng)
     mjd, fid = model.epochs(rng, start, start + duration)
     place_transient(source, mjd, rng)
-    observed = model.observe(source.difference_flux(mjd, fid, rng), mjd, fid, rng)
+    observed = model.observe(source.difference_flux(mjd, fid, rng), mjd, fid, rng,
+                             reference_flux=source.reference_flux(fid))
     distance, magnr_by_band, sigmagnr = reference_source(source, rng)
     det = observed.detected
     n_det = int(det.sum())

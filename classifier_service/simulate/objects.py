@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from classifier_service.alert import JD_TO_MJD
+from classifier_service.simulate.candidates import epoch_fields, reference_shape
 from classifier_service.simulate.cadence import (
     NIGHT_END, NIGHT_START, Observations, ObservingModel, default_model, mag_to_flux,
 )
@@ -104,7 +105,7 @@ def _astrophysical(class_name: str, rng: np.random.Generator, model: ObservingMo
     source = build_source(class_name, rng)
     mjd, fid, tonight = _epochs(model, rng, night)
     place_transient(source, mjd, rng, peak_window=(night + 5, night + 15) if fresh else (night - 20, night + 15))
-    obs = model.observe(source.difference_flux(mjd, fid, rng), mjd, fid, rng)
+    obs = model.observe(source.difference_flux(mjd, fid, rng), mjd, fid, rng, reference_flux=source.reference_flux(fid))
     if fresh and obs.detected[:tonight].any():
         return None
     return (obs, tonight, source) if obs.detected[tonight:].any() else None
@@ -165,8 +166,13 @@ def simulate_object(class_name: str, rng: np.random.Generator, ids: Ids, night: 
                            observing=model)
         context = scene_metadata(scene, rng, observing=model)
         context.update(object_metadata(source, rng))
-        context.update(distnr=distnr, magnr_by_fid=magnr, sigmagnr=sigmagnr)
+        context.update(reference_shape(source.host, rng, model))
+        # Real sources' deep real-bogus scores span the real alerts' whole distribution
+        # (a quarter of labelled stars and AGN score below 0.83), not only its top.
+        context.update(distnr=distnr, magnr_by_fid=magnr, sigmagnr=sigmagnr,
+                       drb=float(model.sample("drb", rng, between=(0.0, 1.0))))
     alert_rows = np.flatnonzero(obs.detected[tonight:]) + tonight
+    context["epoch_fields"] = epoch_fields(np.nan_to_num(obs.diffmaglim - obs.magpsf), context["fwhm"], rng, model)
     detected_mjd = obs.mjd[obs.detected]
     new_source = stamp_class in ("SN", "asteroid", "bogus")
     first_mjd = detected_mjd.min() if new_source else night - rng.uniform(100, 2000)  # variables: known for years

@@ -53,13 +53,14 @@ def _photometry_row(obj: SimulatedObject, i: int, candid: int | None, template: 
         row.update(
             candid=candid, isdiffpos="t" if obs.isdiffpos[i] > 0 else "f", ra=ctx["ra"], dec=ctx["dec"],
             magpsf=float(obs.magpsf[i]), sigmapsf=float(obs.sigmapsf[i]),
-            magap=float(obs.magpsf[i] + 0.03), sigmagap=float(obs.sigmapsf[i] * 1.2),
+            magap=float(obs.magpsf[i] + ctx["epoch_fields"]["magdiff"][i]), sigmagap=float(obs.sigmapsf[i] * 1.2),
             distnr=_f(ctx["distnr"]), magnr=_f(magnr[fid]) if magnr is not None else _f(ctx.get("magnr")),
             sigmagnr=_f(ctx.get("sigmagnr")), chinr=ctx["chinr"], sharpnr=ctx["sharpnr"],
             fwhm=ctx["fwhm"], classtar=ctx["classtar"], elong=ctx["elong"], nbad=ctx["nbad"], nneg=0,
             rb=ctx["rb"], ssdistnr=ctx["ssdistnr"], ssmagnr=ctx["ssmagnr"], ssnamenr=ctx["ssnamenr"],
-            ranr=ctx["ra"], decnr=ctx["dec"], scorr=float(5 * 10 ** (0.4 * (obs.diffmaglim[i] - obs.magpsf[i]))),
-            xpos=ctx["xpos"], ypos=ctx["ypos"], magfromlim=float(obs.diffmaglim[i] - obs.magpsf[i]),
+            ranr=ctx["ra"], decnr=ctx["dec"], xpos=ctx["xpos"], ypos=ctx["ypos"],
+            magfromlim=float(obs.diffmaglim[i] - obs.magpsf[i]),
+            **{name: float(values[i]) for name, values in ctx["epoch_fields"].items()},
         )
     return row
 

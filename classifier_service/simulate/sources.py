@@ -236,19 +236,28 @@ def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
+# Sub-type shares inside ALeRCE classes, counted from the GCVS types in
+# ../shared/data/labels/gcvs_fink-science/gcvs.parquet (59,099 stars; first type of each):
+# RRL: RRAB 7,225, RRC 1,712 -> RRc 0.19; E: EW 3,637 + EW/KW 245 (contact) against EA 4,283 +
+# EA/SD 957 + EA/DM 189 + EB 1,486 -> contact 0.36; LPV: M 9,172 against SR/SRA/SRB/SRD 7,587
+# and L/LB 4,483 -> Mira 0.43.
+SUBTYPE_SHARES = {"RRc": 0.19, "contact": 0.36, "mira": 0.43}
+
+
 def periodic(class_name: str, rng: np.random.Generator) -> Source:
     """Pulsators, eclipsing binaries and other periodic stars with class-typical P and amplitude.
 
-    Distributions after the ZTF periodic-variable catalogue (Chen et al. 2020) and GCVS:
-    DSCT 0.03-0.25 d and < 0.3 mag; RRab 0.45-0.9 d and RRc 0.25-0.45 d; Cepheids 1-50 d;
-    LPV 80-1000 d with up to several magnitudes in g; eclipsing 0.2-10 d.
+    Distributions after the ZTF periodic-variable catalogue (Chen et al. 2020, ApJS 249, 18) and
+    GCVS: DSCT 0.03-0.25 d and < 0.3 mag; RRab 0.45-0.9 d and RRc 0.25-0.45 d; Cepheids 1-50 d;
+    LPV 80-1000 d with up to several magnitudes in g; eclipsing 0.2-10 d. The sub-type shares
+    are GCVS's (:data:`SUBTYPE_SHARES`).
     """
     shape_params: dict[str, Any] = {}
     if class_name == "DSCT":
         period, amplitude, colour = _loguniform(rng, 0.03, 0.25), _loguniform(rng, 0.03, 0.35), rng.uniform(0.0, 0.35)
         shape = lambda ph: _sawtooth(ph, 0.4)  # noqa: E731  (nearly sinusoidal)
     elif class_name == "RRL":
-        rrc = rng.uniform() < 0.3
+        rrc = rng.uniform() < SUBTYPE_SHARES["RRc"]
         period = rng.uniform(0.25, 0.45) if rrc else rng.uniform(0.45, 0.9)
         amplitude = rng.uniform(0.25, 0.55) if rrc else rng.uniform(0.5, 1.2)
         rise = 0.45 if rrc else rng.uniform(0.1, 0.2)
@@ -259,13 +268,13 @@ def periodic(class_name: str, rng: np.random.Generator) -> Source:
         rise = rng.uniform(0.15, 0.3)
         shape = lambda ph: _sawtooth(ph, rise)  # noqa: E731
     elif class_name == "LPV":
-        mira = rng.uniform() < 0.4
+        mira = rng.uniform() < SUBTYPE_SHARES["mira"]
         period = _loguniform(rng, 150, 700) if mira else _loguniform(rng, 60, 400)
         amplitude = rng.uniform(2.0, 5.0) if mira else rng.uniform(0.2, 1.2)
         colour, shape = rng.uniform(1.4, 2.6), (lambda ph: 0.5 * (1 + np.sin(2 * np.pi * ph)))
         shape_params["mira"] = mira
     elif class_name == "E":
-        contact = rng.uniform() < 0.5
+        contact = rng.uniform() < SUBTYPE_SHARES["contact"]
         period = _loguniform(rng, 0.22, 0.6) if contact else _loguniform(rng, 0.5, 10.0)
         amplitude = rng.uniform(0.15, 0.8) if contact else rng.uniform(0.2, 1.5)
         width, secondary = rng.uniform(0.03, 0.08), rng.uniform(0.1, 1.0) if not contact else rng.uniform(0.7, 1.0)
