@@ -17,6 +17,7 @@ to 1 GiB included); it measures about 590 MB, what the real alerts alone take.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -36,7 +37,7 @@ from classifier_service.store import rows as store_rows
 from classifier_service.stream.base import ClassifiedAlert, DeadLetter, RawMessage, Sink, Source, Unavailable
 from classifier_service.stream.consumer import Backoff
 from classifier_service.surveys import parse_record
-from classifier_service.surveys.known_history import decode_batch
+from classifier_service.surveys.known_history import StoredHistory, decode_batch
 from classifier_service.surveys.registry import SchemaRegistry
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,9 @@ class Batch:
     items: list[AlertItem] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     summaries: dict[str, ObjectSummary] = field(default_factory=dict)
+    stored: StoredHistory = field(default_factory=StoredHistory)  # read once, by Decode or LightCurves
     stored_detections: dict[str, dict[int, tuple[bool, bool]]] = field(default_factory=dict)
     stored_non_detections: dict[str, set[tuple[int, int]]] = field(default_factory=dict)
-    stored_forced_photometry: set[tuple[str, int]] = field(default_factory=set)
     # Objects whose stored classifications come from a newer alert than any in this batch,
     # and the classifier names stored for them.
     superseded: set[str] = field(default_factory=set)
@@ -133,8 +134,8 @@ class Decode:
     """Avro payloads to records; an unreadable payload is dead as a whole.
 
     Wire-format messages (Rubin's live stream) take their writer schema from ``registry``.
-    With a ``store``, ZTF history entries it already holds are skipped unread
-    (:mod:`classifier_service.surveys.known_history`).
+    With a ``store``, the batch's ZTF objects are read from it here, and the history entries
+    it already holds are dropped before parsing (:mod:`classifier_service.surveys.known_history`).
     """
 
     name = "decode"
@@ -145,7 +146,7 @@ class Decode:
 
     def execute(self, batch: Batch) -> Batch:
         payloads = [message.payload for message in batch.messages]
-        for message, records in zip(batch.messages, decode_batch(payloads, self.store, self.registry)):
+        for message, records in zip(batch.messages, decode_batch(payloads, self.store, self.registry, batch.stored)):
             if isinstance(records, ValueError):  # AlertParseError
                 batch.reject(AlertItem(message, message.source), self.name, str(records))
                 continue
@@ -184,10 +185,8 @@ class LightCurves:
     def execute(self, batch: Batch) -> Batch:
         self._reject_candid_collisions(batch)
         groups = batch.by_object()
-        oids = list(groups)
-        stored_det = self.store.detections_of(oids)
-        stored_nd = self.store.non_detections_of(oids)
-        batch.stored_forced_photometry = self.store.forced_photometry_keys_of(oids)
+        batch.stored.read_from(self.store, groups)  # those Decode did not read (Rubin's, say)
+        stored_det, stored_nd = batch.stored.detections, batch.stored.non_detections
         for oid, items in groups.items():
             try:
                 self._summarise(batch, oid, items, stored_det.get(oid, []), stored_nd.get(oid, []))
@@ -203,7 +202,9 @@ class LightCurves:
         """A candid belongs to one object: an alert whose candidate or history claims a candid
         stored (or claimed earlier in the batch) for another object is a dead letter, alone.
         The store checks again on write (Store._check_candid_owners)."""
-        owners = self.store.owners_of([d.candid for item in batch.items for d in item.alert.detections])
+        owners = {row["candid"]: oid for oid, rows in batch.stored.detections.items() for row in rows}
+        owners.update(self.store.owners_of(
+            [d.candid for item in batch.items for d in item.alert.detections if d.candid not in owners]))
         for item in batch.items:
             oid = item.alert.oid
             candids = sorted({d.candid for d in item.alert.detections})
@@ -224,8 +225,8 @@ class LightCurves:
         batch.summaries[oid] = summarise(oid, merged_det, merged_nd, latest.metadata, latest.survey)
         batch.stored_detections[oid] = {
             row["candid"]: (bool(row["dubious"]), bool(row["has_stamp"])) for row in stored_det}
-        batch.stored_non_detections[oid] = {
-            store_rows.non_detection_key(row["mjd"], row["fid"]) for row in stored_nd}
+        batch.stored_non_detections[oid] = set(store_rows.non_detection_keys(
+            [row["mjd"] for row in stored_nd], [row["fid"] for row in stored_nd]))
         stamped = merged_det["candid"][merged_det["has_stamp"]]
         first_candid = int(stamped.min()) if stamped.size else None
         newest_stored = max((row["mjd"] for row in stored_det if row["has_stamp"]), default=None)
@@ -351,7 +352,7 @@ class StoreStage:
         rows.non_detections = store_rows.non_detection_rows(
             (n for a in alerts for n in a.non_detections), batch.stored_non_detections[oid])
         rows.forced_photometry = store_rows.forced_photometry_rows(
-            [fp for a in alerts for fp in a.forced_photometry], batch.stored_forced_photometry)
+            [fp for a in alerts for fp in a.forced_photometry], batch.stored.forced_photometry)
         for item in items:
             if item.is_first_alert:
                 rows.features.extend(store_rows.host_feature_rows(item.alert))
@@ -438,12 +439,16 @@ class Worker:
         """Batches from the source until it ends (or ``max_batches``), each committed when done."""
         report = RunReport()
         start = time.perf_counter()
-        for messages in self.source.batches():
-            if not messages:
-                continue
-            report.add(self.complete(messages))
-            if max_batches is not None and report.n_batches >= max_batches:
-                break
+        gc.freeze()  # the models and modules loaded so far: not scanned again by every collection
+        try:
+            for messages in self.source.batches():
+                if not messages:
+                    continue
+                report.add(self.complete(messages))
+                if max_batches is not None and report.n_batches >= max_batches:
+                    break
+        finally:
+            gc.unfreeze()
         report.seconds = time.perf_counter() - start
         return report
 

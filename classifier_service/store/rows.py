@@ -28,9 +28,11 @@ _CORRECTION_COLUMNS = ("magpsf_corr", "sigmapsf_corr", "sigmapsf_corr_ext", "cor
 FLUX_TO_MAG_ERROR = 2.5 / math.log(10)
 
 
-def non_detection_key(mjd: float, fid: int) -> tuple[int, int]:
-    """The identity of an upper limit: band and epoch to 1e-6 d (as the light-curve merge)."""
-    return round(mjd * 10**MJD_DECIMALS), int(fid)
+def non_detection_keys(mjd: Sequence[float], fid: Sequence[int]) -> list[tuple[int, int]]:
+    """The identities of upper limits: epoch to 1e-6 d and band (as the light-curve merge),
+    in one numpy pass (``round`` on each numpy float costs ten times a float's)."""
+    epochs = np.round(np.asarray(mjd, dtype=float) * 10**MJD_DECIMALS).astype(np.int64)
+    return list(zip(epochs.tolist(), np.asarray(fid, dtype=np.int64).tolist()))
 
 
 def detection_rows(detections: Iterable[Detection], merged: Columns,
@@ -63,9 +65,10 @@ def detection_rows(detections: Iterable[Detection], merged: Columns,
 
 def non_detection_rows(non_detections: Iterable[NonDetection],
                        stored: set[tuple[int, int]]) -> list[dict[str, Any]]:
+    non_detections = list(non_detections)
+    keys = non_detection_keys([nd.mjd for nd in non_detections], [nd.fid for nd in non_detections])
     rows = {}
-    for nd in non_detections:
-        key = non_detection_key(nd.mjd, nd.fid)
+    for nd, key in zip(non_detections, keys):
         if key not in stored:
             rows[key] = {"oid": nd.oid, "fid": nd.fid, "mjd": nd.mjd, "diffmaglim": nd.diffmaglim}
     return list(rows.values())

@@ -1,36 +1,64 @@
 """Decoding alerts without parsing, merging or writing again the history the store holds.
 
 A ZTF alert repeats 30 days of history (``prv_candidates``, ``fp_hists``) that, after an
-object's first alert, is nearly all stored. Each batch asks the store once which of its
-history detections (by candid) and forced-photometry epochs (by pid) it already holds for
-their object, and drops those entries from the decoded records, so the parser does not
-validate them, the light-curve merge does not deduplicate them against their stored copy
-and the store stage does not compare them again. Upper limits are kept: they are cheap,
-and one between two alerts is only ever told in the later alert's history.
+object's first alert, is nearly all stored. The worker reads each batch's objects from the
+store once (:class:`StoredHistory`: their detections, upper limits and forced-photometry
+epochs, which the light-curve merge needs anyway) right after decoding, and the history
+detections (by candid) and forced-photometry epochs (by pid) stored for their object are
+dropped from the decoded records, so the parser does not validate them, the light-curve
+merge does not deduplicate them against their stored copy and the store stage does not
+compare them again. An object the store has never seen costs no query beyond that read.
+Upper limits are kept: they are cheap, and one between two alerts is only ever told in the
+later alert's history.
 
 What comes out is the record the parser would see if the alert carried only its new
 history; the store's rows are the same as with the whole history (a stored detection is
 not rewritten by ``store.rows.detection_rows`` either). Decoding itself stays fastavro's:
-a pure-Python scanner that skips the arrays unbuilt was measured no faster than fastavro
-building them (benchmarks.md).
+skipping the arrays unread is exact only if each entry is looked at, and a pure-Python
+scanner that does so was measured no faster than fastavro building them (benchmarks.md).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from alerce_contract.names import ZTF_OID
 from classifier_service.surveys.avro import iter_records
 
-MAX_ID = 2**63  # the store's BIGINT ids
 HISTORY = "prv_candidates"
 FORCED = "fp_hists"
 
 
-def decode_batch(payloads: Sequence[bytes], store: Any = None,
-                 registry: Any = None) -> list[list[dict[str, Any]] | ValueError]:
+@dataclass
+class StoredHistory:
+    """What the store holds of a batch's objects, read once per object and batch."""
+
+    detections: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)  # oldest first
+    non_detections: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
+    forced_photometry: set[tuple[str, int]] = field(default_factory=set)  # (oid, pid)
+    read: set[str] = field(default_factory=set)  # the objects asked for, stored or not
+
+    def read_from(self, store: Any, oids: Iterable[str]) -> None:
+        """Read the objects not read yet: three queries, whatever their number."""
+        missing = sorted(set(oids) - self.read)
+        if not missing:
+            return
+        self.detections.update(store.detections_of(missing))
+        self.non_detections.update(store.non_detections_of(missing))
+        self.forced_photometry |= store.forced_photometry_keys_of(missing)
+        self.read.update(missing)
+
+    def candids(self, oid: str) -> set[int]:
+        """The candids stored for ``oid``."""
+        return {row["candid"] for row in self.detections.get(oid, ())}
+
+
+def decode_batch(payloads: Sequence[bytes], store: Any = None, registry: Any = None,
+                 stored: StoredHistory | None = None) -> list[list[dict[str, Any]] | ValueError]:
     """Each payload's records (``iter_records``), less the history ``store`` holds, or the
-    AlertParseError that makes it a dead letter."""
+    AlertParseError that makes it a dead letter. What was read of the store is kept in
+    ``stored`` for the stages after."""
     decoded: list[list[dict[str, Any]] | ValueError] = []
     for payload in payloads:
         try:
@@ -38,30 +66,33 @@ def decode_batch(payloads: Sequence[bytes], store: Any = None,
         except ValueError as exc:  # AlertParseError
             decoded.append(exc)
     if store is not None:
-        drop_stored_history([r for records in decoded if isinstance(records, list) for r in records], store)
+        records = [r for records in decoded if isinstance(records, list) for r in records]
+        stored = stored if stored is not None else StoredHistory()
+        stored.read_from(store, ztf_oids(records))
+        drop_stored_history(records, stored)
     return decoded
 
 
-def drop_stored_history(records: Sequence[dict[str, Any]], store: Any) -> None:
+def ztf_oids(records: Iterable[dict[str, Any]]) -> set[str]:
+    """The object ids of ZTF records; not yet parsed, so only well-formed ids reach the database."""
+    return {oid for r in records if isinstance(oid := r.get("objectId"), str) and "candidate" in r
+            and ZTF_OID.fullmatch(oid)}
+
+
+def drop_stored_history(records: Sequence[dict[str, Any]], stored: StoredHistory) -> None:
     """Remove from ZTF records the history detections and forced photometry stored for their object."""
-    ztf = [r for r in records if (r.get(HISTORY) or r.get(FORCED)) and isinstance(r.get("objectId"), str)
-           and ZTF_OID.fullmatch(r["objectId"])]  # not yet parsed: only a well-formed id goes to the database
-    known = store.existing_oids(sorted({r["objectId"] for r in ztf})) if ztf else set()
-    ztf = [r for r in ztf if r["objectId"] in known]  # a new object's history is all new
-    candids = [p.get("candid") for r in ztf for p in r.get(HISTORY) or () if _is_detection(p)]
-    candids = [c for c in candids if type(c) is int and 0 < c < MAX_ID]
-    owners = store.owners_of(candids) if candids else {}
-    with_forced = sorted({r["objectId"] for r in ztf if r.get(FORCED)})
-    forced = store.forced_photometry_keys_of(with_forced) if with_forced else set()
-    if not owners and not forced:
-        return
-    for record in ztf:
-        oid = record["objectId"]
+    candids: dict[str, set[int]] = {}
+    for record in records:
+        oid = record.get("objectId")
+        if oid not in stored.detections or not (record.get(HISTORY) or record.get(FORCED)):
+            continue  # a new object's history is all new
+        known = candids.get(oid)
+        if known is None:
+            known = candids[oid] = stored.candids(oid)
         if record.get(HISTORY):
-            record[HISTORY] = [p for p in record[HISTORY]
-                               if not (_is_detection(p) and owners.get(p.get("candid")) == oid)]
+            record[HISTORY] = [p for p in record[HISTORY] if not (_is_detection(p) and p["candid"] in known)]
         if record.get(FORCED):
-            record[FORCED] = [fp for fp in record[FORCED] if (oid, fp.get("pid")) not in forced]
+            record[FORCED] = [fp for fp in record[FORCED] if (oid, fp.get("pid")) not in stored.forced_photometry]
 
 
 def _is_detection(entry: Any) -> bool:
