@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from classifier_service.alert import JD_TO_MJD
-from classifier_service.simulate.candidates import epoch_fields, reference_shape
 from classifier_service.simulate.cadence import (
     NIGHT_END, NIGHT_START, Observations, ObservingModel, default_model, mag_to_flux,
 )
+from classifier_service.simulate.candidates import epoch_fields, reference_shape
 from classifier_service.simulate.lightcurves import object_metadata, place_transient, reference_source
 from classifier_service.simulate.sources import CLASSES, TRANSIENTS, Source, build_source
 from classifier_service.simulate.stamps import Scene, draw_scene, scene_metadata
