@@ -45,7 +45,7 @@ def test_multiband_periodogram_recovers_a_sine_period(period):
     names, x = extractor.compute([apparent_lightcurve(mjd, fid, mag)])
     found = x[0, names.index("Multiband_period")]
     assert found == pytest.approx(period, rel=0.01)
-    assert x[0, names.index("Period_fit")] > 0.9
+    assert x[0, names.index("Period_fit")] > 0.85  # repeating: a smooth trend explains almost none of it
 
 
 def test_spm_fit_recovers_known_parameters():

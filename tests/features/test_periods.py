@@ -97,3 +97,16 @@ def test_simulated_periodic_stars_of_every_class_get_their_true_period():
             found += 1
     recovered = [abs(ratio - 1) < 0.01 for _, ratio in ratios]
     assert np.mean(recovered) >= 0.9, ratios  # near-equal eclipses can pass for half the orbit
+
+
+
+def test_a_random_walk_gets_a_period_fit_near_zero_and_a_repeating_star_near_one():
+    """A random walk is fitted by some period too; Period_fit says that period explains nothing
+    a smooth trend with as many terms does not."""
+    rng = np.random.default_rng(13)
+    mjd, fid = ztf_like_epochs(rng, 120, 300)
+    walk = 18 + np.cumsum(rng.normal(0, 0.05, mjd.size))
+    sine = 18 + 0.3 * np.sin(2 * np.pi * mjd / 0.61) + rng.normal(0, 0.03, mjd.size)
+    fits = Period()([ObjectBands.of(apparent_lightcurve(mjd, fid, mag)) for mag in (walk, sine)])[:, 2]
+    assert abs(fits[0]) < 0.2
+    assert fits[1] > 0.9
