@@ -27,12 +27,12 @@ def _value(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _stats(magnitudes: np.ndarray, suffix: str) -> dict[str, float | None]:
+def _stats(magnitudes: list[float], suffix: str) -> dict[str, float | None]:
     """mean, median, max, min, sigma (ddof 1), first, last of the finite magnitudes in time order.
 
     Light curves are short, so plain Python on a list beats numpy's per-call overhead.
     """
-    values = [m for m in magnitudes.tolist() if math.isfinite(m)]
+    values = [m for m in magnitudes if math.isfinite(m)]
     n = len(values)
     if n == 0:
         return {f"mag{k}{suffix}": None for k in ("mean", "median", "max", "min", "sigma", "first", "last")}
@@ -49,25 +49,33 @@ def _stats(magnitudes: np.ndarray, suffix: str) -> dict[str, float | None]:
 
 
 def magnitude_statistics(oid: str, det: Columns, nd: Columns, stellar: bool) -> list[dict[str, Any]]:
-    """One ``magstat`` row per band; detections must be in time order."""
+    """One ``magstat`` row per band; detections must be in time order.
+
+    In plain Python over lists: a band holds a few dozen detections, where each numpy call
+    costs more than the arithmetic.
+    """
+    mjd, magpsf, magpsf_corr = det["mjd"].tolist(), det["magpsf"].tolist(), det["magpsf_corr"].tolist()
+    corrected, dubious = det["corrected"].tolist(), det["dubious"].tolist()
+    bands: dict[int, list[int]] = {}
+    for i, fid in enumerate(det["fid"].tolist()):
+        bands.setdefault(fid, []).append(i)
     rows = []
-    for fid in np.unique(det["fid"]):
-        in_band = det["fid"] == fid
-        mjd = det["mjd"][in_band]
-        magpsf = det["magpsf"][in_band]
-        magpsf_corr = det["magpsf_corr"][in_band]
-        corrected_mags = magpsf_corr[np.isfinite(magpsf_corr)]
+    for fid in sorted(bands):
+        in_band = bands[fid]
+        first, last = in_band[0], in_band[-1]
+        band_corr = [magpsf_corr[i] for i in in_band]
+        corrected_mags = [m for m in band_corr if math.isfinite(m)]
         row: dict[str, Any] = {
-            "oid": oid, "fid": int(fid), "stellar": stellar,
-            "corrected": bool(det["corrected"][in_band][0]),
-            "ndet": int(in_band.sum()), "ndubious": int(det["dubious"][in_band].sum()),
-            "firstmjd": float(mjd[0]), "lastmjd": float(mjd[-1]), "step_id_corr": STEP_ID,
-            "saturation_rate": (_value((corrected_mags < SATURATION_MAG).mean())
-                                if corrected_mags.size else None),
-            **_stats(magpsf, ""), **_stats(magpsf_corr, "_corr"),
+            "oid": oid, "fid": fid, "stellar": stellar, "corrected": bool(corrected[first]),
+            "ndet": len(in_band), "ndubious": sum(bool(dubious[i]) for i in in_band),
+            "firstmjd": mjd[first], "lastmjd": mjd[last], "step_id_corr": STEP_ID,
+            "saturation_rate": (sum(m < SATURATION_MAG for m in corrected_mags) / len(corrected_mags)
+                                if corrected_mags else None),
+            **_stats([magpsf[i] for i in in_band], ""), **_stats(band_corr, "_corr"),
         }
-        row.update(first_rise(mjd[0], magpsf[0], det["sigmapsf"][in_band][0],
-                              nd["mjd"][nd["fid"] == fid], nd["diffmaglim"][nd["fid"] == fid]))
+        nd_in_band = nd["fid"] == fid
+        row.update(first_rise(mjd[first], magpsf[first], float(det["sigmapsf"][first]),
+                              nd["mjd"][nd_in_band], nd["diffmaglim"][nd_in_band]))
         rows.append(row)
     return rows
 
