@@ -39,6 +39,7 @@ SCENE_FIELDS = ("magdiff", "sumrat")  # image-quality fields, whatever the host
 SEERATIO_CAP = 2.0  # ZTF clips the seeing ratio here
 STAR_SCORE = 0.5
 NUCLEAR_ARCSEC, OFFSET_ARCSEC = 1.5, 5.0
+KNOWN_SOURCE_DAYS = 30.0  # first detected longer ago than a packet's history reaches
 
 
 def iter_alerts(data_dir: Path) -> Iterator[dict[str, Any]]:
@@ -118,6 +119,7 @@ def collect(data_dir: Path) -> dict[str, Any]:
         **_cadence(epochs),
         **_seasons(data_dir),
         "candidate_fields": _candidate_fields(candidates),
+        "known_sources": _known_sources(candidates),
     }
 
 
@@ -160,6 +162,17 @@ def _candidate_fields(candidates: list[dict[str, Any]]) -> dict[str, Any]:
         "scorr_vs_height": _log_fit(height, np.asarray([number(c, "scorr") for c in candidates])),
         "seeratio_vs_log_fwhm": _log_fit(log_fwhm, np.where(seeratio < SEERATIO_CAP, seeratio, np.nan)),
     }
+
+
+def _known_sources(candidates: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """How long before an alert its position was first detected (jd - jdstarthist), and how many
+    detections per day it gathered since (ndethist / that age), for the alerts of sources
+    already known for more than 30 days: variable stars and AGN, not fresh transients."""
+    age = np.asarray([(c.get("jd") or np.nan) - (c.get("jdstarthist") or np.nan) for c in candidates], dtype=float)
+    ndethist = np.asarray([c.get("ndethist") or np.nan for c in candidates], dtype=float)
+    known = age > KNOWN_SOURCE_DAYS
+    return {"age_days": _quantiles(age[known].tolist()),
+            "detections_per_day": _quantiles((ndethist[known] / age[known]).tolist())}
 
 
 def _sigma_table(depth: np.ndarray, sigma: np.ndarray) -> dict[str, list[float]]:

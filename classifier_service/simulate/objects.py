@@ -175,9 +175,16 @@ def simulate_object(class_name: str, rng: np.random.Generator, ids: Ids, night: 
     context["epoch_fields"] = epoch_fields(np.nan_to_num(obs.diffmaglim - obs.magpsf), context["fwhm"], rng, model)
     detected_mjd = obs.mjd[obs.detected]
     new_source = stamp_class in ("SN", "asteroid", "bogus")
-    first_mjd = detected_mjd.min() if new_source else night - rng.uniform(100, 2000)  # variables: known for years
+    # Variables and AGN were first detected months to years ago, and detected now and then
+    # since: both drawn from the real alerts of sources known for more than 30 days.
+    if new_source:
+        first_mjd, older = float(detected_mjd.min()), 0
+    else:
+        age = float(model.sample("known_sources", rng, key="age_days"))
+        first_mjd = night - age
+        older = max(int(age * model.sample("known_sources", rng, key="detections_per_day")), 1)
     context.update(field=int(rng.integers(245, 880)), rcid=int(rng.integers(0, 64)), first_mjd=float(first_mjd),
-                   older_detections=0 if new_source else int(rng.integers(5, 400)),
+                   older_detections=older,
                    rfid_offset=int(rng.integers(100, 999)),
                    xpos=float(rng.uniform(30, 3050)), ypos=float(rng.uniform(30, 3050)))
     year = 2000 + int((first_mjd + JD_TO_MJD - 2451544.5) // 365.25)
