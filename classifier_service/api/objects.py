@@ -182,7 +182,12 @@ def _object_filters(query: ObjectQuery) -> list[ColumnElement[bool]]:
         where.append(obj.c.oid.like(query.oids[0].replace("*", "%")))
     elif query.oids:
         where.append(obj.c.oid.in_(query.oids))
-    for column, (low, high) in ((obj.c.ndet, query.ndet), (obj.c.firstmjd, query.firstmjd),
+    # Whole bounds for the integer ndet: PostgreSQL compares an integer column with a float
+    # by casting the column, which no index serves (the same rows: n >= 20.5 is n >= 21).
+    ndet_low, ndet_high = query.ndet
+    ndet = (None if ndet_low is None else math.ceil(ndet_low),
+            None if ndet_high is None else math.floor(ndet_high))
+    for column, (low, high) in ((obj.c.ndet, ndet), (obj.c.firstmjd, query.firstmjd),
                                 (obj.c.lastmjd, query.lastmjd)):
         if low is not None:
             where.append(column >= low)
@@ -246,10 +251,15 @@ def _ra_window(ra: float, dec: float, radius: float) -> tuple[float, float] | No
 
 
 def _order(query: ObjectQuery, objects, prob) -> list:
-    """The requested order, then oid (and classifier) so that pages never overlap."""
+    """The requested order, then oid (and classifier) so that pages never overlap.
+
+    Filtered by probabilities, the oid is the probability row's (the same value): then
+    SQLite walks an oid-ordered index of top classes and stops at the page's end instead
+    of sorting every match (store/tables.py).
+    """
     tie_breakers = [objects.c.oid]
     if query.filters_probabilities:
-        tie_breakers.append(prob.c.classifier_name)
+        tie_breakers = [prob.c.oid, prob.c.classifier_name]
     if query.order_by is None:
         return tie_breakers
     column = (prob if query.order_by in PROBABILITY_ORDER_COLUMNS else objects).c[query.order_by]

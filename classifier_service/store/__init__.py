@@ -87,6 +87,8 @@ class Store:
 
     def create_all(self) -> None:
         metadata.create_all(self.engine)
+        with self.engine.begin() as conn:  # a store made before an index was added gets it
+            tables.create_missing_indexes(conn)
 
     def dispose(self) -> None:
         self.engine.dispose()
