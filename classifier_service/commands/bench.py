@@ -48,6 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(ALERCE_BENCH_POSTGRES; default %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="simulator seed")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--api", action="store_true",
+                        help="measure the API instead: p50/p95 per query on a store of --api-objects objects, "
+                             "SQLite and PostgreSQL side by side (each store built once, then reused)")
+    parser.add_argument("--api-objects", type=positive_int, default=100_000,
+                        help="objects in the API bench's stores (default %(default)s)")
+    parser.add_argument("--api-store", default="var/bench", help="folder of the API bench's SQLite store")
+    parser.add_argument("--api-repeats", type=positive_int, default=40, help="requests per API query")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
     from classifier_service.simulate import simulate_alert_packets
     from classifier_service.stream.tansu import TansuBroker
 
+    if args.api:
+        from classifier_service.bench.api import run_from_args
+        return run_from_args(args)
     if args.n_alerts < 2:
         raise CommandError("bench needs --n-alerts of at least 2")
     try:
