@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Float, Table, case, create_engine, event, or_, select, update
+from sqlalchemy import (JSON, Float, Table, Text, and_, case, cast, create_engine, event, or_, select, tuple_,
+                        update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, IntegrityError
@@ -201,8 +202,12 @@ class Store:
             stmt = stmt.from_select(names, staged)
         update = set_ if set_ is not None else {
             c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys and c.name in names}
-        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update(stmt) if callable(update) else update,
-                                          where=where(stmt) if callable(where) else where)
+        values = update(stmt) if callable(update) else update
+        guard = where(stmt) if callable(where) else where
+        if self.dialect == "postgresql":  # where an update writes a new row version
+            changed = _changes(table, values)
+            guard = changed if guard is None else and_(guard, changed)
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=values, where=guard)
         if staged is not None:
             conn.execute(stmt)
         else:
@@ -229,8 +234,9 @@ class Store:
             return
         magstat, obj = tables.magstat, tables.object_table
         stellar = select(obj.c.stellar).where(obj.c.oid == magstat.c.oid).scalar_subquery()
-        for chunk in _chunks(sorted(set(oids))):
-            conn.execute(update(magstat).where(magstat.c.oid.in_(chunk)).values(stellar=stellar))
+        for chunk in _chunks(sorted(set(oids))):  # rows already right are not rewritten
+            conn.execute(update(magstat).where(magstat.c.oid.in_(chunk), magstat.c.stellar.is_distinct_from(stellar))
+                         .values(stellar=stellar))
 
     @staticmethod
     def _check_candid_owners(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -358,6 +364,17 @@ def _execute_values(conn: Connection, sql: str, values: re.Match, params: list[d
         staging.raise_as_sqlalchemy(conn, statement, exc)
     finally:
         cursor.close()
+
+
+def _changes(table: Table, values: Mapping[str, Any]):
+    """True where an update would change the stored row: an unchanged one (a replayed alert's)
+    is left alone instead of rewritten with its index entries. JSON compares as its text."""
+    def comparable(column_name: str, value: Any):
+        column = table.c[column_name]
+        return (cast(column, Text), cast(value, Text)) if isinstance(column.type, JSON) else (column, value)
+
+    stored, new = zip(*(comparable(name, value) for name, value in values.items()))
+    return tuple_(*stored).is_distinct_from(tuple_(*new))
 
 
 def _clean_rows(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
