@@ -105,13 +105,9 @@ def harmonic_fit(t: np.ndarray, m: np.ndarray, s: np.ndarray, index: np.ndarray,
     return residual
 
 
-def _local_best(curve: tuple[np.ndarray, ...], centre: float, half_width: float,
-                harmonics: int = HARMONICS) -> tuple[float, float]:
-    """(frequency, unexplained χ²) of the best model on a fine grid around ``centre``."""
-    freqs = centre + np.linspace(-half_width, half_width, 2 * REFINE_POINTS + 1)
-    residual = harmonic_fit(*curve, freqs, harmonics)
-    best = int(np.argmin(residual))
-    return float(freqs[best]), float(residual[best])
+def _fine_grid(centre: float, half_width: float) -> np.ndarray:
+    """The refinement grid around ``centre``: REFINE_POINTS per ``half_width`` either side."""
+    return centre + np.linspace(-half_width, half_width, 2 * REFINE_POINTS + 1)
 
 
 def search(curve: tuple[np.ndarray, ...], peaks: np.ndarray) -> tuple[float, float, float]:
@@ -135,34 +131,39 @@ def search(curve: tuple[np.ndarray, ...], peaks: np.ndarray) -> tuple[float, flo
     freqs, s_to_n = 1.0 / periods[keep], s_to_n[keep]
     trial = (freqs[:, None] + np.array([-step / 2, 0.0, step / 2])[None, :]).ravel()
     ranked = harmonic_fit(*curve, trial).reshape(freqs.size, 3).min(axis=1)
-    refined = {int(i): _local_best(curve, freqs[i], step) for i in np.argsort(ranked)[:REFINED_PEAKS]}
-    winner = min(refined, key=lambda i: refined[i][1])
-    freq, residual = refined[winner]
+    candidates = np.argsort(ranked)[:REFINED_PEAKS]  # refined in one call: numpy's overhead is per call
+    fine = np.stack([_fine_grid(freqs[i], step) for i in candidates])
+    fine_residual = harmonic_fit(*curve, fine.ravel()).reshape(fine.shape)
+    best = np.argmin(fine_residual, axis=1)
+    row = int(np.argmin(fine_residual[np.arange(best.size), best]))
+    winner, freq, residual = int(candidates[row]), float(fine[row, best[row]]), float(fine_residual[row, best[row]])
     if freq / 2 >= MIN_HALF_CYCLES / baseline:
-        rich = harmonic_fit(*curve, np.array([freq]), 2 * HARMONICS)[0]
-        half, half_residual = _local_best(curve, freq / 2, step / 2, 2 * HARMONICS)
-        if rich - half_residual > HALF_FREQUENCY_GAIN * rich:
-            freq, residual = half, harmonic_fit(*curve, np.array([half]))[0]
-    total = trend_fit(*curve, 0)
-    trend = trend_fit(*curve, 2 * HARMONICS)
-    return 1.0 / freq, float(s_to_n[winner]), float((trend - residual) / total) if total > 0 else np.nan
+        half_grid = _fine_grid(freq / 2, step / 2)
+        both = harmonic_fit(*curve, np.concatenate([[freq], half_grid]), 2 * HARMONICS)
+        rich, half_best = both[0], int(np.argmin(both[1:]))
+        if rich - both[1:][half_best] > HALF_FREQUENCY_GAIN * rich:
+            freq = float(half_grid[half_best])
+            residual = float(harmonic_fit(*curve, np.array([freq]))[0])
+    total, trend = trend_fit(*curve, 2 * HARMONICS)
+    return 1.0 / freq, float(s_to_n[winner]), (trend - residual) / total if total > 0 else np.nan
 
 
-def trend_fit(t: np.ndarray, m: np.ndarray, s: np.ndarray, index: np.ndarray, degree: int) -> float:
-    """Weighted χ² left by a per-band polynomial in time of ``degree`` (0: each band's mean).
+def trend_fit(t: np.ndarray, m: np.ndarray, s: np.ndarray, index: np.ndarray, degree: int) -> tuple[float, float]:
+    """Weighted χ² about each band's mean, and left by a per-band polynomial in time of ``degree``.
 
     With degree 2 x HARMONICS it has the periodic model's number of terms: what a smooth,
     non-repeating change explains, which a period must beat to mean anything.
     """
     x = 2 * (t - t[0]) / max(float(np.ptp(t)), 1e-9) - 1
-    residual = 0.0
+    total = residual = 0.0
     for band in np.unique(index):
         rows = index == band
+        y, w = m[rows] / s[rows], s[rows] ** -2
+        total += float(np.sum(w * (m[rows] - np.average(m[rows], weights=w)) ** 2))
         design = np.polynomial.legendre.legvander(x[rows], min(degree, int(rows.sum()) - 1)) / s[rows, None]
-        y = m[rows] / s[rows]
         coef = np.linalg.lstsq(design, y, rcond=None)[0]
         residual += float(np.sum((y - design @ coef) ** 2))
-    return residual
+    return total, residual
 
 
 class Period(FeatureGroup):
