@@ -18,12 +18,15 @@ import numpy as np
 
 from alerce_contract.taxonomy import STAMP_CLASSES
 from classifier_service.simulate.cadence import ObservingModel, default_model, flux_to_mag, mag_to_flux
+from classifier_service.simulate.candidates import reference_shape
 from classifier_service.simulate.sky import MISSING, ecliptic_position, ps1_neighbours, sky_position
 
 BOGUS_KINDS = ("dipole", "cosmic_ray", "bad_column", "nan_region", "edge", "noise_spike")
 PIXEL_SCALE = 1.012  # arcsec per ZTF pixel
 TEMPLATE_DEPTH = 15.0  # ZTF references co-add ~15-40 frames: noise down by ~4
 TRUNCATED_SIZES = (43, 48, 51, 55)  # stamp sides seen at CCD edges in real alerts
+QUASAR_FRACTION = 0.6  # AGN whose nucleus outshines the host (real labelled AGN: ~60% sgscore1 > 0.5)
+GAIN = 6.2  # electrons per ADU of ZTF's CCDs: photon noise of a source of S ADU is sqrt(S / GAIN)
 
 
 @dataclass
@@ -120,6 +123,8 @@ def draw_scene(stamp_class: str, rng: np.random.Generator, *, science_mag: float
     scene.science_flux, scene.template_flux = scene.mag_to_adu(science_mag), scene.mag_to_adu(template_mag)
     if stamp_class in ("SN", "AGN"):
         galaxy_mag = host_mag if host_mag is not None else rng.uniform(16.0, 20.5)
+        if stamp_class == "AGN" and host_mag is None and np.isfinite(template_mag) and rng.uniform() < QUASAR_FRACTION:
+            galaxy_mag = template_mag + rng.uniform(0.5, 3.0)  # the nucleus outshines its galaxy
         offset = rng.uniform(0.5, 4.0) if stamp_class == "SN" else rng.uniform(0.0, 0.3)
         direction = rng.uniform(0, 2 * np.pi)
         scene.host = Host(flux=scene.mag_to_adu(galaxy_mag), r_eff=rng.uniform(1.5, 6.0),
@@ -159,36 +164,84 @@ def _bogus_artefacts(rng: np.random.Generator) -> tuple[str, ...]:
     return tuple(sorted(chosen))
 
 
-def render(scene: Scene, rng: np.random.Generator, size: tuple[int, int] = (63, 63)) -> np.ndarray:
-    """(3, H, W) float32 science, template and difference images of a scene."""
-    x, y = _grid(*size)
+def _signals(scene: Scene, x: np.ndarray, y: np.ndarray, *, stars: bool = True
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Noise-free (science, template, the central source's change as the difference sees it,
+    science minus template static light whose PSF mismatch leaves residuals in the difference)."""
     cx, cy = scene.centre_offset
     psf_science = moffat(x - cx, y - cy, scene.fwhm, scene.beta, scene.elongation)
     psf_template = moffat(x - cx, y - cy, scene.fwhm_template, scene.beta)
-    static_science = np.zeros(size)
-    static_template = np.zeros(size)
-    for flux, sx, sy in scene.stars:
+    static_science = np.zeros(x.shape)
+    static_template = np.zeros(x.shape)
+    for flux, sx, sy in scene.stars if stars else ():
         _add_star(static_science, x, y, flux, sx, sy, scene.fwhm, scene.beta)
         _add_star(static_template, x, y, flux, sx, sy, scene.fwhm_template, scene.beta)
     if scene.host is not None:
         static_science += sersic(x, y, scene.host, scene.fwhm)
         static_template += sersic(x, y, scene.host, scene.fwhm_template)
-    science_signal = static_science + scene.science_flux * psf_science
-    template_signal = static_template + scene.template_flux * psf_template
-    science_noise = rng.normal(size=size) * np.sqrt(scene.sky_sigma**2 + np.maximum(science_signal, 0) / 6.2)
-    template_noise = rng.normal(size=size) * scene.sky_sigma / np.sqrt(TEMPLATE_DEPTH)
-    # PSF matching leaves small residuals (ring/dipole) around every static source.
-    mismatch = rng.uniform(0.0, 0.03)
-    difference = ((scene.science_flux - scene.template_flux) * psf_science + science_noise - template_noise
-                  + mismatch * (static_science - static_template))
-    science = scene.sky + science_signal + science_noise
-    template = scene.sky * rng.uniform(0.9, 1.1) + template_signal + template_noise
-    cube = np.stack([science, template, difference]).astype(np.float32)
+    return (static_science + scene.science_flux * psf_science, static_template + scene.template_flux * psf_template,
+            (scene.science_flux - scene.template_flux) * psf_science, static_science - static_template)
+
+
+def _finish(cube: np.ndarray, scene: Scene, rng: np.random.Generator, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Apply the scene's artefacts, and cut the rare non-bogus stamp at a CCD edge."""
     for kind in scene.artefacts:
         cube = ARTEFACTS[kind](cube, scene, rng, x, y)
     if scene.stamp_class != "bogus" and rng.uniform() < 0.03:
         cube = _edge(cube, scene, rng, x, y)
     return cube
+
+
+def render(scene: Scene, rng: np.random.Generator, size: tuple[int, int] = (63, 63)) -> np.ndarray:
+    """(3, H, W) float32 science, template and difference images of a scene."""
+    x, y = _grid(*size)
+    science_signal, template_signal, change, static_mismatch = _signals(scene, x, y)
+    science_noise = rng.normal(size=size) * np.sqrt(scene.sky_sigma**2 + np.maximum(science_signal, 0) / GAIN)
+    template_noise = rng.normal(size=size) * scene.sky_sigma / np.sqrt(TEMPLATE_DEPTH)
+    # PSF matching leaves small residuals (ring/dipole) around every static source.
+    difference = change + science_noise - template_noise + rng.uniform(0.0, 0.03) * static_mismatch
+    science = scene.sky + science_signal + science_noise
+    template = scene.sky * rng.uniform(0.9, 1.1) + template_signal + template_noise
+    return _finish(np.stack([science, template, difference]).astype(np.float32), scene, rng, x, y)
+
+
+# --- injection into real cutouts -----------------------------------------------------------
+
+def off_centre_background(cutouts: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
+    """A real 63x63 triplet rolled so the sky ``shift`` pixels from its candidate comes to the centre.
+
+    The real candidate then sits ~20 px out, beyond the classifier's central crop, and the
+    roll's seam falls outside it too: the centre holds real sky, noise, field stars and
+    subtraction residuals of all three images, ready to receive an injected source.
+    """
+    if cutouts.shape[1:] != (63, 63):
+        raise ValueError(f"only full 63x63 cutouts can be rolled, not {cutouts.shape}")
+    return np.roll(cutouts, (-shift[0], -shift[1]), axis=(1, 2))
+
+
+def on_real_image(scene: Scene, zero_point: float, fwhm: float, sky_sigma: float) -> Scene:
+    """The scene photometrically on a real image: its fluxes rescaled to the image's zero point,
+    its seeing the image's, and no simulated field stars (the real image has its own)."""
+    scale = 10 ** (0.4 * (zero_point - scene.zero_point))
+    host = None if scene.host is None else replace(scene.host, flux=scene.host.flux * scale)
+    return replace(scene, science_flux=scene.science_flux * scale, template_flux=scene.template_flux * scale,
+                   host=host, stars=[], zero_point=zero_point, fwhm=fwhm,
+                   fwhm_template=min(scene.fwhm_template / scene.fwhm, 1.0) * fwhm, sky_sigma=sky_sigma)
+
+
+def inject(scene: Scene, background: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(3, H, W) float32 cutouts: the scene's sources added to real science/template/difference
+    images (``background``, e.g. from :func:`off_centre_background`).
+
+    Only the added light gets photon noise (in the science image and hence the difference);
+    the sky noise, PSF wings of field stars, template depth and artefacts are the real ones.
+    """
+    x, y = _grid(*background.shape[1:])
+    science_signal, template_signal, change, static_mismatch = _signals(scene, x, y, stars=False)
+    photon_noise = rng.normal(size=x.shape) * np.sqrt(np.maximum(science_signal, 0) / GAIN)
+    difference = change + photon_noise + rng.uniform(0.0, 0.03) * static_mismatch
+    cube = background.astype(np.float64) + np.stack([science_signal + photon_noise, template_signal, difference])
+    return _finish(cube.astype(np.float32), scene, rng, x, y)
 
 
 def _dipole(cube, scene, rng, x, y):
@@ -294,13 +347,18 @@ def scene_metadata(scene: Scene, rng: np.random.Generator, observing: ObservingM
     else:
         ra, dec, _ = sky_position(rng, galactic=kind == "VS")
     host = {"VS": "star", "AGN": "nuclear", "SN": "offset"}.get(kind, "hostless")
+    if kind == "AGN" and scene.host is not None and scene.host.flux < scene.template_flux:
+        host = "star"  # a quasar outshining its galaxy is a point source to PS1 (real AGN: sgscore1 ~0.94)
     under_mag = (scene.zero_point - 2.5 * np.log10(scene.host.flux) if scene.host else
                  scene.zero_point - 2.5 * np.log10(scene.template_flux) if scene.template_flux > 0 else 21.0)
     meta: dict[str, Any] = dict(ps1_neighbours(rng, host, float(under_mag)))
     known_asteroid = kind == "asteroid" and rng.uniform() < 0.75
-    n_hist = {"SN": rng.integers(1, 6), "asteroid": 1, "VS": rng.integers(5, 500), "AGN": rng.integers(3, 300),
+    # ndethist counts every detection at the position so far: a SN alert may come weeks into
+    # its light curve (real labelled SN alerts: median ~80), a quasar's after years of them.
+    n_hist = {"SN": rng.integers(1, 6) if rng.uniform() < 0.5 else _log_uniform_int(rng, 5, 150),
+              "asteroid": 1, "VS": rng.integers(5, 500), "AGN": _log_uniform_int(rng, 3, 2000),
               "bogus": rng.integers(1, 3) if rng.uniform() < 0.8 else rng.integers(3, 100)}[kind]
-    ncovhist = int(n_hist + rng.integers(5, 900))
+    ncovhist = int(n_hist + _log_uniform_int(rng, 5, 4000))  # real fields: hundreds to thousands of visits
     if host == "star" or host == "nuclear":
         distnr, chinr, sharpnr = rng.exponential(0.2), rng.uniform(0.3, 2.0), rng.normal(0.0, 0.05)
     elif host == "offset":
@@ -308,13 +366,15 @@ def scene_metadata(scene: Scene, rng: np.random.Generator, observing: ObservingM
         chinr, sharpnr = rng.uniform(1.5, 12.0), rng.uniform(0.1, 0.6)
     else:
         distnr, chinr, sharpnr = rng.uniform(2.0, 25.0), rng.uniform(0.3, 5.0), rng.normal(0.0, 0.2)
+    shape = reference_shape(host, rng, model) if real else {"classtar": rng.uniform(0.0, 1.0)}
+    chinr, sharpnr = shape.get("chinr", chinr), shape.get("sharpnr", sharpnr)  # real alerts' values by host
     meta.update(
         ra=ra, dec=dec, magpsf=magpsf,
         sigmapsf=float(model.sigma_mag(np.array(magpsf - diffmaglim), rng)),
         diffmaglim=diffmaglim,
         isdiffpos="t" if (scene.science_flux - scene.template_flux) >= 0 else "f",
         fwhm=float(scene.fwhm * (rng.uniform(0.3, 0.7) if "cosmic_ray" in scene.artefacts else rng.uniform(0.9, 1.1))),
-        classtar=float(rng.uniform(0.8, 1.0) if real else rng.uniform(0.0, 1.0)),
+        classtar=float(shape["classtar"]),
         elong=float(scene.elongation * rng.uniform(1.0, 1.2) if real else rng.uniform(1.0, 3.0)),
         nbad=int(0 if real else rng.integers(0, 5)),
         ndethist=int(n_hist), ncovhist=ncovhist,
@@ -327,6 +387,10 @@ def scene_metadata(scene: Scene, rng: np.random.Generator, observing: ObservingM
         ssnamenr=str(rng.integers(1000, 700000)) if known_asteroid else "null",
     )
     return meta
+
+
+def _log_uniform_int(rng: np.random.Generator, low: float, high: float) -> int:
+    return int(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
 def with_photometry(scene: Scene, science_mag: float, template_mag: float) -> Scene:

@@ -1,6 +1,7 @@
 """The stamp classifier as the worker runs it: exported ONNX model, batches, real alerts, bad input."""
 from __future__ import annotations
 
+import json
 from copy import deepcopy
 from pathlib import Path
 
@@ -60,6 +61,15 @@ def test_quick_training_writes_a_loadable_versioned_artifact_with_its_model_card
     loaded = StampClassifier.from_artifacts(quick_artifact.parent)  # newest version under the root
     assert loaded.version == quick_artifact.name
     assert loaded.taxonomy() == {NAME: list(CLASSES)}
+
+
+def test_the_exported_temperature_is_the_one_fitted_on_real_out_of_fold_predictions(quick_artifact):
+    stats = json.loads((quick_artifact / "normalization.json").read_text())
+    card = (quick_artifact / "MODEL_CARD.md").read_text()
+    assert stats["temperature"] > 0
+    assert f"temperature (fitted on real out-of-fold alerts) | {stats['temperature']:.3f}" in card
+    assert (quick_artifact / "reliability_real_out_of_fold.png").is_file()
+    assert "real held-out objects: recall SN" in card and "What is real and what is still simulated" in card
 
 
 def test_missing_artifact_is_a_file_not_found_error(tmp_path):

@@ -11,7 +11,7 @@ from astropy.io import fits
 
 from classifier_service.simulate import STAMP_CLASSES, simulate_stamp_example, simulate_stamps, stamp_metadata
 from classifier_service.simulate.fits import QUANTUM, gzipped_fits
-from classifier_service.simulate.stamps import draw_scene, render
+from classifier_service.simulate.stamps import draw_scene, inject, off_centre_background, on_real_image, render
 
 CENTRE = (slice(28, 35), slice(28, 35))
 
@@ -132,3 +132,46 @@ def test_cutouts_decode_with_the_pipelines_reader():
 def test_unknown_stamp_class_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown stamp class"):
         simulate_stamps("comet", np.random.default_rng(0))
+
+
+# --- injection into real cutouts ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def real_triplet(shared_data) -> np.ndarray:
+    """The science, template and difference cutouts of one real ZTF alert (a variable star)."""
+    from classifier_service.cutouts import decode_cutouts
+    from classifier_service.surveys import parse_record
+    from classifier_service.surveys.avro import iter_records
+
+    path = next((shared_data / "ztf_alerts" / "ztf-avro-alert").rglob("*.avro"))
+    alert = parse_record(next(iter_records(path.read_bytes())))
+    return np.stack(decode_cutouts(alert.cutouts)).astype(np.float32)
+
+
+def test_an_off_centre_background_brings_real_sky_to_the_centre_and_the_candidate_out_of_the_crop(real_triplet):
+    background = off_centre_background(real_triplet, (20, -20))
+    assert background[2, 31, 31] == real_triplet[2, 51, 11]
+    assert centre_excess(real_triplet[2]) > 5, "the real candidate is at the centre before the roll"
+    assert centre_excess(background[2]) < 5
+    with pytest.raises(ValueError, match="63x63"):
+        off_centre_background(real_triplet[:, :48], (20, 20))
+
+
+def test_a_supernova_injected_into_real_cutouts_keeps_the_real_noise_around_it(real_triplet):
+    rng = np.random.default_rng(13)
+    background = off_centre_background(real_triplet, (-20, 20))
+    sky_sigma = 1.4826 * float(np.median(np.abs(background[0] - np.median(background[0]))))
+    scene = on_real_image(draw_scene("SN", rng, science_mag=18.0, host_mag=25.0), 26.0, 2.0, sky_sigma)
+    assert scene.stars == [] and scene.fwhm == 2.0 and scene.zero_point == 26.0
+    science, template, difference = inject(scene, background, rng)
+    assert centre_excess(difference) > 20 and centre_excess(science) > 20
+    far = (slice(0, 10), slice(0, 10))  # 30 px from the source: the real pixels, untouched
+    np.testing.assert_allclose(template[far], background[1][far], atol=1e-3)
+    np.testing.assert_allclose(difference[far], background[2][far], atol=1.0)
+
+
+def test_a_scene_on_a_real_image_keeps_its_magnitudes():
+    scene = draw_scene("VS", np.random.default_rng(14))
+    moved = on_real_image(scene, scene.zero_point + 1.0, 3.0, 5.0)
+    assert moved.science_flux == pytest.approx(scene.science_flux * 10 ** 0.4)
+    assert moved.fwhm_template <= moved.fwhm == 3.0
