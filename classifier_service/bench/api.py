@@ -408,13 +408,16 @@ def measure(url: str, repeats: int) -> dict[str, dict[str, float]]:
                         cpu[key] = cpu.get(key, 0.0) + used
                         refused[key] = refused.get(key, 0) + (response.status_code == 503)
 
-    quiet = logging.getLogger("classifier_service.api.app")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)  # a 503 is counted, not logged with its SQL
+    # A 503 is counted, not logged with its SQL; nor is every request (httpx logs at INFO).
+    quiet = {name: logging.getLogger(name) for name in ("classifier_service.api.app", "httpx")}
+    levels = {name: logger.level for name, logger in quiet.items()}
+    for logger in quiet.values():
+        logger.setLevel(logging.CRITICAL)
     try:
         asyncio.run(rounds())
     finally:
-        quiet.setLevel(level)
+        for name, logger in quiet.items():
+            logger.setLevel(levels[name])
         app.state.engine.dispose()
         if backends:
             backends.close()
