@@ -18,6 +18,9 @@ from classifier_service.lightcurve.correction import is_stellar
 STEP_ID = "alerce-tom-suite-0.1"
 # ZTF astrometric error per band (arcsec), ALeRCE's weights for the mean position.
 POSITION_ERROR_ARCSEC = {1: 0.065, 2: 0.085, 3: 0.01}
+OTHER_POSITION_ERROR_ARCSEC = 0.1
+# The same by fid, for np.take (fids outside 1..3 clip onto an entry of the default).
+_ERROR_BY_FID = np.array([OTHER_POSITION_ERROR_ARCSEC, *POSITION_ERROR_ARCSEC.values(), OTHER_POSITION_ERROR_ARCSEC])
 SATURATION_MAG = 13.2  # corrected magnitudes brighter than this are saturated in ZTF
 DMDT_MIN_DT = 0.5  # days between a non-detection and the first detection to count for dm/dt
 
@@ -98,7 +101,7 @@ def first_rise(first_mjd: float, first_mag: float, first_sigma: float,
 
 def mean_position(ra: np.ndarray, dec: np.ndarray, fid: np.ndarray) -> tuple[float, float, float, float]:
     """Error-weighted mean (ra, dec) in degrees and their errors in arcsec; RA wraps at 360."""
-    error_dec = np.select([fid == 1, fid == 2, fid == 3], list(POSITION_ERROR_ARCSEC.values()), 0.1)
+    error_dec = np.take(_ERROR_BY_FID, fid, mode="clip")
     error_ra = error_dec / np.maximum(np.abs(np.cos(np.radians(dec))), 1e-6)
     weight_ra, weight_dec = error_ra ** -2.0, error_dec ** -2.0
     offset = (ra - ra[0] + 180.0) % 360.0 - 180.0  # about the first position: no jump at 0/360
