@@ -41,6 +41,13 @@ class Timings:
         for measure in (self.seconds, self.calls, self.items, self.batch_latencies):
             measure.clear()
 
+    def add(self, other: "Timings") -> None:
+        """Another process's timings added to these (workers side by side)."""
+        for mine, theirs in ((self.seconds, other.seconds), (self.calls, other.calls), (self.items, other.items)):
+            for key, value in theirs.items():
+                mine[key] += value
+        self.batch_latencies.extend(other.batch_latencies)
+
     def components(self) -> dict[str, dict[str, float]]:
         """Per timed component: seconds per call (batch) and per item (stamp, object, row)."""
         return {

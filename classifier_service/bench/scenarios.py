@@ -5,14 +5,18 @@ Replay latency is a batch's wall time from arrival to commit (every alert of a b
 done when its batch is). Kafka latency is end to end: from the moment an alert is
 produced to the raw topic until its classified record arrives on the output topic. By
 default all alerts are produced at once, a burst like one Rubin visit, so throughput is
-the worker's capacity and latency includes queueing; ``rate`` paces them instead.
+the workers' capacity and latency includes queueing; ``rate`` paces them instead. The
+Kafka workers run in processes of their own, one or several in one consumer group, so
+that the producer and the watcher in this one do not take their CPU or their GIL.
 """
 from __future__ import annotations
 
 import io
 import multiprocessing
+import queue
 import threading
 import time
+import traceback
 import uuid
 import zlib
 from collections.abc import Iterator, Sequence
@@ -174,59 +178,143 @@ def replay_bench(payloads: Sequence[bytes], classifiers: Sequence[Classifier], *
         report = worker.run()
     finally:
         store.dispose()
-    result = _result("replay", report, timings, batch_latencies(timings), report.seconds, classifiers)
+    result = _result("replay", report, timings, batch_latencies(timings), report.seconds,
+                     {c.name for c in classifiers})
     result.notes["cpu_s_per_alert"] = (time.process_time() - cpu_start) / max(report.n_alerts, 1)
     return result
 
 
-def kafka_bench(payloads: Sequence[bytes], classifiers: Sequence[Classifier], *, batch_size: int,
-                folder: Path, rate: float | None = None, broker: TansuBroker | None = None) -> BenchResult:
-    """Alerts produced to a 4-partition topic on loopback tansu (``broker`` or a new one),
-    classified onto another."""
+def kafka_bench(payloads: Sequence[bytes], classifier_names: list[str] | None, *, batch_size: int,
+                folder: Path, processes: int = 1, rate: float | None = None,
+                broker: TansuBroker | None = None) -> BenchResult:
+    """Alerts produced to a 4-partition topic on loopback tansu (``broker`` or a new one) and
+    classified onto another by ``processes`` workers in one consumer group, as ``run
+    --processes`` starts them, each in its own process (and SQLite file) apart from the
+    producer and the watcher. Each worker loads its classifiers and warms them up on the
+    first alert; the others are produced once every worker holds its share of the partitions."""
     candids = [candid_of(payload) for payload in payloads]
     with nullcontext(broker) if broker else TansuBroker() as broker:
         raw, out = f"bench-raw-{uuid.uuid4().hex[:6]}", f"bench-classified-{uuid.uuid4().hex[:6]}"
         create_topics(broker.bootstrap_servers, {raw: PARTITIONS, out: PARTITIONS})
-        timings = Timings()
-        source = KafkaSource([raw], bootstrap_servers=broker.bootstrap_servers, group_id=f"bench-{raw}",
-                             batch_size=batch_size, batch_timeout_s=0.2, idle_timeout_s=2.0,
-                             settings=FAST_CONSUMER_SETTINGS)
-        sink = KafkaSink(out, bootstrap_servers=broker.bootstrap_servers)
-        store = fresh_store(folder, f"kafka-{raw}")
-        worker = Worker(TimedSource(source, timings), store, [TimedClassifier(c, timings) for c in classifiers],
-                        [TimedSink(sink, timings)])
+        context = multiprocessing.get_context("spawn")
+        go, stop, events = context.Event(), context.Event(), context.Queue()
+        urls = [f"sqlite:///{folder / f'kafka-{raw}-{k}'}.sqlite3" for k in range(processes)]
+        workers = [context.Process(target=_kafka_worker, name=f"bench-kafka-{k}", args=(
+            k, classifier_names, batch_size, broker.bootstrap_servers, raw, out, store_url, payloads[:1],
+            go, stop, events)) for k, store_url in enumerate(urls)]
+        for worker in workers:
+            worker.start()
         try:
-            # Warm up: join the group with the first alert, so the figures leave out the join.
-            produce(broker.bootstrap_servers, raw, payloads[:1], {})
-            worker.run(max_batches=1)
-            timings.clear()
-
+            _wait_for_group(events, workers)
             watcher = OutputWatcher(broker.bootstrap_servers, out, set(candids[1:]))
             produced: dict[int, float] = {}
             producer = threading.Thread(target=produce, args=(broker.bootstrap_servers, raw, payloads[1:],
                                                               produced, candids[1:], rate), daemon=True)
+            go.set()
             watcher.start()
-            cpu_start = time.process_time()
             producer.start()
-            report = worker.run()
             producer.join()
-            cpu_seconds = time.process_time() - cpu_start
-            watcher.finish(grace_s=10.0)
+            watcher.finish(stall_s=10.0)
+            stop.set()
+            done = [_event(events, workers, "done") for _ in workers]
         finally:
-            worker.close()
-            store.dispose()
+            stop.set()
+            for worker in workers:
+                worker.join(timeout=30)
+                if worker.is_alive():
+                    worker.terminate()
+    report, timings, names, cpu_seconds = RunReport(), Timings(), set(), 0.0
+    for _, _, part, part_timings, part_names, part_cpu in done:
+        report.n_alerts += part.n_alerts
+        report.n_dead_letters += part.n_dead_letters
+        for stage, seconds in part.stage_seconds.items():
+            report.stage_seconds[stage] += seconds
+        timings.add(part_timings)
+        names.update(part_names)
+        cpu_seconds += part_cpu
     latencies = np.array([watcher.arrived[c] - produced[c] for c in produced if c in watcher.arrived])
     seconds = max(watcher.arrived.values(), default=0.0) - min(produced.values(), default=0.0)
-    result = _result("kafka", report, timings, latencies, max(seconds, 0.0), classifiers)
+    result = _result("kafka", report, timings, latencies, max(seconds, 0.0), names)
     result.notes["n_delivered"] = len(latencies)
-    result.notes["cpu_s_per_alert"] = cpu_seconds / max(report.n_alerts, 1)  # producer, watcher included
+    result.notes["cpu_s_per_alert"] = cpu_seconds / max(report.n_alerts, 1)  # the workers' own
     result.notes["rate"] = rate or "burst"
+    result.notes["processes"] = processes
     return result
 
 
+def _kafka_worker(k: int, classifier_names: list[str] | None, batch_size: int, bootstrap_servers: str,
+                  raw: str, out: str, url: str, warm_up: Sequence[bytes], go: Any, stop: Any,
+                  events: Any) -> None:
+    """One worker process of ``kafka_bench``: says when it holds partitions, is timed from
+    ``go`` and stops at ``stop``; sends back its run report, timings and CPU seconds."""
+    from classifier_service.classifiers.registry import load_classifiers
+
+    try:
+        classifiers = load_classifiers(classifier_names)
+        store = fresh_store(Path(), "", url)
+        Worker(MemorySource(warm_up, batch_size), store, classifiers).run()  # first calls, not timed
+        timings = Timings()
+        source = KafkaSource([raw], bootstrap_servers=bootstrap_servers, group_id=f"bench-{raw}",
+                             batch_size=batch_size, batch_timeout_s=0.2, settings=FAST_CONSUMER_SETTINGS)
+        worker = Worker(TimedSource(source, timings), store, [TimedClassifier(c, timings) for c in classifiers],
+                        [TimedSink(KafkaSink(out, bootstrap_servers=bootstrap_servers), timings)])
+        cpu_start: list[float] = []
+        threading.Thread(target=_follow_bench, args=(k, source, timings, cpu_start, go, stop, events),
+                         daemon=True).start()
+        try:
+            report = worker.run()
+        finally:
+            worker.close()
+            store.dispose()
+        cpu_seconds = time.process_time() - cpu_start[0] if cpu_start else 0.0
+        events.put(("done", k, report, timings, [c.name for c in classifiers], cpu_seconds))
+    except BaseException:
+        events.put(("failed", k, traceback.format_exc()))
+        raise
+
+
+def _follow_bench(k: int, source: KafkaSource, timings: Timings, cpu_start: list[float], go: Any, stop: Any,
+                  events: Any) -> None:
+    """Report this worker's partitions until ``go`` (then start the clocks), stop at ``stop``."""
+    held = None
+    while not go.wait(0.05):
+        if len(now := source.assignment()) != held:
+            held = len(now)
+            events.put(("assigned", k, held))
+    timings.clear()
+    cpu_start.append(time.process_time())
+    stop.wait()
+    source.stop()
+
+
+def _wait_for_group(events: Any, workers: Sequence[Any], timeout_s: float = 600.0) -> None:
+    """Until every worker holds partitions and together they hold them all."""
+    held: dict[int, int] = {}
+    deadline = time.monotonic() + timeout_s
+    while not (len(held) == len(workers) and all(held.values()) and sum(held.values()) == PARTITIONS):
+        _, k, n = _event(events, workers, "assigned", deadline - time.monotonic())
+        held[k] = n
+
+
+def _event(events: Any, workers: Sequence[Any], kind: str, timeout_s: float = 600.0) -> tuple:
+    """The next event from the workers, which must be of ``kind``; a failed worker raises."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            event = events.get(timeout=1.0)
+        except queue.Empty:
+            if dead := [w.name for w in workers if w.exitcode not in (None, 0)]:
+                raise RuntimeError(f"bench worker processes {dead} died") from None
+            continue
+        if event[0] == "failed":
+            raise RuntimeError(f"bench worker {event[1]} failed:\n{event[2]}")
+        if event[0] == kind:
+            return event
+    raise TimeoutError(f"bench workers sent no {kind!r} within {timeout_s:.0f} s")
+
+
 def _result(scenario: str, report: RunReport, timings: Timings, latencies: np.ndarray, seconds: float,
-            classifiers: Sequence[Classifier]) -> BenchResult:
-    names = {c.name for c in classifiers}
+            names: set[str]) -> BenchResult:
     components = timings.components()
     io_seconds = {k: v for k, v in timings.seconds.items() if k not in names and k not in components}
     return BenchResult(
@@ -261,7 +349,7 @@ def produce(bootstrap_servers: str, topic: str, payloads: Sequence[bytes], produ
 class OutputWatcher(threading.Thread):
     """Notes when each expected candid first arrives on the output topic."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, expected: set[int], timeout_s: float = 300.0) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str, expected: set[int], timeout_s: float = 600.0) -> None:
         super().__init__(daemon=True)
         from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
@@ -270,20 +358,25 @@ class OutputWatcher(threading.Thread):
         self.consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
         self.expected = expected
         self.deadline = time.monotonic() + timeout_s
+        self.stall_s: float | None = None
+        self.last_arrival = time.monotonic()
         self.arrived: dict[int, float] = {}
 
-    def finish(self, grace_s: float) -> None:
-        """Wait at most ``grace_s`` more for missing alerts, then stop."""
-        self.deadline = min(self.deadline, time.monotonic() + grace_s)
+    def finish(self, stall_s: float) -> None:
+        """Wait until every expected alert has arrived, or none has for ``stall_s``, then stop."""
+        self.last_arrival = max(self.last_arrival, time.monotonic())
+        self.stall_s = stall_s
         self.join()
 
     def run(self) -> None:
         try:
             while not self.expected <= self.arrived.keys() and time.monotonic() < self.deadline:
+                if self.stall_s is not None and time.monotonic() - self.last_arrival > self.stall_s:
+                    return
                 for message in self.consumer.consume(100, timeout=0.1):
                     if message.error() is None:
                         candid = decode_classified(message.value())["candid"]
                         self.arrived.setdefault(candid, time.time())
+                        self.last_arrival = time.monotonic()
         finally:
             self.consumer.close()
-

@@ -101,12 +101,15 @@ def run(args: argparse.Namespace) -> int:
                                              args.postgres != "none" and "postgresql_error" not in extras)
         if "kafka" in scenarios:
             with TansuBroker() as broker:
-                results["kafka"] = bench.kafka_bench(payloads, classifiers, batch_size=args.batch_size,
-                                                     folder=Path(folder), rate=args.rate, broker=broker).as_dict()
-                if args.steady_rate > 0:
-                    results["kafka_steady"] = bench.kafka_bench(
-                        payloads, classifiers, batch_size=args.batch_size, folder=Path(folder),
-                        rate=args.steady_rate, broker=broker).as_dict()
+                for n in dict.fromkeys([1, *counts]):  # one process always: the headline
+                    suffix = "" if n == 1 else f"_{n}p"
+                    results["kafka" + suffix] = bench.kafka_bench(
+                        payloads, names, batch_size=args.batch_size, folder=Path(folder), processes=n,
+                        rate=args.rate, broker=broker).as_dict()
+                    if args.steady_rate > 0:
+                        results["kafka_steady" + suffix] = bench.kafka_bench(
+                            payloads, names, batch_size=args.batch_size, folder=Path(folder), processes=n,
+                            rate=args.steady_rate, broker=broker).as_dict()
     lc = next((c for c in classifiers if hasattr(c, "extractor")), None)
     if lc is not None and lightcurves:
         extras["features"] = bench.features_bench(list(lightcurves.values()), lc.extractor)

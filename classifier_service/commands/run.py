@@ -29,7 +29,7 @@ from classifier_service.commands.options import (
 from classifier_service.commands.preflight import check_kafka, open_store
 from classifier_service.stream import tansu
 from classifier_service.stream.base import Unavailable
-from classifier_service.stream.consumer import KafkaSource, env_options, parse_options
+from classifier_service.stream.consumer import DEFAULT_LINGER_S, KafkaSource, env_options, parse_options
 from classifier_service.stream.kafka import ZTF_DAILY_TOPIC, KafkaSink, date_range, expand_topics
 
 if TYPE_CHECKING:
@@ -69,7 +69,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", **env_default("ALERCE_BATCH_SIZE", 500, positive_int),
                         help="most messages per batch (ALERCE_BATCH_SIZE)")
     parser.add_argument("--batch-timeout", **env_default("ALERCE_BATCH_TIMEOUT_S", 1.0, positive_float),
-                        help="seconds to wait filling a batch (ALERCE_BATCH_TIMEOUT_S)")
+                        help="seconds to wait for a batch's first message (ALERCE_BATCH_TIMEOUT_S)")
+    parser.add_argument("--batch-linger", **env_default("ALERCE_BATCH_LINGER_S", DEFAULT_LINGER_S,
+                                                        non_negative_float),
+                        help="then seconds to wait for more to fill it (ALERCE_BATCH_LINGER_S; "
+                             "default %(default)s)")
     parser.add_argument("--stop-after-idle", **env_default("ALERCE_STOP_AFTER_IDLE_S", None, non_negative_float),
                         help="exit after this many seconds without a message (ALERCE_STOP_AFTER_IDLE_S)")
     parser.add_argument("--max-batches", type=positive_int, default=None, help="exit after this many batches")
@@ -124,7 +128,7 @@ def build_source(args: argparse.Namespace, user_settings: dict[str, Any]) -> Kaf
     consumer_settings = {**(tansu.FAST_CONSUMER_SETTINGS if args.fast_group else {}), **user_settings}
     return KafkaSource(
         topics_of(args), bootstrap_servers=args.bootstrap_servers, group_id=args.group_id,
-        batch_size=args.batch_size, batch_timeout_s=args.batch_timeout,
+        batch_size=args.batch_size, batch_timeout_s=args.batch_timeout, linger_s=args.batch_linger,
         idle_timeout_s=args.stop_after_idle, unreachable_limit_s=args.max_outage,
         settings=consumer_settings,
     )

@@ -1,7 +1,10 @@
 """The one Kafka consumer loop: the worker's source of raw alerts and the TOM listener's of
 classified ones, so that both follow the same policies.
 
-* Batches of up to ``batch_size`` messages or ``batch_timeout_s``; partition EOFs are skipped.
+* Batches of up to ``batch_size`` messages: the first waited for up to ``batch_timeout_s``,
+  then whatever else arrives within ``linger_s`` (or is already fetched) joins it. A slow
+  stream is not held back to fill a batch; a backlog still goes in full batches. Partition
+  EOFs are skipped.
 * Offsets are committed only explicitly, synchronously, by the caller once it has stored (and
   published) a batch: a crash replays, never loses. A commit refused because the partition
   moved to another member is left to the new owner (which replays it).
@@ -49,6 +52,9 @@ UNREACHABLE_ERRORS = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, Kafka
                       KafkaError._TIMED_OUT, KafkaError.COORDINATOR_NOT_AVAILABLE,
                       KafkaError.NOT_COORDINATOR, KafkaError._WAIT_COORD}
 LOG_REPEAT_S = 30.0
+# Once a batch's first message is in, how long to wait for more: short, so that a slow stream
+# is not delayed to fill a batch, long enough to batch what arrives together.
+DEFAULT_LINGER_S = 0.05
 PROBE_EVERY_S = 5.0
 
 
@@ -143,6 +149,7 @@ class KafkaSource:
         group_id: str,
         batch_size: int = 500,
         batch_timeout_s: float = 1.0,
+        linger_s: float = DEFAULT_LINGER_S,
         idle_timeout_s: float | None = None,
         unreachable_limit_s: float | None = None,
         max_backoff_s: float = 30.0,
@@ -156,6 +163,7 @@ class KafkaSource:
         self.bootstrap_servers = bootstrap_servers
         self.batch_size = batch_size
         self.batch_timeout_s = batch_timeout_s
+        self.linger_s = linger_s
         self.idle_timeout_s = idle_timeout_s
         self.unreachable_limit_s = unreachable_limit_s
         self.settings = {**consumer_settings(bootstrap_servers, group_id, settings), "error_cb": self._on_error}
@@ -166,14 +174,14 @@ class KafkaSource:
         self._unreachable_since: float | None = None
         self._last_probe = 0.0
         self._logged: dict[str, float] = {}
+        self._assigned: frozenset[tuple[str, int]] = frozenset()
         self._consumer = self._subscribe()
 
     # --- the loop -----------------------------------------------------------------------
     def batches(self) -> Iterator[list[RawMessage]]:
         while not self._stopping.is_set():
             try:
-                messages = self._consumer.consume(num_messages=self.batch_size, timeout=self.batch_timeout_s)
-                batch = [raw_message(m) for m in messages if self._usable(m)]
+                batch = [raw_message(m) for m in self._consume() if self._usable(m)]
             except KafkaException as exc:  # fatal: a new consumer reads again what was not committed
                 self._resubscribe(exc)
                 continue
@@ -186,6 +194,13 @@ class KafkaSource:
                 return
             else:
                 self._check_reachable()
+
+    def _consume(self) -> list[Any]:
+        """The first message (or nothing after ``batch_timeout_s``), then what comes within ``linger_s``."""
+        messages = self._consumer.consume(num_messages=1, timeout=self.batch_timeout_s)
+        if messages and self.batch_size > 1:
+            messages += self._consumer.consume(num_messages=self.batch_size - 1, timeout=self.linger_s)
+        return messages
 
     def commit(self, batch: Sequence[RawMessage]) -> None:
         """Commit synchronously, retried while the brokers are unreachable (up to the limit);
@@ -207,6 +222,11 @@ class KafkaSource:
                 if self._stopping.is_set():  # not committed: read again after the restart
                     log.warning("stopped before the commit could be made (%s)", error.str())
                     return
+
+    def assignment(self) -> set[tuple[str, int]]:
+        """The (topic, partition) pairs this member holds, as its last rebalance left them (safe
+        from another thread, unlike asking the consumer while the loop waits in it)."""
+        return set(self._assigned)
 
     def stop(self) -> None:
         """Finish the batch in hand, then end ``batches()`` (safe from a signal handler)."""
@@ -301,10 +321,11 @@ class KafkaSource:
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         self._last_activity = time.monotonic()  # idle time counts from the (re)assignment
         self._reachable()
+        self._assigned |= {(p.topic, p.partition) for p in partitions}
         log.info("assigned partitions %s", _partition_names(partitions))
 
-    @staticmethod
-    def _on_revoke(consumer: Any, partitions: list[TopicPartition]) -> None:
+    def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        self._assigned -= {(p.topic, p.partition) for p in partitions}
         log.info("revoked partitions %s", _partition_names(partitions))
 
 
