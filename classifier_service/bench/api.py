@@ -21,15 +21,14 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from alerce_contract.taxonomy import (
     LC_CLASSES,
@@ -250,8 +249,7 @@ def ensure_store(url: str, n_objects: int, seed: int = 0) -> bool:
         engine.dispose()
 
 
-@contextmanager
-def postgres_store(server: str, n_objects: int) -> Iterator[str]:
+def postgres_store(server: str, n_objects: int) -> str:
     """The URL of the bench database for this size on ``server``, created when missing and kept."""
     name = f"alerce_bench_api_{n_objects}"
     admin = create_engine(database_url(f"{server}/postgres"), isolation_level="AUTOCOMMIT")
@@ -262,7 +260,7 @@ def postgres_store(server: str, n_objects: int) -> Iterator[str]:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
     finally:
         admin.dispose()
-    yield f"{server}/{name}"
+    return f"{server}/{name}"
 
 
 # --- the queries ------------------------------------------------------------------------
@@ -438,9 +436,9 @@ def api_bench(n_objects: int, folder: Path, postgres: str | None, repeats: int =
     result["sqlite"] = measure(sqlite_url, repeats)
     if postgres:
         try:
-            with postgres_store(postgres, n_objects) as url:
-                result["built"]["postgresql"] = ensure_store(url, n_objects, seed)
-                result["postgresql"] = measure(url, repeats)
+            url = postgres_store(postgres, n_objects)
+            result["built"]["postgresql"] = ensure_store(url, n_objects, seed)
+            result["postgresql"] = measure(url, repeats)
         except Exception as exc:  # noqa: BLE001: no server is a note, not a failed bench
             result["postgresql_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
     result["seconds"] = time.perf_counter() - started

@@ -7,12 +7,11 @@ declared in store/tables.py (built before the index was added) gets it.
 """
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from classifier_service.bench.api import QUERIES, ensure_store, measure, report_text
+from classifier_service.bench.scenarios import postgres_database
 from classifier_service.store import Store, database_url, tables
 
 N_OBJECTS = 300
@@ -43,24 +42,11 @@ def test_the_bench_store_answers_every_benchmark_query_and_is_reused(tmp_path):
 
 @pytest.mark.postgres
 def test_the_bench_store_is_written_with_copy_and_served_on_postgresql():
-    admin = create_engine(database_url(f"{POSTGRES}/postgres"), isolation_level="AUTOCOMMIT")
-    name = f"api_bench_test_{uuid.uuid4().hex[:8]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-    except Exception as exc:  # noqa: BLE001 (no server: nothing to test against)
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at {POSTGRES} is not usable: {exc}")
-    try:
-        url = f"{POSTGRES}/{name}"
+    with postgres_database(POSTGRES) as url:
         assert ensure_store(url, N_OBJECTS) is True
         figures = measure(url, repeats=1)
         assert all(f["n_503"] == 0 for f in figures.values())
         assert {ix.name for ix in tables.probability.indexes} <= index_names(url, "probability")
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 def test_a_store_built_before_an_index_was_declared_gets_it_and_loses_retired_ones(tmp_path):
