@@ -67,3 +67,6 @@ def test_shipped_observing_model_is_a_small_summary_of_the_real_alerts(shared_da
         np.testing.assert_allclose(fresh["diffmaglim"][band][1:-1], shipped["diffmaglim"][band][1:-1], atol=0.05)
     assert fresh["night_filters"].keys() == shipped["night_filters"].keys()
     assert 19.5 < shipped["diffmaglim"]["2"][10] < 20.5, "median r-band limit"
+    assert fresh["candidate_fields"]["by_host"].keys() == shipped["candidate_fields"]["by_host"].keys()
+    assert fresh["candidate_fields"]["chipsf_vs_height"] == pytest.approx(shipped["candidate_fields"]["chipsf_vs_height"],
+                                                                          abs=0.05)

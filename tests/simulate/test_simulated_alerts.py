@@ -6,6 +6,7 @@ import re
 from collections import defaultdict
 
 import fastavro
+import numpy as np
 import pytest
 
 from classifier_service.simulate import simulate_alert_packets, simulate_labelled_alerts
@@ -102,6 +103,26 @@ def test_objects_get_several_alerts_whose_histories_grow(records):
         earlier_candids = {p["candid"] for p in later["prv_candidates"]}
         assert first["candid"] in earlier_candids
         assert later["candidate"]["ndethist"] > first["candidate"]["ndethist"]
+
+
+def test_candidates_carry_the_measurements_real_alerts_carry(records):
+    detections = [r["candidate"] for r in records] + [p for r in records for p in r["prv_candidates"] or ()
+                                                      if p["magpsf"] is not None]
+    for row in detections:
+        assert all(row[name] is not None for name in ("chipsf", "scorr", "seeratio", "magdiff", "sumrat", "classtar"))
+        assert row["scorr"] >= 5 and 0 < row["seeratio"] <= 2 and 0 < row["sumrat"] <= 1
+        assert abs(row["magap"] - row["magpsf"] - row["magdiff"]) < 1e-4
+    chipsf = np.array([row["chipsf"] for row in detections])
+    height = np.array([row["diffmaglim"] - row["magpsf"] for row in detections])
+    assert np.median(chipsf[height > 3]) > 3 * np.median(chipsf[height < 1]), "bright detections fit the PSF worse"
+
+
+def test_known_variables_were_first_detected_long_before_fresh_transients():
+    ages = defaultdict(list)
+    for packet, _, stamp_class in simulate_labelled_alerts(150, seed=5, class_mix={"VS": 0.5, "SN": 0.5}):
+        candidate = next(iter(iter_records(packet)))["candidate"]
+        ages[stamp_class].append(candidate["jd"] - candidate["jdstarthist"])
+    assert min(ages["VS"]) > 31 > max(ages["SN"]), "a transient is at most one 30-day history old"
 
 
 def test_alerts_come_in_time_order(records):

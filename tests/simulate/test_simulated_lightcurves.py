@@ -117,6 +117,23 @@ def test_cadence_has_g_and_r_most_nights_and_seasonal_gaps():
     assert gaps.max() > 50, "the object sets for part of each year"
 
 
+def test_a_bright_stars_small_variations_are_lost_in_its_subtraction_residual():
+    model, rng = default_model(), np.random.default_rng(0)
+    mjd, fid = np.full(200, 59000.3), np.full(200, 2, dtype=np.int8)
+    star, faint_transient = 10 ** (-0.4 * (14.0 - 23.9)), 10 ** (-0.4 * (18.0 - 23.9))
+    wobble = 0.03 * star  # 0.03 mag on a 14-mag star: as much difference flux as an 18-mag transient
+    on_star = model.observe(np.full(200, wobble), mjd, fid, rng, diffmaglim=np.full(200, 20.5), reference_flux=star)
+    alone = model.observe(np.full(200, faint_transient), mjd, fid, rng, diffmaglim=np.full(200, 20.5))
+    assert on_star.detected.mean() < 0.1 < 0.9 < alone.detected.mean()
+
+
+def test_rr_lyrae_eclipsing_and_long_period_sub_types_follow_gcvs_shares():
+    rng = np.random.default_rng(2)
+    rrc = np.mean([simulate_lightcurve("RRL", rng, duration_days=30).params["rrc"] for _ in range(300)])
+    contact = np.mean([simulate_lightcurve("E", rng, duration_days=30).params["contact"] for _ in range(300)])
+    assert 0.12 < rrc < 0.27 and 0.28 < contact < 0.45
+
+
 def test_detections_convert_to_the_alert_model():
     curve = simulate_lightcurve("E", np.random.default_rng(9), min_detections=6)
     detections = curve.detections("ZTF20simtest")
