@@ -17,7 +17,8 @@ from classifier_service.lightcurve.columns import (
     merge_detections,
     merge_non_detections,
     non_detection_columns,
-    rows_to_columns,
+    stored_detection_columns,
+    stored_non_detection_columns,
     table_detection_columns,
     table_non_detection_columns,
 )
@@ -45,8 +46,8 @@ def merge_with_stored(
     stored_non_detections: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[Columns, Columns]:
     """An object's stored rows merged with what new alerts carry, deduplicated, oldest first."""
-    det_parts = [table_detection_columns(rows_to_columns(stored_detections))] if stored_detections else []
-    nd_parts = [table_non_detection_columns(rows_to_columns(stored_non_detections))] if stored_non_detections else []
+    det_parts = [stored_detection_columns(stored_detections)] if stored_detections else []
+    nd_parts = [stored_non_detection_columns(stored_non_detections)] if stored_non_detections else []
     return (merge_detections(*det_parts, detection_columns(list(detections))),
             merge_non_detections(*nd_parts, non_detection_columns(list(non_detections))))
 
