@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, func, literal, or_, select
+from sqlalchemy import Select, and_, func, literal, not_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from classifier_service.api.schemas import OBJECT_EXCLUDE, columns
@@ -127,11 +127,36 @@ def build_select(query: ObjectQuery, default_classifier: tuple[str, str] | None)
 
 
 def build_count(query: ObjectQuery) -> Select:
-    """``SELECT count(*)`` of the rows the query pages through."""
+    """``SELECT count(*)`` of the rows the query pages through.
+
+    Filtered by probabilities and survey alone, the probability rows are counted without
+    their objects: the survey is in the oid (``SURVEY_OIDS``), so the count reads one index
+    instead of looking up the object of every row (all 41,719 top classes of a classifier
+    on 100,000 objects: 98 -> 8 CPU ms on SQLite, see bench/api.py).
+    """
+    if query.filters_probabilities and _survey_only(query):
+        prob = probability.alias("p")
+        return select(func.count()).select_from(prob).where(
+            SURVEY_OIDS[query.survey](prob.c.oid), *_probability_filters(query, prob))
     if query.filters_probabilities:
         source, _, where = _classified(query)
         return select(func.count()).select_from(source).where(*where)
     return select(func.count()).select_from(object_table).where(*_object_filters(query))
+
+
+def _ztf_oid(oid) -> ColumnElement[bool]:
+    return and_(oid >= "ZTF", oid < "ZTG")
+
+
+# A survey's objects by their oid (alerce_contract.names; the survey adapters refuse any
+# other): ZTF's all begin "ZTF", Rubin's with a digit or "ss".
+SURVEY_OIDS = {"ZTF": _ztf_oid, "LSST": lambda oid: not_(_ztf_oid(oid))}
+
+
+def _survey_only(query: ObjectQuery) -> bool:
+    """Whether the survey is the query's one filter on objects (besides probabilities)."""
+    return (query.survey in SURVEY_OIDS and not query.oids and query.cone is None
+            and all(v is None for v in (*query.ndet, *query.firstmjd, *query.lastmjd)))
 
 
 def _classified(query: ObjectQuery):
