@@ -28,7 +28,8 @@ _staging_tables: dict[str, Table] = {}
 
 
 def copyable(table: Table) -> bool:
-    """Tables of numbers, text and JSON only (binary stamps and payloads take the INSERT path)."""
+    """Tables of numbers, text and JSON only: binary stamps and payloads take the INSERT path
+    (staged, PostgreSQL would store and compress each stamp twice)."""
     return all(_arrow_type(column) is not None for column in table.columns)
 
 
