@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from classifier_service.classifiers.temperature import EPSILON, scale_probabilities
+
 N_BINS = 10
-EPSILON = 1e-6  # floor of a probability before its logarithm: forests answer exact zeros
 TEMPERATURES = np.exp(np.linspace(np.log(0.05), np.log(20.0), 241))  # grid: no optimiser to fail
 
 
@@ -95,13 +96,7 @@ class TemperatureScaling:
         return cls(float(TEMPERATURES[int(np.argmin(losses))]))
 
     def apply(self, probabilities: np.ndarray) -> np.ndarray:
-        p = _as_probabilities(probabilities)
-        if self.temperature == 1.0:
-            return p
-        logits = np.log(np.maximum(p, EPSILON)) / self.temperature
-        logits -= logits.max(axis=1, keepdims=True)
-        scaled = np.exp(logits)
-        return scaled / scaled.sum(axis=1, keepdims=True)
+        return scale_probabilities(_as_probabilities(probabilities), self.temperature)
 
 
 def _as_probabilities(probabilities: np.ndarray) -> np.ndarray:

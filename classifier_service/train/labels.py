@@ -1,10 +1,13 @@
 """Real-data labels mapped onto ALeRCE's two taxonomies (declared in ``alerce_contract.taxonomy``).
 
-Labels in the shared data come in four dialects: ALeRCE's own ``classALeRCE`` names, SIMBAD
-object types (old and new names, as in Fink's ``cdsxmatch``), TNS spectroscopic classes and
-the BTS catalogue's types. Each maps to one of the 15 light-curve classes, or to nothing
-when the label says too little (a bare "Supernova" has no subtype; "Galaxy" is no variable).
-The stamp classifier's five classes follow from the light-curve class.
+Labels in the shared data come in five dialects: ALeRCE's own ``classALeRCE`` names, SIMBAD
+object types (old and new names, as in Fink's ``cdsxmatch``), TNS spectroscopic classes, the
+BTS catalogue's types and GCVS variable-star types. Each maps to one of the 15 light-curve
+classes, or to nothing when the label says too little (a bare "Supernova" has no subtype;
+"Galaxy" is no variable). An alert whose record carries no usable label can still be
+labelled by the catalogues (:class:`CatalogueLabels`): BTS and ALeRCE's labelled set by
+object id, GCVS by position. The stamp classifier's five classes follow from the
+light-curve class.
 """
 from __future__ import annotations
 
@@ -12,8 +15,11 @@ import glob
 import logging
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from alerce_contract.taxonomy import LC_CLASSES, LC_GROUP
 from classifier_service.surveys.avro import iter_records
@@ -93,6 +99,90 @@ def lc_class_from_label(label: str | None) -> str | None:
     return None
 
 
+# GCVS variability types (Samus et al. 2017, GCVS "Variability types") -> light-curve class, by
+# the type's leading letters; ':' (uncertain) and a second type after '|' or '+' are ignored.
+_GCVS_PREFIXES: tuple[tuple[str, str | None], ...] = (
+    ("ELL", "Periodic-Other"), ("E", "E"),
+    ("RR", "RRL"), ("RV", None),  # RV Tauri stars are no ALeRCE class
+    ("DCEP", "CEP"), ("CEP", "CEP"), ("CW", "CEP"),
+    ("DSCT", "DSCT"), ("SXPHE", "DSCT"),
+    ("UG", "CV/Nova"), ("NL", "CV/Nova"), ("N", "CV/Nova"), ("XM", "CV/Nova"), ("AM", "CV/Nova"),
+    ("M", "LPV"), ("SR", "LPV"), ("L", "LPV"),
+    ("IN", "YSO"), ("IS", "YSO"), ("TTS", "YSO"), ("UXOR", "YSO"), ("FU", "YSO"),
+    ("BY", "Periodic-Other"), ("RS", "Periodic-Other"), ("ROT", "Periodic-Other"),
+    ("ACV", "Periodic-Other"), ("GDOR", "Periodic-Other"), ("BCEP", "Periodic-Other"),
+    ("ZZ", "Periodic-Other"),
+)
+
+
+def gcvs_class(vartype: str | None) -> str | None:
+    """The light-curve class of a GCVS variability type (None for types ALeRCE has no class for)."""
+    if not vartype:
+        return None
+    text = re.split(r"[|+/(]", str(vartype).strip().upper().replace(":", ""))[0]
+    for prefix, lc_class in _GCVS_PREFIXES:
+        if text.startswith(prefix):
+            return lc_class
+    return None
+
+
+GCVS = Path("labels") / "gcvs_fink-science" / "gcvs.parquet"
+BTS_CATALOGUE = Path("labels") / "bts_catalog_annayqho" / "bts.csv"
+ALERCE_LABELS = Path("lightcurves") / "alerce-lc_classifier" / "2000_labels.csv"
+MATCH_RADIUS_ARCSEC = 1.5  # ZTF's astrometry is good to ~0.1"; 1.5" keeps chance matches rare
+
+
+@dataclass(slots=True)
+class CatalogueLabels:
+    """Labels from catalogues: by object id (BTS, ALeRCE's labelled set) and by position (GCVS)."""
+
+    by_oid: dict[str, str] = field(default_factory=dict)
+    positions: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # unit vectors of GCVS stars
+    classes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+
+    @classmethod
+    def load(cls, data_dir: Path) -> CatalogueLabels:
+        """Whatever catalogues ``data_dir`` holds; a missing one is logged and left out."""
+        import pandas as pd
+
+        out = cls()
+        for path, oid_column, label_column in ((data_dir / BTS_CATALOGUE, "ZTFID", "type"),
+                                               (data_dir / ALERCE_LABELS, "objectId", "classALeRCE")):
+            if not path.exists():
+                log.warning("label catalogue %s missing", path)
+                continue
+            table = pd.read_csv(path)
+            for oid, label in zip(table[oid_column], table[label_column]):
+                lc_class = lc_class_from_label(label)
+                if lc_class is not None:
+                    out.by_oid.setdefault(str(oid), lc_class)
+        if (data_dir / GCVS).exists():
+            stars = pd.read_parquet(data_dir / GCVS)
+            classes = np.array([gcvs_class(t) for t in stars["VarType"]], dtype=object)
+            known = classes != None  # noqa: E711 (elementwise)
+            out.positions = _unit_vectors(stars["ra"].to_numpy()[known], stars["dec"].to_numpy()[known])
+            out.classes = classes[known]
+        else:
+            log.warning("label catalogue %s missing", data_dir / GCVS)
+        return out
+
+    def label(self, oid: str, ra: float | None, dec: float | None) -> str | None:
+        """The catalogue class of an object: its id first, then the nearest GCVS star within the radius."""
+        if oid in self.by_oid:
+            return self.by_oid[oid]
+        if ra is None or dec is None or not len(self.classes):
+            return None
+        chord = np.linalg.norm(self.positions - _unit_vectors(np.array([ra]), np.array([dec])), axis=1)
+        nearest = int(np.argmin(chord))
+        limit = 2 * np.sin(np.radians(MATCH_RADIUS_ARCSEC / 3600) / 2)
+        return str(self.classes[nearest]) if chord[nearest] <= limit else None
+
+
+def _unit_vectors(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    ra, dec = np.radians(np.asarray(ra, dtype=float)), np.radians(np.asarray(dec, dtype=float))
+    return np.column_stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)])
+
+
 def stamp_class_from_lc_class(lc_class: str) -> str:
     """The stamp classifier's class for a light-curve class (ALeRCE's early taxonomy)."""
     group = LC_GROUP[lc_class]
@@ -127,8 +217,12 @@ def iter_alert_records(data_dir: Path) -> Iterator[dict[str, Any]]:
             yield from table.to_pylist()
 
 
-def iter_labelled_alert_records(data_dir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(light-curve class, raw record) for every real alert with a usable label, unique by candid."""
+def iter_labelled_alert_records(data_dir: Path, catalogues: CatalogueLabels | None = None,
+                                ) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(light-curve class, raw record) for every real alert with a usable label, unique by candid.
+
+    The record's own label (TNS, SIMBAD) comes first; ``catalogues`` label the rest.
+    """
     seen: set[int] = set()
     for record in iter_alert_records(data_dir):
         candid = (record.get("candidate") or {}).get("candid")
@@ -136,5 +230,8 @@ def iter_labelled_alert_records(data_dir: Path) -> Iterator[tuple[str, dict[str,
             continue
         seen.add(candid)
         lc_class = label_alert_record(record)
+        if lc_class is None and catalogues is not None:
+            candidate = record.get("candidate") or {}
+            lc_class = catalogues.label(str(record.get("objectId")), candidate.get("ra"), candidate.get("dec"))
         if lc_class is not None:
             yield lc_class, record
