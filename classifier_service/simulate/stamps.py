@@ -149,7 +149,9 @@ def _central_mags(stamp_class: str, rng: np.random.Generator, science_mag: float
     if stamp_class == "bogus":
         return (rng.uniform(17.0, 21.0), np.inf) if rng.uniform() < 0.6 else (np.inf, np.inf)
     # Variable star or AGN nucleus: a detectable flux change on top of a brighter reference.
-    difference = mag_to_flux(rng.uniform(16.5, 20.3))
+    # Real labelled alerts (10th-90th percentiles of magpsf): stars 15.2-18.8, AGN 18.5-19.3
+    # (a nucleus varies by tenths of a magnitude, so its difference is faint).
+    difference = mag_to_flux(rng.uniform(*({"VS": (14.0, 20.0), "AGN": (17.5, 20.3)}[stamp_class])))
     reference = difference * 10 ** (0.4 * rng.uniform(0.2, 3.0 if stamp_class == "VS" else 2.0))
     brighter = rng.uniform() < (0.5 if stamp_class == "VS" else 0.7)
     return flux_to_mag(reference + difference if brighter else reference - difference), flux_to_mag(reference)

@@ -58,9 +58,9 @@ BATCH = 128
 # Injection windows: 20 px off the real candidate in the 8 directions (beyond the 21x21 crop).
 INJECTION_SHIFTS = tuple((dy, dx) for dy in (-20, 0, 20) for dx in (-20, 0, 20) if (dy, dx) != (0, 0))
 REAL_FWHM_RANGE = (1.2, 6.0)  # candidate fwhm outside it is a cosmic ray or a blend, not the seeing
-REAL_WEIGHT = 8.0  # in fine-tuning, one real alert counts as this many simulated ones
+REAL_WEIGHT = 4.0  # in fine-tuning, one real alert counts as this many simulated ones
 REPLAY = 100  # simulated alerts per class replayed during fine-tuning (on average)
-FINE_TUNE_LR = 1e-3
+FINE_TUNE_LR = 5e-4
 RELIABILITY_PNG = "reliability_real_out_of_fold.png"
 
 
@@ -427,7 +427,7 @@ def train_stamp_classifier(out_dir: Path, *, quick: bool = False, seed: int = 0,
 
     torch.set_num_threads(1 if quick else 2)
     started = time.perf_counter()
-    n_sim, n_inj, epochs, tune_epochs, k = (30, 30, 2, 2, 2) if quick else (600, 1000, 8, 6, K_FOLDS)
+    n_sim, n_inj, epochs, tune_epochs, k = (30, 30, 2, 2, 2) if quick else (400, 600, 8, 6, K_FOLDS)
     n_resamples = 100 if quick else 1000
     real, backgrounds = load_real(data_dir)
     simulated = simulated_dataset(n_sim, seed)
@@ -538,6 +538,13 @@ def _model_card(metrics, matrices, datasets: dict[str, StampDataset], n_backgrou
                 "alerts are not first alerts: their ndethist/ncovhist are those of later "
                 "detections. Fine-tuning sees every real object, so the shipped model is "
                 "probably a little better than its cross-validated figures."),
+            "Before: stamp_classifier 1.0.0": (
+                "Trained jointly on synthetic-background simulations and 70% of the real "
+                "objects (one split), it scored on the same 81 real objects, most of which it "
+                "had trained on (an upper bound, printed by `alerce-classifier evaluate --only "
+                "stamp`): balanced accuracy by object 0.804 [0.715, 0.889], recall AGN 0.385 "
+                "[0.111, 0.643] (8 of 13 AGN called VS), SN 1.000 (5 objects), VS 1.000, "
+                "asteroid 0.833 [0.600, 1.000]. The figures above are out-of-fold, so honest."),
             "Comparison with ALeRCE": (
                 "Carrasco-Davis et al. (2021) report 0.944 accuracy on a balanced test set of "
                 "real first alerts, thousands of them; the figures above are from under a "
