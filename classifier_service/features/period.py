@@ -81,6 +81,13 @@ def periodogram_input(bands: dict[int, Band]) -> tuple[np.ndarray, ...] | None:
     return t[order], m[order], s[order], index[order]
 
 
+def _phase(freqs: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """2π x the fraction of each cycle, (frequencies, times): whole cycles taken out first, as
+    sin and cos of thousands of radians cost several times more (their argument reduction)."""
+    cycles = freqs[:, None] * (t - t[0])[None, :]
+    return 2 * np.pi * (cycles - np.rint(cycles))
+
+
 def _harmonics(phase: np.ndarray, harmonics: int, every: int = 1) -> list[np.ndarray]:
     """sin and cos of phase x (1, 1 + every, 1 + 2 every, ...), ``harmonics`` pairs, by angle addition."""
     sin1, cos1 = np.sin(phase), np.cos(phase)
@@ -115,8 +122,7 @@ def harmonic_fit(t: np.ndarray, m: np.ndarray, s: np.ndarray, index: np.ndarray,
     Per band a mean and ``harmonics`` sine/cosine pairs; all frequencies are solved at once
     (batched normal equations), the harmonics by angle addition from the fundamental.
     """
-    phase = 2 * np.pi * freqs[:, None] * (t - t[0])[None, :]
-    return _unexplained(_harmonics(phase, harmonics), m, s, index)
+    return _unexplained(_harmonics(_phase(freqs, t), harmonics), m, s, index)
 
 
 def odd_harmonic_gain(t: np.ndarray, m: np.ndarray, s: np.ndarray, index: np.ndarray, freq: float,
@@ -127,10 +133,9 @@ def odd_harmonic_gain(t: np.ndarray, m: np.ndarray, s: np.ndarray, index: np.nda
     binary's unequal minima); at other frequencies, what as many free terms gain from noise,
     trends and aliases alone: the yardstick the real gain must beat.
     """
-    dt = (t - t[0])[None, :]
-    base = _harmonics(2 * np.pi * freq * dt, harmonics)
+    base = _harmonics(_phase(np.array([freq]), t), harmonics)
     whole = _unexplained(base, m, s, index)[0]
-    odd = _harmonics(2 * np.pi * halves[:, None] * dt, harmonics, every=2)
+    odd = _harmonics(_phase(halves, t), harmonics, every=2)
     both = _unexplained([np.broadcast_to(b, odd[0].shape) for b in base] + odd, m, s, index)
     return whole - both
 
