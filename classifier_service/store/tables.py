@@ -238,15 +238,16 @@ def create_missing_indexes(connection) -> list[str]:
     """
     created = []
     for table in metadata.sorted_tables:
-        def present() -> set[str]:
-            return {ix["name"] for ix in inspect(connection).get_indexes(table.name)}
-
-        before = present()
+        before = _index_names(connection, table)
         for name in sorted(before.intersection(RETIRED_INDEXES)):
             connection.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
         missing = [index for index in table.indexes if index.name not in before]
         for index in missing:  # IF NOT EXISTS: two workers may start on one store at once
             connection.execute(CreateIndex(index, if_not_exists=True))
         if missing:
-            created += sorted(present() - before)
+            created += sorted(_index_names(connection, table) - before)
     return created
+
+
+def _index_names(connection, table: Table) -> set[str]:
+    return {index["name"] for index in inspect(connection).get_indexes(table.name)}
