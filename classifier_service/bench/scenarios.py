@@ -20,7 +20,7 @@ import traceback
 import uuid
 import zlib
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -184,90 +184,109 @@ def replay_bench(payloads: Sequence[bytes], classifiers: Sequence[Classifier], *
     return result
 
 
-def kafka_bench(payloads: Sequence[bytes], classifier_names: list[str] | None, *, batch_size: int,
-                folder: Path, processes: int = 1, rate: float | None = None,
-                broker: TansuBroker | None = None) -> BenchResult:
-    """Alerts produced to a 4-partition topic on loopback tansu (``broker`` or a new one) and
-    classified onto another by ``processes`` workers in one consumer group, as ``run
-    --processes`` starts them, each in its own process (and SQLite file) apart from the
-    producer and the watcher. Each worker loads its classifiers and warms them up on the
-    first alert; the others are produced once every worker holds its share of the partitions."""
-    candids = [candid_of(payload) for payload in payloads]
-    with nullcontext(broker) if broker else TansuBroker() as broker:
-        raw, out = f"bench-raw-{uuid.uuid4().hex[:6]}", f"bench-classified-{uuid.uuid4().hex[:6]}"
-        create_topics(broker.bootstrap_servers, {raw: PARTITIONS, out: PARTITIONS})
+class KafkaWorkers:
+    """``processes`` worker processes for the Kafka scenarios, started once (classifiers
+    loaded, warmed up on ``warm_up`` into a store of their own) and reused by each
+    :meth:`measure`; a context manager that ends them."""
+
+    def __init__(self, classifier_names: list[str] | None, *, processes: int, batch_size: int,
+                 broker: TansuBroker, folder: Path, warm_up: Sequence[bytes]) -> None:
+        self.processes, self.broker, self.folder = processes, broker, folder
         context = multiprocessing.get_context("spawn")
-        go, stop, events = context.Event(), context.Event(), context.Queue()
-        urls = [f"sqlite:///{folder / f'kafka-{raw}-{k}'}.sqlite3" for k in range(processes)]
-        workers = [context.Process(target=_kafka_worker, name=f"bench-kafka-{k}", args=(
-            k, classifier_names, batch_size, broker.bootstrap_servers, raw, out, store_url, payloads[:1],
-            go, stop, events)) for k, store_url in enumerate(urls)]
-        for worker in workers:
+        self.go, self.stop, self.events = context.Event(), context.Event(), context.Queue()
+        self.jobs = [context.Queue() for _ in range(processes)]
+        self.workers = [context.Process(target=_kafka_worker, name=f"bench-kafka-{k}", args=(
+            k, classifier_names, batch_size, broker.bootstrap_servers, folder / f"warm-up-{k}.sqlite3", warm_up,
+            self.jobs[k], self.go, self.stop, self.events)) for k in range(processes)]
+        for worker in self.workers:
             worker.start()
-        try:
-            _wait_for_group(events, workers)
-            watcher = OutputWatcher(broker.bootstrap_servers, out, set(candids[1:]))
-            produced: dict[int, float] = {}
-            producer = threading.Thread(target=produce, args=(broker.bootstrap_servers, raw, payloads[1:],
-                                                              produced, candids[1:], rate), daemon=True)
-            go.set()
-            watcher.start()
-            producer.start()
-            producer.join()
-            watcher.finish(stall_s=10.0)
-            stop.set()
-            done = [_event(events, workers, "done") for _ in workers]
-        finally:
-            stop.set()
-            for worker in workers:
-                worker.join(timeout=30)
-                if worker.is_alive():
-                    worker.terminate()
-    report, timings, names, cpu_seconds = RunReport(), Timings(), set(), 0.0
-    for _, _, part, part_timings, part_names, part_cpu in done:
-        report.n_alerts += part.n_alerts
-        report.n_dead_letters += part.n_dead_letters
-        for stage, seconds in part.stage_seconds.items():
-            report.stage_seconds[stage] += seconds
-        timings.add(part_timings)
-        names.update(part_names)
-        cpu_seconds += part_cpu
-    latencies = np.array([watcher.arrived[c] - produced[c] for c in produced if c in watcher.arrived])
-    seconds = max(watcher.arrived.values(), default=0.0) - min(produced.values(), default=0.0)
-    result = _result("kafka", report, timings, latencies, max(seconds, 0.0), names)
-    result.notes["n_delivered"] = len(latencies)
-    result.notes["cpu_s_per_alert"] = cpu_seconds / max(report.n_alerts, 1)  # the workers' own
-    result.notes["rate"] = rate or "burst"
-    result.notes["processes"] = processes
-    return result
+
+    def __enter__(self) -> "KafkaWorkers":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop.set()
+        for jobs in self.jobs:
+            jobs.put(None)
+        for worker in self.workers:
+            worker.join(timeout=30)
+            if worker.is_alive():
+                worker.terminate()
+
+    def measure(self, payloads: Sequence[bytes], rate: float | None = None) -> BenchResult:
+        """The payloads produced (at ``rate`` alerts/s, or all at once) to a new 4-partition topic,
+        classified onto another by the workers in a new consumer group, each into a new SQLite
+        file; production starts once every worker holds its share of the partitions."""
+        candids = [candid_of(payload) for payload in payloads]
+        raw, out = f"bench-raw-{uuid.uuid4().hex[:6]}", f"bench-classified-{uuid.uuid4().hex[:6]}"
+        servers = self.broker.bootstrap_servers
+        create_topics(servers, {raw: PARTITIONS, out: PARTITIONS})
+        self.go.clear()
+        self.stop.clear()
+        for k, jobs in enumerate(self.jobs):
+            jobs.put((raw, out, f"sqlite:///{self.folder / f'{raw}-{k}'}.sqlite3"))
+        _wait_for_group(self.events, self.workers)
+        watcher = OutputWatcher(servers, out, set(candids))
+        produced: dict[int, float] = {}
+        producer = threading.Thread(target=produce, args=(servers, raw, payloads, produced, candids, rate),
+                                    daemon=True)
+        self.go.set()
+        watcher.start()
+        producer.start()
+        producer.join()
+        watcher.finish(stall_s=10.0)
+        self.stop.set()
+        report, timings, names, cpu_seconds = RunReport(), Timings(), set(), 0.0
+        for _ in self.workers:
+            _, _, part, part_timings, part_names, part_cpu = _event(self.events, self.workers, "done")
+            report.n_alerts += part.n_alerts
+            report.n_dead_letters += part.n_dead_letters
+            for stage, seconds in part.stage_seconds.items():
+                report.stage_seconds[stage] += seconds
+            timings.add(part_timings)
+            names.update(part_names)
+            cpu_seconds += part_cpu
+        latencies = np.array([watcher.arrived[c] - produced[c] for c in produced if c in watcher.arrived])
+        seconds = max(watcher.arrived.values(), default=0.0) - min(produced.values(), default=0.0)
+        result = _result("kafka", report, timings, latencies, max(seconds, 0.0), names)
+        result.notes["n_delivered"] = len(latencies)
+        result.notes["cpu_s_per_alert"] = cpu_seconds / max(report.n_alerts, 1)  # the workers' own
+        result.notes["rate"] = rate or "burst"
+        result.notes["n_processes"] = self.processes
+        return result
 
 
 def _kafka_worker(k: int, classifier_names: list[str] | None, batch_size: int, bootstrap_servers: str,
-                  raw: str, out: str, url: str, warm_up: Sequence[bytes], go: Any, stop: Any,
+                  warm_up_store: Path, warm_up: Sequence[bytes], jobs: Any, go: Any, stop: Any,
                   events: Any) -> None:
-    """One worker process of ``kafka_bench``: says when it holds partitions, is timed from
-    ``go`` and stops at ``stop``; sends back its run report, timings and CPU seconds."""
+    """One worker process of :class:`KafkaWorkers`: for each job (topics and store) until None,
+    says when it holds partitions, is timed from ``go``, stops at ``stop`` and sends back its
+    run report, timings and CPU seconds."""
     from classifier_service.classifiers.registry import load_classifiers
 
     try:
         classifiers = load_classifiers(classifier_names)
-        store = fresh_store(Path(), "", url)
+        store = fresh_store(Path(), "", f"sqlite:///{warm_up_store}")
         Worker(MemorySource(warm_up, batch_size), store, classifiers).run()  # first calls, not timed
-        timings = Timings()
-        source = KafkaSource([raw], bootstrap_servers=bootstrap_servers, group_id=f"bench-{raw}",
-                             batch_size=batch_size, batch_timeout_s=0.2, settings=FAST_CONSUMER_SETTINGS)
-        worker = Worker(TimedSource(source, timings), store, [TimedClassifier(c, timings) for c in classifiers],
-                        [TimedSink(KafkaSink(out, bootstrap_servers=bootstrap_servers), timings)])
-        cpu_start: list[float] = []
-        threading.Thread(target=_follow_bench, args=(k, source, timings, cpu_start, go, stop, events),
-                         daemon=True).start()
-        try:
-            report = worker.run()
-        finally:
-            worker.close()
-            store.dispose()
-        cpu_seconds = time.process_time() - cpu_start[0] if cpu_start else 0.0
-        events.put(("done", k, report, timings, [c.name for c in classifiers], cpu_seconds))
+        store.dispose()
+        while (job := jobs.get()) is not None:
+            raw, out, url = job
+            timings, store = Timings(), fresh_store(Path(), "", url)
+            source = KafkaSource([raw], bootstrap_servers=bootstrap_servers, group_id=f"bench-{raw}",
+                                 batch_size=batch_size, batch_timeout_s=0.2, settings=FAST_CONSUMER_SETTINGS)
+            worker = Worker(TimedSource(source, timings), store,
+                            [TimedClassifier(c, timings) for c in classifiers],
+                            [TimedSink(KafkaSink(out, bootstrap_servers=bootstrap_servers), timings)])
+            cpu_start: list[float] = []
+            threading.Thread(target=_follow_bench, args=(k, source, timings, cpu_start, go, stop, events),
+                             daemon=True).start()
+            try:
+                report = worker.run()
+            finally:
+                worker.close()
+                store.dispose()
+            cpu_seconds = time.process_time() - cpu_start[0] if cpu_start else 0.0
+            events.put(("done", k, report, timings, [c.name for c in classifiers], cpu_seconds))
     except BaseException:
         events.put(("failed", k, traceback.format_exc()))
         raise

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     simulate_s = time.perf_counter() - start
     scenarios = SCENARIOS if args.scenario == "both" else (args.scenario,)
     results: dict[str, Any] = {}
-    extras: dict[str, Any] = {"decode_limit": bench.decode_limit(payloads)}
+    extras: dict[str, Any] = {"load_average_start": os.getloadavg(), "decode_limit": bench.decode_limit(payloads)}
     lightcurves: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="alerce-bench-") as folder:
         if "replay" in scenarios:
@@ -103,13 +103,12 @@ def run(args: argparse.Namespace) -> int:
             with TansuBroker() as broker:
                 for n in dict.fromkeys([1, *counts]):  # one process always: the headline
                     suffix = "" if n == 1 else f"_{n}p"
-                    results["kafka" + suffix] = bench.kafka_bench(
-                        payloads, names, batch_size=args.batch_size, folder=Path(folder), processes=n,
-                        rate=args.rate, broker=broker).as_dict()
-                    if args.steady_rate > 0:
-                        results["kafka_steady" + suffix] = bench.kafka_bench(
-                            payloads, names, batch_size=args.batch_size, folder=Path(folder), processes=n,
-                            rate=args.steady_rate, broker=broker).as_dict()
+                    with bench.KafkaWorkers(names, processes=n, batch_size=args.batch_size, broker=broker,
+                                            folder=Path(folder), warm_up=payloads[:1]) as workers:
+                        results["kafka" + suffix] = workers.measure(payloads[1:], rate=args.rate).as_dict()
+                        if args.steady_rate > 0:
+                            results["kafka_steady" + suffix] = workers.measure(
+                                payloads[1:], rate=args.steady_rate).as_dict()
     lc = next((c for c in classifiers if hasattr(c, "extractor")), None)
     if lc is not None and lightcurves:
         extras["features"] = bench.features_bench(list(lightcurves.values()), lc.extractor)
@@ -157,7 +156,7 @@ def report_text(summary: dict[str, Any], scenarios: tuple[str, ...]) -> str:
     row("alerts/s", [summary[s]["alerts_per_s"] for s in scenarios], ".1f")
     row("latency p50 (s)", [summary[s]["p50_latency_s"] for s in scenarios], ".3f")
     row("latency p95 (s)", [summary[s]["p95_latency_s"] for s in scenarios], ".3f")
-    row("CPU ms per alert (this process)", [_ms(summary[s]["cpu_s_per_alert"]) for s in scenarios], ".2f")
+    row("CPU ms per alert (the worker)", [_ms(summary[s]["cpu_s_per_alert"]) for s in scenarios], ".2f")
     limit = summary["decode_limit"]
     lines.insert(1, f"decode limit (fastavro alone): {limit['alerts_per_s']:.0f} alerts/s"
                  + (f"; replay is {100 * summary['pipeline_fraction_of_decode_limit']:.0f}% of it"
@@ -184,7 +183,52 @@ def report_text(summary: dict[str, Any], scenarios: tuple[str, ...]) -> str:
         parts = [summary[s]["classifier_components"].get(name, {}) for s in scenarios]
         row(f"  {name} per item", [_ms(p.get("s_per_item")) for p in parts], ".3f")
         row(f"  {name} per call", [_ms(p.get("s_per_call")) for p in parts], ".1f")
-    return "\n".join(lines)
+    return "\n".join(lines + summary_lines(summary))
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The issue's figures side by side in a few lines, each with its goal in brackets."""
+    lines = ["", "summary [goal]:"]
+
+    def line(label: str, text: str) -> None:
+        lines.append(f"  {label:40}{text}")
+
+    def kafka(key: str) -> str:
+        result = summary.get(key)
+        if result is None:
+            return "-"
+        p50, p95 = result["p50_latency_s"], result["p95_latency_s"]
+        return (f"p50 {'-' if p50 is None else f'{p50:.2f}'} s, p95 {'-' if p95 is None else f'{p95:.2f}'} s, "
+                f"{result['alerts_per_s']:.0f} alerts/s ({result['n_delivered']} of {result['n_alerts']} delivered)")
+
+    line("decode limit (fastavro alone)", f"{summary['decode_limit']['alerts_per_s']:.0f} alerts/s")
+    if "replay" in summary:
+        line("replay, 1 process, SQLite", f"{summary['replay']['alerts_per_s']:.0f} alerts/s, "
+             f"{100 * summary['pipeline_fraction_of_decode_limit']:.0f}% of the decode limit [>= 50%]")
+    if "replay_postgresql" in summary and "replay" in summary:
+        ratio = summary["replay"]["alerts_per_s"] / max(summary["replay_postgresql"]["alerts_per_s"], 1e-9)
+        line("replay, 1 process, PostgreSQL", f"{summary['replay_postgresql']['alerts_per_s']:.0f} alerts/s, "
+             f"SQLite's rate {ratio:.2f}x PostgreSQL's [<= 1.2x]")
+    for db, figures in summary.get("processes", {}).items():
+        line(f"processes {' / '.join(figures)}, {db}", " / ".join(
+            f"{f['alerts_per_s']:.0f}" for f in figures.values()) + " alerts/s [2 processes >= 1000]")
+    for key in sorted(k for k in summary if k.startswith("kafka") and isinstance(summary[k], dict)):
+        result = summary[key]
+        what = "burst" if result["rate"] == "burst" else f"steady {result['rate']:g}/s"
+        goal = " [p95 < 1 s]" if what != "burst" else ""
+        n = result["n_processes"]
+        line(f"Kafka {what}, {n} process{'es' if n > 1 else ''}",
+             kafka(key) + goal)
+    if "features" in summary:
+        f = summary["features"]
+        line("features, ms/object: batch / one by one",
+             f"{_ms(f['batch_s_per_object']):.2f} / {_ms(f['single_s_per_object']):.2f} [one by one <= 3]")
+    else:
+        line("features", "not measured (no light-curve classifier loaded, or no replay)")
+    start, end = summary.get("load_average_start"), summary["load_average"]
+    line("load average, start / end", f"{start[0]:.1f} / {end[0]:.1f} on {summary['cpu_count']} CPUs"
+         if start else f"{end[0]:.1f} on {summary['cpu_count']} CPUs")
+    return lines
 
 
 def _ms(seconds: float | None) -> float | None:
