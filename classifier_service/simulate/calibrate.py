@@ -35,6 +35,9 @@ MIN_VALID_LIMIT = 10.0  # ZTF writes -999-like sentinels into diffmaglim now and
 # The candidate's reference-source shape (classtar, chinr, sharpnr) depends on what lies under
 # it; the simulator's host kinds (sky.HOSTS) are told apart in real alerts by distnr and sgscore1.
 HOST_FIELDS = ("classtar", "chinr", "sharpnr")
+# For a source on a star or a galaxy nucleus, also how far the reference and PS1 sources lie
+# (astrometric scatter) and how star-like PS1 finds it; offsets of hosts are geometry instead.
+NEAR_FIELDS = ("distnr", "distpsnr1", "sgscore1")
 SCENE_FIELDS = ("magdiff", "sumrat")  # image-quality fields, whatever the host
 SEERATIO_CAP = 2.0  # ZTF clips the seeing ratio here
 STAR_SCORE = 0.5
@@ -141,7 +144,8 @@ def _log_fit(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
 
 
 def _candidate_fields(candidates: list[dict[str, Any]]) -> dict[str, Any]:
-    """Quantiles of the candidates' measured fields: the reference-source shape per host kind,
+    """Quantiles of the candidates' measured fields: the reference-source shape per host kind
+    (and, on stars and nuclei, the cross-match distances and PS1 score),
     image-quality fields overall; chipsf and scorr as functions of the height above the limit,
     which they follow (bright sources fit the PSF worse), and seeratio as a power of the fwhm
     (Spearman -0.91), fitted where ZTF did not clip it."""
@@ -151,7 +155,8 @@ def _candidate_fields(candidates: list[dict[str, Any]]) -> dict[str, Any]:
 
     kinds = [host_kind(number(c, "distnr"), number(c, "sgscore1")) for c in candidates]
     by_host = {kind: {name: _quantiles([number(c, name) for c, k in zip(candidates, kinds) if k == kind])
-                      for name in HOST_FIELDS} for kind in sorted(set(kinds))}
+                      for name in HOST_FIELDS + (NEAR_FIELDS if kind in ("star", "nuclear") else ())}
+               for kind in sorted(set(kinds))}
     height = np.asarray([number(c, "diffmaglim") - number(c, "magpsf") for c in candidates])
     seeratio = np.asarray([number(c, "seeratio") for c in candidates])
     log_fwhm = np.log10(np.asarray([number(c, "fwhm") for c in candidates]))

@@ -16,10 +16,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from classifier_service.simulate.cadence import ObservingModel, default_model
+from classifier_service.simulate.cadence import TAIL, ObservingModel, default_model
 
 SCENE_FIELDS = ("magdiff", "sumrat")
 SEERATIO_CAP = 2.0
+
+
+def _draw(model: ObservingModel, table: list[float], rng: np.random.Generator,
+          size: tuple[int, ...] | None = None) -> np.ndarray:
+    """Inverse-CDF draw from a quantile table, without its rare outermost outliers (``cadence.TAIL``)."""
+    return np.interp(rng.uniform(*TAIL, size=size), model.levels, table)
 
 
 def reference_shape(host: str, rng: np.random.Generator, observing: ObservingModel | None = None) -> dict[str, float]:
@@ -27,8 +33,15 @@ def reference_shape(host: str, rng: np.random.Generator, observing: ObservingMod
     drawn independently: within a host kind, real alerts show them only weakly related."""
     model = observing or default_model()
     table = model.stats["candidate_fields"]["by_host"][host]
-    return {name: float(np.interp(rng.uniform(0.0, 1.0), model.levels, table[name]))
-            for name in ("classtar", "chinr", "sharpnr")}
+    return {name: float(_draw(model, table[name], rng)) for name in ("classtar", "chinr", "sharpnr")}
+
+
+def near_source(host: str, rng: np.random.Generator, observing: ObservingModel | None = None) -> dict[str, float]:
+    """distnr, distpsnr1 and sgscore1 of a candidate on a star or a galaxy nucleus, as real ones
+    show them (ZTF's and PS1's astrometric scatter: median ~0.26")."""
+    model = observing or default_model()
+    table = model.stats["candidate_fields"]["by_host"][host]
+    return {name: float(_draw(model, table[name], rng)) for name in ("distnr", "distpsnr1", "sgscore1")}
 
 
 def _log_linear(fit: dict[str, float], x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -48,5 +61,5 @@ def epoch_fields(height: np.ndarray, fwhm: np.ndarray | float, rng: np.random.Ge
            "scorr": np.maximum(_log_linear(stats["scorr_vs_height"], height, rng), 5.0),
            "seeratio": np.minimum(_log_linear(stats["seeratio_vs_log_fwhm"], log_fwhm, rng), SEERATIO_CAP)}
     for name in SCENE_FIELDS:
-        out[name] = np.interp(rng.uniform(0.0, 1.0, size=height.shape), model.levels, stats[name])
+        out[name] = _draw(model, stats[name], rng, size=height.shape)
     return out

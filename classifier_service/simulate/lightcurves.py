@@ -15,6 +15,7 @@ import numpy as np
 
 from classifier_service.alert import Detection, NonDetection
 from classifier_service.simulate.cadence import ObservingModel, default_model
+from classifier_service.simulate.candidates import near_source
 from classifier_service.simulate.sky import ps1_neighbours, sky_position
 from classifier_service.simulate.sources import CLASSES, TRANSIENTS, Source, build_source
 
@@ -80,7 +81,7 @@ def place_transient(source: Source, epochs: np.ndarray, rng: np.random.Generator
 def reference_source(source: Source, rng: np.random.Generator) -> tuple[float, np.ndarray, float]:
     """(distnr, magnr per fid, sigmagnr) of the nearest source in the reference image."""
     if source.host == "star" or source.host == "nuclear":
-        distance = float(rng.exponential(0.15))
+        distance = near_source(source.host, rng)["distnr"]
         magnr = source.reference_mag.copy() if source.host == "star" else np.full(4, source.host_mag)
     elif source.host == "offset":
         distance, magnr = float(rng.uniform(0.5, 4.0)), np.full(4, source.host_mag)

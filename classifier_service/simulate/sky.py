@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from classifier_service.simulate.candidates import near_source
+
 # Rotation from Galactic (l, b) unit vectors to ICRS (ra, dec) ones (IAU 1958 / Hipparcos).
 _GAL_TO_ICRS = np.array([
     [-0.0548755604, +0.4941094279, -0.8676661490],
@@ -46,10 +48,9 @@ def ps1_neighbours(rng: np.random.Generator, host: str, mag: float) -> dict[str,
     ``mag`` is the magnitude of the source under the candidate (the star, the galaxy).
     """
     fields: dict[str, float] = {}
-    if host == "star":
-        first = (rng.uniform(0.85, 1.0), rng.exponential(0.15), mag)
-    elif host == "nuclear":
-        first = (rng.uniform(0.0, 0.5), rng.exponential(0.2), mag)
+    if host in ("star", "nuclear"):
+        near = near_source(host, rng)
+        first = (near["sgscore1"], near["distpsnr1"], mag)
     elif host == "offset":
         first = (rng.uniform(0.0, 0.3), rng.uniform(0.5, 4.0), mag)
     else:

@@ -68,7 +68,7 @@ def test_a_variable_star_is_in_both_images_and_its_difference_can_be_negative():
         if image.shape == (3, 63, 63):
             assert centre_excess(image[1]) > 10, "the star is in the template"
         signs.add(meta["isdiffpos"])
-        assert meta["sgscore1"] > 0.8
+        assert meta["sgscore1"] > 0.5, "PS1 calls it a star (Tachibana & Miller 2018)"
     assert signs == {"t", "f"}
 
 
