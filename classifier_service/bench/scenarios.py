@@ -185,13 +185,13 @@ def replay_bench(payloads: Sequence[bytes], classifiers: Sequence[Classifier], *
 
 
 class KafkaWorkers:
-    """``processes`` worker processes for the Kafka scenarios, started once (classifiers
+    """Up to ``processes`` worker processes for the Kafka scenarios, started once (classifiers
     loaded, warmed up on ``warm_up`` into a store of their own) and reused by each
-    :meth:`measure`; a context manager that ends them."""
+    :meth:`measure`, which takes as many as it needs; a context manager that ends them."""
 
     def __init__(self, classifier_names: list[str] | None, *, processes: int, batch_size: int,
                  broker: TansuBroker, folder: Path, warm_up: Sequence[bytes]) -> None:
-        self.processes, self.broker, self.folder = processes, broker, folder
+        self.broker, self.folder = broker, folder
         context = multiprocessing.get_context("spawn")
         self.go, self.stop, self.events = context.Event(), context.Event(), context.Queue()
         self.jobs = [context.Queue() for _ in range(processes)]
@@ -213,19 +213,20 @@ class KafkaWorkers:
             if worker.is_alive():
                 worker.terminate()
 
-    def measure(self, payloads: Sequence[bytes], rate: float | None = None) -> BenchResult:
+    def measure(self, payloads: Sequence[bytes], rate: float | None = None, processes: int = 1) -> BenchResult:
         """The payloads produced (at ``rate`` alerts/s, or all at once) to a new 4-partition topic,
-        classified onto another by the workers in a new consumer group, each into a new SQLite
-        file; production starts once every worker holds its share of the partitions."""
+        classified onto another by ``processes`` of the workers in a new consumer group, each into
+        a new SQLite file; production starts once each holds its share of the partitions."""
+        workers = self.workers[:processes]
         candids = [candid_of(payload) for payload in payloads]
         raw, out = f"bench-raw-{uuid.uuid4().hex[:6]}", f"bench-classified-{uuid.uuid4().hex[:6]}"
         servers = self.broker.bootstrap_servers
         create_topics(servers, {raw: PARTITIONS, out: PARTITIONS})
         self.go.clear()
         self.stop.clear()
-        for k, jobs in enumerate(self.jobs):
+        for k, jobs in enumerate(self.jobs[:processes]):
             jobs.put((raw, out, f"sqlite:///{self.folder / f'{raw}-{k}'}.sqlite3"))
-        _wait_for_group(self.events, self.workers)
+        _wait_for_group(self.events, workers)
         watcher = OutputWatcher(servers, out, set(candids))
         produced: dict[int, float] = {}
         producer = threading.Thread(target=produce, args=(servers, raw, payloads, produced, candids, rate),
@@ -237,8 +238,8 @@ class KafkaWorkers:
         watcher.finish(stall_s=10.0)
         self.stop.set()
         report, timings, names, cpu_seconds = RunReport(), Timings(), set(), 0.0
-        for _ in self.workers:
-            _, _, part, part_timings, part_names, part_cpu = _event(self.events, self.workers, "done")
+        for _ in workers:
+            _, _, part, part_timings, part_names, part_cpu = _event(self.events, workers, "done")
             report.n_alerts += part.n_alerts
             report.n_dead_letters += part.n_dead_letters
             for stage, seconds in part.stage_seconds.items():
@@ -252,7 +253,7 @@ class KafkaWorkers:
         result.notes["n_delivered"] = len(latencies)
         result.notes["cpu_s_per_alert"] = cpu_seconds / max(report.n_alerts, 1)  # the workers' own
         result.notes["rate"] = rate or "burst"
-        result.notes["n_processes"] = self.processes
+        result.notes["n_processes"] = processes
         return result
 
 

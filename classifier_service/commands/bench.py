@@ -101,14 +101,15 @@ def run(args: argparse.Namespace) -> int:
                                              args.postgres != "none" and "postgresql_error" not in extras)
         if "kafka" in scenarios:
             with TansuBroker() as broker:
-                for n in dict.fromkeys([1, *counts]):  # one process always: the headline
-                    suffix = "" if n == 1 else f"_{n}p"
-                    with bench.KafkaWorkers(names, processes=n, batch_size=args.batch_size, broker=broker,
-                                            folder=Path(folder), warm_up=payloads[:1]) as workers:
-                        results["kafka" + suffix] = workers.measure(payloads[1:], rate=args.rate).as_dict()
+                kafka_counts = list(dict.fromkeys([1, *counts]))  # one process always: the headline
+                with bench.KafkaWorkers(names, processes=max(kafka_counts), batch_size=args.batch_size,
+                                        broker=broker, folder=Path(folder), warm_up=payloads[:1]) as workers:
+                    for n in kafka_counts:
+                        suffix = "" if n == 1 else f"_{n}p"
+                        results["kafka" + suffix] = workers.measure(payloads[1:], args.rate, n).as_dict()
                         if args.steady_rate > 0:
                             results["kafka_steady" + suffix] = workers.measure(
-                                payloads[1:], rate=args.steady_rate).as_dict()
+                                payloads[1:], args.steady_rate, n).as_dict()
     lc = next((c for c in classifiers if hasattr(c, "extractor")), None)
     if lc is not None and lightcurves:
         extras["features"] = bench.features_bench(list(lightcurves.values()), lc.extractor)
