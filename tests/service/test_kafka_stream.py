@@ -227,6 +227,21 @@ def test_stop_ends_the_stream_after_the_batch_in_hand(tansu):
     assert [m.payload for m in seen] == [b"a"]
 
 
+@pytest.mark.kafka
+def test_a_slow_stream_is_handed_over_without_waiting_for_the_batch_to_fill(tansu):
+    """Room for 1,000 messages and ten minutes to wait for the first (past the test's own
+    timeout): the one message there comes at once, alone, after the short linger."""
+    topic = topic_name("raw")
+    create_topic(tansu, topic, partitions=2)
+    produce(tansu, topic, [b"a"])
+    stream = source(tansu, topic, topic_name("group"), batch_size=1000, batch_timeout_s=600.0, linger_s=0.05)
+    batch = next(iter(stream.batches()))
+    held = stream.assignment()
+    stream.close()
+    assert [m.payload for m in batch] == [b"a"]
+    assert held == {(topic, 0), (topic, 1)}
+
+
 def test_brokers_unreachable_past_the_limit_end_the_stream_with_kafka_unavailable(caplog):
     stream = KafkaSource(["raw"], bootstrap_servers="127.0.0.1:9", group_id="g", batch_timeout_s=0.2,
                          unreachable_limit_s=2.0, settings={"reconnect.backoff.max.ms": 200})
