@@ -204,7 +204,7 @@ class Store:
             c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys and c.name in names}
         values = update(stmt) if callable(update) else update
         guard = where(stmt) if callable(where) else where
-        if self.dialect == "postgresql":  # where an update writes a new row version
+        if self.dialect == "postgresql" and values:  # where an update writes a new row version
             changed = _changes(table, values)
             guard = changed if guard is None else and_(guard, changed)
         stmt = stmt.on_conflict_do_update(index_elements=keys, set_=values, where=guard)

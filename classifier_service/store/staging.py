@@ -92,13 +92,14 @@ def _array(column: Column, values: Any) -> pa.Array | None:
     except (pa.ArrowException, OverflowError):
         return None
     if array.type != target:
-        numbers = pa.types.is_integer(array.type) or (
-            pa.types.is_floating(array.type) and target == pa.float64())
-        if not (pa.types.is_null(array.type) or numbers and not pa.types.is_boolean(target)):
+        kind = array.type
+        widened = pa.types.is_null(kind) or (pa.types.is_integer(kind) and target != pa.string()) or (
+            pa.types.is_floating(kind) and target == pa.float64())
+        if not widened or target == pa.bool_() and not pa.types.is_null(kind):
             return None
         try:
-            array = array.cast(target)
-        except pa.ArrowException:  # an unsigned integer beyond int64: the driver's path refuses it
+            array = array.cast(target)  # safe: an integer too big for int64 or float64 is refused
+        except pa.ArrowException:
             return None
     if target == pa.float64():  # NaN and infinities are stored as NULL, as on SQLite
         numbers = array.to_numpy(zero_copy_only=False)  # NULL as NaN

@@ -216,3 +216,10 @@ def test_a_replayed_batch_rewrites_no_postgresql_row(store: Store):
     store.write(changed)
     after = versions()
     assert after["feature"] != before["feature"] and after["probability"] == before["probability"]
+
+
+def test_a_row_without_some_of_the_first_rows_columns_stores_null_there(store: Store):
+    store.write(BatchWrite(detections=[detection_row(1), {k: v for k, v in detection_row(2).items() if k != "rb"}]))
+    with store.engine.connect() as conn:
+        assert conn.execute(select(tables.detection.c.rb).order_by(tables.detection.c.candid)).scalars().all() == [
+            0.9, None]
