@@ -66,7 +66,7 @@ def decode_batch(payloads: Sequence[bytes], store: Any = None, registry: Any = N
         except ValueError as exc:  # AlertParseError
             decoded.append(exc)
     if store is not None:
-        records = [r for records in decoded if isinstance(records, list) for r in records]
+        records = [r for records in decoded if isinstance(records, list) for r in records if type(r) is dict]
         stored = stored if stored is not None else StoredHistory()
         stored.read_from(store, ztf_oids(records))
         drop_stored_history(records, stored)
@@ -84,16 +84,22 @@ def drop_stored_history(records: Sequence[dict[str, Any]], stored: StoredHistory
     candids: dict[str, set[int]] = {}
     for record in records:
         oid = record.get("objectId")
-        if oid not in stored.detections or not (record.get(HISTORY) or record.get(FORCED)):
+        if type(oid) is not str or oid not in stored.detections or not (record.get(HISTORY) or record.get(FORCED)):
             continue  # a new object's history is all new
         known = candids.get(oid)
         if known is None:
             known = candids[oid] = stored.candids(oid)
-        if record.get(HISTORY):
+        if type(record.get(HISTORY)) is list:
             record[HISTORY] = [p for p in record[HISTORY] if not (_is_detection(p) and p["candid"] in known)]
-        if record.get(FORCED):
-            record[FORCED] = [fp for fp in record[FORCED] if (oid, fp.get("pid")) not in stored.forced_photometry]
+        if type(record.get(FORCED)) is list:
+            record[FORCED] = [fp for fp in record[FORCED] if not _is_stored_epoch(fp, oid, stored.forced_photometry)]
 
 
+# Records are not parsed yet: an entry of another shape (a hostile writer schema) is kept for
+# the parser to refuse.
 def _is_detection(entry: Any) -> bool:
-    return isinstance(entry, dict) and entry.get("magpsf") is not None and entry.get("candid") is not None
+    return type(entry) is dict and entry.get("magpsf") is not None and type(entry.get("candid")) is int
+
+
+def _is_stored_epoch(entry: Any, oid: str, stored: set[tuple[str, int]]) -> bool:
+    return type(entry) is dict and type(entry.get("pid")) is int and (oid, entry["pid"]) in stored
