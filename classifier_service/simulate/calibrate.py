@@ -39,7 +39,10 @@ HOST_FIELDS = ("classtar", "chinr", "sharpnr")
 # (astrometric scatter) and how star-like PS1 finds it; offsets of hosts are geometry instead.
 NEAR_FIELDS = ("distnr", "distpsnr1", "sgscore1")
 SCENE_FIELDS = ("magdiff", "sumrat")  # image-quality fields, whatever the host
-SEERATIO_CAP = 2.0  # ZTF clips the seeing ratio here
+# seeratio (difference-image over science fwhm, clipped by ZTF at 2) falls with the fwhm
+# (Spearman -0.91) and is clipped for a third of real alerts, mostly sharp ones: quantiles
+# per fwhm bin (pixels) keep both, which a power law does not.
+SEERATIO_FWHM_EDGES = (1.5, 2.0, 2.5, 3.0)
 STAR_SCORE = 0.5
 NUCLEAR_ARCSEC, OFFSET_ARCSEC = 1.5, 5.0
 KNOWN_SOURCE_DAYS = 30.0  # first detected longer ago than a packet's history reaches
@@ -147,8 +150,7 @@ def _candidate_fields(candidates: list[dict[str, Any]]) -> dict[str, Any]:
     """Quantiles of the candidates' measured fields: the reference-source shape per host kind
     (and, on stars and nuclei, the cross-match distances and PS1 score),
     image-quality fields overall; chipsf and scorr as functions of the height above the limit,
-    which they follow (bright sources fit the PSF worse), and seeratio as a power of the fwhm
-    (Spearman -0.91), fitted where ZTF did not clip it."""
+    which they follow (bright sources fit the PSF worse), and seeratio per bin of fwhm."""
     def number(candidate: dict[str, Any], name: str) -> float:
         value = candidate.get(name)
         return float(value) if value is not None else np.nan
@@ -159,13 +161,15 @@ def _candidate_fields(candidates: list[dict[str, Any]]) -> dict[str, Any]:
                for kind in sorted(set(kinds))}
     height = np.asarray([number(c, "diffmaglim") - number(c, "magpsf") for c in candidates])
     seeratio = np.asarray([number(c, "seeratio") for c in candidates])
-    log_fwhm = np.log10(np.asarray([number(c, "fwhm") for c in candidates]))
+    fwhm = np.asarray([number(c, "fwhm") for c in candidates])
     return {
         "by_host": by_host,
         **{name: _quantiles([number(c, name) for c in candidates]) for name in SCENE_FIELDS},
         "chipsf_vs_height": _log_fit(height, np.asarray([number(c, "chipsf") for c in candidates])),
         "scorr_vs_height": _log_fit(height, np.asarray([number(c, "scorr") for c in candidates])),
-        "seeratio_vs_log_fwhm": _log_fit(log_fwhm, np.where(seeratio < SEERATIO_CAP, seeratio, np.nan)),
+        "seeratio_by_fwhm": {"edges": list(SEERATIO_FWHM_EDGES), "quantiles": [
+            _quantiles(seeratio[np.searchsorted(SEERATIO_FWHM_EDGES, fwhm) == k].tolist())
+            for k in range(len(SEERATIO_FWHM_EDGES) + 1)]},
     }
 
 

@@ -9,8 +9,8 @@ drawn from the real alerts' distributions summarised in ``observing_model.json``
 :mod:`calibrate`: the reference-source shape by what lies under the candidate (a star, a
 galaxy nucleus, an offset host, nothing), ``chipsf`` and ``scorr`` from the log-linear
 relation with the height above the limit (``diffmaglim - magpsf``) that they follow in real
-alerts (chipsf: r = 0.89), ``seeratio`` from its power law in the fwhm (Spearman -0.91,
-clipped at 2 as ZTF does), and ``magdiff``/``sumrat`` from their overall quantiles.
+alerts (chipsf: r = 0.89), ``seeratio`` from its quantiles per bin of fwhm (Spearman -0.91;
+ZTF clips it at 2, a third of real alerts), and ``magdiff``/``sumrat`` from their overall quantiles.
 """
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ import numpy as np
 from classifier_service.simulate.cadence import TAIL, ObservingModel, default_model
 
 SCENE_FIELDS = ("magdiff", "sumrat")
-SEERATIO_CAP = 2.0
 
 
 def _draw(model: ObservingModel, table: list[float], rng: np.random.Generator,
@@ -55,11 +54,15 @@ def epoch_fields(height: np.ndarray, fwhm: np.ndarray | float, rng: np.random.Ge
     model = observing or default_model()
     stats = model.stats["candidate_fields"]
     height = np.asarray(height, dtype=float)
-    log_fwhm = np.log10(np.broadcast_to(np.asarray(fwhm, dtype=float), height.shape))
     out = {"chipsf": _log_linear(stats["chipsf_vs_height"], height, rng),
            # A detection is at least 5 sigma in the matched filter too: ZTF alerts from scorr >= 5.
            "scorr": np.maximum(_log_linear(stats["scorr_vs_height"], height, rng), 5.0),
-           "seeratio": np.minimum(_log_linear(stats["seeratio_vs_log_fwhm"], log_fwhm, rng), SEERATIO_CAP)}
+           "seeratio": np.empty(height.shape)}
+    table = stats["seeratio_by_fwhm"]
+    bins = np.searchsorted(table["edges"], np.broadcast_to(np.asarray(fwhm, dtype=float), height.shape))
+    for k in np.unique(bins):
+        chosen = bins == k
+        out["seeratio"][chosen] = _draw(model, table["quantiles"][k], rng, size=int(chosen.sum()))
     for name in SCENE_FIELDS:
         out[name] = _draw(model, stats[name], rng, size=height.shape)
     return out
