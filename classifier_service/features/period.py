@@ -103,12 +103,15 @@ def _harmonics(phase: np.ndarray, harmonics: int, every: int = 1) -> list[np.nda
 def _unexplained(terms: list[np.ndarray], m: np.ndarray, s: np.ndarray, index: np.ndarray) -> np.ndarray:
     """Weighted χ² left by least squares on ``terms`` (each (F, N)) plus each band's mean, per row F."""
     sqrt_w = 1.0 / s
-    design = np.stack([np.ones_like(terms[0]), *terms], axis=1) * sqrt_w  # (F, P, N), rows weighted
     target = m * sqrt_w
-    residual = np.zeros(design.shape[0])
+    residual = np.zeros(terms[0].shape[0])
     for band in np.unique(index):
         rows = index == band
-        x, y = design[:, :, rows], target[rows]
+        x = np.empty((terms[0].shape[0], len(terms) + 1, int(rows.sum())))  # (F, P, band's N), rows weighted
+        x[:, 0] = sqrt_w[rows]
+        for i, term in enumerate(terms, start=1):
+            np.multiply(term[:, rows], sqrt_w[rows], out=x[:, i])
+        y = target[rows]
         normal = np.matmul(x, x.transpose(0, 2, 1)) + 1e-9 * np.eye(x.shape[1])
         projection = np.matmul(x, y)
         coef = np.linalg.solve(normal, projection[..., None])[..., 0]
