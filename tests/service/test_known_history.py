@@ -40,3 +40,18 @@ def test_an_unreadable_payload_is_its_error_and_the_others_decode():
     decoded = decode_batch([b"Obj\x01garbage", good])
     assert isinstance(decoded[0], ValueError) and "Avro" in str(decoded[0])
     assert decoded[1][0]["objectId"]
+
+
+def test_a_batchs_objects_are_read_from_the_store_once_and_the_drop_asks_nothing_more(tmp_path):
+    payloads = list(simulate_alert_packets(40, seed=5))
+    store = Store(f"sqlite:///{tmp_path / 'reads.sqlite3'}")
+    store.create_all()
+    reads = []
+    for name in ("detections_of", "non_detections_of", "forced_photometry_keys_of", "existing_oids"):
+        method = getattr(store, name)
+        setattr(store, name, lambda oids, method=method, name=name: reads.append(name) or method(oids))
+    for _ in range(2):  # an empty store, then one that holds every object
+        Worker(MemorySource(payloads, 20), store).run()
+
+    assert sorted(reads) == sorted(["detections_of", "non_detections_of", "forced_photometry_keys_of"] * 4)
+    store.dispose()

@@ -14,6 +14,8 @@ from classifier_service.lightcurve.columns import (
     merge_detections,
     merge_non_detections,
     non_detection_columns,
+    stored_detection_columns,
+    table_detection_columns,
 )
 from classifier_service.lightcurve.correction import correct_magnitudes, dubious_flags, is_stellar
 from classifier_service.lightcurve.stats import mean_position
@@ -86,6 +88,31 @@ def test_merge_of_non_detections_dedupes_by_band_and_epoch():
     merged = merge_non_detections(a, b)
     assert sorted(zip(merged["mjd"].round(6).tolist(), merged["fid"].tolist())) == [(9.0, 1), (10.0, 1), (10.0, 2)]
     assert np.all(np.diff(merged["mjd"]) >= 0)
+
+
+def test_merge_orders_rows_tied_in_epoch_the_same_whatever_order_they_come_in():
+    # The store returns rows tied in mjd in any order: the merged curve must not depend on it.
+    rows = [det(5, 10.0, fid=2), det(4, 10.0, fid=1), det(6, 11.0)]
+    merged = [merge_detections(detection_columns(order)) for order in (rows, rows[::-1])]
+    assert merged[0]["candid"].tolist() == merged[1]["candid"].tolist() == [4, 5, 6]
+    limits = [NonDetection("o", 9.0, 2, 20.0), NonDetection("o", 9.0, 1, 20.5)]
+    merged = [merge_non_detections(non_detection_columns(order)) for order in (limits, limits[::-1])]
+    assert merged[0]["fid"].tolist() == merged[1]["fid"].tolist() == [1, 2]
+
+
+def test_stored_rows_become_the_same_columns_as_a_table_of_them():
+    stored = [{"candid": 7, "mjd": 10.0, "fid": 1, "ra": 1.0, "dec": 2.0, "magpsf": 18.0, "sigmapsf": 0.1,
+               "isdiffpos": -1, "magpsf_corr": None, "sigmapsf_corr": None, "sigmapsf_corr_ext": None,
+               "corrected": False, "dubious": True, "has_stamp": True},
+              {"candid": 8, "mjd": 11.0, "fid": 2, "ra": 1.0, "dec": 2.0, "magpsf": 17.0, "sigmapsf": 0.2,
+               "isdiffpos": 1, "magpsf_corr": 16.5, "sigmapsf_corr": 0.05, "sigmapsf_corr_ext": 0.06,
+               "corrected": True, "dubious": False, "has_stamp": False}]
+    direct = stored_detection_columns(stored)
+    via_table = table_detection_columns({key: [row[key] for row in stored] for key in stored[0]})
+    assert list(direct) == list(via_table)
+    for name in direct:
+        assert direct[name].dtype == via_table[name].dtype
+        assert np.array_equal(direct[name], via_table[name], equal_nan=True), name
 
 
 def summary_of(detections, non_detections=(), metadata=None):
