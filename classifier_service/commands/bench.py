@@ -209,7 +209,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     if "replay_postgresql" in summary and "replay" in summary:
         ratio = summary["replay"]["alerts_per_s"] / max(summary["replay_postgresql"]["alerts_per_s"], 1e-9)
         line("replay, 1 process, PostgreSQL", f"{summary['replay_postgresql']['alerts_per_s']:.0f} alerts/s, "
-             f"SQLite's rate {ratio:.2f}x PostgreSQL's [<= 1.2x]")
+             f"SQLite does {ratio:.2f}x as many [<= 1.2x]")
     for db, figures in summary.get("processes", {}).items():
         line(f"processes {' / '.join(figures)}, {db}", " / ".join(
             f"{f['alerts_per_s']:.0f}" for f in figures.values()) + " alerts/s [2 processes >= 1000]")
