@@ -3,14 +3,17 @@
 A top forest separates Transient, Stochastic and Periodic; one forest per group separates
 that group's classes, and P(class) = P(group) · P(class | group) (Sánchez-Sáez et al. 2021).
 Each forest balances its classes per tree (``class_weight="balanced_subsample"``), the
-stand-in for imbalanced-learn's BalancedRandomForest. Objects with fewer than six
-detections in both g and r get no outputs, as in ALeRCE.
+stand-in for imbalanced-learn's BalancedRandomForest; real objects can weigh more than
+simulated ones (``sample_weight``). The top and each group's probabilities are calibrated by
+one temperature each, fitted on real out-of-fold predictions at training time, so the
+product still factors through the groups. Objects with fewer than six detections in both
+g and r get no outputs, as in ALeRCE.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import joblib
@@ -20,6 +23,7 @@ from sklearn.ensemble import RandomForestClassifier
 from alerce_contract.taxonomy import LC_CLASSES, LC_CLASSIFIER, LC_GROUP, LC_GROUP_CLASSIFIERS, LC_TAXONOMY, LC_TOP
 from classifier_service.classifiers import artifacts
 from classifier_service.classifiers.base import Classification, ClassifierInput, ClassifierOutput
+from classifier_service.classifiers.temperature import scale_probabilities
 from classifier_service.features import FeatureExtractor, is_classifiable
 from classifier_service.lightcurve.model import LightCurve
 
@@ -60,24 +64,35 @@ class HierarchicalForest:
             n_jobs=self.n_jobs,
         )
 
-    def fit(self, features: np.ndarray, classes: Sequence[str]) -> HierarchicalForest:
-        """Fit on (n, n_features) and the 15-class labels; every group needs examples."""
+    def fit(self, features: np.ndarray, classes: Sequence[str],
+            sample_weight: np.ndarray | None = None) -> HierarchicalForest:
+        """Fit on (n, n_features) and the 15-class labels; every group needs examples.
+
+        ``sample_weight`` multiplies the per-tree class balancing (real objects weigh more).
+        """
         x = prepare(features)
         y = np.asarray(classes)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         groups = np.array([LC_GROUP[c] for c in y])
-        self.top = self._forest().fit(x, groups)
+        self.top = self._forest().fit(x, groups, sample_weight=w)
         for group in GROUPS:
             members = groups == group
             if not members.any():
                 raise ValueError(f"no training examples in group {group}")
-            self.groups[group] = self._forest().fit(x[members], y[members])
+            self.groups[group] = self._forest().fit(x[members], y[members], sample_weight=w[members])
         return self
 
-    def predict_proba(self, features: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
-        """(top (n, 3) in GROUPS order, {group: (n, k) in LC_TAXONOMY order}, full (n, 15) in LC_CLASSES order)."""
+    def predict_proba(self, features: np.ndarray, temperatures: dict[str, float] | None = None,
+                      ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """(top (n, 3) in GROUPS order, {group: (n, k) in LC_TAXONOMY order}, full (n, 15) in LC_CLASSES order).
+
+        ``temperatures`` (keys TOP_NAME and group names; missing = 1) calibrate top and groups.
+        """
+        t = temperatures or {}
         x = prepare(features)
-        top = _aligned(self.top, self.top.predict_proba(x), GROUPS)
-        within = {g: _aligned(f, f.predict_proba(x), LC_TAXONOMY[g]) for g, f in self.groups.items()}
+        top = scale_probabilities(_aligned(self.top, self.top.predict_proba(x), GROUPS), t.get(TOP_NAME, 1.0))
+        within = {g: scale_probabilities(_aligned(f, f.predict_proba(x), LC_TAXONOMY[g]), t.get(g, 1.0))
+                  for g, f in self.groups.items()}
         full = np.hstack([top[:, [i]] * within[g] for i, g in enumerate(GROUPS)])
         return top, within, full
 
@@ -105,6 +120,7 @@ class LcModelBundle:
     feature_version: str
     feature_names: list[str]
     forest: HierarchicalForest
+    temperatures: dict[str, float] = field(default_factory=dict)  # fitted on real out-of-fold predictions
 
 
 class LightCurveClassifier:
@@ -170,7 +186,7 @@ class LightCurveClassifier:
             eligible, features = self._features(lightcurves, eligible)
         if not eligible:
             return results
-        top, within, full = self.bundle.forest.predict_proba(features[:, self._columns])
+        top, within, full = self.bundle.forest.predict_proba(features[:, self._columns], self.bundle.temperatures)
         for row, i in enumerate(eligible):
             results[i] = Classification(
                 outputs=self._outputs(top[row], {g: p[row] for g, p in within.items()}, full[row]),

@@ -3,7 +3,8 @@
 Prints, from the real data in ``shared/data`` read in place: the shipped stamp and
 light-curve classifiers on every real labelled object (balanced accuracy and per-class
 recall with 95% bootstrap intervals resampled by object, per-class confusion, and which
-objects the shipped model trained on), then the adversarial validation that tells
+objects the shipped model trained on; for the light-curve classifier, which trains on all
+of them, the out-of-fold figures of its card), then the adversarial validation that tells
 simulated alerts from real ones. Nothing is trained or written.
 """
 from __future__ import annotations

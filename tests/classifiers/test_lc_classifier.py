@@ -14,7 +14,9 @@ from classifier_service.classifiers import artifacts, lc_classifier
 from classifier_service.classifiers.base import ClassifierInput
 from classifier_service.classifiers.lc_classifier import LightCurveClassifier
 from classifier_service.lightcurve import build_lightcurve
-from classifier_service.train.lightcurve import alerce_csv_set
+from classifier_service.train.bootstrap import Estimate
+from classifier_service.train.labels import CatalogueLabels, gcvs_class
+from classifier_service.train.lightcurve import FeatureTable, Probabilities, alerce_csv_set, fold_of, real_figures
 from classifier_service.train.model_card import MODEL_CARD
 
 SNE = Path("lightcurves") / "alerce-lc_classifier"
@@ -53,8 +55,11 @@ def test_quick_training_from_the_cli_writes_a_loadable_versioned_artifact_with_i
     assert quick_model.name.endswith("-quick")
     assert (quick_model / lc_classifier.ARTIFACT).is_file()
     card = (quick_model / MODEL_CARD).read_text()
-    assert "real held-out: top macro precision" in card
-    assert "BTS SN Ia put in SNIa" in card
+    assert "| real out-of-fold, without BTS: top macro recall | " in card
+    assert "| real out-of-fold, BTS SN Ia put in SNIa | " in card
+    assert "| BTS entirely out of training: BTS SN Ia put in SNIa | " in card
+    assert "(chosen)" in card  # the real weight, chosen by grouped CV
+    assert "![top level](reliability_top.png)" in card
     assert "user " in card  # the user's own labelled set joined the real data
     pngs = list(quick_model.glob("*.png"))
     assert pngs and all(f"({png.name})" in card for png in pngs)
@@ -156,3 +161,64 @@ def test_cli_classify_prints_lc_classifier_probabilities_for_alerce_csvs(quick_m
     assert len(classified) >= 20
     probabilities = classified[0]["classifications"]["lc_classifier"]["probabilities"]
     assert set(probabilities) == set(LC_CLASSES)
+
+
+def test_the_shipped_temperatures_cover_the_top_level_and_every_group(classifier):
+    assert set(classifier.bundle.temperatures) == {"lc_classifier_top", *LC_TAXONOMY}
+    assert all(t > 0 for t in classifier.bundle.temperatures.values())
+
+
+def test_calibration_changes_how_sure_the_forest_is_never_what_it_answers(classifier, real_sne):
+    from classifier_service.features import FeatureExtractor
+
+    x = FeatureExtractor().compute(real_sne.lightcurves)[1][:, classifier._columns]
+    forest = classifier.bundle.forest
+    raw = forest.predict_proba(x)
+    sharper = forest.predict_proba(x, {"lc_classifier_top": 0.5, **{g: 0.5 for g in LC_TAXONOMY}})
+    assert (raw[0].argmax(axis=1) == sharper[0].argmax(axis=1)).all()
+    assert (sharper[0].max(axis=1) >= raw[0].max(axis=1) - 1e-9).all()
+
+
+def test_an_object_keeps_its_fold_in_every_run_and_folds_cover_every_object():
+    oids = [f"ZTF{i}" for i in range(200)]
+    folds = fold_of(oids, 5)
+    assert list(folds) == list(fold_of(list(reversed(oids)), 5))[::-1]
+    assert set(folds) == {0, 1, 2, 3, 4}
+
+
+def test_real_figures_count_periodic_stars_slsne_and_bts_separately():
+    classes = np.array(["RRL", "E", "SLSN", "QSO", "SNIa", "SNIa"])
+    real = FeatureTable(np.zeros((6, 1)), classes, np.array(["fink", "fink", "fink", "fink", "bts", "bts"]),
+                        np.array(list("abcdef")))
+    prob = Probabilities.empty(6)
+    answers = ["RRL", "LPV", "SNIa", "QSO", "SNIa", "SNII"]  # the E star lands in LPV, the SLSN in SNIa
+    for row, answer in enumerate(answers):
+        group = next(g for g, members in LC_TAXONOMY.items() if answer in members)
+        prob.top[row, list(LC_TAXONOMY).index(group)] = 1.0
+        prob.within[group][row, LC_TAXONOMY[group].index(answer)] = 1.0
+        prob.full[row, LC_CLASSES.index(answer)] = 1.0
+    figures = real_figures(prob, real, n_resamples=50)
+    assert figures["without BTS: objects"] == 4 and figures["BTS SN Ia: objects"] == 2
+    assert figures["periodic stars put in Periodic"].value == 1.0
+    assert figures["periodic stars put in their class"].value == 0.5
+    assert figures["SLSN called SNIa (objects)"] == 1
+    assert figures["BTS SN Ia put in SNIa"].value == 0.5
+    assert isinstance(figures["without BTS: top macro recall"], Estimate)
+
+
+@pytest.mark.parametrize(("vartype", "lc_class"), [
+    ("RRAB      ", "RRL"), ("EW", "E"), ("EA/SD:", "E"), ("ELL", "Periodic-Other"), ("M", "LPV"),
+    ("SRB", "LPV"), ("UGSU", "CV/Nova"), ("SXPHE", "DSCT"), ("DCEP", "CEP"), ("INSA", "YSO"),
+    ("BY", "Periodic-Other"), ("RVA", None), ("BE", None), ("", None)])
+def test_gcvs_types_map_to_alerce_classes_or_to_nothing(vartype, lc_class):
+    assert gcvs_class(vartype) == lc_class
+
+
+def test_catalogues_label_by_object_id_first_then_by_gcvs_position(shared_data):
+    catalogues = CatalogueLabels.load(shared_data)
+    assert catalogues.label("ZTF21aaqwjlz", None, None) == "SNIa"  # BTS catalogue
+    import pandas as pd
+
+    star = pd.read_parquet(shared_data / "labels" / "gcvs_fink-science" / "gcvs.parquet").iloc[1]  # a Mira (M)
+    assert catalogues.label("ZTF_unknown", star["ra"], star["dec"] + 1.0 / 3600) == "LPV"  # 1" away
+    assert catalogues.label("ZTF_unknown", star["ra"], star["dec"] + 3.0 / 3600) is None  # 3": no match

@@ -21,8 +21,7 @@ from classifier_service.train.adversarial import (
     single_feature_auc,
 )
 from classifier_service.train.bootstrap import balanced_accuracy, group_indices, grouped_bootstrap, recall
-from classifier_service.train.evaluate_real import Predictions, class_report, lc_predictions, stamp_report
-from classifier_service.train.lightcurve import held_out
+from classifier_service.train.evaluate_real import Predictions, class_report, lc_report, stamp_report
 
 
 def _link(target: Path, link: Path) -> None:
@@ -132,11 +131,11 @@ def test_stamp_report_says_the_split_cannot_be_rebuilt(tiny_data):
     assert "stamp classifier, real labelled objects" in report and "recall VS" in report
 
 
-def test_light_curve_membership_is_the_training_split(tiny_data):
-    pred = lc_predictions(tiny_data)
-    assert set(pred.sources) >= {"bts", "alerce_30_sne"}
-    assert list(pred.held_out) == list(held_out(list(pred.bottom.oids), seed=0))
-    assert set(pred.top.y_true) <= {"Transient", "Stochastic", "Periodic"}
+def test_the_light_curve_report_calls_its_figures_memory_and_quotes_the_out_of_fold_ones(tiny_data):
+    report = lc_report(tiny_data, n_resamples=20)
+    assert "SEEN IN TRAINING, without BTS (memory) — top level" in report
+    assert "SEEN IN TRAINING, BTS SN Ia — bottom level" in report
+    assert "| real out-of-fold, without BTS: top macro recall |" in report  # from the shipped card
 
 
 def test_evaluate_command_prints_the_figures(tiny_data, capsys):
