@@ -1,4 +1,4 @@
-"""``alerce-classifier bench --json``: both scenarios run end to end and report the agreed keys."""
+"""``alerce-classifier bench --json``: every scenario runs end to end and reports the agreed keys."""
 from __future__ import annotations
 
 import json
@@ -29,3 +29,6 @@ def test_bench_json_reports_throughput_latency_and_time_per_stage(capsys):
     assert summary["decode_limit"]["alerts_per_s"] > 0 < summary["pipeline_fraction_of_decode_limit"]
     assert summary["processes"]["sqlite"]["2"]["n_alerts"] == summary["replay"]["n_alerts"]
     assert summary["kafka_steady"]["rate"] == 280 and summary["kafka_steady"]["n_delivered"] > 0
+    # --processes 2 also runs both Kafka scenarios with two workers in one consumer group
+    assert summary["kafka_2p"]["n_processes"] == summary["kafka_steady_2p"]["n_processes"] == 2
+    assert summary["kafka_2p"]["n_delivered"] == summary["kafka_2p"]["n_alerts"] == summary["kafka"]["n_alerts"]
