@@ -222,3 +222,12 @@ def test_catalogues_label_by_object_id_first_then_by_gcvs_position(shared_data):
     star = pd.read_parquet(shared_data / "labels" / "gcvs_fink-science" / "gcvs.parquet").iloc[1]  # a Mira (M)
     assert catalogues.label("ZTF_unknown", star["ra"], star["dec"] + 1.0 / 3600) == "LPV"  # 1" away
     assert catalogues.label("ZTF_unknown", star["ra"], star["dec"] + 3.0 / 3600) is None  # 3": no match
+
+
+def test_a_calibration_that_makes_held_out_folds_worse_is_not_shipped():
+    from classifier_service.train.lightcurve import kept_temperatures
+
+    fitted = {"lc_classifier_top": 0.5, **dict.fromkeys(LC_TAXONOMY, 2.0)}
+    kept = kept_temperatures(fitted, raw={"top": 0.40, "bottom": 1.0}, calibrated={"top": 0.35, "bottom": 1.2})
+    assert kept["lc_classifier_top"] == 0.5  # lowered the top level's out-of-fold log loss
+    assert all(kept[g] == 1.0 for g in LC_TAXONOMY)  # raised the bottom level's: identity
