@@ -3,9 +3,9 @@
 This module scores the *shipped* artifacts (not retrained) on all real labelled data present
 in ``shared/data``, says whether the shipped model trained on it, and gives each metric a
 95% bootstrap interval resampled by object, since most real classes hold a handful of
-objects. The light-curve classifier trains on every real object; its honest figures are the
-grouped cross-validation its training run writes into the model card, which the report
-quotes; the "seen in training" rows measure memory.
+objects. Both shipped classifiers train on every real labelled object; their honest figures
+are the cross-validation by object their training runs write into the model cards, which the
+reports quote; the figures computed here measure memory.
 
 Run: ``alerce-classifier evaluate`` (with the simulated-vs-real validation of
 :mod:`classifier_service.train.adversarial`).
@@ -93,12 +93,15 @@ def stamp_predictions(data_dir: Path = SHARED_DATA, model_dir: Path | None = Non
 def stamp_report(data_dir: Path = SHARED_DATA, model_dir: Path | None = None, *, n_resamples: int = 1000) -> str:
     from classifier_service.classifiers.stamp_classifier import CLASSES
 
+    from classifier_service.classifiers.stamp_classifier import MODEL_FILE, MODELS_DIR
+
     by_alert, by_object = stamp_predictions(data_dir, model_dir)
+    card = artifacts_card(Path(model_dir) if model_dir else MODELS_DIR, MODEL_FILE)
     membership = (
-        "training membership: the shipped stamp model split its real alerts with a shuffle over the "
-        "objects present when it was trained; shared/data has changed since (objects set aside for an "
-        "independent evaluation), so that split cannot be rebuilt. Every object below may have been "
-        "in training (about 70% of them were): read these figures as an upper bound, not as held-out.")
+        "training membership: the shipped stamp model is fine-tuned on every real labelled alert below, "
+        "so these figures measure memory, not generalisation. The honest figures are out of fold: "
+        "cross-validation by object, each fold fine-tuned without its objects, written by the training "
+        "run into the model card:\n" + "\n".join(card_lines(card, ("| real held-out", "| real objects, pre-trained"))))
     return "\n\n".join([
         "== stamp classifier (shipped artifact) on real labelled alerts ==", membership,
         class_report(by_alert, CLASSES, n_resamples=n_resamples),
@@ -138,22 +141,24 @@ def lc_predictions(data_dir: Path = SHARED_DATA, model_path: Path | None = None,
     )
 
 
-def out_of_fold_lines(model_path: Path | None = None) -> list[str]:
-    """The grouped-CV rows of the shipped model's card: the honest figures, written by its training run."""
+def artifacts_card(model_path: Path, artifact: str) -> Path:
+    """The model card beside a shipped artifact (``model_path``: a version folder or the models folder)."""
     from classifier_service.classifiers import artifacts
-    from classifier_service.classifiers.lc_classifier import ARTIFACT, MODELS_DIR
     from classifier_service.train.model_card import MODEL_CARD
 
-    card = artifacts.version_dir(Path(model_path) if model_path else MODELS_DIR, ARTIFACT) / MODEL_CARD
+    return artifacts.version_dir(model_path, artifact) / MODEL_CARD
+
+
+def card_lines(card: Path, prefixes: tuple[str, ...]) -> list[str]:
+    """The cross-validated rows of a model card: the honest figures, written by its training run."""
     if not card.exists():
         return [f"  (no model card at {card})"]
-    return ["  " + line for line in card.read_text().splitlines()
-            if line.startswith("| real out-of-fold") or line.startswith("| BTS entirely out of training")]
+    return ["  " + line for line in card.read_text().splitlines() if line.startswith(prefixes)]
 
 
 def lc_report(data_dir: Path = SHARED_DATA, model_path: Path | None = None, *, bts_limit: int | None = None,
               n_resamples: int = 1000) -> str:
-    from classifier_service.classifiers.lc_classifier import GROUPS
+    from classifier_service.classifiers.lc_classifier import ARTIFACT, GROUPS, MODELS_DIR
 
     pred = lc_predictions(data_dir, model_path, bts_limit)
     not_bts = pred.sources != "bts"
@@ -161,7 +166,9 @@ def lc_report(data_dir: Path = SHARED_DATA, model_path: Path | None = None, *, b
         "training membership: the shipped model trained on every real labelled object below, so these "
         "figures measure memory, not generalisation. The honest figures are out of fold: grouped "
         "cross-validation by object over all real labelled data, a forest refitted per fold, written "
-        "by the training run into the model card:\n" + "\n".join(out_of_fold_lines(model_path)))
+        "by the training run into the model card:\n" + "\n".join(card_lines(
+            artifacts_card(Path(model_path) if model_path else MODELS_DIR, ARTIFACT),
+            ("| real out-of-fold", "| BTS entirely out of training"))))
     parts = ["== light-curve classifier (shipped artifact) on real labelled light curves ==", membership]
     for mask, title in ((not_bts, "SEEN IN TRAINING, without BTS (memory)"), (~not_bts, "SEEN IN TRAINING, BTS SN Ia")):
         sub = pred.subset(mask, title)
