@@ -15,7 +15,10 @@ def scale_probabilities(probabilities: np.ndarray, temperature: float) -> np.nda
     p = np.asarray(probabilities, dtype=float)
     if temperature == 1.0:
         return p
-    logits = np.log(np.maximum(p, EPSILON)) / temperature
-    logits -= logits.max(axis=1, keepdims=True)
-    scaled = np.exp(logits)
-    return scaled / scaled.sum(axis=1, keepdims=True)
+    return softmax(np.log(np.maximum(p, EPSILON)) / temperature)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, shifted by each row's maximum so no exponential overflows."""
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)

@@ -39,6 +39,7 @@ from classifier_service.classifiers.stamp_classifier import (
     metadata_features,
     prepare_stamps,
 )
+from classifier_service.classifiers.temperature import softmax
 from classifier_service.cutouts import decode_cutouts
 from classifier_service.simulate import simulate_stamp_example
 from classifier_service.simulate.stamps import draw_scene, inject, off_centre_background, on_real_image, scene_metadata
@@ -308,11 +309,6 @@ def predict_logits(model, dataset: StampDataset, mean: np.ndarray, std: np.ndarr
         return np.concatenate([model.logits(torch.from_numpy(dataset.stamps[i:i + 512]),
                                             torch.from_numpy(metadata[i:i + 512])).numpy()
                                for i in range(0, len(dataset), 512)]) if len(dataset) else np.empty((0, len(CLASSES)))
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def object_folds(dataset: StampDataset, k: int, seed: int) -> np.ndarray:
