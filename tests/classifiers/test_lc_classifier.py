@@ -179,6 +179,16 @@ def test_calibration_changes_how_sure_the_forest_is_never_what_it_answers(classi
     assert (sharper[0].max(axis=1) >= raw[0].max(axis=1) - 1e-9).all()
 
 
+def test_the_forests_answer_exactly_what_sklearn_answers(classifier):
+    rng = np.random.default_rng(0)
+    forest = classifier.bundle.forest
+    x = lc_classifier.prepare(rng.normal(size=(7, len(classifier._columns))) * rng.choice([1, 100], (7, 1)))
+    for one in (forest.top, *forest.groups.values()):
+        assert np.array_equal(lc_classifier.forest_proba(one, x), one.predict_proba(x))
+    with pytest.raises(ValueError):
+        lc_classifier.forest_proba(forest.top, x[:, :-1])
+
+
 def test_an_object_keeps_its_fold_in_every_run_and_folds_cover_every_object():
     oids = [f"ZTF{i}" for i in range(200)]
     folds = fold_of(oids, 5)
