@@ -32,6 +32,10 @@ HIERARCHY_PARTS: frozenset[str] = frozenset({LC_TOP, *LC_GROUP_CLASSIFIERS.value
 # or in r (the pages say why an object has no light-curve class yet by the same rule).
 LC_MIN_DETECTIONS = 6
 LC_BANDS: tuple[str, ...] = ("g", "r")
+# Rubin's light-curve classifier answers from this many detections in its six bands together.
+LC_MIN_DETECTIONS_LSST = 6
+# Every classifier whose answer is a light-curve class, for either survey.
+LC_CLASSIFIER_NAMES: frozenset[str] = HIERARCHY_PARTS | {LC_CLASSIFIER, LC_CLASSIFIER_LSST, LC_TOP_LSST}
 
 STAMP_CLASSES: tuple[str, ...] = ("AGN", "SN", "VS", "asteroid", "bogus")
 SN_CLASS = "SN"

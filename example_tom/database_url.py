@@ -9,6 +9,15 @@ _ENGINES = {
     "postgresql": "django.db.backends.postgresql",
 }
 
+# The TOM's pages, its stream listener and a person's imports write at once. Transactions take
+# the write lock when they begin (a deferred one that upgrades fails at once with "database is
+# locked", whatever the timeout), wait for it up to 30 s, and WAL lets pages read meanwhile.
+SQLITE_OPTIONS = {
+    "timeout": 30,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
+
 
 def database_from_url(url: str) -> dict:
     parsed = urlparse(url)
@@ -16,7 +25,11 @@ def database_from_url(url: str) -> dict:
     if scheme not in _ENGINES:
         raise ValueError(f"unsupported DATABASE_URL scheme {parsed.scheme!r}")
     if scheme == "sqlite":
-        return {"ENGINE": _ENGINES[scheme], "NAME": unquote(parsed.path[1:] if parsed.path.startswith("//") else parsed.path)}
+        return {
+            "ENGINE": _ENGINES[scheme],
+            "NAME": unquote(parsed.path[1:] if parsed.path.startswith("//") else parsed.path),
+            "OPTIONS": SQLITE_OPTIONS,
+        }
     return {
         "ENGINE": _ENGINES[scheme],
         "NAME": unquote(parsed.path.lstrip("/")),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alerce_contract.taxonomy import LC_CLASSES, LC_CLASSIFIER_LSST, LC_TOP_LSST
+from alerce_contract.taxonomy import LC_CLASSES, LC_CLASSIFIER_LSST, LC_MIN_DETECTIONS_LSST, LC_TOP_LSST
 from classifier_service.classifiers import artifacts
 from classifier_service.classifiers.base import Classification, ClassifierInput, ClassifierOutput
 from classifier_service.classifiers.lc_classifier import GROUPS, HierarchicalForest
@@ -25,7 +25,7 @@ NAME = LC_CLASSIFIER_LSST
 TOP_NAME = LC_TOP_LSST
 MODELS_DIR = artifacts.MODELS_DIR / NAME
 ARTIFACT = "model.joblib"
-MIN_DETECTIONS = 6  # in any of the six bands
+MIN_DETECTIONS = LC_MIN_DETECTIONS_LSST  # the contract's rule: in its six bands together
 
 
 @dataclass(slots=True)

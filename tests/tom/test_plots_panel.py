@@ -49,10 +49,21 @@ def test_a_curve_is_folded_for_a_periodic_group_or_class_only():
 def test_a_stamp_only_object_says_why_it_has_no_light_curve_class():
     few = photometry([0, 1, 2, 3], [19] * 4, ["g", "g", "r", "i"], ["detection"] * 4)
     assert "needs at least 6 detections in g or in r, and this object has 2 in g and 1 in r" in (
-        no_lc_class_reason(STAMP, few))
+        no_lc_class_reason(STAMP, few, "ZTF"))
     many = photometry(range(6), [19] * 6, ["r"] * 6, ["detection"] * 6)
-    assert "has not classified its light curve" in no_lc_class_reason(STAMP, many)
-    assert no_lc_class_reason({**STAMP, ("lc_classifier", "2"): {"SNIa": 1.0}}, few) == ""
+    assert "has not classified its light curve" in no_lc_class_reason(STAMP, many, "ZTF")
+    assert no_lc_class_reason({**STAMP, ("lc_classifier", "2"): {"SNIa": 1.0}}, few, "ZTF") == ""
+
+
+def test_a_rubin_object_is_held_to_rubins_rule_and_its_own_classifiers_answer_counts():
+    five = photometry(range(5), [21] * 5, ["g", "r", "i", "z", "y"], ["detection"] * 5)
+    assert "Rubin's light-curve classifier needs at least 6 detections in its bands together, " \
+           "and this object has 5" in no_lc_class_reason(STAMP, five, "LSST")
+    ten = photometry(range(10), [21] * 10, ["g", "r", "i", "z", "y"] * 2, ["detection"] * 10)
+    assert "has not classified its light curve" in no_lc_class_reason(STAMP, ten, "LSST")
+    lsst_answered = {("lc_classifier_lsst", "1.0.0"): {"SNII": 0.45}, ("lc_classifier_lsst_top", "1.0.0"): {}}
+    assert no_lc_class_reason(lsst_answered, five, "LSST") == ""
+    assert no_lc_class_reason(lsst_answered, five, "ZTF") == ""  # an answer is never contradicted
 
 
 def test_target_extras_read_as_words_with_probabilities_to_two_decimals_and_mjds_to_four():

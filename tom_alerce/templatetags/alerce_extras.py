@@ -17,8 +17,9 @@ from tom_targets.models import TargetExtra
 
 from alerce_contract.bands import BAND_OF_FID
 from alerce_contract.client import AlerceApiError, client_from_settings
-from alerce_contract.names import broker_name
-from alerce_contract.taxonomy import HIERARCHY_PARTS, LC_BANDS, LC_CLASSIFIER, LC_MIN_DETECTIONS, LC_TOP, PERIODIC
+from alerce_contract.names import broker_name, survey_of_oid
+from alerce_contract.taxonomy import (LC_BANDS, LC_CLASSIFIER, LC_CLASSIFIER_NAMES, LC_MIN_DETECTIONS,
+                                      LC_MIN_DETECTIONS_LSST, LC_TOP, PERIODIC)
 from tom_alerce.classifications import probabilities_by_classifier
 from tom_alerce.links import api_object_url, explorer_url, tns_report_url, tns_url
 from tom_alerce.photometry import target_photometry
@@ -104,15 +105,25 @@ def is_periodic(grouped: dict) -> bool:
     return False
 
 
-def no_lc_class_reason(grouped: dict, photometry: Photometry) -> str:
-    """Why there is no light-curve class yet ("" when there is one)."""
-    if any(name in HIERARCHY_PARTS or name == LC_CLASSIFIER for name, _ in grouped):
+def no_lc_class_reason(grouped: dict, photometry: Photometry, survey: str | None) -> str:
+    """Why there is no light-curve class yet ("" when there is one), by the rule of the
+    survey's own light-curve classifier."""
+    if any(name in LC_CLASSIFIER_NAMES for name, _ in grouped):
         return ""
-    counts = " and ".join(f"{photometry.detections_in(b)} in {b}" for b in LC_BANDS)
-    if all(photometry.detections_in(b) < LC_MIN_DETECTIONS for b in LC_BANDS):
-        return (f"No light-curve class yet: the light-curve classifier needs at least {LC_MIN_DETECTIONS} "
-                f"detections in g or in r, and this object has {counts}. Until then only the stamp "
-                f"classifier, from the first alert's cutouts, classifies it.")
+    if survey == "LSST":
+        total = sum(photometry.detections_in(b) for b in set(photometry.band.tolist()))
+        if total < LC_MIN_DETECTIONS_LSST:
+            return (f"No light-curve class yet: Rubin's light-curve classifier needs at least "
+                    f"{LC_MIN_DETECTIONS_LSST} detections in its bands together, and this object has "
+                    f"{total}. Until then only the stamp classifier, from the first alert's cutouts, "
+                    f"classifies it.")
+        counts = f"{total} detections"
+    else:
+        counts = " and ".join(f"{photometry.detections_in(b)} in {b}" for b in LC_BANDS)
+        if all(photometry.detections_in(b) < LC_MIN_DETECTIONS for b in LC_BANDS):
+            return (f"No light-curve class yet: the light-curve classifier needs at least {LC_MIN_DETECTIONS} "
+                    f"detections in g or in r, and this object has {counts}. Until then only the stamp "
+                    f"classifier, from the first alert's cutouts, classifies it.")
     return (f"No light-curve class from the broker yet, although the object has enough detections ({counts}): "
             f"the broker has not classified its light curve since it had them.")
 
@@ -149,7 +160,7 @@ def alerce_target_panel(target) -> dict:
         "target": target, "oid": oid, "charts": charts, "lightcurve": lightcurve,
         "n_points": len(photometry.mjd), "stamps": stamp_urls(oid, candid),
         "cutouts_caption": cutouts_caption(target, oid, candid),
-        "no_lc_class": no_lc_class_reason(grouped, photometry),
+        "no_lc_class": no_lc_class_reason(grouped, photometry, survey_of_oid(oid)),
         "magstats": magstats_table(products["magstats"]) if products["magstats"] else None,
         "broker_error": products["error"],
         "periodic": periodic, "period": period, "period_source": period_source, "folded": folded,
