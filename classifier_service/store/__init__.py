@@ -10,7 +10,7 @@ import json
 import math
 import operator
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,7 @@ class Store:
             engine_kwargs.setdefault("pool_pre_ping", True)
         self.engine: Engine = create_engine(url, echo=echo, **engine_kwargs)
         self.dialect = self.engine.dialect.name
+        self._compiled: dict[tuple[str, str, tuple[str, ...], bool], _Compiled] = {}
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
@@ -188,30 +189,37 @@ class Store:
         return (postgresql if self.dialect == "postgresql" else sqlite).insert(table)
 
     def _upsert(self, conn: Connection, table: Table, rows: list[dict[str, Any]],
-                set_: Mapping[str, Any] | None = None, where=None) -> None:
-        """INSERT ... ON CONFLICT (primary key) DO UPDATE SET every other column."""
+                set_: Callable[[Any], Mapping[str, Any]] | None = None, where: Callable[[Any], Any] | None = None,
+                ) -> None:
+        """INSERT ... ON CONFLICT (primary key) DO UPDATE SET every other column, or ``set_(stmt)``
+        guarded by ``where(stmt)``; each table's statement is built and compiled once per set of
+        columns (``set_`` and ``where`` must not vary for one table)."""
         if not rows:
             return
         keys = [c.name for c in table.primary_key.columns]
         rows = _deduplicated(rows, keys)
-        names = list(rows[0])
+        names = tuple(rows[0])
         staged = (staging.stage(conn, table, rows)
                   if self.dialect == "postgresql" and staging.copyable(table) else None)
+        key = ("upsert", table.name, names, staged is not None)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = _Compiled.of(
+                self._upsert_statement(table, keys, names, staged, set_, where), table, names, conn)
+        compiled.execute(conn, None if staged is not None else rows)
+
+    def _upsert_statement(self, table: Table, keys: list[str], names: tuple[str, ...], staged: Any,
+                          set_: Callable[[Any], Mapping[str, Any]] | None, where: Callable[[Any], Any] | None):
         stmt = self._insert(table)
         if staged is not None:
             stmt = stmt.from_select(names, staged)
-        update = set_ if set_ is not None else {
+        values = set_(stmt) if set_ is not None else {
             c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys and c.name in names}
-        values = update(stmt) if callable(update) else update
-        guard = where(stmt) if callable(where) else where
+        guard = where(stmt) if where is not None else None
         if self.dialect == "postgresql" and values:  # where an update writes a new row version
             changed = _changes(table, values)
             guard = changed if guard is None else and_(guard, changed)
-        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=values, where=guard)
-        if staged is not None:
-            conn.execute(stmt)
-        else:
-            _execute_many(conn, table, stmt, rows)
+        return stmt.on_conflict_do_update(index_elements=keys, set_=values, where=guard)
 
     def _upsert_objects(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """Survey history counts (and the stellar flag, from the same alert's PS1 match) come
@@ -283,8 +291,14 @@ class Store:
                     keys: list[str]) -> None:
         if not rows:
             return
-        stmt = self._insert(table).on_conflict_do_nothing(index_elements=keys)
-        _execute_many(conn, table, stmt, _deduplicated(rows, keys))
+        rows = _deduplicated(rows, keys)
+        names = tuple(rows[0])
+        key = ("insert_new", table.name, names, False)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = _Compiled.of(
+                self._insert(table).on_conflict_do_nothing(index_elements=keys), table, names, conn)
+        compiled.execute(conn, rows)
 
     # --- helpers for tests and the CLI ------------------------------------------------
     def row_counts(self) -> dict[str, int]:
@@ -306,45 +320,68 @@ def database_url(url: str) -> str:
     return url
 
 
-def _execute_many(conn: Connection, table: Table, stmt, rows: list[dict[str, Any]]) -> None:
-    """Run one INSERT for many rows straight through the driver.
+@dataclass(frozen=True)
+class _Compiled:
+    """An INSERT compiled once for one table, dialect and set of columns: its SQL and where each
+    value of a row goes. SQLAlchemy's per-row parameter processing costs more than SQLite's insert
+    itself, and compiling the upserts anew cost about 6 ms a batch (most of a small batch's store
+    stage); here both are done once and the rows go straight through the driver."""
 
-    SQLAlchemy's per-row parameter processing costs more than SQLite's insert itself;
-    here the statement is compiled once for the rows' columns and the values are prepared
-    in one pass: NaN and infinities become NULL (the same on SQLite and PostgreSQL) and
-    JSON columns are serialised.
-    """
-    names = list(rows[0])
-    compiled = stmt.compile(dialect=conn.dialect, column_keys=names)
-    if not set(compiled.params) <= set(names):  # literals in the statement: let SQLAlchemy bind
-        for chunk in _chunks(_clean_rows(table, rows)):
-            conn.execute(stmt, chunk)
-        return
-    order = list(compiled.positiontup) if compiled.positional else names
-    floats = [i for i, name in enumerate(order) if isinstance(table.c[name].type, Float)]
-    jsons = [i for i, name in enumerate(order) if isinstance(table.c[name].type, JSON)]
-    params = []
-    take = operator.itemgetter(*order)
-    for row in rows:
-        try:
-            values = list(take(row)) if len(order) > 1 else [take(row)]
-        except KeyError:  # a row with fewer columns than the first: the rest are NULL
-            values = [row.get(name) for name in order]
-        for i in floats:
-            value = values[i]
-            if value is not None and not math.isfinite(value):
-                values[i] = None
-        for i in jsons:
-            if values[i] is not None:
-                values[i] = json.dumps(values[i])
-        params.append(tuple(values) if compiled.positional else dict(zip(order, values)))
-    sql = str(compiled)
-    values = _PYFORMAT_VALUES.search(sql) if conn.dialect.driver == "psycopg2" else None
-    if values is not None:
-        _execute_values(conn, sql, values, params)
-        return
-    for chunk in _chunks(params):
-        conn.exec_driver_sql(sql, chunk)
+    statement: Any
+    table: Table
+    sql: str | None  # None: the statement has literals of its own, SQLAlchemy binds it
+    order: tuple[str, ...]
+    positional: bool
+    floats: tuple[int, ...]
+    jsons: tuple[int, ...]
+    values: re.Match | None  # psycopg2: the VALUES clause that execute_values pages
+
+    @classmethod
+    def of(cls, statement: Any, table: Table, names: tuple[str, ...], conn: Connection) -> _Compiled:
+        compiled = statement.compile(dialect=conn.dialect, column_keys=list(names))
+        if not set(compiled.params) <= set(names):
+            return cls(statement, table, None, names, False, (), (), None)
+        order = tuple(compiled.positiontup) if compiled.positional else names
+        sql = str(compiled)
+        return cls(statement, table, sql, order, compiled.positional,
+                   tuple(i for i, name in enumerate(order) if isinstance(table.c[name].type, Float)),
+                   tuple(i for i, name in enumerate(order) if isinstance(table.c[name].type, JSON)),
+                   _PYFORMAT_VALUES.search(sql) if conn.dialect.driver == "psycopg2" else None)
+
+    def execute(self, conn: Connection, rows: list[dict[str, Any]] | None) -> None:
+        """Run it once (``rows`` None: an INSERT ... SELECT) or for many rows, with NaN and
+        infinities as NULL (the same on SQLite and PostgreSQL) and JSON columns serialised."""
+        if self.sql is None and rows is None:
+            conn.execute(self.statement)
+        elif self.sql is None:
+            for chunk in _chunks(_clean_rows(self.table, rows)):
+                conn.execute(self.statement, chunk)
+        elif rows is None:
+            conn.exec_driver_sql(self.sql)
+        elif self.values is not None:
+            _execute_values(conn, self.sql, self.values, self._parameters(rows))
+        else:
+            for chunk in _chunks(self._parameters(rows)):
+                conn.exec_driver_sql(self.sql, chunk)
+
+    def _parameters(self, rows: list[dict[str, Any]]) -> list:
+        order, floats, jsons = self.order, self.floats, self.jsons
+        take = operator.itemgetter(*order)
+        params = []
+        for row in rows:
+            try:
+                values = list(take(row)) if len(order) > 1 else [take(row)]
+            except KeyError:  # a row with fewer columns than the first: the rest are NULL
+                values = [row.get(name) for name in order]
+            for i in floats:
+                value = values[i]
+                if value is not None and not math.isfinite(value):
+                    values[i] = None
+            for i in jsons:
+                if values[i] is not None:
+                    values[i] = json.dumps(values[i])
+            params.append(tuple(values) if self.positional else dict(zip(order, values)))
+        return params
 
 
 _PYFORMAT_VALUES = re.compile(r"VALUES \((%\(\w+\)s(?:::\w+)?(?:, %\(\w+\)s(?:::\w+)?)*)\)")
