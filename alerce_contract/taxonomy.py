@@ -16,6 +16,8 @@ LC_CLASSIFIER_LSST = "lc_classifier_lsst"
 LC_TOP_LSST = "lc_classifier_lsst_top"
 # Every early (first-alert stamp) classifier: the SN Hunter reads whichever answered.
 STAMP_CLASSIFIERS: tuple[str, ...] = (STAMP_CLASSIFIER, STAMP_CLASSIFIER_LSST)
+# Every late classifier that names one of the 15 light-curve classes, one per survey.
+LC_CLASSIFIERS: tuple[str, ...] = (LC_CLASSIFIER, LC_CLASSIFIER_LSST)
 
 TRANSIENT: tuple[str, ...] = ("SNIa", "SNIbc", "SNII", "SLSN")
 STOCHASTIC: tuple[str, ...] = ("QSO", "AGN", "Blazar", "YSO", "CV/Nova")
@@ -35,7 +37,7 @@ LC_BANDS: tuple[str, ...] = ("g", "r")
 # Rubin's light-curve classifier answers from this many detections in its six bands together.
 LC_MIN_DETECTIONS_LSST = 6
 # Every classifier whose answer is a light-curve class, for either survey.
-LC_CLASSIFIER_NAMES: frozenset[str] = HIERARCHY_PARTS | {LC_CLASSIFIER, LC_CLASSIFIER_LSST, LC_TOP_LSST}
+LC_CLASSIFIER_NAMES: frozenset[str] = HIERARCHY_PARTS | {*LC_CLASSIFIERS, LC_TOP_LSST}
 
 STAMP_CLASSES: tuple[str, ...] = ("AGN", "SN", "VS", "asteroid", "bogus")
 SN_CLASS = "SN"

@@ -6,17 +6,18 @@ from django.db.models import OuterRef, Subquery
 from tom_targets.tables import TargetTable
 from tom_targets.views import TargetListView
 
-from alerce_contract.taxonomy import LC_CLASSIFIER, STAMP_CLASSIFIER
+from alerce_contract.taxonomy import LC_CLASSIFIERS, STAMP_CLASSIFIERS
 from tom_alerce.models import TargetClassification
 
-COLUMNS = {"stamp": STAMP_CLASSIFIER, "lc": LC_CLASSIFIER}
+# Each column reads every survey's classifier of its kind: a Rubin target shows Rubin's.
+COLUMNS = {"stamp": STAMP_CLASSIFIERS, "lc": LC_CLASSIFIERS}
 
 
 def with_top_classes(queryset):
     """Annotate alerce_<stamp|lc>_class and _probability: one subquery each, sortable in SQL."""
     annotations = {}
-    for prefix, classifier in COLUMNS.items():
-        top = (TargetClassification.objects.filter(target=OuterRef("pk"), classifier_name=classifier, ranking=1)
+    for prefix, classifiers in COLUMNS.items():
+        top = (TargetClassification.objects.filter(target=OuterRef("pk"), classifier_name__in=classifiers, ranking=1)
                .order_by("-last_seen"))
         annotations[f"alerce_{prefix}_class"] = Subquery(top.values("class_name")[:1])
         annotations[f"alerce_{prefix}_probability"] = Subquery(top.values("probability")[:1])

@@ -135,6 +135,17 @@ def test_target_list_shows_top_stamp_and_light_curve_classes(client, user, seede
     assert "SN (0.81)" in sorted_html
 
 
+def test_target_list_shows_a_rubin_targets_classes_from_rubins_own_classifiers(client, user):
+    target = Target.objects.create(name="170269482370652550", type="SIDEREAL", ra=237.97564, dec=-5.48959)
+    for classifier, class_name, probability in [("stamp_classifier_lsst", "SN", 0.99),
+                                                ("lc_classifier_lsst", "SNII", 0.45)]:
+        TargetClassification.objects.create(target=target, classifier_name=classifier, classifier_version="1.0.0",
+                                            class_name=class_name, probability=probability, ranking=1)
+    client.force_login(user)
+    html = client.get(reverse("targets:list")).content.decode()
+    assert "SN (0.99)" in html and "SNII (0.45)" in html
+
+
 def test_nav_bar_links_the_sn_hunter(client):
     assert reverse("tom_alerce:sn-hunter") in client.get("/").content.decode()
 
