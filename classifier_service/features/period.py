@@ -17,8 +17,11 @@ repeating over many cycles scores about its model's R².
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import light_curve as lcf
 import numpy as np
@@ -64,28 +67,68 @@ def _periodogram(exponent: int, bands: tuple[str, ...]) -> lcf.Periodogram:
 def grid_exponent(baseline_days: float) -> int:
     """Smallest 2**k grid up to MAX_FREQUENCY with at least OVERSAMPLING points per 1/T."""
     needed = MAX_FREQUENCY * OVERSAMPLING * max(baseline_days, 1.0)
-    return int(np.clip(np.ceil(np.log2(needed)), *GRID_EXPONENTS))
+    return min(max(math.ceil(math.log2(needed)), GRID_EXPONENTS[0]), GRID_EXPONENTS[1])
 
 
-def periodogram_input(bands: dict[int, Band]) -> tuple[np.ndarray, ...] | None:
-    """Time-sorted (t, m, sigma, band index) of the bands with enough points, each band centred."""
-    used = [(i, b) for i, b in enumerate(bands.values()) if b.mjd.size >= MIN_BAND_POINTS]
+class Curve(NamedTuple):
+    """The periodogram's input: time-sorted t, m (each band centred), sigma, and each point's
+    position in ``bands`` (the names of the bands with enough points)."""
+
+    t: np.ndarray
+    m: np.ndarray
+    s: np.ndarray
+    index: np.ndarray
+    bands: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BandRows:
+    """A curve's points band by band, each band a row padded to the longest with weight 0, so
+    every per-band least-squares problem is solved in one batched call (numpy's cost is per call).
+
+    ``dt`` is time since the curve's first point; ``weight`` 1/sigma (0 on padding); ``target``
+    m/sigma; ``target_norm`` each band's Σ(m/sigma)²; ``slices`` each band's unpadded length.
+    """
+
+    dt: np.ndarray  # (bands, longest)
+    weight: np.ndarray
+    target: np.ndarray
+    target_norm: np.ndarray  # (bands,)
+    sizes: tuple[int, ...]
+
+    @classmethod
+    def of(cls, curve: Curve) -> BandRows:
+        rows = [curve.index == band for band in range(len(curve.bands))]
+        sizes = tuple(int(r.sum()) for r in rows)
+        dt, weight, target = (np.zeros((len(rows), max(sizes))) for _ in range(3))
+        norms = np.empty(len(rows))
+        for band, (r, size) in enumerate(zip(rows, sizes)):
+            dt[band, :size] = curve.t[r] - curve.t[0]
+            weight[band, :size] = 1.0 / curve.s[r]
+            target[band, :size] = curve.m[r] * weight[band, :size]
+            norms[band] = target[band, :size] @ target[band, :size]
+        return cls(dt, weight, target, norms, sizes)
+
+
+def periodogram_input(bands: dict[int, Band]) -> Curve | None:
+    """The bands with enough points, time-sorted and each centred; None if too few or no baseline."""
+    used = [(BANDS[fid], b) for fid, b in bands.items() if b.mjd.size >= MIN_BAND_POINTS]
     if not used or sum(b.mjd.size for _, b in used) < MIN_POINTS:
         return None
     t = np.concatenate([b.mjd for _, b in used])
+    if t.max() <= t.min():
+        return None
     m = np.concatenate([b.mag - np.median(b.mag) for _, b in used])
     s = np.concatenate([b.err for _, b in used])
-    index = np.concatenate([np.full(b.mjd.size, i) for i, b in used])
+    index = np.repeat(np.arange(len(used)), [b.mjd.size for _, b in used])
     order = np.argsort(t, kind="stable")
-    if np.ptp(t) <= 0:
-        return None
-    return t[order], m[order], s[order], index[order]
+    return Curve(t[order], m[order], s[order], index[order], tuple(name for name, _ in used))
 
 
-def _phase(freqs: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """2π x the fraction of each cycle, (frequencies, times): whole cycles taken out first, as
-    sin and cos of thousands of radians cost several times more (their argument reduction)."""
-    cycles = freqs[:, None] * (t - t[0])[None, :]
+def _phase(freqs: np.ndarray, dt: np.ndarray) -> np.ndarray:
+    """2π x the fraction of each cycle, (bands, frequencies, times): whole cycles taken out first,
+    as sin and cos of thousands of radians cost several times more (their argument reduction)."""
+    cycles = freqs[None, :, None] * dt[:, None, :]
     return 2 * np.pi * (cycles - np.rint(cycles))
 
 
@@ -100,47 +143,45 @@ def _harmonics(phase: np.ndarray, harmonics: int, every: int = 1) -> list[np.nda
     return terms
 
 
-def _unexplained(terms: list[np.ndarray], m: np.ndarray, s: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Weighted χ² left by least squares on ``terms`` (each (F, N)) plus each band's mean, per row F."""
-    sqrt_w = 1.0 / s
-    target = m * sqrt_w
-    residual = np.zeros(terms[0].shape[0])
-    for band in np.unique(index):
-        rows = index == band
-        x = np.empty((terms[0].shape[0], len(terms) + 1, int(rows.sum())))  # (F, P, band's N), rows weighted
-        x[:, 0] = sqrt_w[rows]
-        for i, term in enumerate(terms, start=1):
-            np.multiply(term[:, rows], sqrt_w[rows], out=x[:, i])
-        y = target[rows]
-        normal = np.matmul(x, x.transpose(0, 2, 1)) + 1e-9 * np.eye(x.shape[1])
-        projection = np.matmul(x, y)
-        coef = np.linalg.solve(normal, projection[..., None])[..., 0]
-        residual += y @ y - np.einsum("fi,fi->f", coef, projection)
-    return residual
+@lru_cache(maxsize=None)
+def _ridge(size: int) -> np.ndarray:
+    return 1e-9 * np.eye(size)
 
 
-def harmonic_fit(t: np.ndarray, m: np.ndarray, s: np.ndarray, index: np.ndarray, freqs: np.ndarray,
-                 harmonics: int = HARMONICS) -> np.ndarray:
+def _unexplained(terms: list[np.ndarray], rows: BandRows) -> np.ndarray:
+    """Weighted χ² left by least squares on ``terms`` (each (bands, F, times)) plus each band's
+    mean, summed over the bands, per frequency F."""
+    weight = rows.weight[:, None, :]
+    x = np.empty((*terms[0].shape[:2], len(terms) + 1, terms[0].shape[2]))  # (bands, F, P, times), weighted
+    x[:, :, 0] = weight
+    for i, term in enumerate(terms, start=1):
+        np.multiply(term, weight, out=x[:, :, i])
+    normal = np.matmul(x, x.swapaxes(-1, -2)) + _ridge(x.shape[2])
+    projection = np.matmul(x, rows.target[:, None, :, None])
+    coef = np.linalg.solve(normal, projection)
+    return np.sum(rows.target_norm[:, None] - np.einsum("bfi,bfi->bf", coef[..., 0], projection[..., 0]), axis=0)
+
+
+def harmonic_fit(rows: BandRows, freqs: np.ndarray, harmonics: int = HARMONICS) -> np.ndarray:
     """Weighted χ² left unexplained by the multi-harmonic multiband model at each frequency.
 
-    Per band a mean and ``harmonics`` sine/cosine pairs; all frequencies are solved at once
-    (batched normal equations), the harmonics by angle addition from the fundamental.
+    Per band a mean and ``harmonics`` sine/cosine pairs; all frequencies and bands are solved
+    at once (batched normal equations), the harmonics by angle addition from the fundamental.
     """
-    return _unexplained(_harmonics(_phase(freqs, t), harmonics), m, s, index)
+    return _unexplained(_harmonics(_phase(freqs, rows.dt), harmonics), rows)
 
 
-def odd_harmonic_gain(t: np.ndarray, m: np.ndarray, s: np.ndarray, index: np.ndarray, freq: float,
-                      halves: np.ndarray, harmonics: int) -> np.ndarray:
+def odd_harmonic_gain(rows: BandRows, freq: float, halves: np.ndarray, harmonics: int) -> np.ndarray:
     """χ² explained by adding odd harmonics of each of ``halves`` to ``harmonics`` at ``freq``.
 
     At exactly freq / 2 this is what telling alternate cycles apart gains (an eclipsing
     binary's unequal minima); at other frequencies, what as many free terms gain from noise,
     trends and aliases alone: the yardstick the real gain must beat.
     """
-    base = _harmonics(_phase(np.array([freq]), t), harmonics)
-    whole = _unexplained(base, m, s, index)[0]
-    odd = _harmonics(_phase(halves, t), harmonics, every=2)
-    both = _unexplained([np.broadcast_to(b, odd[0].shape) for b in base] + odd, m, s, index)
+    base = _harmonics(_phase(np.array([freq]), rows.dt), harmonics)
+    whole = _unexplained(base, rows)[0]
+    odd = _harmonics(_phase(halves, rows.dt), harmonics, every=2)
+    both = _unexplained([np.broadcast_to(b, odd[0].shape) for b in base] + odd, rows)
     return whole - both
 
 
@@ -149,7 +190,7 @@ def _fine_grid(centre: float, half_width: float) -> np.ndarray:
     return centre + np.linspace(-half_width, half_width, 2 * REFINE_POINTS + 1)
 
 
-def search(curve: tuple[np.ndarray, ...], peaks: np.ndarray) -> tuple[float, float, float]:
+def search(curve: Curve, peaks: np.ndarray) -> tuple[float, float, float]:
     """(period, its peak's S/N, its model's share of the variance beyond a trend) from the
     periodogram's (period, S/N) peaks.
 
@@ -158,31 +199,31 @@ def search(curve: tuple[np.ndarray, ...], peaks: np.ndarray) -> tuple[float, flo
     Then its half is tried (``_half_frequency``): an eclipsing binary's strongest peak is
     at twice its orbital frequency.
     """
-    t, m, s, index = curve
-    baseline = float(np.ptp(t))
+    baseline = float(curve.t[-1] - curve.t[0])
     step = MAX_FREQUENCY / 2 ** grid_exponent(baseline)
     periods, s_to_n = peaks[0::2], peaks[1::2]
     keep = np.isfinite(periods) & (periods >= MIN_PERIOD) & (periods <= baseline)
     if not keep.any():
         return np.nan, np.nan, np.nan
+    rows = BandRows.of(curve)
     freqs, s_to_n = 1.0 / periods[keep], s_to_n[keep]
     trial = (freqs[:, None] + np.array([-step / 2, 0.0, step / 2])[None, :]).ravel()
-    ranked = harmonic_fit(*curve, trial).reshape(freqs.size, 3).min(axis=1)
+    ranked = harmonic_fit(rows, trial).reshape(freqs.size, 3).min(axis=1)
     candidates = np.argsort(ranked)[:REFINED_PEAKS]  # refined in one call: numpy's overhead is per call
-    fine = np.stack([_fine_grid(freqs[i], step) for i in candidates])
-    fine_residual = harmonic_fit(*curve, fine.ravel()).reshape(fine.shape)
+    fine = freqs[candidates, None] + np.linspace(-step, step, 2 * REFINE_POINTS + 1)[None, :]
+    fine_residual = harmonic_fit(rows, fine.ravel()).reshape(fine.shape)
     best = np.argmin(fine_residual, axis=1)
     row = int(np.argmin(fine_residual[np.arange(best.size), best]))
     winner, freq, residual = int(candidates[row]), float(fine[row, best[row]]), float(fine_residual[row, best[row]])
     if freq / 2 >= MIN_HALF_CYCLES / baseline:
-        half = _half_frequency(curve, freq, step, baseline)
+        half = _half_frequency(rows, freq, step, baseline)
         if half is not None:
-            freq, residual = half, float(harmonic_fit(*curve, np.array([half]))[0])
-    total, trend = trend_fit(*curve, 2 * HARMONICS)
+            freq, residual = half, float(harmonic_fit(rows, np.array([half]))[0])
+    total, trend = trend_fit(curve, 2 * HARMONICS)
     return 1.0 / freq, float(s_to_n[winner]), (trend - residual) / total if total > 0 else np.nan
 
 
-def _half_frequency(curve: tuple[np.ndarray, ...], freq: float, step: float, baseline: float) -> float | None:
+def _half_frequency(rows: BandRows, freq: float, step: float, baseline: float) -> float | None:
     """Half of ``freq`` when alternate cycles differ (an eclipsing binary's orbit), else None.
 
     Two tests, either suffices. With as many harmonics (2 x HARMONICS) at the frequency and at
@@ -194,27 +235,29 @@ def _half_frequency(curve: tuple[np.ndarray, ...], freq: float, step: float, bas
     trends and aliases alone.
     """
     half_grid = _fine_grid(freq / 2, step / 2)
-    both = harmonic_fit(*curve, np.concatenate([[freq], half_grid]), 2 * HARMONICS)
+    both = harmonic_fit(rows, np.concatenate([[freq], half_grid]), 2 * HARMONICS)
     if both[0] - both[1:].min() > HALF_FREQUENCY_GAIN * both[0]:
         return float(half_grid[int(np.argmin(both[1:]))])
     halves = freq / 2 + np.concatenate([[0.0], DECOY_OFFSETS]) / baseline
-    gain = odd_harmonic_gain(*curve, freq, halves, HARMONICS)
+    gain = odd_harmonic_gain(rows, freq, halves, HARMONICS)
     return freq / 2 if gain[0] > DECOY_FACTOR * gain[1:].max() else None
 
 
-def trend_fit(t: np.ndarray, m: np.ndarray, s: np.ndarray, index: np.ndarray, degree: int) -> tuple[float, float]:
+def trend_fit(curve: Curve, degree: int) -> tuple[float, float]:
     """Weighted χ² about each band's mean, and left by a per-band polynomial in time of ``degree``.
 
     With degree 2 x HARMONICS it has the periodic model's number of terms: what a smooth,
     non-repeating change explains, which a period must beat to mean anything.
     """
-    x = 2 * (t - t[0]) / max(float(np.ptp(t)), 1e-9) - 1
+    t, m, s, index = curve.t, curve.m, curve.s, curve.index
+    x = 2 * (t - t[0]) / max(float(t[-1] - t[0]), 1e-9) - 1
     total = residual = 0.0
-    for band in np.unique(index):
+    for band in range(len(curve.bands)):
         rows = index == band
-        y, w = m[rows] / s[rows], s[rows] ** -2
-        total += float(np.sum(w * (m[rows] - np.average(m[rows], weights=w)) ** 2))
-        design = np.polynomial.legendre.legvander(x[rows], min(degree, int(rows.sum()) - 1)) / s[rows, None]
+        m_band, s_band = m[rows], s[rows]
+        y, w = m_band / s_band, s_band**-2
+        total += float(np.sum(w * (m_band - np.sum(m_band * w) / np.sum(w)) ** 2))
+        design = np.polynomial.legendre.legvander(x[rows], min(degree, m_band.size - 1)) / s_band[:, None]
         coef = np.linalg.lstsq(design, y, rcond=None)[0]
         residual += float(np.sum((y - design @ coef) ** 2))
     return total, residual
@@ -229,13 +272,11 @@ class Period(FeatureGroup):
     def evaluate(self, objects: Sequence[ObjectBands]) -> np.ndarray:
         out = np.full((len(objects), len(self.names)), np.nan)
         for row, obj in enumerate(objects):
-            prepared = periodogram_input(obj.bands)
-            if prepared is None:
+            curve = periodogram_input(obj.bands)
+            if curve is None:
                 continue
-            t, m, s, index = prepared
-            labels = tuple(sorted({BANDS[fid] for i, fid in enumerate(obj.bands) if np.any(index == i)}))
-            periodogram = _periodogram(grid_exponent(float(np.ptp(t))), labels)
-            band = np.array([BANDS[fid] for fid in obj.bands])[index] if len(labels) > 1 else None
-            peaks = periodogram(t, m, s, band, fill_value=np.nan, sorted=True, check=False)
-            out[row] = search(prepared, np.asarray(peaks))
+            periodogram = _periodogram(grid_exponent(float(curve.t[-1] - curve.t[0])), curve.bands)
+            band = np.array(curve.bands)[curve.index] if len(curve.bands) > 1 else None
+            peaks = periodogram(curve.t, curve.m, curve.s, band, fill_value=np.nan, sorted=True, check=False)
+            out[row] = search(curve, np.asarray(peaks))
         return out

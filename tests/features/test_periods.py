@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from classifier_service.features.bands import ObjectBands
-from classifier_service.features.period import Period, harmonic_fit, periodogram_input
+from classifier_service.features.period import BandRows, Period, harmonic_fit, periodogram_input
 from classifier_service.lightcurve import build_lightcurve
 from tests.features.test_lc_features import apparent_lightcurve, ztf_like_epochs
 
@@ -55,9 +55,9 @@ def test_the_found_period_fits_better_than_every_other_lomb_scargle_candidate(sh
     lc = real_lightcurves(shared_data)["ZTF18aasycma"]
     obj = ObjectBands.of(lc)
     period = Period()([obj])[0, 0]
-    curve = periodogram_input(obj.bands)
+    rows = BandRows.of(periodogram_input(obj.bands))
     around = 1.0 / period + np.linspace(-2e-4, 2e-4, 41)
-    assert harmonic_fit(*curve, np.array([1.0 / period]))[0] <= harmonic_fit(*curve, around).min() * (1 + 1e-6)
+    assert harmonic_fit(rows, np.array([1.0 / period]))[0] <= harmonic_fit(rows, around).min() * (1 + 1e-6)
 
 
 @pytest.mark.parametrize("period", [0.052, 1.008, 250.0])
