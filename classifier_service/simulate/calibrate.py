@@ -1,10 +1,10 @@
 """Derive the observing model's statistics from real ZTF alert histories.
 
 Run ``python -m classifier_service.simulate.calibrate [DATA_DIR]``: it reads the real alerts'
-``prv_candidates`` (jd, fid, diffmaglim, magpsf, sigmapsf, rb), candidates (fwhm, drb) and
-``fp_hists`` (sky level and noise, zero points), the candidates' own measurements (PSF-fit
-chi, seeing ratio, the reference source's shape by what lies under it; see :mod:`candidates`)
-plus ALeRCE's long light curves, and writes
+``prv_candidates`` (jd, fid, diffmaglim, magpsf, sigmapsf, rb), candidates (fwhm, drb),
+the candidates' own measurements (PSF-fit chi, seeing ratio, the
+reference source's shape by what lies under it; see :mod:`candidates`), the cutouts' sky level
+and noise (see :func:`stamp_statistics`) plus ALeRCE's long light curves, and writes
 quantiles and binned medians — statistics only, never alerts — to ``observing_model.json``
 beside this module, so the simulator runs on machines without the data.
 """
@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from classifier_service.simulate.cadence import DETECTION_SNR
 from classifier_service.surveys.avro import iter_records
 from classifier_service.surveys.base import AlertParseError
 
@@ -46,6 +47,34 @@ SEERATIO_FWHM_EDGES = (1.5, 2.0, 2.5, 3.0)
 STAR_SCORE = 0.5
 NUCLEAR_ARCSEC, OFFSET_ARCSEC = 1.5, 5.0
 KNOWN_SOURCE_DAYS = 30.0  # first detected longer ago than a packet's history reaches
+HISTORY_DAYS = 30.0  # ZTF packets carry this many days of prv_candidates
+
+
+def _background_and_noise(image: np.ndarray) -> tuple[float, float]:
+    """Median and MAD-based sigma of the finite pixels (robust to the source at the centre)."""
+    finite = image[np.isfinite(image)]
+    if not finite.size:
+        return np.nan, np.nan
+    median = float(np.median(finite))
+    return median, float(1.4826 * np.median(np.abs(finite - median)))
+
+
+def stamp_statistics(images: list[np.ndarray]) -> dict[str, float]:
+    """Background, noise, NaN fraction and the difference's central peak S/N of a triplet:
+    what the simulator's stamps are calibrated on and the adversary compares."""
+    science, template, difference = (np.asarray(i, dtype=np.float64) for i in images)
+    out: dict[str, float] = {}
+    for name, image in (("science", science), ("template", template), ("difference", difference)):
+        out[f"{name}_background"], out[f"{name}_noise"] = _background_and_noise(image)
+    h, w = difference.shape
+    centre = difference[max(h // 2 - 3, 0):h // 2 + 4, max(w // 2 - 3, 0):w // 2 + 4]
+    noise = out["difference_noise"]
+    peak = np.nanmax(centre) if np.isfinite(centre).any() else np.nan
+    out["difference_peak_snr"] = (peak - out["difference_background"]) / noise if noise > 0 else np.nan
+    out["science_nan_fraction"] = float(np.isnan(science).mean())
+    out["difference_nan_fraction"] = float(np.isnan(difference).mean())
+    out["cutout_pixels"] = float(difference.size)
+    return out
 
 
 def iter_alerts(data_dir: Path) -> Iterator[dict[str, Any]]:
@@ -83,10 +112,9 @@ def collect(data_dir: Path) -> dict[str, Any]:
     """The statistics the observing model samples from."""
     limits: dict[int, list[float]] = defaultdict(list)
     depth, sigma, rb, drb, fwhm = [], [], [], [], []
-    sky, sigpix, zp = [], [], []
     epochs: dict[str, dict[float, int]] = defaultdict(dict)  # oid -> jd -> fid
     seen_candids: set[int] = set()
-    candidates = []
+    candidates, history_epochs = [], []
     for record in iter_alerts(data_dir):
         candidate = record["candidate"]
         if candidate.get("candid") in seen_candids:
@@ -97,10 +125,10 @@ def collect(data_dir: Path) -> dict[str, Any]:
             fwhm.append(candidate["fwhm"])
         if candidate.get("drb") is not None:
             drb.append(candidate["drb"])
-        for fp in record.get("fp_hists") or ():
-            sky.append(fp.get("scibckgnd"))
-            sigpix.append(fp.get("scisigpix"))
-            zp.append(fp.get("magzpsci"))
+        history = [row for row in record.get("prv_candidates") or () if row.get("jd") is not None
+                   and candidate.get("jd") is not None and 0 < candidate["jd"] - row["jd"] <= HISTORY_DAYS]
+        if history:  # an empty history is a stripped copy (Fink, Spark exports), not a survey's cadence
+            history_epochs.append(len(history))
         for row in [candidate, *(record.get("prv_candidates") or ())]:
             if row.get("jd") is None or not (row.get("diffmaglim") or 0) > MIN_VALID_LIMIT:
                 continue
@@ -119,11 +147,10 @@ def collect(data_dir: Path) -> dict[str, Any]:
         "rb": _quantiles(rb),
         "drb": _quantiles(drb),
         "fwhm_pix": _quantiles(fwhm),
-        "sky_adu": _quantiles(sky),
-        "sky_sigma_adu": _quantiles(sigpix),
-        "magzpsci": _quantiles(zp),
         **_cadence(epochs),
+        "history_epochs": _quantiles(history_epochs),
         **_seasons(data_dir),
+        "stamp_pixels": _stamp_pixels(data_dir),
         "candidate_fields": _candidate_fields(candidates),
         "known_sources": _known_sources(candidates),
     }
@@ -174,14 +201,68 @@ def _candidate_fields(candidates: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _known_sources(candidates: list[dict[str, Any]]) -> dict[str, list[float]]:
-    """How long before an alert its position was first detected (jd - jdstarthist), and how many
-    detections per day it gathered since (ndethist / that age), for the alerts of sources
-    already known for more than 30 days: variable stars and AGN, not fresh transients."""
-    age = np.asarray([(c.get("jd") or np.nan) - (c.get("jdstarthist") or np.nan) for c in candidates], dtype=float)
-    ndethist = np.asarray([c.get("ndethist") or np.nan for c in candidates], dtype=float)
+    """How long before an alert on a star or a galaxy nucleus (variable stars and AGN, not
+    fresh transients) its position was first detected (jd - jdstarthist: a third of them
+    within the packet's 30 days), and how many detections per day the sources known for
+    longer gathered since (ndethist / that age)."""
+    def number(candidate: dict[str, Any], name: str) -> float:
+        value = candidate.get(name)
+        return float(value) if value is not None else np.nan
+
+    age = np.asarray([number(c, "jd") - number(c, "jdstarthist") for c in candidates])
+    ndethist = np.asarray([number(c, "ndethist") for c in candidates])
+    on_source = np.asarray([host_kind(number(c, "distnr"), number(c, "sgscore1")) in ("star", "nuclear")
+                            for c in candidates])
     known = age > KNOWN_SOURCE_DAYS
-    return {"age_days": _quantiles(age[known].tolist()),
+    return {"age_days": _quantiles(age[on_source & (age >= 0)].tolist()),
             "detections_per_day": _quantiles((ndethist[known] / age[known]).tolist())}
+
+
+def _stamp_pixels(data_dir: Path) -> dict[str, Any]:
+    """Sky level and noise of the real cutouts, as :func:`stamp_statistics` measures them: the
+    science image's; the template's sky relative to it (a co-add on the science image's scale)
+    and its own noise (which depends on its depth, not on tonight's sky); the difference's noise
+    and residual sky relative to the science image's (it is PSF-matched); and
+    how often and how much of a stamp is masked (NaN)."""
+    from classifier_service.cutouts import CutoutError, decode_cutouts
+    from classifier_service.surveys import parse_record
+    from classifier_service.train.labels import iter_alert_records
+
+    rows, seen = [], set()
+    for record in iter_alert_records(data_dir):
+        try:
+            alert = parse_record(record)
+            if alert.candid in seen or not alert.cutouts.present():
+                continue
+            seen.add(alert.candid)
+            candidate = record["candidate"]
+            rows.append({**stamp_statistics(decode_cutouts(alert.cutouts)),
+                         **{name: float(candidate.get(name) or np.nan) for name in ("fwhm", "diffmaglim", "magpsf")}})
+        except (AlertParseError, CutoutError) as exc:
+            log.info("stamps skipped: %s", exc)
+    stats = {name: np.asarray([row[name] for row in rows]) for name in rows[0]}
+    # The difference's central peak S/N against the detection's height above its 5-sigma limit:
+    # peak_snr = 5 * 10**(0.4 * height) * factor / fwhm. A Gaussian PSF with white noise gives
+    # factor 1.33; real stamps show more (their pixel noise is correlated by resampling).
+    height = stats["diffmaglim"] - stats["magpsf"]
+    factor = stats["difference_peak_snr"] * stats["fwhm"] / (DETECTION_SNR * 10 ** (0.4 * height))
+    usable = np.isfinite(factor) & (height > 0) & (height < 3)
+    science, noise = stats["science_background"], stats["science_noise"]
+    ok = np.isfinite(science) & (science > 0) & (noise > 0)
+    masked = stats["science_nan_fraction"][ok]
+    return {
+        "n_stamps": int(ok.sum()),
+        "science_background": _quantiles(science[ok].tolist()),
+        "science_noise": _quantiles(noise[ok].tolist()),
+        "template_background_ratio": _quantiles((stats["template_background"] / science)[ok].tolist()),
+        "template_noise": _quantiles(stats["template_noise"][ok].tolist()),
+        "difference_noise_ratio": _quantiles((stats["difference_noise"] / noise)[ok].tolist()),
+        "difference_background_in_noise": _quantiles(
+            (stats["difference_background"] / stats["difference_noise"])[ok].tolist()),
+        "peak_snr_factor": round(float(np.median(factor[usable])), 4),
+        "masked_share": round(float(np.mean(masked > 0)), 4),
+        "masked_fraction": _quantiles(masked[masked > 0].tolist()),
+    }
 
 
 def _sigma_table(depth: np.ndarray, sigma: np.ndarray) -> dict[str, list[float]]:

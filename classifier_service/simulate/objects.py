@@ -92,8 +92,17 @@ def _tonight_epochs(model: ObservingModel, rng: np.random.Generator, night: floa
 
 
 def _epochs(model: ObservingModel, rng: np.random.Generator, night: float) -> tuple[np.ndarray, np.ndarray, int]:
-    """History epochs then tonight's; returns (mjd, fid, index where tonight starts)."""
+    """History epochs then tonight's; returns (mjd, fid, index where tonight starts).
+
+    How often a position is visited differs from field to field (survey programmes, grid
+    overlaps, the 2018 three-night public cadence): each object keeps as many of its
+    30-day epochs as a real alert's history holds (calibrated ``history_epochs``), at most all.
+    """
     past_mjd, past_fid = model.epochs(rng, night - HISTORY_DAYS, night, season_phase=night - rng.uniform(60, 200))
+    wanted = int(round(float(model.sample("history_epochs", rng))))
+    if wanted < past_mjd.size:
+        keep = np.sort(rng.choice(past_mjd.size, size=wanted, replace=False))
+        past_mjd, past_fid = past_mjd[keep], past_fid[keep]
     now_mjd, now_fid = _tonight_epochs(model, rng, night)
     return np.r_[past_mjd, now_mjd], np.r_[past_fid, now_fid], past_mjd.size
 
@@ -175,14 +184,16 @@ def simulate_object(class_name: str, rng: np.random.Generator, ids: Ids, night: 
     context["epoch_fields"] = epoch_fields(np.nan_to_num(obs.diffmaglim - obs.magpsf), context["fwhm"], rng, model)
     detected_mjd = obs.mjd[obs.detected]
     new_source = stamp_class in ("SN", "asteroid", "bogus")
-    # Variables and AGN were first detected months to years ago, and detected now and then
-    # since: both drawn from the real alerts of sources known for more than 30 days.
-    if new_source:
+    # Variables and AGN were first detected days to years ago (real alerts on stars and nuclei),
+    # never after their first detection in the history; those known for longer than the history
+    # were detected now and then before it, at the rate of the real ones.
+    age = float(model.sample("known_sources", rng, key="age_days"))
+    if new_source or night - age > detected_mjd.min():
         first_mjd, older = float(detected_mjd.min()), 0
     else:
-        age = float(model.sample("known_sources", rng, key="age_days"))
         first_mjd = night - age
-        older = max(int(age * model.sample("known_sources", rng, key="detections_per_day")), 1)
+        older = (max(int(age * model.sample("known_sources", rng, key="detections_per_day")), 1)
+                 if age > HISTORY_DAYS else 0)
     context.update(field=int(rng.integers(245, 880)), rcid=int(rng.integers(0, 64)), first_mjd=float(first_mjd),
                    older_detections=older,
                    rfid_offset=int(rng.integers(100, 999)),

@@ -22,7 +22,7 @@ from classifier_service.simulate.schema import (
     CANDIDATE, FP_HIST, PRV_CANDIDATE, SCHEMA_VERSION, UNION_SECOND, encode_bytes, encode_optional_array,
     encode_sub_record, field_names, parsed_alert_schema, zigzag,
 )
-from classifier_service.simulate.stamps import render
+from classifier_service.simulate.stamps import at_zero_point, difference_sign, limit_zero_point, render
 
 PUBLISHER = "alerce-classifier simulate"
 SYNC_MARKER = b"ZTF-sim-alert-01"  # 16 bytes
@@ -109,15 +109,13 @@ def _cutouts(obj: SimulatedObject, i: int, candid: int, pid: int, rng: np.random
     template_mag = float(obj.reference_mag[fid])
     total_flux = (mag_to_flux(template_mag) if np.isfinite(template_mag) else 0.0) + obj.obs.flux[i]
     science_mag = float(flux_to_mag(total_flux)) if total_flux > 0 else np.inf
-    if obj.class_name == "bogus":  # its artefacts, not the photometry, make the stamp
-        scene = obj.scene
-    else:
-        scene = replace(obj.scene, science_flux=obj.scene.mag_to_adu(science_mag),
-                        template_flux=obj.scene.mag_to_adu(template_mag))
-    scene = replace(scene, fwhm=float(obj.context["fwhm"] * rng.uniform(0.9, 1.1)))
+    fwhm = float(obj.context["fwhm"] * rng.uniform(0.9, 1.1))
+    scene = at_zero_point(obj.scene, limit_zero_point(float(obj.obs.diffmaglim[i]), obj.scene.sky_sigma, fwhm, obj.scene.beta), fwhm)
+    if obj.class_name != "bogus":  # a bogus stamp's artefacts, not the photometry, make it
+        scene = replace(scene, science_flux=scene.mag_to_adu(science_mag), template_flux=scene.mag_to_adu(template_mag))
     images = render(scene, rng)
     names = (f"candid{candid}_pid{pid}_targ_sci.fits.gz", f"candid{candid}_ref.fits.gz",
-             f"candid{candid}_pid{pid}_targ_scimref.fits.gz")
+             f"candid{candid}_pid{pid}_targ_{'scimref' if difference_sign(scene) > 0 else 'refmsci'}.fits.gz")
     return [UNION_SECOND + encode_bytes(name) + encode_bytes(gzipped_fits(image)) for name, image in zip(names, images)]
 
 

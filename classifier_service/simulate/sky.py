@@ -74,12 +74,26 @@ def ps1_neighbours(rng: np.random.Generator, host: str, mag: float) -> dict[str,
 
 
 OBLIQUITY = np.radians(23.4393)
+# Main-belt orbits: heliocentric distances 2.1-3.3 AU, inclinations Rayleigh-distributed with
+# sigma 7 deg (mean 8.8 deg; most main-belt asteroids have i < 20 deg, e.g. the MPC orbit
+# catalogue's numbered objects). Seen from the Earth near opposition a body at r AU appears
+# r / (r - 1) times further from the ecliptic than from the Sun, so detections reach ~20-30 deg
+# of ecliptic latitude (real known-asteroid alerts here: up to 19 deg).
+MAIN_BELT_AU = (2.1, 3.3)
+INCLINATION_SIGMA = np.radians(7.0)
+OPPOSITION_SPREAD = np.radians(60.0)  # heliocentric longitude from the Earth's: ZTF looks at night
 
 
-def ecliptic_position(rng: np.random.Generator, max_beta: float = 12.0) -> tuple[float, float]:
-    """(ra, dec) near the ecliptic, where main-belt asteroids are found."""
+def ecliptic_position(rng: np.random.Generator) -> tuple[float, float]:
+    """(ra, dec) of a main-belt asteroid seen from the Earth at night."""
     while True:
-        lam, beta = np.radians(rng.uniform(0, 360)), np.radians(rng.normal(0, max_beta / 2))
+        r = rng.uniform(*MAIN_BELT_AU)
+        beta_sun = np.arcsin(np.sin(rng.rayleigh(INCLINATION_SIGMA)) * np.sin(rng.uniform(0, 2 * np.pi)))
+        offset = rng.uniform(-OPPOSITION_SPREAD, OPPOSITION_SPREAD)
+        seen = np.array([r * np.cos(beta_sun) * np.cos(offset) - 1.0, r * np.cos(beta_sun) * np.sin(offset),
+                         r * np.sin(beta_sun)])  # from the Earth, which sits at (1, 0, 0) AU
+        lam = np.arctan2(seen[1], seen[0]) + rng.uniform(0, 2 * np.pi)  # the Earth's longitude: any season
+        beta = np.arcsin(seen[2] / np.linalg.norm(seen))
         x = np.cos(beta) * np.cos(lam)
         y = np.cos(beta) * np.sin(lam) * np.cos(OBLIQUITY) - np.sin(beta) * np.sin(OBLIQUITY)
         z = np.cos(beta) * np.sin(lam) * np.sin(OBLIQUITY) + np.sin(beta) * np.cos(OBLIQUITY)

@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 
 from alerce_contract.taxonomy import STAMP_CLASSES
-from classifier_service.simulate.cadence import ObservingModel, default_model, flux_to_mag, mag_to_flux
+from classifier_service.simulate.cadence import (
+    DETECTION_SNR, ObservingModel, default_model, flux_to_mag, mag_to_flux,
+)
 from classifier_service.simulate.candidates import reference_shape
 from classifier_service.simulate.sky import MISSING, ecliptic_position, ps1_neighbours, sky_position
 
@@ -26,6 +28,10 @@ PIXEL_SCALE = 1.012  # arcsec per ZTF pixel
 TEMPLATE_DEPTH = 15.0  # ZTF references co-add ~15-40 frames: noise down by ~4
 TRUNCATED_SIZES = (43, 48, 51, 55)  # stamp sides seen at CCD edges in real alerts
 QUASAR_FRACTION = 0.6  # AGN whose nucleus outshines the host (real labelled AGN: ~60% sgscore1 > 0.5)
+DETECTION_MARGIN = 0.75  # mag: a drawn stamp's source is at least twice its 5-sigma flux (S/N >= 10)
+# The real cutouts' pixel statistics beyond their 5th-95th percentiles are a handful of oddities
+# (saturated fields, noise up to 130 ADU) that the 21-level quantile table would smear over 5%.
+PIXEL_QUANTILES = (0.05, 0.95)
 GAIN = 6.2  # electrons per ADU of ZTF's CCDs: photon noise of a source of S ADU is sqrt(S / GAIN)
 
 
@@ -60,6 +66,14 @@ class Scene:
     elongation: float = 1.0  # > 1 for trailed asteroids
     artefacts: tuple[str, ...] = ()
     centre_offset: tuple[float, float] = (0.0, 0.0)  # sub-pixel position of the candidate
+    # The template's sky and noise, and the difference's noise, relative to the science image's;
+    # and the difference's residual sky in units of its noise (ZTF: see draw_scene).
+    template_sky_ratio: float = 1.0
+    template_noise_ratio: float = 1 / np.sqrt(TEMPLATE_DEPTH)
+    difference_noise_ratio: float = 1.0
+    difference_offset: float = 0.0
+    masked_fraction: float = 0.0  # share of the stamp masked (NaN) at a CCD edge or saturated star
+    diffmaglim: float = np.nan  # the epoch's 5-sigma limit, where the scene was drawn with one
 
     def mag_to_adu(self, mag: float) -> float:
         return float(10 ** (-0.4 * (mag - self.zero_point))) if np.isfinite(mag) else 0.0
@@ -112,14 +126,33 @@ def draw_scene(stamp_class: str, rng: np.random.Generator, *, science_mag: float
         raise ValueError(f"unknown stamp class {stamp_class!r}; expected one of {STAMP_CLASSES}")
     model = observing or default_model()
     fwhm = float(np.clip(model.sample("fwhm_pix", rng), 1.2, 6.0)) * rng.uniform(0.9, 1.15)
+    # Sky level and noise as measured on the real cutouts (median and MAD): the two are
+    # unrelated there (r = 0.03; some cutouts come sky-subtracted), so they are drawn apart.
+    def pixels(key: str) -> float:
+        return float(model.sample("stamp_pixels", rng, key=key, between=PIXEL_QUANTILES))
+
+    sky_sigma = pixels("science_noise")
     scene = Scene(
         stamp_class=stamp_class, science_flux=0.0, template_flux=0.0, fwhm=fwhm,
         fwhm_template=float(np.clip(fwhm * rng.uniform(0.6, 0.95), 1.0, None)), beta=rng.uniform(2.5, 4.5),
-        sky=float(model.sample("sky_adu", rng)), sky_sigma=float(model.sample("sky_sigma_adu", rng)),
-        zero_point=float(model.sample("magzpsci", rng)),
+        sky=pixels("science_background"),
+        sky_sigma=sky_sigma,
+        zero_point=0.0,  # set below, from the epoch's limit
         centre_offset=tuple(rng.uniform(-0.5, 0.5, size=2)),
+        template_sky_ratio=pixels("template_background_ratio"),
+        template_noise_ratio=pixels("template_noise") / sky_sigma,
+        difference_noise_ratio=pixels("difference_noise_ratio"),
+        difference_offset=pixels("difference_background_in_noise"),
+        masked_fraction=pixels("masked_fraction")
+        if rng.uniform() < model.stats["stamp_pixels"]["masked_share"] else 0.0,
     )
     science_mag, template_mag = _central_mags(stamp_class, rng, science_mag, template_mag)
+    # The epoch's 5-sigma limit, fainter than the change by DETECTION_MARGIN (only detections
+    # make alerts), sets the zero point, so the stamp's noise and the photometry agree.
+    change_mag = float(flux_to_mag(mag_to_flux(science_mag) - mag_to_flux(template_mag)))
+    limit = float(model.sample("diffmaglim", rng, key="2"))
+    scene.diffmaglim = max(limit, change_mag + DETECTION_MARGIN) if np.isfinite(change_mag) else limit
+    scene.zero_point = limit_zero_point(scene.diffmaglim, sky_sigma, fwhm, scene.beta, model)
     scene.science_flux, scene.template_flux = scene.mag_to_adu(science_mag), scene.mag_to_adu(template_mag)
     if stamp_class in ("SN", "AGN"):
         galaxy_mag = host_mag if host_mag is not None else rng.uniform(16.0, 20.5)
@@ -186,12 +219,21 @@ def _signals(scene: Scene, x: np.ndarray, y: np.ndarray, *, stars: bool = True
 
 
 def _finish(cube: np.ndarray, scene: Scene, rng: np.random.Generator, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Apply the scene's artefacts, and cut the rare non-bogus stamp at a CCD edge."""
+    """Apply the scene's artefacts and masked rows, and cut the rare non-bogus stamp at a CCD edge."""
     for kind in scene.artefacts:
         cube = ARTEFACTS[kind](cube, scene, rng, x, y)
+    if scene.masked_fraction > 0:
+        cube = _masked_edge(cube, scene.masked_fraction, rng)
     if scene.stamp_class != "bogus" and rng.uniform() < 0.03:
         cube = _edge(cube, scene, rng, x, y)
     return cube
+
+
+def difference_sign(scene: Scene) -> float:
+    """-1 for a source fainter than in the template: ZTF cuts a negative detection's difference
+    stamp from the reference-minus-science image (``*_targ_refmsci``), so it shows positive
+    (the real alerts' central peak is > 6 sigma in 90% of stamps, isdiffpos 't' or 'f')."""
+    return -1.0 if scene.science_flux < scene.template_flux else 1.0
 
 
 def render(scene: Scene, rng: np.random.Generator, size: tuple[int, int] = (63, 63)) -> np.ndarray:
@@ -199,11 +241,14 @@ def render(scene: Scene, rng: np.random.Generator, size: tuple[int, int] = (63, 
     x, y = _grid(*size)
     science_signal, template_signal, change, static_mismatch = _signals(scene, x, y)
     science_noise = rng.normal(size=size) * np.sqrt(scene.sky_sigma**2 + np.maximum(science_signal, 0) / GAIN)
-    template_noise = rng.normal(size=size) * scene.sky_sigma / np.sqrt(TEMPLATE_DEPTH)
-    # PSF matching leaves small residuals (ring/dipole) around every static source.
-    difference = change + science_noise - template_noise + rng.uniform(0.0, 0.03) * static_mismatch
+    template_noise = rng.normal(size=size) * scene.sky_sigma * scene.template_noise_ratio
+    # The difference carries the science image's noise, rescaled by PSF matching, plus a small
+    # residual sky; PSF matching leaves small residuals (ring/dipole) around every static source.
+    difference = (difference_sign(scene) * (change + scene.difference_noise_ratio * (science_noise - template_noise)
+                                             + rng.uniform(0.0, 0.03) * static_mismatch)
+                  + scene.difference_offset * scene.difference_noise_ratio * scene.sky_sigma)
     science = scene.sky + science_signal + science_noise
-    template = scene.sky * rng.uniform(0.9, 1.1) + template_signal + template_noise
+    template = scene.sky * scene.template_sky_ratio + template_signal + template_noise
     return _finish(np.stack([science, template, difference]).astype(np.float32), scene, rng, x, y)
 
 
@@ -221,14 +266,31 @@ def off_centre_background(cutouts: np.ndarray, shift: tuple[int, int]) -> np.nda
     return np.roll(cutouts, (-shift[0], -shift[1]), axis=(1, 2))
 
 
-def on_real_image(scene: Scene, zero_point: float, fwhm: float, sky_sigma: float) -> Scene:
-    """The scene photometrically on a real image: its fluxes rescaled to the image's zero point,
-    its seeing the image's, and no simulated field stars (the real image has its own)."""
+def at_zero_point(scene: Scene, zero_point: float, fwhm: float) -> Scene:
+    """The same field on an image of another zero point and seeing: every flux rescaled."""
     scale = 10 ** (0.4 * (zero_point - scene.zero_point))
     host = None if scene.host is None else replace(scene.host, flux=scene.host.flux * scale)
     return replace(scene, science_flux=scene.science_flux * scale, template_flux=scene.template_flux * scale,
-                   host=host, stars=[], zero_point=zero_point, fwhm=fwhm,
-                   fwhm_template=min(scene.fwhm_template / scene.fwhm, 1.0) * fwhm, sky_sigma=sky_sigma)
+                   host=host, stars=[(flux * scale, sx, sy) for flux, sx, sy in scene.stars],
+                   zero_point=zero_point, fwhm=fwhm, fwhm_template=min(scene.fwhm_template / scene.fwhm, 1.0) * fwhm)
+
+
+def limit_zero_point(diffmaglim: float, sky_sigma: float, fwhm: float, beta: float,
+                     observing: ObservingModel | None = None) -> float:
+    """The zero point at which a point source at the epoch's 5-sigma limit peaks, in the stamp,
+    as far above the pixel noise as in real stamps (calibrated ``peak_snr_factor``: peak S/N
+    = 5 * factor / fwhm at the limit), so the stamp shows a detection as significant as its
+    photometry says."""
+    model = observing or default_model()
+    factor = model.stats["stamp_pixels"]["peak_snr_factor"]
+    peak_share = float(moffat(np.zeros(1), np.zeros(1), fwhm, beta)[0])  # of the flux, in the central pixel
+    return float(diffmaglim + 2.5 * np.log10(DETECTION_SNR * factor * sky_sigma / (fwhm * peak_share)))
+
+
+def on_real_image(scene: Scene, zero_point: float, fwhm: float, sky_sigma: float) -> Scene:
+    """The scene photometrically on a real image: its fluxes rescaled to the image's zero point,
+    its seeing the image's, and no simulated field stars or masks (the real image has its own)."""
+    return replace(at_zero_point(scene, zero_point, fwhm), stars=[], sky_sigma=sky_sigma, masked_fraction=0.0)
 
 
 def inject(scene: Scene, background: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -241,7 +303,7 @@ def inject(scene: Scene, background: np.ndarray, rng: np.random.Generator) -> np
     x, y = _grid(*background.shape[1:])
     science_signal, template_signal, change, static_mismatch = _signals(scene, x, y, stars=False)
     photon_noise = rng.normal(size=x.shape) * np.sqrt(np.maximum(science_signal, 0) / GAIN)
-    difference = change + photon_noise + rng.uniform(0.0, 0.03) * static_mismatch
+    difference = difference_sign(scene) * (change + photon_noise + rng.uniform(0.0, 0.03) * static_mismatch)
     cube = background.astype(np.float64) + np.stack([science_signal + photon_noise, template_signal, difference])
     return _finish(cube.astype(np.float32), scene, rng, x, y)
 
@@ -290,6 +352,18 @@ def _nan_region(cube, scene, rng, x, y):
         rows = slice(rng.integers(height // 2, 3 * height // 4), height)
     cols = slice(0, width) if rng.uniform() < 0.5 else slice(0, rng.integers(width // 3, width))
     cube[:, rows, cols] = np.nan
+    return cube
+
+
+def _masked_edge(cube: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """NaN over ``fraction`` of the stamp along one side, as ZTF masks pixels beyond a CCD edge
+    (18% of real cutouts have some, median 5% of the stamp)."""
+    height, width = cube.shape[1:]
+    side = int(rng.integers(4))
+    depth = max(int(round(fraction * (height if side < 2 else width))), 1)
+    index = [slice(None)] * 3
+    index[1 + side // 2] = slice(0, depth) if side % 2 == 0 else slice(-depth, None)
+    cube[tuple(index)] = np.nan
     return cube
 
 
@@ -342,7 +416,7 @@ def scene_metadata(scene: Scene, rng: np.random.Generator, observing: ObservingM
     if difference == 0:  # bogus without a real source: a noise peak just above the limit
         difference = scene.mag_to_adu(rng.uniform(19.5, 21.0))
     magpsf = float(scene.zero_point - 2.5 * np.log10(abs(difference)))
-    diffmaglim = float(max(model.sample("diffmaglim", rng, key="2"), magpsf + 0.05))
+    diffmaglim = float(max(scene.diffmaglim, magpsf + 0.05))
     real = kind != "bogus"
     if kind == "asteroid":
         ra, dec = ecliptic_position(rng)

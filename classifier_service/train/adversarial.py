@@ -21,6 +21,7 @@ import numpy as np
 from classifier_service.alert import Alert
 from classifier_service.cutouts import CutoutError, decode_cutouts
 from classifier_service.simulate import simulate_alert_packets
+from classifier_service.simulate.calibrate import stamp_statistics
 from classifier_service.surveys import AlertParseError, parse_record
 from classifier_service.surveys.avro import iter_records
 from classifier_service.train import SHARED_DATA
@@ -57,32 +58,6 @@ def _number(value: Any) -> float:
     except (TypeError, ValueError):
         return np.nan
     return number if np.isfinite(number) else np.nan
-
-
-def _background_and_noise(image: np.ndarray) -> tuple[float, float]:
-    """Median and MAD-based sigma of the finite pixels (robust to the source at the centre)."""
-    finite = image[np.isfinite(image)]
-    if not finite.size:
-        return np.nan, np.nan
-    median = float(np.median(finite))
-    return median, float(1.4826 * np.median(np.abs(finite - median)))
-
-
-def stamp_statistics(images: list[np.ndarray]) -> dict[str, float]:
-    """Background, noise, NaN fraction and the difference's central peak S/N of a triplet."""
-    science, template, difference = (np.asarray(i, dtype=np.float64) for i in images)
-    out: dict[str, float] = {}
-    for name, image in (("science", science), ("template", template), ("difference", difference)):
-        out[f"{name}_background"], out[f"{name}_noise"] = _background_and_noise(image)
-    h, w = difference.shape
-    centre = difference[max(h // 2 - 3, 0):h // 2 + 4, max(w // 2 - 3, 0):w // 2 + 4]
-    noise = out["difference_noise"]
-    peak = np.nanmax(centre) if np.isfinite(centre).any() else np.nan
-    out["difference_peak_snr"] = (peak - out["difference_background"]) / noise if noise > 0 else np.nan
-    out["science_nan_fraction"] = float(np.isnan(science).mean())
-    out["difference_nan_fraction"] = float(np.isnan(difference).mean())
-    out["cutout_pixels"] = float(difference.size)
-    return out
 
 
 def alert_features(alert: Alert) -> dict[str, float]:

@@ -117,12 +117,14 @@ def test_candidates_carry_the_measurements_real_alerts_carry(records):
     assert np.median(chipsf[height > 3]) > 3 * np.median(chipsf[height < 1]), "bright detections fit the PSF worse"
 
 
-def test_known_variables_were_first_detected_long_before_fresh_transients():
+def test_known_variables_were_mostly_first_detected_long_before_fresh_transients():
     ages = defaultdict(list)
     for packet, _, stamp_class in simulate_labelled_alerts(150, seed=5, class_mix={"VS": 0.5, "SN": 0.5}):
         candidate = next(iter(iter_records(packet)))["candidate"]
         ages[stamp_class].append(candidate["jd"] - candidate["jdstarthist"])
-    assert min(ages["VS"]) > 31 > max(ages["SN"]), "a transient is at most one 30-day history old"
+    assert max(ages["SN"]) < 31, "a transient is at most one 30-day history old"
+    # Real alerts on stars and nuclei: a third first detected within the history, median ~1 year.
+    assert np.median(ages["VS"]) > 31 and min(ages["VS"]) < 31
 
 
 def test_alerts_come_in_time_order(records):
