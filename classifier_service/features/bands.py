@@ -63,18 +63,20 @@ def split_bands(lc: LightCurve) -> dict[int, Band]:
     if corrected and not np.all(np.isfinite(err)):
         err = np.where(np.isfinite(err), err, lc.sigmapsf)
     bands = {}
+    usable = np.isfinite(mag) & np.isfinite(err) & np.isfinite(lc.mjd)
     for fid in BANDS:
-        keep = (lc.fid == fid) & np.isfinite(mag) & np.isfinite(err) & np.isfinite(lc.mjd)
-        order = np.argsort(lc.mjd[keep], kind="stable")
+        rows = np.flatnonzero((lc.fid == fid) & usable)
+        rows = rows[np.argsort(lc.mjd[rows], kind="stable")]  # one index per band, taken once by each array
+        nd = lc.nd_fid == fid
         bands[fid] = Band(
-            mjd=np.asarray(lc.mjd[keep][order], dtype=np.float64),
-            mag=np.asarray(mag[keep][order], dtype=np.float64),
-            err=np.maximum(np.asarray(err[keep][order], dtype=np.float64), 1e-3),
-            magpsf=np.asarray(lc.magpsf[keep][order], dtype=np.float64),
-            sigmapsf=np.asarray(lc.sigmapsf[keep][order], dtype=np.float64),
-            isdiffpos=np.asarray(lc.isdiffpos[keep][order], dtype=np.float64),
-            mag_corr=np.asarray(lc.magpsf_corr[keep][order], dtype=np.float64),
-            nd_mjd=np.asarray(lc.nd_mjd[lc.nd_fid == fid], dtype=np.float64),
-            nd_limit=np.asarray(lc.nd_diffmaglim[lc.nd_fid == fid], dtype=np.float64),
+            mjd=np.asarray(lc.mjd[rows], dtype=np.float64),
+            mag=np.asarray(mag[rows], dtype=np.float64),
+            err=np.maximum(np.asarray(err[rows], dtype=np.float64), 1e-3),
+            magpsf=np.asarray(lc.magpsf[rows], dtype=np.float64),
+            sigmapsf=np.asarray(lc.sigmapsf[rows], dtype=np.float64),
+            isdiffpos=np.asarray(lc.isdiffpos[rows], dtype=np.float64),
+            mag_corr=np.asarray(lc.magpsf_corr[rows], dtype=np.float64),
+            nd_mjd=np.asarray(lc.nd_mjd[nd], dtype=np.float64),
+            nd_limit=np.asarray(lc.nd_diffmaglim[nd], dtype=np.float64),
         )
     return bands

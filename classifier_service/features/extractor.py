@@ -40,10 +40,11 @@ class FeatureExtractor:
         self.keys: tuple[tuple[str, int], ...] = tuple(key for group in self.groups for key in group.keys)
         if len(set(self.keys)) != len(self.keys):
             raise ValueError("two feature groups produce the same (name, fid)")
+        self._names = tuple(column_name(name, fid) for name, fid in self.keys)  # built once, not per call
 
     @property
     def names(self) -> list[str]:
-        return [column_name(name, fid) for name, fid in self.keys]
+        return list(self._names)
 
     def compute(self, lightcurves: Sequence[LightCurve]) -> tuple[list[str], np.ndarray]:
         """(column names, float64 array (n_objects, n_features)); NaN where a feature is undefined."""
