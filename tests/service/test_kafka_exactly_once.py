@@ -38,6 +38,7 @@ PARTITIONS = 4
 BATCH_SIZE = 20
 RUN_COMMAND = [sys.executable, "-m", "classifier_service.cli", "run"]
 PAUSED_RUN_COMMAND = [sys.executable, "-m", "tests.service.paused_worker", "run"]
+END_MARKER = b"end of the test's reading"
 
 
 @pytest.fixture
@@ -116,24 +117,47 @@ def wait_for(condition, timeout_s: float, what: str, workers=()) -> None:
         time.sleep(0.2)
 
 
-def produce(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
+def produce(bootstrap: str, topic: str, payloads: list[bytes], partitions: list[int]) -> None:
     from confluent_kafka import Producer
 
     producer = Producer({"bootstrap.servers": bootstrap, "message.max.bytes": 10_000_000})
-    for i, payload in enumerate(payloads):
-        producer.produce(topic, payload, partition=i % PARTITIONS)
+    for payload, partition in zip(payloads, partitions):
+        producer.produce(topic, payload, partition=partition)
     assert producer.flush(30) == 0
 
 
-def read_topic(bootstrap: str, topic: str, partitions: int, until: int, timeout_s: float) -> list:
+def committed(bootstrap: str, group: str, topic: str) -> list[int]:
+    """The group's committed offset of each partition (negative where none is)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        return [p.offset for p in consumer.committed([TopicPartition(topic, p) for p in range(PARTITIONS)],
+                                                     timeout=10)]
+    finally:
+        consumer.close()
+
+
+def read_topic(bootstrap: str, topic: str, timeout_s: float = 30) -> list:
+    """Every message the workers (now gone) left on the topic: all those before an end marker
+    the test appends to each partition (tansu's end offsets are not exact enough to count on)."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+    produce(bootstrap, topic, [END_MARKER] * PARTITIONS, list(range(PARTITIONS)))
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex[:6]}"})
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
-    messages, deadline = [], time.monotonic() + timeout_s
-    while len(messages) < until and time.monotonic() < deadline:
-        messages.extend(m for m in consumer.consume(100, timeout=0.5) if m.error() is None)
-    consumer.close()
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
+    messages, ended, deadline = [], set(), time.monotonic() + timeout_s
+    try:
+        while len(ended) < PARTITIONS:
+            assert time.monotonic() < deadline, f"end markers of {topic} read on partitions {ended} only"
+            for message in consumer.consume(100, timeout=0.5):
+                if message.error() is None and message.partition() not in ended:
+                    if message.value() == END_MARKER:
+                        ended.add(message.partition())
+                    else:
+                        messages.append(message)
+    finally:
+        consumer.close()
     return messages
 
 
@@ -141,43 +165,42 @@ def test_two_workers_one_killed_mid_batch_store_every_alert_exactly_once(tansu, 
     payloads, candids, oids, damaged = real_alert_messages(shared_data)
     assert len(candids) > 250 and damaged >= 1
     suffix = uuid.uuid4().hex[:6]
-    raw, out, dead = f"ztf-raw-{suffix}", f"classified-{suffix}", f"dead-{suffix}"
+    raw, out, dead, group = f"ztf-raw-{suffix}", f"classified-{suffix}", f"dead-{suffix}", f"g-{suffix}"
     create_topics(tansu.bootstrap_servers, {raw: PARTITIONS, out: PARTITIONS, dead: 1})
-    args = ["--bootstrap-servers", tansu.bootstrap_servers, "--topic", raw, "--group-id", f"g-{suffix}",
+    args = ["--bootstrap-servers", tansu.bootstrap_servers, "--topic", raw, "--group-id", group,
             "--output-topic", out, "--dead-letter-topic", dead, "--db", postgres_url,
             "--batch-size", str(BATCH_SIZE), "--fast-group", "--classifiers", "stamp_classifier"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALERCE_")}
     doomed = Worker(args, env, command=PAUSED_RUN_COMMAND)
     survivor = Worker(args, env)
     workers = (doomed, survivor)
+    partitions = [i % PARTITIONS for i in range(len(payloads))]
+    ends = [partitions.count(p) for p in range(PARTITIONS)]
     try:
         # Both in the group, two partitions each, before any alert arrives.
         wait_for(lambda: doomed.assigned() and survivor.assigned()
                  and len(doomed.assigned() | survivor.assigned()) == PARTITIONS
                  and not doomed.assigned() & survivor.assigned(), 60, "a 2+2 assignment", workers)
-        produce(tansu.bootstrap_servers, raw, payloads)
+        produce(tansu.bootstrap_servers, raw, payloads, partitions)
 
         wait_for(lambda: doomed.logged("holding commit"), 30, "the doomed worker's first batch", workers)
         doomed.process.send_signal(signal.SIGKILL)
         doomed.process.wait()
 
-        engine = create_engine(postgres_url)
-
-        def stored() -> set[int]:
-            with engine.connect() as conn:
-                return {row[0] for row in conn.execute(text("SELECT candid FROM detection"))}
-
-        wait_for(lambda: candids <= stored(), 60, "every alert in the store", workers)
-        classified = read_topic(tansu.bootstrap_servers, out, PARTITIONS, until=len(candids) + BATCH_SIZE,
-                                timeout_s=15)
+        # The survivor takes every partition over and commits each to its end, A's replayed too.
+        wait_for(lambda: len(survivor.assigned()) == PARTITIONS
+                 and committed(tansu.bootstrap_servers, group, raw) == ends, 90,
+                 "every partition committed to its end by the survivor", workers)
         survivor.process.send_signal(signal.SIGTERM)
         assert survivor.process.wait(30) == 0, "SIGTERM: finish the batch, commit, leave the group"
     finally:
         for worker in workers:
             worker.stop()
 
+    engine = create_engine(postgres_url)
     with engine.connect() as conn:
         one = lambda sql: conn.execute(text(sql)).scalar_one()
+        assert candids <= set(conn.scalars(text("SELECT candid FROM detection"))), "every alert in the store"
         assert one("SELECT count(*) FROM detection") == one("SELECT count(DISTINCT candid) FROM detection")
         assert one("SELECT count(*) FROM object") == len(oids)
         assert one("""SELECT count(*) FROM object o WHERE o.ndet <>
@@ -190,6 +213,6 @@ def test_two_workers_one_killed_mid_batch_store_every_alert_exactly_once(tansu, 
             "SELECT count(*) FROM (SELECT DISTINCT source, stage FROM dead_letter) AS d")
     engine.dispose()
 
-    published = Counter(decode_classified(m.value())["candid"] for m in classified)
+    published = Counter(decode_classified(m.value())["candid"] for m in read_topic(tansu.bootstrap_servers, out))
     assert candids <= set(published), "every alert reached the output topic"
     assert any(n > 1 for n in published.values()), "the killed worker's uncommitted batch went out twice"
