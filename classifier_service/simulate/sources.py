@@ -19,7 +19,7 @@ import numpy as np
 from alerce_contract.taxonomy import LC_CLASSES as CLASSES
 from alerce_contract.taxonomy import PERIODIC
 from alerce_contract.taxonomy import TRANSIENT as TRANSIENTS
-from classifier_service.simulate.cadence import mag_to_flux
+from classifier_service.simulate.cadence import flux_to_mag, mag_to_flux
 
 FluxFunction = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
 
@@ -301,7 +301,12 @@ def periodic(class_name: str, rng: np.random.Generator) -> Source:
         delta = -amplitude * cycle_scale * (shape(phase) - 0.5) * band_gain[fid]
         return mag_to_flux(mean_mags[fid] + delta)
 
-    return Source(class_name, "star", mean_mags, flux, mean_mag,
+    # The reference image co-adds many epochs, so it holds the star's mean flux over the cycle:
+    # a detached binary's out-of-eclipse light, which its difference images then do not show.
+    grid = np.linspace(0.0, 1.0, 256, endpoint=False)
+    cycle_flux = mag_to_flux(mean_mags[:, None] - amplitude * (shape(grid)[None, :] - 0.5) * band_gain[:, None])
+    reference_mags = flux_to_mag(cycle_flux.mean(axis=1))
+    return Source(class_name, "star", reference_mags, flux, float(reference_mags[2]),
                   dict(period=period, amplitude=amplitude, mean_mag=mean_mag, g_minus_r=colour, **shape_params))
 
 
