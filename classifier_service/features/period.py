@@ -171,18 +171,16 @@ def harmonic_fit(rows: BandRows, freqs: np.ndarray, harmonics: int = HARMONICS) 
     return _unexplained(_harmonics(_phase(freqs, rows.dt), harmonics), rows)
 
 
-def odd_harmonic_gain(rows: BandRows, freq: float, halves: np.ndarray, harmonics: int) -> np.ndarray:
-    """χ² explained by adding odd harmonics of each of ``halves`` to ``harmonics`` at ``freq``.
+def _odd_harmonic_terms(rows: BandRows, freq: float, halves: np.ndarray, harmonics: int) -> list[np.ndarray]:
+    """``harmonics`` pairs at ``freq`` plus as many odd harmonics of each of ``halves``, per half.
 
-    At exactly freq / 2 this is what telling alternate cycles apart gains (an eclipsing
-    binary's unequal minima); at other frequencies, what as many free terms gain from noise,
+    At exactly freq / 2 the odd terms tell alternate cycles apart (an eclipsing binary's
+    unequal minima); at other frequencies they gain what as many free terms gain from noise,
     trends and aliases alone: the yardstick the real gain must beat.
     """
     base = _harmonics(_phase(np.array([freq]), rows.dt), harmonics)
-    whole = _unexplained(base, rows)[0]
     odd = _harmonics(_phase(halves, rows.dt), harmonics, every=2)
-    both = _unexplained([np.broadcast_to(b, odd[0].shape) for b in base] + odd, rows)
-    return whole - both
+    return [np.broadcast_to(b, odd[0].shape) for b in base] + odd
 
 
 def _fine_grid(centre: float, half_width: float) -> np.ndarray:
@@ -216,15 +214,16 @@ def search(curve: Curve, peaks: np.ndarray) -> tuple[float, float, float]:
     row = int(np.argmin(fine_residual[np.arange(best.size), best]))
     winner, freq, residual = int(candidates[row]), float(fine[row, best[row]]), float(fine_residual[row, best[row]])
     if freq / 2 >= MIN_HALF_CYCLES / baseline:
-        half = _half_frequency(rows, freq, step, baseline)
+        half = _half_frequency(rows, freq, residual, step, baseline)
         if half is not None:
             freq, residual = half, float(harmonic_fit(rows, np.array([half]))[0])
-    total, trend = trend_fit(curve, 2 * HARMONICS)
+    total, trend = trend_fit(rows, baseline, 2 * HARMONICS)
     return 1.0 / freq, float(s_to_n[winner]), (trend - residual) / total if total > 0 else np.nan
 
 
-def _half_frequency(rows: BandRows, freq: float, step: float, baseline: float) -> float | None:
-    """Half of ``freq`` when alternate cycles differ (an eclipsing binary's orbit), else None.
+def _half_frequency(rows: BandRows, freq: float, residual: float, step: float, baseline: float) -> float | None:
+    """Half of ``freq`` (whose model leaves ``residual``) when alternate cycles differ (an eclipsing
+    binary's orbit), else None.
 
     Two tests, either suffices. With as many harmonics (2 x HARMONICS) at the frequency and at
     its half, the half explains HALF_FREQUENCY_GAIN of what the other leaves: broad, unequal
@@ -232,35 +231,37 @@ def _half_frequency(rows: BandRows, freq: float, step: float, baseline: float) -
     harmonics of the half, added to the frequency's own, explain DECOY_FACTOR times what the
     same terms at decoy frequencies near it explain: narrow eclipses of unequal depth, which
     few harmonics of the half cannot draw, measured against what free terms gain from noise,
-    trends and aliases alone.
+    trends and aliases alone. Both tests' models have 2 x HARMONICS pairs: one solve.
     """
     half_grid = _fine_grid(freq / 2, step / 2)
-    both = harmonic_fit(rows, np.concatenate([[freq], half_grid]), 2 * HARMONICS)
+    same = _harmonics(_phase(np.concatenate([[freq], half_grid]), rows.dt), 2 * HARMONICS)
+    halves = freq / 2 + np.concatenate([[0.0], DECOY_OFFSETS]) / baseline
+    odd = _odd_harmonic_terms(rows, freq, halves, HARMONICS)
+    chi2 = _unexplained([np.concatenate(pair, axis=1) for pair in zip(same, odd)], rows)
+    both, with_odd = chi2[:half_grid.size + 1], chi2[half_grid.size + 1:]
     if both[0] - both[1:].min() > HALF_FREQUENCY_GAIN * both[0]:
         return float(half_grid[int(np.argmin(both[1:]))])
-    halves = freq / 2 + np.concatenate([[0.0], DECOY_OFFSETS]) / baseline
-    gain = odd_harmonic_gain(rows, freq, halves, HARMONICS)
+    gain = residual - with_odd
     return freq / 2 if gain[0] > DECOY_FACTOR * gain[1:].max() else None
 
 
-def trend_fit(curve: Curve, degree: int) -> tuple[float, float]:
+def trend_fit(rows: BandRows, baseline: float, degree: int) -> tuple[float, float]:
     """Weighted χ² about each band's mean, and left by a per-band polynomial in time of ``degree``.
 
     With degree 2 x HARMONICS it has the periodic model's number of terms: what a smooth,
-    non-repeating change explains, which a period must beat to mean anything.
+    non-repeating change explains, which a period must beat to mean anything. Every band in
+    one batched SVD; singular values below lstsq's cut-off are dropped, as lstsq drops them,
+    so a band with no more points than terms is fitted exactly.
     """
-    t, m, s, index = curve.t, curve.m, curve.s, curve.index
-    x = 2 * (t - t[0]) / max(float(t[-1] - t[0]), 1e-9) - 1
-    total = residual = 0.0
-    for band in range(len(curve.bands)):
-        rows = index == band
-        m_band, s_band = m[rows], s[rows]
-        y, w = m_band / s_band, s_band**-2
-        total += float(np.sum(w * (m_band - np.sum(m_band * w) / np.sum(w)) ** 2))
-        design = np.polynomial.legendre.legvander(x[rows], min(degree, m_band.size - 1)) / s_band[:, None]
-        coef = np.linalg.lstsq(design, y, rcond=None)[0]
-        residual += float(np.sum((y - design @ coef) ** 2))
-    return total, residual
+    weight, target = rows.weight, rows.target
+    mean = np.sum(target * weight, axis=1) / np.sum(weight**2, axis=1)
+    total = float(np.sum((target - mean[:, None] * weight) ** 2))
+    x = 2 * rows.dt / max(baseline, 1e-9) - 1
+    design = np.polynomial.legendre.legvander(x, degree) * weight[..., None]  # padding: zero rows
+    u, singular, _ = np.linalg.svd(design, full_matrices=False)
+    kept = singular > np.finfo(float).eps * np.maximum(np.array(rows.sizes), degree + 1)[:, None] * singular[:, :1]
+    explained = np.sum(np.where(kept, np.einsum("bnk,bn->bk", u, target) ** 2, 0.0), axis=1)
+    return total, float(np.sum(rows.target_norm - explained))
 
 
 class Period(FeatureGroup):
