@@ -15,7 +15,7 @@ import json
 import math
 import random
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -26,11 +26,26 @@ from classifier_service.surveys import avro
 KINDS = ("bit_flip", "truncation", "inserted_bytes", "deflate_bomb", "gzip_bomb",
          "impossible_value", "oversized_string", "control_character")
 BOMB_SIZES = (20 << 20, 64 << 20, 256 << 20, 1 << 30)
+STAMPS = ("cutoutScience", "cutoutTemplate", "cutoutDifference")
+CONTROL_CHARACTERS = ("\x00", "\n", "\r\n", "\x1b[31m", "\u202e", "\x7f")
+CONTROL_FIELDS = ("objectId", "rbversion", "ssnamenr", "programpi")
+OVERSIZED_CHOICES = 5
 
 IMPOSSIBLE = [("sigmapsf", v) for v in (0.0, -0.1, math.nan, math.inf)] + [
     ("jd", 0.0), ("jd", 9.9e9), ("jd", math.nan), ("dec", 1000.0), ("dec", -90.5), ("ra", -1.0),
     ("ra", 400.0), ("fid", 99), ("fid", 0), ("magpsf", -50.0), ("magpsf", 99.0), ("magpsf", math.nan),
     ("candid", -5)]
+
+# Every branch of each kind, named as Mutant.variant names it.
+VARIANTS = {
+    "bit_flip": {""}, "truncation": {""}, "inserted_bytes": {""},
+    "deflate_bomb": {f"{size >> 20} MiB" for size in BOMB_SIZES},
+    "gzip_bomb": {f"{stamp} {size >> 20} MiB" for stamp in STAMPS for size in BOMB_SIZES},
+    "impossible_value": {f"{name}={value!r} in the {row}" for name, value in IMPOSSIBLE
+                         for row in ("candidate", "history")},
+    "oversized_string": {f"choice {choice}" for choice in range(OVERSIZED_CHOICES)},
+    "control_character": {f"{char!r} in {field}" for char in CONTROL_CHARACTERS for field in CONTROL_FIELDS},
+}
 
 
 @dataclass
@@ -38,6 +53,7 @@ class Mutant:
     kind: str
     payload: bytes
     reason: str | None = None  # words the dead letter's reason must hold; None: may be valid
+    variant: str = ""  # the branch of its kind that made it, so a set can show it covers them all
 
 
 @dataclass
@@ -88,10 +104,11 @@ class MutantGenerator:
         self.alerts = alerts
         self.rng = random.Random(seed)
 
-    def mutants(self, per_kind: int) -> Iterator[Mutant]:
+    def mutants(self, counts: Mapping[str, int]) -> Iterator[Mutant]:
+        """``counts[kind]`` mutants of each kind, in the order of KINDS."""
         for kind in KINDS:
             make = getattr(self, kind)
-            for _ in range(per_kind):
+            for _ in range(counts[kind]):
                 yield make(self.rng.choice(self.alerts))
 
     # --- damage to the bytes: valid or a dead letter, whichever it turns out to be --------
@@ -116,18 +133,19 @@ class MutantGenerator:
         whole = encode(alert.record, alert.schema, codec="deflate")
         container = avro.read_header(whole)
         header = whole[:container.blocks_start]
-        block = _zeros_deflated(self.rng.choice(BOMB_SIZES))
+        size = self.rng.choice(BOMB_SIZES)
+        block = _zeros_deflated(size)
         payload = header + avro._zigzag(1) + avro._zigzag(len(block)) + block + container.sync
-        return Mutant("deflate_bomb", payload, reason="inflates beyond")
+        return Mutant("deflate_bomb", payload, reason="inflates beyond", variant=f"{size >> 20} MiB")
 
     def gzip_bomb(self, alert: RealAlert) -> Mutant:
         """A stamp that inflates to 1 GiB: a cutout dead letter where the stamps are read,
         ignored (and never stored) where they are not."""
         record = _copy(alert.record)
-        stamp = self.rng.choice(("cutoutScience", "cutoutTemplate", "cutoutDifference"))
-        record[stamp] = {"fileName": "bomb.fits.gz", **(record.get(stamp) or {}),
-                         "stampData": _zeros_gzipped(self.rng.choice(BOMB_SIZES))}
-        return Mutant("gzip_bomb", encode(record, alert.schema))
+        stamp = self.rng.choice(STAMPS)
+        size = self.rng.choice(BOMB_SIZES)
+        record[stamp] = {"fileName": "bomb.fits.gz", **(record.get(stamp) or {}), "stampData": _zeros_gzipped(size)}
+        return Mutant("gzip_bomb", encode(record, alert.schema), variant=f"{stamp} {size >> 20} MiB")
 
     # --- values a packet cannot hold -------------------------------------------------------
     def impossible_value(self, alert: RealAlert) -> Mutant:
@@ -141,11 +159,12 @@ class MutantGenerator:
         # A history row the store already holds is dropped at decode, bad value and all (the
         # alert is then valid); a bad candidate is always refused.
         reason = name if row is record["candidate"] else None
-        return Mutant("impossible_value", encode(record, alert.schema), reason=reason)
+        return Mutant("impossible_value", encode(record, alert.schema), reason=reason,
+                      variant=f"{name}={value!r} in the {'candidate' if reason else 'history'}")
 
     def oversized_string(self, alert: RealAlert) -> Mutant:
         record = _copy(alert.record)
-        choice = self.rng.randrange(5)
+        choice = self.rng.randrange(OVERSIZED_CHOICES)
         if choice in (2, 3) and "drbversion" not in record["candidate"]:  # schemas before 3.3
             choice = 4
         if choice == 0:
@@ -159,12 +178,12 @@ class MutantGenerator:
             record["candidate"]["drbversion"], words = "d6_m7_and_more_17", "drbversion"
         else:
             record["candidate"]["ssnamenr"], words = "x" * 70_000, "ssnamenr"
-        return Mutant("oversized_string", encode(record, alert.schema), reason=words)
+        return Mutant("oversized_string", encode(record, alert.schema), reason=words, variant=f"choice {choice}")
 
     def control_character(self, alert: RealAlert) -> Mutant:
         record = _copy(alert.record)
-        char = self.rng.choice(("\x00", "\n", "\r\n", "\x1b[31m", "\u202e", "\x7f"))
-        field = self.rng.choice([name for name in ("objectId", "rbversion", "ssnamenr", "programpi")
+        char = self.rng.choice(CONTROL_CHARACTERS)
+        field = self.rng.choice([name for name in CONTROL_FIELDS
                                  if name == "objectId" or name in record["candidate"]])
         if field == "objectId":
             oid = record["objectId"]
@@ -172,7 +191,7 @@ class MutantGenerator:
             record["objectId"] = oid[:at] + char + oid[at:]
         else:
             record["candidate"][field] = (record["candidate"].get(field) or "x")[:3] + char
-        return Mutant("control_character", encode(record, alert.schema), reason=field)
+        return Mutant("control_character", encode(record, alert.schema), reason=field, variant=f"{char!r} in {field}")
 
     # --- a candid belongs to one object ----------------------------------------------------
     def candid_collision(self, alert: RealAlert) -> Mutant:

@@ -1,8 +1,9 @@
 """Issue 11, acceptance 1: hostile mutants of the real alerts, replayed on SQLite and PostgreSQL.
 
 A seeded generator (tests/service/mutants.py) turns the real ZTF alerts of
-``shared/data/ztf_alerts`` into a few hundred mutants of each kind. ``alerce-classifier
-replay`` runs over them in a subprocess whose peak RSS is measured, and then:
+``shared/data/ztf_alerts`` into COUNTS mutants of each kind, which between them take every
+branch of every kind (asserted first, without a replay). ``alerce-classifier replay`` runs
+over them in a subprocess whose peak RSS is measured, and then:
 
 * it exits 0;
 * every mutant is accounted for: stored (its candid under its objectId, as fastavro itself
@@ -31,12 +32,15 @@ from classifier_service.stream.archive import ArchiveSource
 from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
 from tests.service.conftest import table_checksums
-from tests.service.mutants import KINDS, MutantGenerator, real_alerts
+from tests.service.mutants import KINDS, VARIANTS, Mutant, MutantGenerator, real_alerts
 
 pytestmark = pytest.mark.timeout(300)
 
 SEED = 20261130
 PER_KIND = 200
+# A bomb costs the worker its cap to refuse (a deflate bomb about 0.1 s of CPU, 25 times a
+# bit flip's): fewer of them, still every size (and stamp), as the coverage test asserts.
+COUNTS = {**dict.fromkeys(KINDS, PER_KIND), "deflate_bomb": 12, "gzip_bomb": 60}
 BATCH_SIZE = 100
 # The stated bound on the worker's peak RSS over this input at --batch-size 100, interpreter
 # and libraries included: a deflate bomb stops at MAX_BLOCK_BYTES (16 MiB), a gzip bomb at the
@@ -75,6 +79,12 @@ def alerts(shared_data):
     return real_alerts(payloads)
 
 
+@pytest.fixture(scope="module")
+def mutant_set(alerts) -> list[Mutant]:
+    """The seeded mutants, made once for both databases."""
+    return list(MutantGenerator(alerts, SEED).mutants(COUNTS))
+
+
 def write(folder: Path, mutants) -> dict[Path, object]:
     written = {}
     for i, mutant in enumerate(mutants):
@@ -94,8 +104,15 @@ def identity(payload: bytes) -> tuple[str, int] | None:
         return None
 
 
-def test_every_mutant_is_stored_or_a_dead_letter_and_nothing_invalid_is_stored(alerts, store_url, tmp_path):
-    mutants = write(tmp_path, MutantGenerator(alerts, SEED).mutants(PER_KIND))
+def test_the_mutants_take_every_branch_of_every_kind(mutant_set):
+    made = Counter(mutant.kind for mutant in mutant_set)
+    assert made == COUNTS
+    for kind in KINDS:
+        assert {m.variant for m in mutant_set if m.kind == kind} == VARIANTS[kind], kind
+
+
+def test_every_mutant_is_stored_or_a_dead_letter_and_nothing_invalid_is_stored(mutant_set, store_url, tmp_path):
+    mutants = write(tmp_path, mutant_set)
     code, peak_mb, output = replay(tmp_path, store_url)
     assert code == 0, output
     assert 0 < peak_mb < PEAK_RSS_BOUND_MB, output
@@ -122,7 +139,7 @@ def test_every_mutant_is_stored_or_a_dead_letter_and_nothing_invalid_is_stored(a
         assert found or is_stored, f"{mutant.kind} mutant {path} is lost"
         outcome[mutant.kind, "stored"] += is_stored  # a stamp may be a dead letter, the alert stored
         outcome[mutant.kind, "dead letter"] += bool(found)
-    print("\n" + "\n".join(f"{kind:18} {PER_KIND} mutants: stored {outcome[kind, 'stored']:4}, dead letters "
+    print("\n" + "\n".join(f"{kind:18} {COUNTS[kind]:3} mutants: stored {outcome[kind, 'stored']:4}, dead letters "
                            f"{outcome[kind, 'dead letter']:4}" for kind in KINDS), f"\npeak RSS {peak_mb} MB")
 
     assert all(ZTF_OID.fullmatch(oid) for oid in oids)
