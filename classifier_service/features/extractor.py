@@ -41,6 +41,8 @@ class FeatureExtractor:
         if len(set(self.keys)) != len(self.keys):
             raise ValueError("two feature groups produce the same (name, fid)")
         self._names = tuple(column_name(name, fid) for name, fid in self.keys)  # built once, not per call
+        ends = np.cumsum([len(group.keys) for group in self.groups])
+        self._columns = tuple(slice(end - len(group.keys), end) for group, end in zip(self.groups, ends))
 
     @property
     def names(self) -> list[str]:
@@ -49,7 +51,10 @@ class FeatureExtractor:
     def compute(self, lightcurves: Sequence[LightCurve]) -> tuple[list[str], np.ndarray]:
         """(column names, float64 array (n_objects, n_features)); NaN where a feature is undefined."""
         objects = [ObjectBands.of(lc) for lc in lightcurves]
-        matrix = np.hstack([group(objects) for group in self.groups]) if objects else np.empty((0, len(self.keys)))
+        matrix = np.empty((len(objects), len(self.keys)))
+        if objects:
+            for group, columns in zip(self.groups, self._columns):
+                matrix[:, columns] = group(objects)
         matrix[~np.isfinite(matrix)] = np.nan
         return self.names, matrix
 

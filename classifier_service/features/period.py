@@ -28,6 +28,7 @@ import numpy as np
 
 from classifier_service.features.bands import BANDS, Band, ObjectBands
 from classifier_service.features.groups import FeatureGroup
+from classifier_service.features.stats import median
 
 MIN_PERIOD = 0.05  # days: δ Scuti stars and the shortest contact binaries
 MAX_FREQUENCY = 1.0 / MIN_PERIOD  # cycles per day
@@ -118,7 +119,7 @@ def periodogram_input(bands: dict[int, Band]) -> Curve | None:
     t = np.concatenate([b.mjd for _, b in used])
     if t.max() <= t.min():
         return None
-    m = np.concatenate([b.mag - np.median(b.mag) for _, b in used])
+    m = np.concatenate([b.mag - median(b.mag) for _, b in used])
     s = np.concatenate([b.err for _, b in used])
     index = np.repeat(np.arange(len(used)), [b.mjd.size for _, b in used])
     order = np.argsort(t, kind="stable")

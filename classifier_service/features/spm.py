@@ -62,6 +62,8 @@ def band_flux(band: Band) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def band_spm(band: Band) -> dict[str, float]:
     """The SPM of one band's flux curve, by name."""
+    if band.mjd.size < MIN_POINTS:  # before the flux conversion: most alerts' bands are this short
+        return dict.fromkeys(SPM_NAMES, np.nan)
     return dict(zip(SPM_NAMES, fit_spm(*band_flux(band))))
 
 
