@@ -133,14 +133,15 @@ def _phase(freqs: np.ndarray, dt: np.ndarray) -> np.ndarray:
     return 2 * np.pi * (cycles - np.rint(cycles))
 
 
-def _harmonics(phase: np.ndarray, harmonics: int, every: int = 1) -> list[np.ndarray]:
-    """sin and cos of phase x (1, 1 + every, 1 + 2 every, ...), ``harmonics`` pairs, by angle addition."""
-    sin1, cos1 = np.sin(phase), np.cos(phase)
-    sin_step, cos_step = (sin1, cos1) if every == 1 else (np.sin(every * phase), np.cos(every * phase))
-    terms, sin_h, cos_h = [sin1, cos1], sin1, cos1
-    for _ in range(harmonics - 1):
+def _harmonics(phase: np.ndarray, harmonics: int, every: int = 1) -> np.ndarray:
+    """sin and cos of phase x (1, 1 + every, 1 + 2 every, ...), ``harmonics`` pairs by angle
+    addition, as (..., 2 x harmonics, times): sin, cos of the first, then of the next."""
+    terms = np.empty((*phase.shape[:-1], 2 * harmonics, phase.shape[-1]))
+    sin_h, cos_h = np.sin(phase, out=terms[..., 0, :]), np.cos(phase, out=terms[..., 1, :])
+    sin_step, cos_step = (sin_h, cos_h) if every == 1 else (np.sin(every * phase), np.cos(every * phase))
+    for h in range(1, harmonics):
         sin_h, cos_h = sin_h * cos_step + cos_h * sin_step, cos_h * cos_step - sin_h * sin_step
-        terms += [sin_h, cos_h]
+        terms[..., 2 * h, :], terms[..., 2 * h + 1, :] = sin_h, cos_h
     return terms
 
 
@@ -149,14 +150,13 @@ def _ridge(size: int) -> np.ndarray:
     return 1e-9 * np.eye(size)
 
 
-def _unexplained(terms: list[np.ndarray], rows: BandRows) -> np.ndarray:
-    """Weighted χ² left by least squares on ``terms`` (each (bands, F, times)) plus each band's
+def _unexplained(terms: np.ndarray, rows: BandRows) -> np.ndarray:
+    """Weighted χ² left by least squares on ``terms`` (bands, F, terms, times) plus each band's
     mean, summed over the bands, per frequency F."""
-    weight = rows.weight[:, None, :]
-    x = np.empty((*terms[0].shape[:2], len(terms) + 1, terms[0].shape[2]))  # (bands, F, P, times), weighted
-    x[:, :, 0] = weight
-    for i, term in enumerate(terms, start=1):
-        np.multiply(term, weight, out=x[:, :, i])
+    x = np.empty((*terms.shape[:2], terms.shape[2] + 1, terms.shape[3]))  # (bands, F, P, times), weighted
+    x[:, :, 0] = 1.0
+    x[:, :, 1:] = terms
+    x *= rows.weight[:, None, None, :]
     normal = np.matmul(x, x.swapaxes(-1, -2)) + _ridge(x.shape[2])
     projection = np.matmul(x, rows.target[:, None, :, None])
     coef = np.linalg.solve(normal, projection)
@@ -172,7 +172,7 @@ def harmonic_fit(rows: BandRows, freqs: np.ndarray, harmonics: int = HARMONICS) 
     return _unexplained(_harmonics(_phase(freqs, rows.dt), harmonics), rows)
 
 
-def _odd_harmonic_terms(rows: BandRows, freq: float, halves: np.ndarray, harmonics: int) -> list[np.ndarray]:
+def _odd_harmonic_terms(rows: BandRows, freq: float, halves: np.ndarray, harmonics: int) -> np.ndarray:
     """``harmonics`` pairs at ``freq`` plus as many odd harmonics of each of ``halves``, per half.
 
     At exactly freq / 2 the odd terms tell alternate cycles apart (an eclipsing binary's
@@ -181,7 +181,7 @@ def _odd_harmonic_terms(rows: BandRows, freq: float, halves: np.ndarray, harmoni
     """
     base = _harmonics(_phase(np.array([freq]), rows.dt), harmonics)
     odd = _harmonics(_phase(halves, rows.dt), harmonics, every=2)
-    return [np.broadcast_to(b, odd[0].shape) for b in base] + odd
+    return np.concatenate([np.broadcast_to(base, odd.shape), odd], axis=2)
 
 
 def _fine_grid(centre: float, half_width: float) -> np.ndarray:
@@ -238,7 +238,7 @@ def _half_frequency(rows: BandRows, freq: float, residual: float, step: float, b
     same = _harmonics(_phase(np.concatenate([[freq], half_grid]), rows.dt), 2 * HARMONICS)
     halves = freq / 2 + np.concatenate([[0.0], DECOY_OFFSETS]) / baseline
     odd = _odd_harmonic_terms(rows, freq, halves, HARMONICS)
-    chi2 = _unexplained([np.concatenate(pair, axis=1) for pair in zip(same, odd)], rows)
+    chi2 = _unexplained(np.concatenate([same, odd], axis=1), rows)
     both, with_odd = chi2[:half_grid.size + 1], chi2[half_grid.size + 1:]
     if both[0] - both[1:].min() > HALF_FREQUENCY_GAIN * both[0]:
         return float(half_grid[int(np.argmin(both[1:]))])
