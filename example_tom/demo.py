@@ -32,6 +32,7 @@ BIN = Path(sys.executable).parent
 DEMO_USER, DEMO_PASSWORD = "demo", "alerce-demo"
 SN_HUNTER_HOURS = 36  # the simulated night ended at most a day and a half ago
 INPUT_TOPIC, CLASSIFIED_TOPIC = "ztf-demo", "alerce-classified"
+WORKER_GROUP, TOM_GROUP = "demo-worker", "example-tom-demo"  # the worker's and the listener's
 
 # One follow-up rule, so Tonight and "Request follow-up" have something to show: fresh SNe
 # observable from Cerro Pachón with SOAR's imager, dry run (recorded, nothing submitted).
@@ -207,16 +208,21 @@ class Demo:
             "ALERCE_KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
             "ALERCE_CLASSIFIED_TOPIC": CLASSIFIED_TOPIC,
             "ALERCE_API_URL": f"http://127.0.0.1:{self.api_port}",
-            "ALERCE_TOM_GROUP_ID": "example-tom-demo",
+            "ALERCE_TOM_GROUP_ID": TOM_GROUP,
         }
 
     def say(self, text: str) -> None:
         print(f"[demo] {text}", flush=True)
 
     def start_broker(self) -> None:
+        """The broker, with the classified topic made up front: the listener subscribes to a
+        topic that exists, so it joins its group while the worker is still busy, rather than
+        waiting to discover the topic once the first classified alert has created it."""
+        from classifier_service.stream.kafka import create_topics
         from classifier_service.stream.tansu import TansuBroker
 
         self.broker = TansuBroker(log_path=str(LOGS / "tansu.log")).start()
+        create_topics(self.broker.bootstrap_servers, {CLASSIFIED_TOPIC: 1})
         self.say(f"Kafka (tansu, memory only) at {self.broker.bootstrap_servers}")
 
     def run_once(self, name: str, argv: list[str], timeout_s: float = 300) -> bool:
@@ -254,29 +260,17 @@ class Demo:
         self.start_service("api", [*cli, "serve", "--db", store, "--port", str(self.api_port)], self.api_port)
         self.start_service("worker", [*cli, "run", "--bootstrap-servers", self.broker.bootstrap_servers,
                                       "--topic", INPUT_TOPIC, "--output-topic", CLASSIFIED_TOPIC,
-                                      "--group-id", "demo-worker", "--db", store, "--fast-group"])
+                                      "--group-id", WORKER_GROUP, "--db", store, "--fast-group"])
         self.start_service("listener", [*manage, "readstreams"])
         # --insecure: runserver serves the static files (vendored JS/CSS) with DEBUG off too
         self.start_service("tom", [*manage, "runserver", f"127.0.0.1:{self.tom_port}", "--noreload", "--insecure"],
                            self.tom_port)
 
-    def import_examples(self, settle_s: float = 10.0, timeout_s: float = 180.0) -> None:
-        """Once the worker has stored the night (the API's object count stops growing), import the
-        tour's periodic star and AGN."""
-        from alerce_contract.client import AlerceApiError, AlerceClient, AlerceConfig
-
-        api = AlerceClient(AlerceConfig(api_url=f"http://127.0.0.1:{self.api_port}", timeout=10, retries=0))
-        deadline, last, since = time.monotonic() + timeout_s, -1, time.monotonic()
-        while time.monotonic() < deadline:
-            try:
-                total = api.query_objects({"page_size": 1, "count": "true"}).get("total") or 0
-            except AlerceApiError:
-                total = -1
-            if total != last:
-                last, since = total, time.monotonic()
-            elif total > 0 and time.monotonic() - since >= settle_s:
-                break
-            time.sleep(2)
+    def import_examples(self, timeout_s: float = 180.0) -> None:
+        """Once the worker has stored the night (it has committed every alert simulated into
+        the input topic), import the tour's periodic star and AGN."""
+        if not wait_for_group(self.broker.bootstrap_servers, WORKER_GROUP, INPUT_TOPIC, timeout_s):
+            self.gaps.append(f"the worker had not stored the night after {timeout_s:.0f} s; see {LOGS / 'worker.log'}")
         self.say("the tour's examples: a periodic star and an AGN from the broker")
         self.run_once("demo-examples", [str(BIN / "python"), "manage.py", "shell", "-c",
                                         "from example_tom.demo import import_examples; print(import_examples())"])
@@ -322,25 +316,32 @@ class Demo:
         self.say("stopped")
 
 
-def wait_for_classified_targets(timeout_s: float, settle_s: float = 10.0) -> int:
-    """How many TOM targets have classifications once that number stops growing for
-    ``settle_s`` (the listener has caught up), or when time runs out."""
+def wait_for_group(bootstrap_servers: str, group_id: str, topic: str, timeout_s: float) -> bool:
+    """Whether the consumer group caught up with ``topic`` (stored and committed every message
+    in it) within ``timeout_s``: an observable end, where waiting for a count to stop growing
+    would cost a fixed settle on every run."""
+    from classifier_service.stream.consumer import caught_up
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if caught_up(bootstrap_servers, group_id, topic):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def wait_for_classified_targets(bootstrap_servers: str, timeout_s: float) -> int:
+    """How many TOM targets have classifications once the listener has caught up with the
+    classified topic (or when time runs out). Call it after the worker has caught up, so that
+    the classified topic is complete."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_tom.settings")
     import django
 
     django.setup()
     from tom_alerce.models import TargetClassification
 
-    deadline = time.monotonic() + timeout_s
-    last, since = -1, time.monotonic()
-    while time.monotonic() < deadline:
-        n = TargetClassification.objects.values("target").distinct().count()
-        if n != last:
-            last, since = n, time.monotonic()
-        elif n and time.monotonic() - since >= settle_s:
-            break
-        time.sleep(2)
-    return max(last, 0)
+    wait_for_group(bootstrap_servers, TOM_GROUP, CLASSIFIED_TOPIC, timeout_s)
+    return TargetClassification.objects.values("target").distinct().count()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -384,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         demo.simulate()
         demo.import_examples()
         if args.check is not None:
-            n = wait_for_classified_targets(args.check)
+            n = wait_for_classified_targets(demo.broker.bootstrap_servers, args.check)
             demo.report()
             demo.say(f"check: {n} TOM targets with classifications")
             return 0 if n and not demo.gaps else 1

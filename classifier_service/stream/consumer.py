@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, TopicPartition
 
 from classifier_service.stream.base import RawMessage, Unavailable
 
@@ -116,6 +116,38 @@ def commit_offsets(batch: Sequence[RawMessage]) -> list[TopicPartition]:
         key = (message.topic, message.partition)
         last[key] = max(last.get(key, -1), message.offset)
     return [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in sorted(last.items())]
+
+
+def caught_up(bootstrap_servers: str, group_id: str, topic: str, timeout_s: float = 10.0) -> bool:
+    """Whether ``group_id`` has committed every message of ``topic`` (False while that is not
+    known: no such topic yet, or no answer within ``timeout_s``).
+
+    Our consumers commit only what they have stored, so this is "the consumer is done": the
+    demo waits on it instead of waiting for a count to stop growing. It reads from the group's
+    committed offsets without joining the group: any message there is one not done yet. (Not
+    from the high watermarks: tansu's counts a producer's batch as one message.)
+    """
+    consumer = Consumer(client_settings(bootstrap_servers, CONSUMER_DEFAULTS, {"group.id": group_id},
+                                        CONSUMER_REQUIRED, {"enable.partition.eof": True}), logger=log)
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            return False
+        consumer.assign([TopicPartition(topic, p, OFFSET_STORED) for p in metadata.partitions])
+        waiting, deadline = set(metadata.partitions), time.monotonic() + timeout_s
+        while waiting and time.monotonic() < deadline:
+            message = consumer.poll(0.2)
+            if message is None:
+                continue
+            if message.error() is None or message.error().code() != KafkaError._PARTITION_EOF:
+                return False  # a message after the committed offset (not done yet), or an error
+            waiting.discard(message.partition())
+        return not waiting
+    except KafkaException as exc:
+        log.debug("whether %s caught up with %s: %s", group_id, topic, exc)
+        return False
+    finally:
+        consumer.close()
 
 
 class Backoff:
