@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from classifier_service.cli import COMMANDS
+from classifier_service.cli import COMMANDS, main
 from classifier_service.commands.progress import Progress
 
 UNREACHABLE_PG = "postgresql://postgres@127.0.0.1:1/alerce"  # nothing listens on port 1
@@ -60,6 +60,11 @@ CASES = {
 }
 
 
+# Runs that are not mistakes, started with the mistakes so that all wait for Kafka together.
+DEBUG = ["--debug", "replay", ".", "--db", UNREACHABLE_PG]
+VERSION = ["--version"]
+
+
 def _command(argv: list[str], env: dict[str, str]) -> list[str]:
     if env.pop("HIDE_TORCH", None):
         return [sys.executable, "-c", HIDE_TORCH, *argv]
@@ -68,10 +73,13 @@ def _command(argv: list[str], env: dict[str, str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
-    """Every case, run at once (the Kafka ones wait for the connection time-out)."""
+    """Every case, ``--debug`` and ``--version``, run at once (the Kafka cases wait for the
+    connection time-out, the others start meanwhile)."""
     cwd = tmp_path_factory.mktemp("cli")
+    runs = {name: (argv, extra) for name, (argv, extra, _) in CASES.items()}
+    runs |= {"debug": (DEBUG, {}), "version": (VERSION, {})}
     running = {}
-    for name, (argv, extra, _) in CASES.items():
+    for name, (argv, extra) in runs.items():
         env = {**os.environ, **extra}
         running[name] = subprocess.Popen(_command(argv, env), cwd=cwd, env=env, text=True,
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -93,38 +101,25 @@ def test_a_mistake_is_one_line_on_stderr_and_exit_status_2(case, outcomes):
     assert "Traceback" not in result.stderr
 
 
-def test_debug_shows_the_traceback_instead(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "classifier_service.cli", "--debug", "replay", ".",
-                             "--db", UNREACHABLE_PG], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+def test_debug_shows_the_traceback_instead(outcomes):
+    result = outcomes["debug"]
     assert result.returncode != 0
     assert "Traceback" in result.stderr and "CommandError" in result.stderr
 
 
-@pytest.fixture(scope="module")
-def help_outcomes() -> dict[str, subprocess.CompletedProcess]:
-    """``COMMAND --help`` for every command, at once, with nonsense in every ALERCE_* variable."""
-    env = {**os.environ, "ALERCE_BATCH_SIZE": "abc", "ALERCE_DB": "nonsense", "ALERCE_API_PORT": "x",
-           "ALERCE_FAST_GROUP": "maybe", "ALERCE_BENCH_N_ALERTS": "-"}
-    running = {command: subprocess.Popen([sys.executable, "-m", "classifier_service.cli", command, "--help"],
-                                         env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-               for command in COMMANDS}
-    results = {}
-    for command, process in running.items():
-        out, err = process.communicate(timeout=120)
-        results[command] = subprocess.CompletedProcess(process.args, process.returncode, out, err)
-    return results
-
-
 @pytest.mark.parametrize("command", COMMANDS)
-def test_help_works_whatever_the_environment_holds(command, help_outcomes):
-    result = help_outcomes[command]
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"usage: alerce-classifier {command}")
+def test_help_works_whatever_the_environment_holds(command, monkeypatch, capsys):
+    """``COMMAND --help`` with nonsense in every ALERCE_* variable (in this process: the
+    mistakes above already start every kind of command as a process)."""
+    for name, value in {"ALERCE_BATCH_SIZE": "abc", "ALERCE_DB": "nonsense", "ALERCE_API_PORT": "x",
+                        "ALERCE_FAST_GROUP": "maybe", "ALERCE_BENCH_N_ALERTS": "-"}.items():
+        monkeypatch.setenv(name, value)
+    assert main([command, "--help"]) == 0
+    assert capsys.readouterr().out.startswith(f"usage: alerce-classifier {command}")
 
 
-def test_version():
-    result = subprocess.run([sys.executable, "-m", "classifier_service.cli", "--version"],
-                            capture_output=True, text=True, timeout=120)
+def test_version(outcomes):
+    result = outcomes["version"]
     assert result.returncode == 0
     assert result.stdout.startswith("alerce-classifier ")
 
