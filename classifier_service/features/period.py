@@ -137,11 +137,17 @@ def _harmonics(phase: np.ndarray, harmonics: int, every: int = 1) -> np.ndarray:
     """sin and cos of phase x (1, 1 + every, 1 + 2 every, ...), ``harmonics`` pairs by angle
     addition, as (..., 2 x harmonics, times): sin, cos of the first, then of the next."""
     terms = np.empty((*phase.shape[:-1], 2 * harmonics, phase.shape[-1]))
-    sin_h, cos_h = np.sin(phase, out=terms[..., 0, :]), np.cos(phase, out=terms[..., 1, :])
-    sin_step, cos_step = (sin_h, cos_h) if every == 1 else (np.sin(every * phase), np.cos(every * phase))
+    np.sin(phase, out=terms[..., 0, :])
+    np.cos(phase, out=terms[..., 1, :])
+    sin_step, cos_step = ((terms[..., 0, :], terms[..., 1, :]) if every == 1
+                          else (np.sin(every * phase), np.cos(every * phase)))
     for h in range(1, harmonics):
-        sin_h, cos_h = sin_h * cos_step + cos_h * sin_step, cos_h * cos_step - sin_h * sin_step
-        terms[..., 2 * h, :], terms[..., 2 * h + 1, :] = sin_h, cos_h
+        sin_h, cos_h = terms[..., 2 * h - 2, :], terms[..., 2 * h - 1, :]
+        new_sin, new_cos = terms[..., 2 * h, :], terms[..., 2 * h + 1, :]
+        np.multiply(sin_h, cos_step, out=new_sin)
+        new_sin += cos_h * sin_step
+        np.multiply(cos_h, cos_step, out=new_cos)
+        new_cos -= sin_h * sin_step
     return terms
 
 
