@@ -309,6 +309,8 @@ QUERIES: tuple[tuple[str, str, Callable[[Sample, int], dict[str, Any]]], ...] = 
     ("lc_classifier by probability DESC, count, 100", "/ztf/v1/objects",
      lambda s, i: {**LC, "order_by": "probability", "order_mode": "DESC", "count": "true",
                    "page_size": 100}),
+    ("lc_classifier, SNIa, ranking 2 + count", "/ztf/v1/objects",
+     lambda s, i: {**LC, "class": "SNIa", "ranking": 2, "count": "true"}),
     ("stamp SN p>=0.5, last 30 days", "/ztf/v1/objects",
      lambda s, i: {"classifier": STAMP_CLASSIFIER, "class": "SN", "probability": 0.5,
                    "firstmjd": s.mjd - 30}),

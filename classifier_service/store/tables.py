@@ -184,6 +184,11 @@ probability = Table(
     Index("ix_probability_top_any_class_oid", "class_name", "oid", "classifier_name",
           "probability", "ranking",
           sqlite_where=text("ranking = 1"), postgresql_where=text("ranking = 1")),
+    # Any other ranking (``ranking=2``): a classifier's rows of that rank in oid order, so its
+    # pages stop at their end and its counts read this index alone, a class tested inside it.
+    # Without it SQLite scanned the table: ``lc_classifier&ranking=2`` counted in 415 CPU ms
+    # on 100,000 objects, 6.6 with it (bench/api.py).
+    Index("ix_probability_rank_oid", "ranking", "classifier_name", "oid", "class_name", "probability"),
 )
 
 feature = Table(
