@@ -19,7 +19,7 @@ import time
 import traceback
 import uuid
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from classifier_service.bench.measure import (
 from classifier_service.classifiers.base import Classifier
 from classifier_service.store import Store, database_url
 from classifier_service.stream.base import RawMessage
-from classifier_service.stream.consumer import KafkaSource
+from classifier_service.stream.consumer import KafkaSource, caught_up
 from classifier_service.stream.kafka import KafkaSink, create_topics
 from classifier_service.stream.tansu import FAST_CONSUMER_SETTINGS, TansuBroker
 from classifier_service.surveys import parse_record
@@ -235,11 +235,13 @@ class KafkaWorkers:
         watcher.start()
         producer.start()
         producer.join()
-        watcher.finish(stall_s=10.0)
+        watcher.finish(stall_s=10.0, settled=lambda: caught_up(servers, f"bench-{raw}", raw))
         self.stop.set()
         report, timings, names, cpu_seconds = RunReport(), Timings(), set(), 0.0
+        per_process = [0] * processes
         for _ in workers:
-            _, _, part, part_timings, part_names, part_cpu = _event(self.events, workers, "done")
+            _, k, part, part_timings, part_names, part_cpu = _event(self.events, workers, "done")
+            per_process[k] = part.n_alerts
             report.n_alerts += part.n_alerts
             report.n_dead_letters += part.n_dead_letters
             for stage, seconds in part.stage_seconds.items():
@@ -254,6 +256,7 @@ class KafkaWorkers:
         result.notes["cpu_s_per_alert"] = cpu_seconds / max(report.n_alerts, 1)  # the workers' own
         result.notes["rate"] = rate or "burst"
         result.notes["n_processes"] = processes
+        result.notes["alerts_per_process"] = per_process  # how evenly the group shared the partitions
         return result
 
 
@@ -379,12 +382,17 @@ class OutputWatcher(threading.Thread):
         self.expected = expected
         self.deadline = time.monotonic() + timeout_s
         self.stall_s: float | None = None
+        self.settled: Callable[[], bool] = lambda: True
         self.last_arrival = time.monotonic()
         self.arrived: dict[int, float] = {}
 
-    def finish(self, stall_s: float) -> None:
-        """Wait until every expected alert has arrived, or none has for ``stall_s``, then stop."""
+    def finish(self, stall_s: float, settled: Callable[[], bool]) -> None:
+        """Wait until every expected alert has arrived, or none has for ``stall_s`` and
+        ``settled()`` says the workers hold none (a dead letter never arrives), then stop. A
+        loaded machine can take longer than ``stall_s`` over one batch: the watcher once gave
+        up on a burst's first batch and the bench reported 0 of 153 delivered."""
         self.last_arrival = max(self.last_arrival, time.monotonic())
+        self.settled = settled
         self.stall_s = stall_s
         self.join()
 
@@ -392,7 +400,9 @@ class OutputWatcher(threading.Thread):
         try:
             while not self.expected <= self.arrived.keys() and time.monotonic() < self.deadline:
                 if self.stall_s is not None and time.monotonic() - self.last_arrival > self.stall_s:
-                    return
+                    if self.settled():
+                        return
+                    self.last_arrival = time.monotonic()  # asked again after another stall
                 for message in self.consumer.consume(100, timeout=0.1):
                     if message.error() is None:
                         candid = decode_classified(message.value())["candid"]

@@ -218,8 +218,8 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         what = "burst" if result["rate"] == "burst" else f"steady {result['rate']:g}/s"
         goal = " [p95 < 1 s]" if what != "burst" else ""
         n = result["n_processes"]
-        line(f"Kafka {what}, {n} process{'es' if n > 1 else ''}",
-             kafka(key) + goal)
+        shares = f", {' + '.join(map(str, result['alerts_per_process']))} by process" if n > 1 else ""
+        line(f"Kafka {what}, {n} process{'es' if n > 1 else ''}", kafka(key) + shares + goal)
     if "features" in summary:
         f = summary["features"]
         line("features, ms/object: batch / one by one",
