@@ -8,10 +8,13 @@ only the new messages (its offsets were committed).
 """
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,13 +24,14 @@ from tom_dataproducts.models import PhotometryReducedDatum
 from tom_targets.models import Target, TargetExtra
 
 from alerce_broker_plugin.stream import ClassifiedAlertStream
+from classifier_service.stream.consumer import caught_up
 from classifier_service.stream.kafka import create_topics
 from classifier_service.stream.tansu import FAST_CONSUMER_SETTINGS
 from tests.plugin.alerce_standin import ALERT_FILES, load_alerts
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
-IDLE_S = 2.0  # the listener and the worker stop after this long without a message
+IDLE_S = 2.0  # the listener and the worker stop after this long without a message, if not stopped before
 
 
 def new_topics(bootstrap: str, *names: str) -> list[str]:
@@ -44,10 +48,46 @@ def produce(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
     assert producer.flush(30) == 0
 
 
+@contextmanager
+def stopped_when_caught_up(bootstrap: str, group: str, topic: str, stop: Callable[[], None]) -> Iterator[None]:
+    """Calls ``stop`` once ``group`` has committed every message of ``topic``: the consumer is
+    done, so nobody waits out IDLE_S (which stays as the fallback)."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if caught_up(bootstrap, group, topic, timeout_s=2.0):
+                stop()
+                return
+            done.wait(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+
+
 def listen(bootstrap: str, topic: str, group: str):
     stream = ClassifiedAlertStream(BOOTSTRAP_SERVERS=bootstrap, TOPIC=topic, GROUP_ID=group, FILTERS=[],  # every alert
                                    CONSUMER_CONFIG=FAST_CONSUMER_SETTINGS, MAX_BACKOFF_S=1.0)
-    return stream.listen(stop_after_idle_s=IDLE_S)
+    with stopped_when_caught_up(bootstrap, group, topic, stream.stop):
+        return stream.listen(stop_after_idle_s=IDLE_S)
+
+
+def work(command: list[str], bootstrap: str, raw: str, timeout_s: float) -> None:
+    """``alerce-classifier run`` (group ``classifier``), ended by SIGTERM once it has committed
+    every message of ``raw``; it must exit 0."""
+    worker = subprocess.Popen([*command, "--group-id", "classifier", "--stop-after-idle", str(IDLE_S)])
+    try:
+        with stopped_when_caught_up(bootstrap, "classifier", raw, lambda: worker.send_signal(signal.SIGTERM)):
+            assert worker.wait(timeout_s) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
 
 
 def tom_state() -> tuple:
@@ -64,13 +104,10 @@ def test_an_unreachable_broker_is_logged_not_fatal(caplog):
 
 
 def run_worker(bootstrap: str, raw: str, classified: str, store: Path) -> None:
-    """``alerce-classifier run`` until the input topic has been idle for IDLE_S."""
-    subprocess.run(
-        [sys.executable, "-m", "classifier_service.cli", "--log-level", "WARNING", "run",
-         "--bootstrap-servers", bootstrap, "--topic", raw, "--group-id", "classifier",
-         "--output-topic", classified, "--db", f"sqlite:///{store}", "--fast-group",
-         "--classifiers", "stamp_classifier", "--stop-after-idle", str(IDLE_S)],
-        check=True, timeout=90)
+    """``alerce-classifier run`` with the stamp classifier until it is done with the input topic."""
+    work([sys.executable, "-m", "classifier_service.cli", "--log-level", "WARNING", "run",
+          "--bootstrap-servers", bootstrap, "--topic", raw, "--output-topic", classified,
+          "--db", f"sqlite:///{store}", "--fast-group", "--classifiers", "stamp_classifier"], bootstrap, raw, 90)
 
 
 def test_alerts_on_the_input_topic_become_tom_targets_exactly_once(tansu, shared_data, tmp_path):

@@ -6,7 +6,6 @@ shipped classifiers (ZTF's and Rubin's): only Rubin's may answer for these alert
 """
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,19 +18,16 @@ from classifier_service.classifiers.rubin_stamp_classifier import NAME as STAMP_
 from classifier_service.simulate.rubin import simulate_rubin_alerts
 from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
-from tests.plugin.test_stream_kafka import IDLE_S, listen, new_topics, produce, tom_state
+from tests.plugin.test_stream_kafka import listen, new_topics, produce, tom_state, work
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
 
 def run_worker(bootstrap: str, raw: str, classified: str, store: Path) -> None:
-    """``alerce-classifier run`` with every shipped classifier, until the topic is idle."""
-    subprocess.run(
-        [sys.executable, "-m", "classifier_service.cli", "--log-level", "WARNING", "run",
-         "--bootstrap-servers", bootstrap, "--topic", raw, "--group-id", "classifier",
-         "--output-topic", classified, "--db", f"sqlite:///{store}", "--fast-group",
-         "--stop-after-idle", str(IDLE_S)],
-        check=True, timeout=120)
+    """``alerce-classifier run`` with every shipped classifier, until it is done with the topic."""
+    work([sys.executable, "-m", "classifier_service.cli", "--log-level", "WARNING", "run",
+          "--bootstrap-servers", bootstrap, "--topic", raw, "--output-topic", classified,
+          "--db", f"sqlite:///{store}", "--fast-group"], bootstrap, raw, 120)
 
 
 def test_a_rubin_night_becomes_tom_targets_with_six_bands_and_rubin_classes_exactly_once(tansu, tmp_path):
