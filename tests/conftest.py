@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.realstack import real_alerts_store  # noqa: F401 (session fixture: every real alert, replayed once)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 

@@ -6,13 +6,15 @@ own API is faked.
 """
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
+import pytest
 import requests
 
 from classifier_service.stream.tansu import free_port
@@ -42,6 +44,23 @@ def replay(store_url: str, *paths: Path) -> str:
     if result.returncode != 0:
         raise RuntimeError(f"replay failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     return store_url
+
+
+@pytest.fixture(scope="session")
+def real_alerts_store(shared_data: Path, tmp_path_factory) -> Path:
+    """A SQLite store the real worker filled from every real ZTF alert, replayed once a session
+    (the slow part); each test that needs those alerts serves a copy of it (``copy_store``)."""
+    path = tmp_path_factory.mktemp("real_alerts") / "store.sqlite3"
+    replay(f"sqlite:///{path}", shared_data / REAL_ALERTS)
+    return path
+
+
+def copy_store(template: Path, folder: Path) -> str:
+    """A private copy of a SQLite store (through SQLite's backup, so that its WAL comes along); its URL."""
+    path = folder / "store.sqlite3"
+    with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(path)) as copy:
+        source.backup(copy)
+    return f"sqlite:///{path}"
 
 
 @contextmanager

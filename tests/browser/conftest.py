@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.pagecheck import watch
-from tests.realstack import REAL_ALERTS, last_night, replay, serve, simulate_night
+from tests.realstack import copy_store, last_night, replay, serve, simulate_night
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -40,13 +40,13 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack(shared_data, tmp_path_factory) -> Stack:
+def stack(real_alerts_store, tmp_path_factory) -> Stack:
     from alerce_contract.mjd import now_mjd
 
     folder = tmp_path_factory.mktemp("real_stack")
     night = last_night(now_mjd())
     simulated = simulate_night(folder / "night", NIGHT_ALERTS, NIGHT_SEED, night)
-    store = replay(f"sqlite:///{folder / 'store.sqlite3'}", simulated, shared_data / REAL_ALERTS)
+    store = replay(copy_store(real_alerts_store, folder), simulated)  # the real alerts, then the night
     with serve(store, folder / "serve.log") as url:
         yield Stack(api_url=url, night_mjd=night, store_url=store)
 
@@ -83,7 +83,10 @@ def browser():
 
 
 @pytest.fixture
-def observer(django_user_model):
+def observer(django_user_model, settings):
+    """The logged-in user. A fast password hash: each test creates and logs in one user, and
+    the deployed PBKDF2's million rounds would cost a second of CPU each time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return django_user_model.objects.create_superuser("observer", "observer@example.org", PASSWORD)
 
 
@@ -109,12 +112,22 @@ def log_in(page, tom_url: str, user, password: str = PASSWORD) -> None:
     page.wait_for_url(f"{tom_url}/")
 
 
+def give_session(context, tom_url: str, user) -> None:
+    """Log ``user`` in without the form: the session Django's test client opens, as the browser's
+    cookie. The form itself is the journey's first step (test_journey logs in through it)."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    name = settings.SESSION_COOKIE_NAME
+    context.add_cookies([{"name": name, "value": client.cookies[name].value, "url": tom_url}])
+
+
 @pytest.fixture
 def observer_page(browser_context, seen, tom, observer):
-    page = browser_context.new_page()
-    log_in(page, tom.url, observer)
-    seen.clear()
-    yield page
+    give_session(browser_context, tom.url, observer)
+    yield browser_context.new_page()
 
 
 def import_object(oid: str, user):

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.realstack import replay, serve
+from tests.realstack import copy_store, serve
 
 BIN = Path(sys.executable).parent
-ALERTS = "ztf_alerts/ampel-ztf/ztf_public_20180819_mod1000"  # 30 objects with cutouts
 APPS = ["tom_alertstreams", "alerce_broker_plugin", "tom_alerce", "facilities"]
 # tom_setup's answers: continue, custom code app name (default), sidereal targets, no hints.
 TOM_SETUP_ANSWERS = "y\n\n1\n\n"
@@ -103,11 +102,10 @@ def new_tom(folder: Path, api_url: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def api_url(shared_data, tmp_path_factory):
+def api_url(real_alerts_store, tmp_path_factory):
     """``alerce-classifier serve`` (a real process) over a store the real worker replayed real alerts into."""
     folder = tmp_path_factory.mktemp("broker")
-    store = replay(f"sqlite:///{folder / 'alerce.sqlite3'}", shared_data / ALERTS)
-    with serve(store, folder / "serve.log") as url:
+    with serve(copy_store(real_alerts_store, folder), folder / "serve.log") as url:
         yield url
 
 

@@ -18,16 +18,15 @@ from tom_targets.models import Target
 from alerce_broker_plugin.config import SERVICE_NAME
 from alerce_broker_plugin.forms import MAX_RESULTS
 from alerce_broker_plugin.ingest import find_target
-from tests.realstack import REAL_ALERTS, all_oids, replay, serve
+from tests.realstack import all_oids, copy_store, serve
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
-def replayed_api(shared_data: Path, tmp_path_factory) -> Iterator[str]:
+def replayed_api(real_alerts_store: Path, tmp_path_factory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("replayed_store")
-    store = replay(f"sqlite:///{folder / 'store.sqlite3'}", shared_data / REAL_ALERTS)
-    with serve(store, folder / "serve.log") as url:
+    with serve(copy_store(real_alerts_store, folder), folder / "serve.log") as url:
         yield url
 
 
