@@ -178,15 +178,15 @@ def harmonic_fit(rows: BandRows, freqs: np.ndarray, harmonics: int = HARMONICS) 
     return _unexplained(_harmonics(_phase(freqs, rows.dt), harmonics), rows)
 
 
-def _odd_harmonic_terms(rows: BandRows, freq: float, halves: np.ndarray, harmonics: int) -> np.ndarray:
-    """``harmonics`` pairs at ``freq`` plus as many odd harmonics of each of ``halves``, per half.
+def _odd_harmonic_terms(rows: BandRows, base: np.ndarray, halves: np.ndarray) -> np.ndarray:
+    """The terms ``base`` (a frequency's harmonics, (bands, 1, terms, times)) plus as many odd
+    harmonics of each of ``halves``, per half.
 
     At exactly freq / 2 the odd terms tell alternate cycles apart (an eclipsing binary's
     unequal minima); at other frequencies they gain what as many free terms gain from noise,
     trends and aliases alone: the yardstick the real gain must beat.
     """
-    base = _harmonics(_phase(np.array([freq]), rows.dt), harmonics)
-    odd = _harmonics(_phase(halves, rows.dt), harmonics, every=2)
+    odd = _harmonics(_phase(halves, rows.dt), base.shape[2] // 2, every=2)
     return np.concatenate([np.broadcast_to(base, odd.shape), odd], axis=2)
 
 
@@ -243,7 +243,7 @@ def _half_frequency(rows: BandRows, freq: float, residual: float, step: float, b
     half_grid = _fine_grid(freq / 2, step / 2)
     same = _harmonics(_phase(np.concatenate([[freq], half_grid]), rows.dt), 2 * HARMONICS)
     halves = freq / 2 + np.concatenate([[0.0], DECOY_OFFSETS]) / baseline
-    odd = _odd_harmonic_terms(rows, freq, halves, HARMONICS)
+    odd = _odd_harmonic_terms(rows, same[:, :1, :2 * HARMONICS], halves)  # freq's first HARMONICS pairs
     chi2 = _unexplained(np.concatenate([same, odd], axis=1), rows)
     both, with_odd = chi2[:half_grid.size + 1], chi2[half_grid.size + 1:]
     if both[0] - both[1:].min() > HALF_FREQUENCY_GAIN * both[0]:
