@@ -10,12 +10,10 @@ stream listener then reads the classified topic: the same object updates the sam
 from __future__ import annotations
 
 import subprocess
-import uuid
 from datetime import datetime, timezone
 
 import pytest
 import requests
-from confluent_kafka.admin import AdminClient, NewTopic
 from tom_dataproducts.models import PhotometryReducedDatum
 from tom_observations.models import ObservationRecord
 from tom_targets.models import Target
@@ -25,21 +23,13 @@ from tests.browser.pagecheck import assert_page_ok, open_page
 from tests.facilities.conftest import tns  # noqa: F401 (fixture: the TNS stand-in as the TOM's TNS)
 from tests.facilities.lco_standin import PROPOSAL
 from tests.facilities.test_followup_rules import portal  # noqa: F401 (fixture: the LCO/SOAR portal stand-in)
+from tests.plugin.test_stream_kafka import IDLE_S, new_topics, stopped_when_caught_up, work
 from tests.realstack import CLI, last_night, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka, pytest.mark.django_db(transaction=True),
               pytest.mark.timeout(600)]
 
-IDLE_S = 3.0  # the worker and the listener stop after this long without a message
 N_ALERTS, SEED = 60, 21
-
-
-def new_topics(bootstrap: str, *names: str) -> list[str]:
-    topics = [f"{name}-{uuid.uuid4().hex[:6]}" for name in names]
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.create_topics([NewTopic(t, num_partitions=1, replication_factor=1) for t in topics]).values():
-        future.result(10)
-    return topics
 
 
 def cli(*argv: str, timeout_s: float) -> None:
@@ -48,12 +38,11 @@ def cli(*argv: str, timeout_s: float) -> None:
 
 
 def stream_a_supernova_night(bootstrap: str, raw: str, classified: str, store: str, night: float) -> None:
-    """The simulator produces the night onto ``raw``; the worker consumes it until idle."""
+    """The simulator produces the night onto ``raw``; the worker consumes it until it is done."""
     cli("simulate", "--n-alerts", str(N_ALERTS), "--seed", str(SEED), "--class-mix", "SN=1",
         "--start-mjd", f"{night:.1f}", "--bootstrap-servers", bootstrap, "--topic", raw, timeout_s=120)
-    cli("--log-level", "WARNING", "run", "--bootstrap-servers", bootstrap, "--topic", raw,
-        "--group-id", "journey-worker", "--output-topic", classified, "--db", store, "--fast-group",
-        "--stop-after-idle", str(IDLE_S), timeout_s=300)
+    work([CLI, "--log-level", "WARNING", "run", "--bootstrap-servers", bootstrap, "--topic", raw,
+          "--output-topic", classified, "--db", store, "--fast-group"], bootstrap, raw, timeout_s=300)
 
 
 def observable_sn(api_url: str, rule) -> str:
@@ -142,6 +131,7 @@ def test_a_streamed_supernova_is_hunted_imported_reported_and_followed_up(
     # The TOM's listener reads the classified stream: the night's SNe arrive, this one stays one target.
     stream = ClassifiedAlertStream(BOOTSTRAP_SERVERS=tansu.bootstrap_servers, TOPIC=classified, GROUP_ID="tom",
                                    CONSUMER_CONFIG=FAST_CONSUMER_SETTINGS, MAX_BACKOFF_S=1.0)
-    report = stream.listen(stop_after_idle_s=IDLE_S)
+    with stopped_when_caught_up(tansu.bootstrap_servers, "tom", classified, stream.stop):
+        report = stream.listen(stop_after_idle_s=IDLE_S)
     assert report.messages > 0
     assert Target.objects.filter(name=oid).count() == 1 and Target.objects.count() > 1
