@@ -3,11 +3,12 @@
 Training data: simulated light curves of all 15 classes plus every real labelled object in
 the shared data (BTS SN Ia light curves, ALeRCE-labelled supernovae, Fink alerts labelled by
 SIMBAD/TNS or by the catalogues of :mod:`train.labels`, and optionally a user's own
-ALeRCE-format set). Real objects are few and weigh ``real_weight`` times a simulated one.
+ALeRCE-format set). Real objects are few and each weighs several simulated ones, more in
+classes with few real objects (:class:`Recipe`).
 
 Every real figure is out of fold: the real objects are split by oid into folds, and for each
 fold a forest trained on the simulated data and the other folds' real objects classifies it
-(the forests are cheap, so each fold is refitted). The real weight is chosen by those
+(the forests are cheap, so each fold is refitted). The recipe (real weights, features) is chosen by those
 figures among a small grid; the temperatures that calibrate the probabilities are fitted on
 the same out-of-fold predictions (and judged on folds they were not fitted on). The shipped
 forest then trains on all real objects.
@@ -40,6 +41,7 @@ from classifier_service.classifiers.lc_classifier import (
     HierarchicalForest,
     LcModelBundle,
     LightCurveClassifier,
+    prepare,
 )
 from classifier_service.features import FEATURE_VERSION, FeatureExtractor, is_classifiable
 from classifier_service.lightcurve import build_lightcurve
@@ -60,19 +62,27 @@ from classifier_service.train.model_card import ConfusionMatrix, ModelCard, writ
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "1.3.0"
+MODEL_VERSION = "1.4.0"
 SIMULATED_BASELINE_DAYS = (30.0, 730.0)
 WITHOUT_CONTEXT = 0.2  # share of simulated training curves stripped of limits and metadata
 BTS_DIR = Path("lightcurves") / "light-curve-test-data_bts_snia" / "light-curves"
 ALERCE_SNE = Path("lightcurves") / "alerce-lc_classifier"
+ALERCE_EXAMPLES = ALERCE_SNE / "examples_data_10_objects_unlabeled"  # parquet, index oid
+PIPELINE_EXAMPLES = Path("lightcurves") / "alerce-pipeline-lc_examples"  # <oid>_<date>/*.csv
 ALERCE_PUBLISHED = "ALeRCE (Sánchez-Sáez et al. 2021): top macro P 0.96 / R 0.99; bottom 0.57 / 0.76"
 TRAIN_JOBS = 2  # threads per forest fit while training (the machine's cores)
 # A real object weighs REAL_WEIGHT simulated ones. Chosen by grouped CV (5 folds, 1,415 real objects,
 # 2026-12-01; docs/real_data_evaluation.md): top + bottom macro recall without BTS was 0.795 + 0.380
 # at weight 1 (1.2.0's recipe), 0.803 + 0.400 at 10, 0.773 + 0.416 at 40. The gaps are well inside
-# the intervals: weighting helps a little, no more. The scan costs 15 fits, so a full run refits
-# only the chosen weight; the quick run scans two weights, so the choice itself stays tested.
+# the intervals: weighting helps a little, no more. Since 1.4.0 a class's real objects also weigh at
+# least REAL_CLASS_SHARE of its simulated ones, and features that give the simulator's cadence away
+# (shift AUC above TRANSFER_AUC) are left out: both chosen by the same grouped CV over two forest seeds
+# (docs/real_data_evaluation.md). A full run compares that recipe with 1.3.0's (weight 10, all
+# features) and ships the better; the quick run compares it with weight 1, so the choice stays tested.
 REAL_WEIGHT = 10.0
+REAL_CLASS_SHARE = 0.5
+TRANSFER_AUC = 0.8
+MIN_REAL_FOR_SHIFT = 5  # a group's shift is measured only on at least this many real objects
 METADATA_COLUMNS = ("sgscore1", "distpsnr1", "sgscore2", "distpsnr2", "sgmag1", "srmag1")
 
 
@@ -84,16 +94,43 @@ class Budget:
     bts_limit: int | None
     forest: ForestSettings
     folds: int
-    real_weights: tuple[float, ...]  # the weights the grouped CV chooses from
+    recipes: tuple[Recipe, ...]  # what the grouped CV chooses from
     resamples: int  # bootstrap resamples per interval
 
     @classmethod
     def for_run(cls, quick: bool) -> Budget:
         if quick:
             return cls(25, 60, ForestSettings(n_estimators=15, max_depth=8, min_samples_leaf=2), 3,
-                       (1.0, REAL_WEIGHT), 100)
+                       (Recipe(1.0), Recipe(REAL_WEIGHT, REAL_CLASS_SHARE, TRANSFER_AUC)), 100)
         return cls(500, None, ForestSettings(n_estimators=100, max_depth=12, min_samples_leaf=3), 5,
-                   (REAL_WEIGHT,), 1000)
+                   (Recipe(REAL_WEIGHT, REAL_CLASS_SHARE, TRANSFER_AUC), Recipe(REAL_WEIGHT)), 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipe:
+    """How the real objects enter a forest: their weight and the features it may use.
+
+    Each real object weighs at least ``floor`` simulated ones; in a class with few real objects
+    each weighs more, so that the class's real objects together weigh ``class_share`` of its
+    simulated ones. The forests balance classes, not sources: without the share, 6 real AGN at
+    weight 10 are 60 against ~460 simulated AGN, while BTS's ~1,300 SN Ia outweigh all simulated
+    SN Ia. ``transfer_auc`` leaves out the features that tell a group's simulated members from
+    its real ones better than that (see :func:`transferable_columns`); 1 keeps them all.
+    """
+
+    floor: float
+    class_share: float = 0.0
+    transfer_auc: float = 1.0
+
+    def weights(self, real_classes: Sequence[str], simulated_classes: Sequence[str]) -> np.ndarray:
+        """One weight per real row."""
+        n_real, n_simulated = Counter(real_classes), Counter(simulated_classes)
+        return np.array([max(self.floor, self.class_share * n_simulated[c] / n_real[c]) for c in real_classes],
+                        dtype=float)
+
+    def __str__(self) -> str:
+        return (f"weight {self.floor:g}" + (f", class share {self.class_share:g}" if self.class_share else "")
+                + (f", features with shift AUC <= {self.transfer_auc:g}" if self.transfer_auc < 1 else ", all features"))
 
 
 @dataclass(slots=True)
@@ -219,10 +256,10 @@ def bts_snia_set(data_dir: Path, limit: int | None = None) -> LabelledSet:
     return out
 
 
-def labelled_alerts_set(data_dir: Path) -> LabelledSet:
+def labelled_alerts_set(data_dir: Path, catalogues: CatalogueLabels) -> LabelledSet:
     """Real alerts labelled by SIMBAD/TNS or the catalogues: each object's alert with the longest history."""
     best: dict[str, tuple[int, str, object]] = {}
-    for lc_class, record in iter_labelled_alert_records(data_dir, CatalogueLabels.load(data_dir)):
+    for lc_class, record in iter_labelled_alert_records(data_dir, catalogues):
         try:
             alert = parse_record(record)
         except AlertParseError as exc:
@@ -238,16 +275,45 @@ def labelled_alerts_set(data_dir: Path) -> LabelledSet:
     return out
 
 
+def example_curves_set(data_dir: Path, catalogues: CatalogueLabels) -> LabelledSet:
+    """ALeRCE's example light curves, unlabelled where they lie, labelled by the catalogues where they can be.
+
+    They are database histories of months to years (up to 973 detections), not 30-day alert
+    histories: another cadence. Of the 14 with detections, the catalogues know two (a GCVS
+    eclipsing binary and a BTS SN II); the rest are left out.
+    """
+    tables = []
+    folder = data_dir / ALERCE_EXAMPLES
+    if (folder / "detections_sample.parquet").exists():
+        detections = pd.read_parquet(folder / "detections_sample.parquet").reset_index()
+        non_detections = pd.read_parquet(folder / "non_detections_sample.parquet").reset_index()
+        nd_groups = dict(tuple(non_detections.groupby("oid")))
+        tables += [(str(oid), rows, nd_groups.get(oid)) for oid, rows in detections.groupby("oid")]
+    for path in sorted((data_dir / PIPELINE_EXAMPLES).glob("ZTF*_*/detections.csv")):
+        nd_path = path.with_name("non_detections.csv")
+        tables.append((path.parent.name.split("_")[0], pd.read_csv(path),
+                       pd.read_csv(nd_path) if nd_path.exists() else None))
+    out = LabelledSet()
+    for oid, rows, nd in tables:
+        lc_class = catalogues.label(oid, float(rows["ra"].mean()), float(rows["dec"].mean()))
+        if lc_class is not None:
+            nd_table = nd if nd is not None else {"mjd": [], "fid": [], "diffmaglim": []}
+            out.add(build_lightcurve(oid, rows, nd_table, _metadata(rows)), lc_class, "alerce_examples")
+    return out
+
+
 def real_set(data_dir: Path, bts_limit: int | None, user: tuple[Path, Path, Path | None] | None) -> LabelledSet:
     """Every real labelled source that is present; a missing one is logged and skipped."""
     out = LabelledSet()
     sne = data_dir / ALERCE_SNE
+    catalogues = CatalogueLabels.load(data_dir)
     loaders = [
         ("bts", lambda: bts_snia_set(data_dir, bts_limit)),
         ("alerce_30_sne", lambda: alerce_csv_set(
             sne / "30_sne_labels.csv", sne / "30_sne_detections_corr.csv", sne / "30_sne_non_detections.csv",
             source="alerce_30_sne")),
-        ("fink_alerts", lambda: labelled_alerts_set(data_dir)),
+        ("fink_alerts", lambda: labelled_alerts_set(data_dir, catalogues)),
+        ("alerce_examples", lambda: example_curves_set(data_dir, catalogues)),
     ]
     if user is not None:
         loaders.append(("user", lambda: alerce_csv_set(*user, source="user")))
@@ -290,6 +356,9 @@ class FeatureTable:
     def rows(self, mask: np.ndarray) -> FeatureTable:
         return FeatureTable(self.x[mask], self.classes[mask], self.sources[mask], self.oids[mask])
 
+    def columns(self, columns: np.ndarray) -> FeatureTable:
+        return FeatureTable(self.x[:, columns], self.classes, self.sources, self.oids)
+
 
 @dataclass(slots=True)
 class Probabilities:
@@ -320,30 +389,78 @@ class Probabilities:
         return Probabilities(self.top[mask], {g: p[mask] for g, p in self.within.items()}, self.full[mask])
 
 
+def shift_auc(simulated: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """Per column, how well its value alone tells real rows from simulated ones: max(AUC, 1 - AUC).
+
+    0.5 is no shift. The AUC is the Mann-Whitney statistic on ranks (ties share a rank).
+    """
+    from scipy.stats import rankdata
+
+    ranks = rankdata(np.vstack([simulated, real]), axis=0)
+    n_sim, n_real = len(simulated), len(real)
+    auc = (ranks[n_sim:].sum(axis=0) - n_real * (n_real + 1) / 2) / (n_sim * n_real)
+    return np.maximum(auc, 1 - auc)
+
+
+def transferable_columns(simulated: FeatureTable, real: FeatureTable, limit: float) -> np.ndarray:
+    """The feature columns whose simulated members of every group resemble its real alert-like members.
+
+    A feature that tells a group's simulated objects from its real ones better than ``limit``
+    (shift AUC) is learnt from the simulator's cadence, not the sky: the simulated training
+    curves span months to years, real alert histories a month (docs/real_data_evaluation.md
+    names them: detections and span per band, the SPM fit's times, the period's S/N). Only
+    the real rows given decide (in cross-validation, the training folds'); BTS's archive
+    curves do not, and a group with fewer than MIN_REAL_FOR_SHIFT real objects is not judged.
+    """
+    n_features = simulated.x.shape[1]
+    if limit >= 1:
+        return np.arange(n_features)
+    simulated_groups = np.asarray([LC_GROUP[c] for c in simulated.classes])
+    real_groups = np.asarray([LC_GROUP[c] for c in real.classes])
+    keep = np.ones(n_features, dtype=bool)
+    for group in GROUPS:
+        members = (real_groups == group) & (real.sources != "bts")
+        if members.sum() >= MIN_REAL_FOR_SHIFT:
+            keep &= shift_auc(prepare(simulated.x[simulated_groups == group]), prepare(real.x[members])) <= limit
+    return np.flatnonzero(keep)
+
+
+@dataclass(slots=True)
+class FittedForest:
+    """A hierarchical forest and the feature columns it was fitted on."""
+
+    forest: HierarchicalForest
+    columns: np.ndarray
+
+    def predict_proba(self, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        return self.forest.predict_proba(x[:, self.columns])
+
+
 def fit_forest(settings: ForestSettings, seed: int, simulated: FeatureTable, real: FeatureTable,
-               real_weight: float) -> HierarchicalForest:
-    """One hierarchical forest on simulated + real rows, each real row weighing ``real_weight``.
+               recipe: Recipe) -> FittedForest:
+    """One hierarchical forest on simulated + real rows, with the recipe's real weights and features.
 
     Fitted on TRAIN_JOBS threads (the trees do not depend on it); it answers on one, as the worker runs it.
     """
-    x = np.vstack([simulated.x, real.x])
+    columns = transferable_columns(simulated, real, recipe.transfer_auc)
+    x = np.vstack([simulated.x, real.x])[:, columns]
     y = np.concatenate([simulated.classes, real.classes])
-    w = np.concatenate([np.ones(len(simulated.classes)), np.full(len(real.classes), real_weight)])
+    w = np.concatenate([np.ones(len(simulated.classes)), recipe.weights(real.classes, simulated.classes)])
     forest = HierarchicalForest(settings, seed=seed, n_jobs=TRAIN_JOBS).fit(x, y, sample_weight=w)
     forest.n_jobs = 1
     for part in (forest.top, *forest.groups.values()):
         part.n_jobs = 1
-    return forest
+    return FittedForest(forest, columns)
 
 
 def out_of_fold(settings: ForestSettings, seed: int, simulated: FeatureTable, real: FeatureTable,
-                folds: np.ndarray, real_weight: float) -> Probabilities:
-    """Every real row classified by a forest that did not train on its fold."""
+                folds: np.ndarray, recipe: Recipe) -> Probabilities:
+    """Every real row classified by a forest that did not train on its fold (nor chose its features by it)."""
     out = Probabilities.empty(len(real.classes))
     for k in np.unique(folds):
         test = folds == k
-        forest = fit_forest(settings, seed, simulated, real.rows(~test), real_weight)
-        out.put(test, forest.predict_proba(real.x[test]))
+        fitted = fit_forest(settings, seed, simulated, real.rows(~test), recipe)
+        out.put(test, fitted.predict_proba(real.x[test]))
     return out
 
 
@@ -391,7 +508,7 @@ def real_figures(prob: Probabilities, real: FeatureTable, *, n_resamples: int, s
 
 
 def _score(figures: dict[str, Estimate | int]) -> float:
-    """What the real weight is chosen by: top + bottom macro recall without BTS (NaN counts as 0)."""
+    """What the recipe is chosen by: top + bottom macro recall without BTS (NaN counts as 0)."""
     return float(np.nansum([figures["without BTS: top macro recall"].value,
                             figures["without BTS: bottom macro recall"].value]))
 
@@ -506,33 +623,33 @@ def evaluate(classifier: LightCurveClassifier, test: LabelledSet, title: str) ->
 # --- training ---------------------------------------------------------------------------
 
 @dataclass(slots=True)
-class WeightChoice:
-    """The grouped-CV figures of every real weight tried, and the one chosen."""
+class RecipeChoice:
+    """The grouped-CV figures of every recipe tried, and the one chosen."""
 
-    figures: dict[float, dict[str, Estimate | int]]
-    chosen: float
+    figures: dict[Recipe, dict[str, Estimate | int]]
+    chosen: Recipe
 
     def table(self) -> str:
         keys = ["without BTS: top macro recall", "without BTS: bottom macro recall", "periodic stars put in Periodic",
                 "periodic stars put in their class", "SLSN called SNIa (objects)", "BTS SN Ia put in SNIa"]
-        lines = ["| real weight | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+        lines = ["| recipe | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
         for w, f in self.figures.items():
             mark = " (chosen)" if w == self.chosen else ""
-            lines.append(f"| {w:g}{mark} | " + " | ".join(str(f[k]) for k in keys) + " |")
+            lines.append(f"| {w}{mark} | " + " | ".join(str(f[k]) for k in keys) + " |")
         return "\n".join(lines)
 
 
-def choose_real_weight(settings: ForestSettings, seed: int, simulated: FeatureTable, real: FeatureTable,
-                       folds: np.ndarray, weights: Sequence[float], n_resamples: int,
-                       ) -> tuple[WeightChoice, Probabilities]:
-    """Grouped CV for each weight; the best top + bottom macro recall without BTS wins (ties: the smaller)."""
+def choose_recipe(settings: ForestSettings, seed: int, simulated: FeatureTable, real: FeatureTable,
+                  folds: np.ndarray, recipes: Sequence[Recipe], n_resamples: int,
+                  ) -> tuple[RecipeChoice, Probabilities]:
+    """Grouped CV for each recipe; the best top + bottom macro recall without BTS wins (ties: the first)."""
     figures, answers = {}, {}
-    for w in weights:
+    for w in recipes:
         answers[w] = out_of_fold(settings, seed, simulated, real, folds, w)
         figures[w] = real_figures(answers[w], real, n_resamples=n_resamples, seed=seed)
-        log.info("real weight %g: %s", w, {k: str(v) for k, v in figures[w].items()})
-    chosen = max(weights, key=lambda w: (_score(figures[w]), -w))
-    return WeightChoice(figures, chosen), answers[chosen]
+        log.info("recipe %s: %s", w, {k: str(v) for k, v in figures[w].items()})
+    chosen = max(recipes, key=lambda w: _score(figures[w]))  # max keeps the first of equals
+    return RecipeChoice(figures, chosen), answers[chosen]
 
 
 def train_lc_classifier(out_dir: Path, *, quick: bool = False, seed: int = 0, labels_csv: Path | None = None,
@@ -563,8 +680,7 @@ def train_lc_classifier(out_dir: Path, *, quick: bool = False, seed: int = 0, la
 
     # Grouped CV by object over all real data: the weight, the figures, the calibration.
     folds = fold_of(real.oids, budget.folds, seed)
-    choice, oof = choose_real_weight(budget.forest, seed, simulated, real, folds, budget.real_weights,
-                                     budget.resamples)
+    choice, oof = choose_recipe(budget.forest, seed, simulated, real, folds, budget.recipes, budget.resamples)
     alerts_like = real.sources != "bts"
     honest = cross_calibrated(oof.rows(alerts_like), real.classes[alerts_like], folds[alerts_like])
     raw_curves = reliabilities(oof.rows(alerts_like), real.classes[alerts_like])
@@ -582,9 +698,10 @@ def train_lc_classifier(out_dir: Path, *, quick: bool = False, seed: int = 0, la
         bts_answers.put(np.ones(len(bts_alone.classes), bool), without_bts.predict_proba(bts_alone.x))
     bts_figures = real_figures(bts_answers, bts_alone, n_resamples=budget.resamples, seed=seed)
 
-    forest = fit_forest(budget.forest, seed, simulated, real, choice.chosen)
-    bundle = LcModelBundle(version=version, feature_version=FEATURE_VERSION, feature_names=list(extractor.names),
-                           forest=forest, temperatures=temperatures)
+    shipped = fit_forest(budget.forest, seed, simulated, real, choice.chosen)
+    bundle = LcModelBundle(version=version, feature_version=FEATURE_VERSION,
+                           feature_names=[extractor.names[i] for i in shipped.columns],
+                           forest=shipped.forest, temperatures=temperatures)
     target = Path(out_dir) / version
     target.mkdir(parents=True, exist_ok=True)
     artifact = target / ARTIFACT
@@ -604,10 +721,13 @@ def train_lc_classifier(out_dir: Path, *, quick: bool = False, seed: int = 0, la
             "over Transient / Stochastic / Periodic and one forest per group, P(class) = "
             "P(group)·P(class | group), each forest balanced per tree (class_weight="
             "'balanced_subsample'), each real object weighing "
-            f"{choice.chosen:g} simulated ones (chosen by grouped CV), probabilities calibrated by one "
+            f"{choice.chosen.floor:g} simulated ones or more (a class's real objects together at least "
+            f"{choice.chosen.class_share:g} of its simulated ones), probabilities calibrated by one "
             "temperature per level fitted on real out-of-fold predictions. Objects need at least 6 "
-            f"detections in g or in r. Features: {len(extractor.names)} per object, feature version "
-            f"{FEATURE_VERSION}."
+            f"detections in g or in r. Features: {len(shipped.columns)} of the {len(extractor.names)} of "
+            f"feature version {FEATURE_VERSION}, those whose simulated and real members of every group "
+            f"differ by a shift AUC of at most {choice.chosen.transfer_auc:g} (the recipe chosen by grouped "
+            f"CV). Left out: {', '.join(sorted(set(extractor.names) - set(bundle.feature_names)))}."
         ),
         data={
             "simulated (train)": f"{len(simulated_data)}: {simulated_data.counts()}",
@@ -638,11 +758,14 @@ def train_lc_classifier(out_dir: Path, *, quick: bool = False, seed: int = 0, la
         confusion_matrices=real_confusions(oof.rows(alerts_like), real.rows(alerts_like),
                                            "real out-of-fold without BTS") + sim_eval.matrices,
         sections={
-            "Real-data weight, chosen by grouped CV": (
+            "Recipe, chosen by grouped CV": (
                 "Each row: the same folds, a forest refitted per fold, every real object classified by a "
-                "forest that never saw it; 95% intervals resample objects. Real weight 1 is the recipe of "
-                "1.2.0 (a real object counts as a simulated one); a full run refits only REAL_WEIGHT, "
-                "whose scan is in docs/real_data_evaluation.md.\n\n" + choice.table()),
+                "forest that never saw it (whose features were chosen without it too); 95% intervals resample "
+                "objects. Each real object weighs at least 'weight' simulated ones, and a class's real objects "
+                "together at least 'class share' of its simulated ones; features whose simulated and real "
+                "members of a group differ by more than the shift AUC are left out. Weight 1 with all features "
+                "is the recipe of 1.2.0, weight 10 with all features 1.3.0's; the wider scan is in "
+                "docs/real_data_evaluation.md.\n\n" + choice.table()),
             "Calibration": (
                 "Temperatures (one for the top level, one per group) are fitted by least log loss on the real "
                 "out-of-fold predictions without BTS (the alert-like objects; BTS's ~1,300 archive SN Ia "

@@ -241,3 +241,44 @@ def test_a_calibration_that_makes_held_out_folds_worse_is_not_shipped():
     kept = kept_temperatures(fitted, raw={"top": 0.40, "bottom": 1.0}, calibrated={"top": 0.35, "bottom": 1.2})
     assert kept["lc_classifier_top"] == 0.5  # lowered the top level's out-of-fold log loss
     assert all(kept[g] == 1.0 for g in LC_TAXONOMY)  # raised the bottom level's: identity
+
+
+def test_a_real_class_with_few_objects_weighs_its_share_of_the_simulated_one_and_never_less_than_the_floor():
+    from classifier_service.train.lightcurve import Recipe
+
+    real = ["AGN"] * 5 + ["SNIa"] * 1000
+    simulated = ["AGN"] * 400 + ["SNIa"] * 400
+    weights = Recipe(floor=10.0, class_share=0.5).weights(real, simulated)
+    assert weights[:5].sum() == pytest.approx(200.0)  # 5 real AGN weigh half of 400 simulated ones
+    assert set(weights[5:]) == {10.0}  # 1000 real SN Ia: the floor
+    assert set(Recipe(floor=10.0).weights(real, simulated)) == {10.0}
+
+
+def test_features_whose_simulated_and_real_members_differ_are_left_out_as_the_training_rows_say():
+    from classifier_service.train.lightcurve import MIN_REAL_FOR_SHIFT, transferable_columns
+
+    rng = np.random.default_rng(0)
+    n_sim, n_real = 300, 12
+    classes_sim = np.array(["RRL"] * n_sim + ["AGN"] * n_sim + ["SNIa"] * n_sim)
+    x_sim = rng.normal(size=(3 * n_sim, 3))
+    x_sim[classes_sim == "RRL", 1] += 5.0  # column 1: simulated periodic stars have long spans...
+    simulated = FeatureTable(x_sim, classes_sim, np.full(3 * n_sim, "simulated"), np.arange(3 * n_sim).astype(str))
+    x_real = rng.normal(size=(n_real, 3))  # ...the real ones do not
+    real = FeatureTable(x_real, np.array(["RRL"] * n_real), np.full(n_real, "fink_alerts"),
+                        np.arange(n_real).astype(str))
+    assert list(transferable_columns(simulated, real, 0.8)) == [0, 2]
+    assert list(transferable_columns(simulated, real, 1.0)) == [0, 1, 2]  # 1: every feature
+    few = real.rows(np.arange(n_real) < MIN_REAL_FOR_SHIFT - 1)
+    assert list(transferable_columns(simulated, few, 0.8)) == [0, 1, 2]  # too few real stars to judge
+    archive = FeatureTable(x_real, real.classes, np.full(n_real, "bts"), real.oids)
+    assert list(transferable_columns(simulated, archive, 0.8)) == [0, 1, 2]  # BTS's archive curves do not decide
+
+
+def test_alerce_example_curves_join_the_real_data_where_a_catalogue_knows_them(shared_data):
+    from classifier_service.train.lightcurve import example_curves_set
+
+    examples = example_curves_set(shared_data, CatalogueLabels.load(shared_data))
+    labelled = dict(zip([lc.oid for lc in examples.lightcurves], examples.classes))
+    assert labelled == {"ZTF17aaafyya": "E", "ZTF19aawgxdn": "SNII"}  # GCVS by position, BTS by id
+    assert set(examples.sources) == {"alerce_examples"}
+    assert all(len(lc) > 100 for lc in examples.lightcurves)  # database histories, not 30-day alerts
