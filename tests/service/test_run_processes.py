@@ -7,7 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from classifier_service.bench.scenarios import oid_of, produce
+from classifier_service.bench.scenarios import identity_of, produce
 from classifier_service.cli import main
 from classifier_service.simulate import simulate_alert_packets
 from classifier_service.store import Store, tables
@@ -20,7 +20,8 @@ def test_two_worker_processes_store_every_alert_of_the_topic_once(tansu, tmp_pat
     topic = f"processes-{uuid.uuid4().hex[:6]}"
     create_topics(tansu.bootstrap_servers, {topic: 4})
     payloads = list(simulate_alert_packets(40, seed=5))
-    produce(tansu.bootstrap_servers, topic, payloads, {})
+    identities = [identity_of(payload) for payload in payloads]
+    produce(tansu.bootstrap_servers, topic, payloads, {}, identities)
     db = f"sqlite:///{tmp_path / 'two.sqlite3'}"
 
     code = main(["--log-level", "WARNING", "run", "--processes", "2", "--bootstrap-servers",
@@ -34,4 +35,4 @@ def test_two_worker_processes_store_every_alert_of_the_topic_once(tansu, tmp_pat
         objects = conn.scalar(select(func.count()).select_from(tables.object_table))
     store.dispose()
     assert stamped == len(payloads)
-    assert objects == len({oid_of(payload) for payload in payloads})
+    assert objects == len({oid for oid, _ in identities})
