@@ -63,13 +63,22 @@ def test_quick_training_writes_a_loadable_versioned_artifact_with_its_model_card
     assert loaded.taxonomy() == {NAME: list(CLASSES)}
 
 
-def test_the_exported_temperature_is_the_one_fitted_on_real_out_of_fold_predictions(quick_artifact):
+def test_the_exported_temperature_is_fitted_on_the_real_alerts_the_network_never_trained_on(
+        quick_artifact):
     stats = json.loads((quick_artifact / "normalization.json").read_text())
     card = (quick_artifact / "MODEL_CARD.md").read_text()
     assert stats["temperature"] > 0
-    assert f"temperature (fitted on real out-of-fold alerts) | {stats['temperature']:.3f}" in card
-    assert (quick_artifact / "reliability_real_out_of_fold.png").is_file()
+    assert (f"temperature (fitted on all real alerts if the cross-fitted one lowered the log loss, else 1) | "
+            f"{stats['temperature']:.3f}") in card
+    assert (quick_artifact / "reliability_real.png").is_file()
     assert "real held-out objects: recall SN" in card and "What is real and what is still simulated" in card
+
+
+def test_the_card_scores_the_fine_tuning_alternative_on_the_same_objects_and_the_paired_difference(
+        quick_artifact):
+    card = (quick_artifact / "MODEL_CARD.md").read_text()
+    assert "fine-tuned on real instead (2-fold CV by object, mean of 1 fold seeds): balanced accuracy |" in card
+    assert "balanced accuracy minus the shipped model's (same objects) |" in card
 
 
 def test_missing_artifact_is_a_file_not_found_error(tmp_path):
