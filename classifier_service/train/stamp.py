@@ -553,8 +553,8 @@ def _model_card(metrics, matrices, datasets: dict[str, StampDataset], n_backgrou
             "fine-tuning alternative (not shipped)": (
                 f"{k}-fold cross-validation by object over the real labelled alerts, repeated "
                 f"over {len(FOLD_SEEDS) if not quick else 1} fold seeds: each fold fine-tuned "
-                f"from the shipped network ({TUNE_EPOCHS} epochs, a real alert weighing "
-                f"{REAL_WEIGHT:g} simulated ones, {REPLAY} simulated alerts per class replayed)"),
+                f"from the shipped network ({TUNE_EPOCHS} epochs, real alerts weighted {REAL_WEIGHT:g}x "
+                f"against simulated ones, {REPLAY} simulated alerts per class replayed)"),
             "simulated held-out test (independent seed)": counts(datasets["simulated_test"]),
             "injected held-out test (independent seed)": counts(datasets["injected_test"]),
             "run": f"quick={quick}, seed={seed}, {seconds[0]:.0f} s wall, {seconds[1]:.0f} s CPU (all threads)",
