@@ -64,9 +64,10 @@ def copy_store(template: Path, folder: Path) -> str:
 
 
 @contextmanager
-def serve(store_url: str, log_path: Path) -> Iterator[str]:
-    """``alerce-classifier serve`` over the store on a free loopback port; yields its base URL."""
-    port = free_port()
+def serve(store_url: str, log_path: Path, port: int | None = None) -> Iterator[str]:
+    """``alerce-classifier serve`` over the store on a loopback port (``port``, chosen beforehand
+    when a TOM is configured with the URL while serve starts, else a free one); yields its base URL."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     with log_path.open("ab") as log:
         process = subprocess.Popen([CLI, "serve", "--db", store_url, "--host", "127.0.0.1", "--port", str(port)],

@@ -11,6 +11,7 @@ by the TOM's own import from the API).
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,13 +41,16 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack(real_alerts_store, tmp_path_factory) -> Stack:
+def stack(request, tmp_path_factory) -> Stack:
+    """The night is simulated while the real alerts are replayed (unless a test has done so already)."""
     from alerce_contract.mjd import now_mjd
 
     folder = tmp_path_factory.mktemp("real_stack")
     night = last_night(now_mjd())
-    simulated = simulate_night(folder / "night", NIGHT_ALERTS, NIGHT_SEED, night)
-    store = replay(copy_store(real_alerts_store, folder), simulated)  # the real alerts, then the night
+    with ThreadPoolExecutor(1) as pool:
+        simulating = pool.submit(simulate_night, folder / "night", NIGHT_ALERTS, NIGHT_SEED, night)
+        real_alerts = request.getfixturevalue("real_alerts_store")
+        store = replay(copy_store(real_alerts, folder), simulating.result())  # the real alerts, then the night
     with serve(store, folder / "serve.log") as url:
         yield Stack(api_url=url, night_mjd=night, store_url=store)
 

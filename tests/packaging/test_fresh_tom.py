@@ -14,10 +14,12 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from classifier_service.stream.tansu import free_port
 from tests.realstack import copy_store, serve
 
 BIN = Path(sys.executable).parent
@@ -102,17 +104,14 @@ def new_tom(folder: Path, api_url: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def api_url(real_alerts_store, tmp_path_factory):
-    """``alerce-classifier serve`` (a real process) over a store the real worker replayed real alerts into."""
-    folder = tmp_path_factory.mktemp("broker")
-    with serve(copy_store(real_alerts_store, folder), folder / "serve.log") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def walk(api_url, tmp_path_factory) -> dict:
-    tom = new_tom(tmp_path_factory.mktemp("fresh_tom"), api_url)
-    return json.loads(run([sys.executable, "-c", WALK], tom).stdout.strip().splitlines()[-1])
+def walk(real_alerts_store, tmp_path_factory) -> dict:
+    """The new TOM is made (tom_setup and migrate: the slow part) while its broker comes up:
+    ``alerce-classifier serve`` (a real process) over a store the real worker replayed real alerts into."""
+    broker, port = tmp_path_factory.mktemp("broker"), free_port()
+    with ThreadPoolExecutor(1) as pool:
+        making = pool.submit(new_tom, tmp_path_factory.mktemp("fresh_tom"), f"http://127.0.0.1:{port}")
+        with serve(copy_store(real_alerts_store, broker), broker / "serve.log", port):
+            return json.loads(run([sys.executable, "-c", WALK], making.result()).stdout.strip().splitlines()[-1])
 
 
 def test_the_data_service_form_renders(walk):
