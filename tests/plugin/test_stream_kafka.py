@@ -59,7 +59,7 @@ def stopped_when_caught_up(bootstrap: str, group: str, topic: str, stop: Callabl
             if caught_up(bootstrap, group, topic, timeout_s=2.0):
                 stop()
                 return
-            done.wait(0.1)
+            done.wait(0.5)  # each look is a new consumer: not more often
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
