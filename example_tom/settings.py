@@ -476,6 +476,12 @@ ALERT_STREAMS = [
     },
 ]
 
+# The loopback demo's broker is tansu, where librdkafka's default group settings make the
+# listener's first fetch wait over 20 s; the demo extra (which installs tansu) brings these.
+if DEMO:
+    from classifier_service.stream.tansu import FAST_CONSUMER_SETTINGS
+    ALERT_STREAMS[0]['OPTIONS']['CONSUMER_CONFIG'] = FAST_CONSUMER_SETTINGS
+
 try:
     from local_settings import * # noqa
 except ImportError:
