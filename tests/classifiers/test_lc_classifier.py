@@ -247,11 +247,22 @@ def test_a_real_class_with_few_objects_weighs_its_share_of_the_simulated_one_and
     from classifier_service.train.lightcurve import Recipe
 
     real = ["AGN"] * 5 + ["SNIa"] * 1000
+    sources = ["fink_alerts"] * 5 + ["alerce_30_sne"] * 20 + ["bts"] * 980
     simulated = ["AGN"] * 400 + ["SNIa"] * 400
-    weights = Recipe(floor=10.0, class_share=0.5).weights(real, simulated)
+    weights = Recipe(floor=10.0, class_share=0.5).weights(real, sources, simulated)
     assert weights[:5].sum() == pytest.approx(200.0)  # 5 real AGN weigh half of 400 simulated ones
     assert set(weights[5:]) == {10.0}  # 1000 real SN Ia: the floor
-    assert set(Recipe(floor=10.0).weights(real, simulated)) == {10.0}
+    assert set(Recipe(floor=10.0).weights(real, sources, simulated)) == {10.0}
+
+
+def test_the_archive_sn_ia_together_weigh_no_more_than_the_simulated_ones_so_the_alert_like_ones_count():
+    from classifier_service.train.lightcurve import Recipe
+
+    real = ["SNIa"] * 1000
+    sources = ["alerce_30_sne"] * 20 + ["bts"] * 980
+    weights = Recipe(floor=10.0, class_share=0.5, archive_share=1.0).weights(real, sources, ["SNIa"] * 490)
+    assert weights[20:].sum() == pytest.approx(490.0)  # BTS together: the simulated SN Ia's weight
+    assert set(weights[:20]) == {10.0}  # alert-like real SN Ia keep theirs
 
 
 def test_features_whose_simulated_and_real_members_differ_are_left_out_as_the_training_rows_say():
