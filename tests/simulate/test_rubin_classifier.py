@@ -18,6 +18,8 @@ from classifier_service.commands import train
 from classifier_service.commands.classify import classify_archives
 from classifier_service.lightcurve import build_lightcurve
 from classifier_service.simulate.rubin import simulate_rubin_alerts
+from classifier_service.train.rubin_lightcurve import VERSION as LC_VERSION
+from classifier_service.train.rubin_stamp import VERSION as STAMP_VERSION
 from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
 
@@ -28,7 +30,7 @@ def quick_model(tmp_path_factory):
     parser = argparse.ArgumentParser()
     train.add_arguments(parser)
     assert train.run(parser.parse_args(["--only", "lsst-lc", "--quick", "--out", str(out), "--seed", "1"])) == 0
-    return out / NAME / "1.0.0"
+    return out / NAME / LC_VERSION
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +93,7 @@ def test_the_early_classifier_answers_on_first_alerts_with_cutouts(tmp_path, nig
     parser = argparse.ArgumentParser()
     train.add_arguments(parser)
     assert train.run(parser.parse_args(["--only", "lsst-stamp", "--quick", "--out", str(tmp_path)])) == 0
-    card = (tmp_path / STAMP_NAME / "1.0.0" / "MODEL_CARD.md").read_text()
+    card = (tmp_path / STAMP_NAME / STAMP_VERSION / "MODEL_CARD.md").read_text()
     assert "simulated" in card and "recall asteroid" in card
     classifier = RubinStampClassifier.from_artifacts(tmp_path / STAMP_NAME)
     assert classifier.surveys == frozenset({"LSST"})
