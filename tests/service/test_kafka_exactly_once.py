@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -30,6 +29,7 @@ from classifier_service.stream.kafka import create_topics
 from tests.conftest import REPO
 from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
+from tests.service.topics import committed, produce, read_to_end, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(180)]
 
@@ -38,7 +38,6 @@ PARTITIONS = 4
 BATCH_SIZE = 20
 RUN_COMMAND = [sys.executable, "-m", "classifier_service.cli", "run"]
 PAUSED_RUN_COMMAND = [sys.executable, "-m", "tests.service.paused_worker", "run"]
-END_MARKER = b"end of the test's reading"
 
 
 @pytest.fixture
@@ -108,59 +107,6 @@ class Worker:
             self.process.wait()
 
 
-def wait_for(condition, timeout_s: float, what: str, workers=()) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            logs = "".join(line for w in workers for line in w.lines[-30:])
-            raise AssertionError(f"timed out waiting for {what}\n{logs}")
-        time.sleep(0.2)
-
-
-def produce(bootstrap: str, topic: str, payloads: list[bytes], partitions: list[int]) -> None:
-    from confluent_kafka import Producer
-
-    producer = Producer({"bootstrap.servers": bootstrap, "message.max.bytes": 10_000_000})
-    for payload, partition in zip(payloads, partitions):
-        producer.produce(topic, payload, partition=partition)
-    assert producer.flush(30) == 0
-
-
-def committed(bootstrap: str, group: str, topic: str) -> list[int]:
-    """The group's committed offset of each partition (negative where none is)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    try:
-        return [p.offset for p in consumer.committed([TopicPartition(topic, p) for p in range(PARTITIONS)],
-                                                     timeout=10)]
-    finally:
-        consumer.close()
-
-
-def read_topic(bootstrap: str, topic: str, timeout_s: float = 30) -> list:
-    """Every message the workers (now gone) left on the topic: all those before an end marker
-    the test appends to each partition (tansu's end offsets are not exact enough to count on)."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-
-    produce(bootstrap, topic, [END_MARKER] * PARTITIONS, list(range(PARTITIONS)))
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex[:6]}"})
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
-    messages, ended, deadline = [], set(), time.monotonic() + timeout_s
-    try:
-        while len(ended) < PARTITIONS:
-            assert time.monotonic() < deadline, f"end markers of {topic} read on partitions {ended} only"
-            for message in consumer.consume(100, timeout=0.5):
-                if message.error() is None and message.partition() not in ended:
-                    if message.value() == END_MARKER:
-                        ended.add(message.partition())
-                    else:
-                        messages.append(message)
-    finally:
-        consumer.close()
-    return messages
-
-
 def test_two_workers_one_killed_mid_batch_store_every_alert_exactly_once(tansu, shared_data, postgres_url):
     payloads, candids, oids, damaged = real_alert_messages(shared_data)
     assert len(candids) > 250 and damaged >= 1
@@ -180,17 +126,17 @@ def test_two_workers_one_killed_mid_batch_store_every_alert_exactly_once(tansu, 
         # Both in the group, two partitions each, before any alert arrives.
         wait_for(lambda: doomed.assigned() and survivor.assigned()
                  and len(doomed.assigned() | survivor.assigned()) == PARTITIONS
-                 and not doomed.assigned() & survivor.assigned(), 60, "a 2+2 assignment", workers)
+                 and not doomed.assigned() & survivor.assigned(), 60, "a 2+2 assignment", *(w.lines for w in workers))
         produce(tansu.bootstrap_servers, raw, payloads, partitions)
 
-        wait_for(lambda: doomed.logged("holding commit"), 30, "the doomed worker's first batch", workers)
+        wait_for(lambda: doomed.logged("holding commit"), 30, "the doomed worker's first batch", *(w.lines for w in workers))
         doomed.process.send_signal(signal.SIGKILL)
         doomed.process.wait()
 
         # The survivor takes every partition over and commits each to its end, A's replayed too.
         wait_for(lambda: len(survivor.assigned()) == PARTITIONS
-                 and committed(tansu.bootstrap_servers, group, raw) == ends, 90,
-                 "every partition committed to its end by the survivor", workers)
+                 and committed(tansu.bootstrap_servers, group, raw, PARTITIONS) == ends, 90,
+                 "every partition committed to its end by the survivor", *(w.lines for w in workers))
         survivor.process.send_signal(signal.SIGTERM)
         assert survivor.process.wait(30) == 0, "SIGTERM: finish the batch, commit, leave the group"
     finally:
@@ -213,6 +159,6 @@ def test_two_workers_one_killed_mid_batch_store_every_alert_exactly_once(tansu, 
             "SELECT count(*) FROM (SELECT DISTINCT source, stage FROM dead_letter) AS d")
     engine.dispose()
 
-    published = Counter(decode_classified(m.value())["candid"] for m in read_topic(tansu.bootstrap_servers, out))
+    published = Counter(decode_classified(m.value())["candid"] for m in read_to_end(tansu.bootstrap_servers, out, PARTITIONS))
     assert candids <= set(published), "every alert reached the output topic"
     assert any(n > 1 for n in published.values()), "the killed worker's uncommitted batch went out twice"

@@ -19,12 +19,10 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections import Counter
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from sqlalchemy import create_engine, text
 
 from alerce_contract.classified import decode_classified
@@ -36,13 +34,13 @@ from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
 from tests.service.conftest import _fresh_postgres_database
 from tests.service.mutants import encode, real_alerts
+from tests.service.topics import committed, produce, read_to_end, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(240)]
 
 POSTGRES_HOST, POSTGRES_PORT = "127.0.0.1", 5432
 N_ALERTS = 60
 RETRIES_SEEN = 3  # failed attempts, 0.5 s and 1 s apart, before PostgreSQL comes back
-END_MARKER = b"end of the test's reading"
 
 
 class Proxy:
@@ -134,46 +132,6 @@ def poison_pills(alerts) -> dict[str, bytes]:
     }
 
 
-def produce(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "message.max.bytes": 10_000_000})
-    for payload in payloads:
-        producer.produce(topic, payload, partition=0)
-    assert producer.flush(30) == 0
-
-
-def read_all(bootstrap: str, topic: str, timeout_s: float = 20) -> list:
-    """Every message the worker (now gone) left on the topic's one partition: all those before
-    an end marker the test appends (tansu's end offsets are not exact enough to count on)."""
-    produce(bootstrap, topic, [END_MARKER])
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex[:6]}"})
-    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-    messages, deadline = [], time.monotonic() + timeout_s
-    try:
-        while not (messages and messages[-1].value() == END_MARKER):
-            assert time.monotonic() < deadline, f"no end marker on {topic} after {len(messages)} messages"
-            messages.extend(m for m in consumer.consume(100, timeout=0.5) if m.error() is None)
-    finally:
-        consumer.close()
-    return messages[:-1]
-
-
-def committed_offset(bootstrap: str, group: str, topic: str) -> int:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    try:
-        [partition] = consumer.committed([TopicPartition(topic, 0)], timeout=10)
-        return partition.offset
-    finally:
-        consumer.close()
-
-
-def wait_for(condition, timeout_s: float, what: str, lines: list[str]) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}\n{''.join(lines[-30:])}")
-        time.sleep(0.2)
-
-
 def test_poison_pills_are_dead_letters_and_an_outage_is_waited_out(tansu, shared_data, database):
     alerts = valid_alerts(shared_data)
     pills = poison_pills(alerts)
@@ -212,7 +170,7 @@ def test_poison_pills_are_dead_letters_and_an_outage_is_waited_out(tansu, shared
         wait_for(lambda: sum("retrying in" in line for line in lines) >= RETRIES_SEEN, 60,
                  f"{RETRIES_SEEN} failed attempts", lines)
         proxy.open()
-        wait_for(lambda: committed_offset(tansu.bootstrap_servers, group, raw) == len(alerts) + len(pills), 120,
+        wait_for(lambda: committed(tansu.bootstrap_servers, group, raw) == [len(alerts) + len(pills)], 120,
                  "the offset committed to the end of the partition", lines)
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(60) == 0, "".join(lines[-30:])
@@ -236,13 +194,13 @@ def test_poison_pills_are_dead_letters_and_an_outage_is_waited_out(tansu, shared
     assert "not an Avro container" in reasons, reasons
     assert [(kept, size) for stage, _, kept, size in letters if stage == "decode"] == [(1 << 20, 1_500_000)]
 
-    published = Counter(decode_classified(m.value())["candid"] for m in read_all(tansu.bootstrap_servers, out))
+    published = Counter(decode_classified(m.value())["candid"] for m in read_to_end(tansu.bootstrap_servers, out, timeout_s=20))
     assert set(published) == candids and set(published.values()) == {1}, "each alert published exactly once"
-    dead_messages = read_all(tansu.bootstrap_servers, dead)
+    dead_messages = read_to_end(tansu.bootstrap_servers, dead, timeout_s=20)
     assert len(dead_messages) == 3
     [reference] = [m for m in dead_messages if dict(m.headers()).get("payload")]
     assert dict(reference.headers())["payload_size"] == b"1500000" and not reference.value()
-    assert committed_offset(tansu.bootstrap_servers, group, raw) == len(alerts) + len(pills)
+    assert committed(tansu.bootstrap_servers, group, raw) == [len(alerts) + len(pills)]
 
 
 def test_the_proxy_really_cuts_the_database_off():
