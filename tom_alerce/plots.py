@@ -114,8 +114,10 @@ class Photometry:
     def has_apparent(self) -> bool:
         return bool(np.isfinite(self.apparent[self.kind == "detection"]).any())
 
-    def detections_in(self, band: str) -> int:
-        return int(np.count_nonzero((self.band == band) & (self.kind == "detection")))
+    def detections_in(self, band: str | None = None) -> int:
+        """Detections in ``band``, or in every band together."""
+        detected = self.kind == "detection"
+        return int(np.count_nonzero(detected if band is None else detected & (self.band == band)))
 
 
 TRACE_STYLE = {

@@ -111,7 +111,7 @@ def no_lc_class_reason(grouped: dict, photometry: Photometry, survey: str | None
     if any(name in LC_CLASSIFIER_NAMES for name, _ in grouped):
         return ""
     if survey == "LSST":
-        total = sum(photometry.detections_in(b) for b in set(photometry.band.tolist()))
+        total = photometry.detections_in()
         if total < LC_MIN_DETECTIONS_LSST:
             return (f"No light-curve class yet: Rubin's light-curve classifier needs at least "
                     f"{LC_MIN_DETECTIONS_LSST} detections in its bands together, and this object has "
