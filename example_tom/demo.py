@@ -31,7 +31,7 @@ LOGS = VAR / "logs"
 BIN = Path(sys.executable).parent
 DEMO_USER, DEMO_PASSWORD = "demo", "alerce-demo"
 SN_HUNTER_HOURS = 36  # the simulated night ended at most a day and a half ago
-INPUT_TOPIC, CLASSIFIED_TOPIC = "ztf-demo", "alerce-classified"
+INPUT_TOPIC, CLASSIFIED_TOPIC = "alerts-demo", "alerce-classified"  # ZTF and Rubin alerts both
 WORKER_GROUP, TOM_GROUP = "demo-worker", "example-tom-demo"  # the worker's and the listener's
 
 # One follow-up rule, so Tonight and "Request follow-up" have something to show: fresh SNe

@@ -13,7 +13,8 @@ from tom_targets.permissions import targets_for_user
 
 from alerce_broker_plugin.ingest import FORCED_REDUCTION
 from alerce_contract.client import client_from_settings
-from alerce_contract.taxonomy import LC_CLASSIFIER, PERIODIC, SN_CLASS, STAMP_CLASSIFIER
+from alerce_contract.taxonomy import (LC_CLASSES, LC_CLASSIFIER, LC_CLASSIFIER_LSST, PERIODIC, SN_CLASS,
+                                     STAMP_CLASSES, STAMP_CLASSIFIER, STAMP_CLASSIFIER_LSST)
 from example_tom.demo import SN_HUNTER_HOURS
 from tom_alerce.models import TargetClassification
 
@@ -39,7 +40,7 @@ def best_example(visible, classifier_name: str, class_names, min_probability: fl
 
 
 class HomeView(TemplateView):
-    """What the demo is, and where to look: the SN Hunter, three example targets, Tonight, the API."""
+    """What the demo is, and where to look: the SN Hunter, four example targets, Tonight, the API."""
 
     template_name = "example_tom/home.html"
 
@@ -56,6 +57,9 @@ class HomeView(TemplateView):
              best_example(visible, LC_CLASSIFIER, PERIODIC) or best_example(visible, STAMP_CLASSIFIER, ["VS"])),
             ("An active galactic nucleus", "a nuclear source whose light curve varies stochastically",
              best_example(visible, LC_CLASSIFIER, AGN_CLASSES) or best_example(visible, STAMP_CLASSIFIER, ["AGN"])),
+            ("A Rubin object", "an LSST alert history in up to six bands, classified by Rubin's own models",
+             best_example(visible, LC_CLASSIFIER_LSST, LC_CLASSES)
+             or best_example(visible, STAMP_CLASSIFIER_LSST, STAMP_CLASSES)),
         ]
         context.update(
             examples=examples, sn_hunter_hours=SN_HUNTER_HOURS, demo=getattr(settings, "DEMO", False),

@@ -17,7 +17,7 @@ def test_the_home_page_says_what_the_demo_is_and_links_the_tour(client, user, al
     for link in (reverse("tom_alerce:sn-hunter") + "?hours=36", reverse("facilities:tonight"), "/docs",
                  reverse("dataservices:create") + "?data_service=ALeRCEBroker"):
         assert f'href="{link}' in html or link in html
-    assert html.count("tour-example") == 3
+    assert html.count("tour-example") == 4  # a fresh SN, a periodic star, an AGN, a Rubin object
     assert reverse("targets:detail", kwargs={"pk": target.pk}) not in html
 
 
