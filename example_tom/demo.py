@@ -215,14 +215,15 @@ class Demo:
         print(f"[demo] {text}", flush=True)
 
     def start_broker(self) -> None:
-        """The broker, with the classified topic made up front: the listener subscribes to a
-        topic that exists, so it joins its group while the worker is still busy, rather than
-        waiting to discover the topic once the first classified alert has created it."""
+        """The broker, with both topics made up front: the worker and the listener subscribe
+        to topics that exist, so each joins its group at once, rather than logging "unknown
+        topic" and waiting to discover it once the simulator or the first classified alert
+        has created it."""
         from classifier_service.stream.kafka import create_topics
         from classifier_service.stream.tansu import TansuBroker
 
         self.broker = TansuBroker(log_path=str(LOGS / "tansu.log")).start()
-        create_topics(self.broker.bootstrap_servers, {CLASSIFIED_TOPIC: 1})
+        create_topics(self.broker.bootstrap_servers, {INPUT_TOPIC: 1, CLASSIFIED_TOPIC: 1})
         self.say(f"Kafka (tansu, memory only) at {self.broker.bootstrap_servers}")
 
     def run_once(self, name: str, argv: list[str], timeout_s: float = 300) -> bool:
