@@ -13,7 +13,7 @@ from django.views import View
 from django.views.generic import ListView, TemplateView
 from tom_targets.models import Target
 
-from facilities.followup.tonight import assess, candidates
+from facilities.followup.tonight import PLOT_AIRMASS_CEILING, assess, candidates
 from facilities.followup.trigger import fire_rules
 from facilities.forms import TNSReportForm, initial_from
 from facilities.models import FollowupRule, TNSReport
@@ -117,7 +117,7 @@ class TonightView(LoginRequiredMixin, TemplateView):
             rows = [(c, figure_html(c.figure)) for c in candidates(rule, now, visible)]
             fired = rule.triggers.filter(target__in=visible).select_related("target", "observation_record")
             rules.append({"rule": rule, "candidates": rows, "fired": fired[:20]})
-        return {**super().get_context_data(**kwargs), "now": now, "rules": rules}
+        return {**super().get_context_data(**kwargs), "now": now, "rules": rules, "airmass_ceiling": PLOT_AIRMASS_CEILING}
 
 
 class FollowupTargetView(LoginRequiredMixin, TemplateView):

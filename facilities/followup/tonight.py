@@ -68,6 +68,6 @@ def airmass_figure(rule: FollowupRule, name: str, times: Time, airmass: np.ndarr
         figure.add_vrect(x0=when[start], x1=when[end], fillcolor="#1f2d4d", opacity=0.15, line_width=0)
     figure.add_hline(y=rule.max_airmass, line_dash="dash", line_color="#d62728")
     figure.update_layout(height=220, margin=dict(l=40, r=10, t=10, b=30), showlegend=False,
-                         yaxis=dict(title="airmass", autorange="reversed", range=[PLOT_AIRMASS_CEILING, 1]),
+                         yaxis=dict(title="airmass", range=[PLOT_AIRMASS_CEILING, 1], autorange=False),  # one scale for every target
                          xaxis=dict(title=f"UTC, from {rule.site}"))
     return figure

@@ -117,6 +117,8 @@ def test_the_tonight_page_lists_each_rules_candidates_windows_airmass_plots_and_
     assert "ZTF26aaaaach" in html and "ZTF26aaaaaci" in html and "ZTF26aaaaacj" not in html
     assert html.count('class="visibility-window"') == 1 and html.count('class="text-warning not-observable"') == 1
     assert html.count("plotly-graph-div") == 2
+    # every curve on one airmass scale, 1 at the top, whatever the target's own range, and said so
+    assert html.count('"range":[3.0,1]') == 2 and 'id="tonight-legend"' in html
     assert "fired: dry run" in html and "airmass 1.80 from Cerro Pachon" in html
     assert reverse("facilities:tonight") in client.get("/").content.decode()  # the nav item
 
