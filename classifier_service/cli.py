@@ -1,8 +1,10 @@
 """``alerce-classifier``: one entry point, one module per subcommand.
 
-Each module in ``classifier_service.commands`` provides ``HELP``, ``add_arguments(parser)``
-and ``run(args) -> int``; options also read ``ALERCE_*`` environment variables where the
-module says so, so the same worker runs from a shell or a container.
+Every subcommand's help and arguments are declared in ``classifier_service.commands.arguments``,
+so that ``--version`` and ``--help`` import nothing heavy; the module
+``classifier_service.commands.<name>`` provides ``run(args) -> int`` and is imported only to
+run. Options also read ``ALERCE_*`` environment variables where their help says so, so the
+same worker runs from a shell or a container.
 
 Conventions: a mistake the user can fix (a bad option or environment value, a missing
 path, a bad database URL, an unreachable database or Kafka) is one line on stderr and exit
@@ -17,9 +19,10 @@ import sys
 from importlib import metadata
 from typing import NoReturn
 
+from classifier_service.commands import arguments
 from classifier_service.commands.options import CommandError
 
-COMMANDS = ("run", "replay", "classify", "serve", "simulate", "train", "evaluate", "bench")
+COMMANDS = tuple(arguments.COMMANDS)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DISTRIBUTION = "alerce-tom-suite"
 EXIT_USAGE = 2
@@ -40,23 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of a failure instead of its one-line message")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        module = importlib.import_module(f"classifier_service.commands.{name}")
-        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(command)
-        command.set_defaults(handler=module.run)
+    for name, declared in arguments.COMMANDS.items():
+        declared.add_arguments(sub.add_parser(name, help=declared.help, description=declared.help))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        parser = build_parser()
-    except ModuleNotFoundError as exc:  # a TOM-only install: the apps, not the broker
-        print(f"alerce-classifier: error: {exc.name} is not installed; the broker's commands need "
-              "pip install '.[broker]'", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        args = parser.parse_args(argv)
+        args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # --help, --version or a usage error: already printed
         return int(exit_.code or 0)
     logging.basicConfig(
@@ -64,7 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        return int(args.handler(args) or 0)
+        command = importlib.import_module(f"classifier_service.commands.{args.command}")
+    except ModuleNotFoundError as exc:  # a TOM-only install: the apps, not the broker
+        print(f"alerce-classifier {args.command}: error: {exc.name} is not installed; the broker's "
+              "commands need pip install '.[broker]'", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(command.run(args) or 0)
     except Exception as exc:
         message = user_error(exc)
         if message is None or args.debug:

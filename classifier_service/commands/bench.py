@@ -19,42 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from classifier_service.commands.options import CommandError, env_default, positive_int
+from classifier_service.commands.arguments import SCENARIOS
+from classifier_service.commands.options import CommandError, positive_int
 from classifier_service.commands.run import classifier_names
-
-HELP = "benchmark archive replay and Kafka → store → Kafka on simulated alerts"
-SCENARIOS = ("replay", "kafka")
-POSTGRES = "postgresql://postgres@127.0.0.1:5432"
-STEADY_RATE = 280.0  # Rubin: ~10 million alerts a night
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--n-alerts", **env_default("ALERCE_BENCH_N_ALERTS", 600, positive_int),
-                        help="simulated alerts per scenario (ALERCE_BENCH_N_ALERTS; default %(default)s)")
-    parser.add_argument("--batch-size", **env_default("ALERCE_BATCH_SIZE", 200, positive_int),
-                        help="alerts per worker batch (ALERCE_BATCH_SIZE; default %(default)s)")
-    parser.add_argument("--scenario", choices=(*SCENARIOS, "both"), default="both")
-    parser.add_argument("--classifiers", **env_default("ALERCE_CLASSIFIERS"),
-                        help="comma-separated names, 'none', or every registered one when unset")
-    parser.add_argument("--rate", type=float, default=None,
-                        help="produce the 'kafka' scenario at this many alerts/s (default: all at once, a burst)")
-    parser.add_argument("--steady-rate", type=float, default=STEADY_RATE,
-                        help="alerts/s of the 'kafka_steady' scenario; 0 skips it (default %(default)s)")
-    parser.add_argument("--processes", default="1,2",
-                        help="worker process counts to run side by side, comma-separated; 'none' skips "
-                             "(default %(default)s)")
-    parser.add_argument("--postgres", **env_default("ALERCE_BENCH_POSTGRES", POSTGRES),
-                        help="PostgreSQL server (a database is created and dropped on it); 'none' skips "
-                             "(ALERCE_BENCH_POSTGRES; default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="simulator seed")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--api", action="store_true",
-                        help="measure the API instead: p50/p95 per query on a store of --api-objects objects, "
-                             "SQLite and PostgreSQL side by side (each store built once, then reused)")
-    parser.add_argument("--api-objects", type=positive_int, default=100_000,
-                        help="objects in the API bench's stores (default %(default)s)")
-    parser.add_argument("--api-store", default="var/bench", help="folder of the API bench's SQLite store")
-    parser.add_argument("--api-repeats", type=positive_int, default=40, help="requests per API query")
 
 
 def run(args: argparse.Namespace) -> int:

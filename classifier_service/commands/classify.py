@@ -19,7 +19,7 @@ import numpy as np
 from classifier_service.alert import Alert, Detection
 from classifier_service.classifiers.base import Classifier, ClassifierInput
 from classifier_service.classifiers.registry import load_classifiers
-from classifier_service.commands.options import CommandError, env_default, existing_path, positive_int
+from classifier_service.commands.options import CommandError
 from classifier_service.lightcurve import build_lightcurve
 from classifier_service.lightcurve.columns import as_int
 from classifier_service.store import Store
@@ -27,20 +27,6 @@ from classifier_service.stream.archive import ArchiveSource
 from classifier_service.stream.base import ClassifiedAlert, DeadLetter
 from classifier_service.stream.file_sink import classifications_dict
 from classifier_service.worker import Worker
-
-HELP = "classify alerts (PATH...) or ALeRCE-format light-curve CSVs; print one JSON line each"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", metavar="PATH", type=existing_path,
-                        help=".avro file, folder or tarball")
-    parser.add_argument("--detections", type=existing_path, help="ALeRCE-format detections CSV")
-    parser.add_argument("--non-detections", type=existing_path,
-                        help="ALeRCE-format non-detections CSV (mjd or jd, fid, diffmaglim)")
-    parser.add_argument("--classifiers", **env_default("ALERCE_CLASSIFIERS"),
-                        help="comma-separated classifier names (default: every one with a model)")
-    parser.add_argument("--batch-size", **env_default("ALERCE_BATCH_SIZE", 500, positive_int),
-                        help="alerts per batch (env ALERCE_BATCH_SIZE; default %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:

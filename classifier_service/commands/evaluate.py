@@ -12,24 +12,7 @@ from __future__ import annotations
 import argparse
 import warnings
 
-from classifier_service.commands.options import existing_path, non_negative_int, positive_int
-from classifier_service.train import SHARED_DATA
-
-HELP = "evaluate the shipped classifiers on real labelled data and the simulator against real alerts (adversarial validation)"
-PARTS = ("stamp", "lc", "adversarial")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--only", choices=PARTS, default=None, help="one part (default: all three)")
-    parser.add_argument("--data-dir", type=existing_path, default=SHARED_DATA,
-                        help="the real data, read in place (default %(default)s)")
-    parser.add_argument("--bts-limit", type=positive_int, default=None,
-                        help="read only the first N BTS SN Ia light curves (default: all)")
-    parser.add_argument("--resamples", type=positive_int, default=1000,
-                        help="bootstrap resamples per interval (default %(default)s)")
-    parser.add_argument("--steps", type=non_negative_int, default=6,
-                        help="adversarial giveaways removed one by one after the full run (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the simulated alerts, folds and bootstrap")
+from classifier_service.commands.arguments import EVALUATED
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     from classifier_service.train.evaluate_real import lc_report, stamp_report
 
     warnings.filterwarnings("ignore", module="astropy")  # ZTF's FITS lack a standard SIMPLE card
-    parts = [args.only] if args.only else list(PARTS)
+    parts = [args.only] if args.only else list(EVALUATED)
     print("Intervals: 95% bootstrap, objects resampled with replacement.\n")
     if "stamp" in parts:
         print(stamp_report(args.data_dir, n_resamples=args.resamples), end="\n\n")

@@ -6,35 +6,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from classifier_service.classifiers.registry import load_classifiers
-from classifier_service.commands.options import CommandError, database_url, env_default, existing_path, positive_int
+from classifier_service.commands.arguments import replay_arguments as add_arguments  # noqa: F401 (tests)
+from classifier_service.commands.options import CommandError
 from classifier_service.commands.preflight import open_store
 from classifier_service.commands.progress import Progress
-from classifier_service.store import DEFAULT_URL
 from classifier_service.stream.archive import ArchiveSource
 from classifier_service.stream.file_sink import JsonLinesSink
 from classifier_service.surveys.registry import SchemaRegistry
 from classifier_service.worker import RunReport, Worker
-
-HELP = "replay .avro files, folders and tarballs of alerts into a store (SQLite or PostgreSQL)"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH", type=existing_path,
-                        help=".avro file, folder or tarball")
-    parser.add_argument("--db", **env_default("ALERCE_DB", DEFAULT_URL, database_url),
-                        help="SQLAlchemy URL of the store (env ALERCE_DB; default %(default)s)")
-    parser.add_argument("--batch-size", **env_default("ALERCE_BATCH_SIZE", 500, positive_int),
-                        help="alerts per batch (env ALERCE_BATCH_SIZE; default %(default)s)")
-    parser.add_argument("--classifiers", **env_default("ALERCE_CLASSIFIERS"),
-                        help="comma-separated classifier names (default: every one with a model)")
-    parser.add_argument("--no-classify", action="store_true", help="store only; run no classifier")
-    parser.add_argument("--processes", **env_default("ALERCE_PROCESSES", 1, positive_int),
-                        help="worker processes, each object's alerts in order in one of them "
-                             "(ALERCE_PROCESSES; default %(default)s)")
-    parser.add_argument("--output", help="also write classified alerts as JSON lines to this file")
-    parser.add_argument("--schema-registry", metavar="URL", **env_default("ALERCE_SCHEMA_REGISTRY"),
-                        help="Confluent schema-registry URL for files holding one wire-format "
-                             "message each, e.g. saved from Rubin's stream (env ALERCE_SCHEMA_REGISTRY)")
 
 
 def run(args: argparse.Namespace) -> int:

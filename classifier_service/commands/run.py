@@ -17,26 +17,17 @@ import signal
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from classifier_service.commands.options import (
-    CommandError,
-    database_url,
-    env_default,
-    flag,
-    non_negative_float,
-    positive_float,
-    positive_int,
-)
+from classifier_service.commands.arguments import run_arguments as add_arguments  # noqa: F401 (tests)
+from classifier_service.commands.options import CommandError
 from classifier_service.commands.preflight import check_kafka, open_store
 from classifier_service.stream import tansu
 from classifier_service.stream.base import Unavailable
-from classifier_service.stream.consumer import DEFAULT_LINGER_S, KafkaSource, env_options, parse_options
-from classifier_service.stream.kafka import ZTF_DAILY_TOPIC, KafkaSink, date_range, expand_topics
+from classifier_service.stream.consumer import KafkaSource, env_options, parse_options
+from classifier_service.stream.kafka import KafkaSink, date_range, expand_topics
 
 if TYPE_CHECKING:
     from classifier_service.worker import Worker
 
-HELP = "consume alerts from Kafka, store and classify them, produce the classified stream"
-DEFAULT_DB = "sqlite:///var/alerce.sqlite3"
 EXIT_UNAVAILABLE = 3
 log = logging.getLogger(__name__)
 
@@ -44,66 +35,6 @@ log = logging.getLogger(__name__)
 def _split(values: Sequence[str] | None) -> list[str]:
     """Flags given several times and/or comma-separated, as one list."""
     return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bootstrap-servers", **env_default("ALERCE_BOOTSTRAP_SERVERS"),
-                        help="Kafka brokers host:port[,...] (ALERCE_BOOTSTRAP_SERVERS)")
-    topics = parser.add_mutually_exclusive_group()
-    topics.add_argument("--topic", action="append", default=None,
-                        help="topic to read, repeatable or comma-separated; '{date}' expands over "
-                             f"--date, e.g. {ZTF_DAILY_TOPIC} (ALERCE_TOPIC)")
-    topics.add_argument("--topic-pattern", **env_default("ALERCE_TOPIC_PATTERN"),
-                        help="regex subscription that also follows topics created later, "
-                             r"e.g. '^ztf_.*_programid1$' (ALERCE_TOPIC_PATTERN)")
-    parser.add_argument("--date", **env_default("ALERCE_DATE", "today"),
-                        help="'today', YYYYMMDD or YYYYMMDD:YYYYMMDD (UTC) for '{date}' topics (ALERCE_DATE)")
-    parser.add_argument("--group-id", **env_default("ALERCE_GROUP_ID", "alerce-classifier"),
-                        help="consumer group shared by the workers (ALERCE_GROUP_ID)")
-    parser.add_argument("--output-topic", **env_default("ALERCE_OUTPUT_TOPIC"),
-                        help="topic of the classified stream; none: store only (ALERCE_OUTPUT_TOPIC)")
-    parser.add_argument("--dead-letter-topic", **env_default("ALERCE_DEAD_LETTER_TOPIC"),
-                        help="topic for inputs that could not be processed (ALERCE_DEAD_LETTER_TOPIC)")
-    parser.add_argument("--db", **env_default("ALERCE_DB", DEFAULT_DB, database_url),
-                        help="store URL, sqlite:///... or postgresql+psycopg2://... (ALERCE_DB)")
-    parser.add_argument("--batch-size", **env_default("ALERCE_BATCH_SIZE", 500, positive_int),
-                        help="most messages per batch (ALERCE_BATCH_SIZE)")
-    parser.add_argument("--batch-timeout", **env_default("ALERCE_BATCH_TIMEOUT_S", 1.0, positive_float),
-                        help="seconds to wait for a batch's first message (ALERCE_BATCH_TIMEOUT_S)")
-    parser.add_argument("--batch-linger", **env_default("ALERCE_BATCH_LINGER_S", DEFAULT_LINGER_S,
-                                                        non_negative_float),
-                        help="then seconds to wait for more to fill it (ALERCE_BATCH_LINGER_S; "
-                             "default %(default)s)")
-    parser.add_argument("--stop-after-idle", **env_default("ALERCE_STOP_AFTER_IDLE_S", None, non_negative_float),
-                        help="exit after this many seconds without a message (ALERCE_STOP_AFTER_IDLE_S)")
-    parser.add_argument("--max-batches", type=positive_int, default=None, help="exit after this many batches")
-    parser.add_argument("--max-outage", **env_default("ALERCE_MAX_OUTAGE_S", 600.0, positive_float),
-                        help="seconds to keep retrying while the database or Kafka is unreachable, "
-                             "then exit with status 3 (ALERCE_MAX_OUTAGE_S)")
-    parser.add_argument("--classifiers", **env_default("ALERCE_CLASSIFIERS"),
-                        help="comma-separated classifier names, 'none', or all registered when unset "
-                             "(ALERCE_CLASSIFIERS)")
-    parser.add_argument("--schema-registry", metavar="URL", **env_default("ALERCE_SCHEMA_REGISTRY"),
-                        help="Confluent schema-registry URL for wire-format messages, as Rubin's "
-                             "stream sends (ALERCE_SCHEMA_REGISTRY)")
-    parser.add_argument("--kafka-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="librdkafka setting for consumer and producer, repeatable; "
-                             "also ALERCE_KAFKA_<KEY> with '_' for '.'")
-    parser.add_argument("--processes", **env_default("ALERCE_PROCESSES", 1, positive_int),
-                        help="worker processes in the consumer group, supervised by this one; about "
-                             "one per core (ALERCE_PROCESSES; default %(default)s)")
-    parser.add_argument("--fast-group", nargs=0, action=_SetTrue,
-                        **env_default("ALERCE_FAST_GROUP", False, flag),
-                        help="quick group joins and failover (6 s session timeout, 100 ms fetch "
-                             "wait): right for loopback brokers and tests, chatty on a large "
-                             "cluster (ALERCE_FAST_GROUP)")
-
-
-class _SetTrue(argparse.Action):
-    """A switch whose default may come from the environment (``store_true`` takes no type)."""
-
-    def __call__(self, parser, namespace, values, option_string=None) -> None:
-        setattr(namespace, self.dest, True)
 
 
 def topics_of(args: argparse.Namespace) -> list[str]:

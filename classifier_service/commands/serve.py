@@ -8,30 +8,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 import uvicorn
 
-from classifier_service.commands.options import database_url, env_default, port
+from classifier_service.commands.arguments import serve_arguments as add_arguments  # noqa: F401 (tests)
 from classifier_service.commands.preflight import reach_database
-from classifier_service.store import DEFAULT_URL
-
-HELP = "serve ALeRCE's ZTF API routes and stamps over the store (read-only)"
-DEFAULT_PORT = 8001
 
 log = logging.getLogger(__name__)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", **env_default("ALERCE_DB", DEFAULT_URL, database_url),
-                        help="store URL: sqlite:///path or postgresql://... (env ALERCE_DB)")
-    parser.add_argument("--host", **env_default("ALERCE_API_HOST", "127.0.0.1"),
-                        help="address to listen on (env ALERCE_API_HOST)")
-    parser.add_argument("--port", **env_default("ALERCE_API_PORT", DEFAULT_PORT, port),
-                        help="port to listen on (env ALERCE_API_PORT)")
-    parser.add_argument("--client-config", type=Path, default=None, metavar="PATH",
-                        help="also write an alerce client config pointing here; then "
-                             "export ALERCE_CONFIG_PATH=PATH")
 
 
 def build_server(args: argparse.Namespace) -> uvicorn.Server:

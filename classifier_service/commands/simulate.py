@@ -8,38 +8,18 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 
-from classifier_service.commands.options import CommandError, env_default, non_negative_int, positive_int
+from classifier_service.commands.arguments import simulate_arguments as add_arguments  # noqa: F401 (tests)
+from classifier_service.commands.options import CommandError
 from classifier_service.commands.preflight import check_kafka
 from classifier_service.commands.progress import progress
-from classifier_service.simulate.alerts import DEFAULT_MIX, class_sampler, simulate_alert_packets
+from classifier_service.simulate.alerts import class_sampler, simulate_alert_packets
 from classifier_service.simulate.packets import merge_containers
 from classifier_service.simulate.rubin import simulate_rubin_alerts
 from classifier_service.stream.consumer import client_settings, env_options, parse_options
 from classifier_service.stream.kafka import PRODUCER_DEFAULTS, create_topics
 
-HELP = "write simulated ZTF (4.02, 30-day histories) or Rubin (lsst v11, a year's) alerts to files or to Kafka"
 SIMULATORS = {"ztf": simulate_alert_packets, "lsst": simulate_rubin_alerts}
 log = logging.getLogger(__name__)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--n-alerts", type=non_negative_int, required=True, help="how many alerts to simulate")
-    parser.add_argument("--survey", choices=sorted(SIMULATORS), default="ztf",
-                        help="whose alerts: ZTF's or Rubin's (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same alerts)")
-    parser.add_argument("--start-mjd", type=float, default=None, help="MJD of the simulated night")
-    parser.add_argument("--class-mix", default=None,
-                        help="weights of the objects' classes, e.g. SN=0.3,VS=0.3,AGN=0.2,asteroid=0.1,bogus=0.1 "
-                             f"(default {','.join(f'{k}={v}' for k, v in DEFAULT_MIX.items())})")
-    target = parser.add_mutually_exclusive_group()  # one is needed: checked in run(), env included
-    target.add_argument("--out", type=Path, help="folder for .avro files")
-    target.add_argument("--bootstrap-servers", **env_default("ALERCE_BOOTSTRAP_SERVERS"),
-                        help="Kafka brokers host:port (env ALERCE_BOOTSTRAP_SERVERS)")
-    parser.add_argument("--per-file", type=positive_int, default=1, help="alerts per .avro file (with --out)")
-    parser.add_argument("--topic", default=None, help="Kafka topic (with --bootstrap-servers)")
-    parser.add_argument("--partitions", type=positive_int, default=1, help="partitions of the topic if it is created")
-    parser.add_argument("--kafka-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="librdkafka setting (repeatable; also ALERCE_KAFKA_* variables)")
 
 
 def parse_class_mix(text: str | None) -> dict[str, float] | None:

@@ -15,33 +15,15 @@ import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 
-from classifier_service.commands.options import CommandError, existing_path
+from classifier_service.commands.arguments import train_arguments as add_arguments  # noqa: F401 (tests)
+from classifier_service.commands.options import CommandError
 from classifier_service.commands.progress import progress
 
-HELP = "train the stamp and light-curve classifiers, ZTF's and Rubin's, from simulated and real labelled data"
-DEFAULT_OUT = Path("models")
 # What each trainer imports beyond the broker: the [train] extra.
 NEEDS = {"stamp": ("torch", "onnx", "matplotlib"), "lc": ("matplotlib",), "lsst-lc": ("matplotlib",),
          "lsst-stamp": ("matplotlib",)}
 INSTALL_HINT = "pip install '.[train]' (with the CPU build of torch: the Makefile installs torch==2.13.0 first)"
 log = logging.getLogger(__name__)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--only", choices=("stamp", "lc", "lsst-lc", "lsst-stamp"), default=None,
-                        help="train one classifier (default: all; lsst-lc and lsst-stamp are Rubin's)")
-    parser.add_argument("--quick", action="store_true",
-                        help="small, fast models for tests and smoke runs (not for shipping)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="models folder; each classifier goes to OUT/<name>/<version>/ "
-                             "(default ./%(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of simulation and training")
-    parser.add_argument("--labels", type=existing_path, default=None,
-                        help="your labels CSV (oid or objectId, classALeRCE) for the light-curve classifier")
-    parser.add_argument("--detections", type=existing_path, default=None,
-                        help="your detections CSV in ALeRCE's format (objectId/oid, mjd, fid, magpsf, sigmapsf)")
-    parser.add_argument("--non-detections", type=existing_path, default=None,
-                        help="your non-detections CSV (objectId/oid, mjd or jd, fid, diffmaglim)")
 
 
 def _train_lc(args: argparse.Namespace) -> Path:

@@ -124,6 +124,41 @@ def test_version(outcomes):
     assert result.stdout.startswith("alerce-classifier ")
 
 
+LOADED_AFTER = ("import runpy, sys\n"
+                "sys.argv = ['alerce-classifier', *sys.argv[1:]]\n"
+                "try:\n"
+                "    runpy.run_module('classifier_service.cli', run_name='__main__')\n"
+                "except SystemExit:\n"
+                "    pass\n"
+                "print(' '.join(sorted({name.split('.')[0] for name in sys.modules})))")
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["replay", "--help"], ["bench", "--help"]])
+def test_version_and_help_load_nothing_heavy(argv):
+    """The parser is declared apart from the commands: printing the version or a command's help
+    imports no numpy, SQLAlchemy, fastavro or Kafka client (they cost the user a second)."""
+    done = subprocess.run([sys.executable, "-c", LOADED_AFTER, *argv], capture_output=True, text=True,
+                          timeout=60, check=True)
+    loaded = set(done.stdout.splitlines()[-1].split())
+    assert loaded & {"numpy", "sqlalchemy", "fastavro", "confluent_kafka", "pandas"} == set()
+
+
+def test_the_help_shows_the_defaults_the_commands_use():
+    """A few defaults belong to heavy modules and are repeated where the parser is declared."""
+    from classifier_service.commands import arguments, simulate, train
+    from classifier_service.simulate.alerts import DEFAULT_MIX
+    from classifier_service.store import DEFAULT_URL
+    from classifier_service.stream.consumer import DEFAULT_LINGER_S
+    from classifier_service.stream.kafka import ZTF_DAILY_TOPIC
+
+    assert arguments.DEFAULT_DB == DEFAULT_URL
+    assert arguments.DEFAULT_LINGER_S == DEFAULT_LINGER_S
+    assert arguments.ZTF_DAILY_TOPIC == ZTF_DAILY_TOPIC
+    assert arguments.SIMULATED_MIX == DEFAULT_MIX
+    assert set(arguments.SURVEYS) == set(simulate.SIMULATORS)
+    assert set(arguments.TRAINABLE) == set(train.TRAINERS) == set(train.NEEDS)
+
+
 def test_progress_is_a_log_line_every_interval_when_not_on_a_terminal(caplog):
     caplog.set_level(logging.INFO, logger="classifier_service.commands.progress")
     with Progress("replay", "alerts", every_s=0.0, stream=io.StringIO()) as progress:
