@@ -91,6 +91,8 @@ class Store:
         metadata.create_all(self.engine)
         with self.engine.begin() as conn:  # a store made before an index was added gets it
             tables.create_missing_indexes(conn)
+            if self.dialect == "postgresql":
+                tables.store_uncompressed(conn)
 
     def dispose(self) -> None:
         self.engine.dispose()

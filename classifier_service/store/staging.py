@@ -1,23 +1,32 @@
 """PostgreSQL bulk path: a batch's rows COPYed into a temporary staging table, for one upsert.
 
 A multi-row INSERT costs the client a mogrify of every value and the server a parse of every
-literal; COPY of a CSV built column by column in Arrow costs neither. The staging table has
-the target's columns and types without its constraints: the upsert into the target checks
-those, with the target's own messages.
+literal; COPY of a CSV built column by column in Arrow costs neither. Tables with binary
+columns (the stamps) are COPYed in PostgreSQL's binary format instead, the bytes as they are:
+as hex literals the server's parser spent more CPU on them than on the rest of a batch. The
+staging table has the target's columns, types and storage without its constraints: the
+upsert into the target checks those, with the target's own messages.
 """
 from __future__ import annotations
 
 import io
 import json
+import math
+import numbers
 import operator
+import struct
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Integer, MetaData, Select, String, Table, Text, select
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, Integer, LargeBinary, MetaData, Select, String, Table,
+                        Text, select)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
+
+from classifier_service.store.tables import UNCOMPRESSED_STORAGE
 
 __all__ = ["stage", "copyable", "raise_as_sqlalchemy"]
 
@@ -27,10 +36,13 @@ _CSV = pa_csv.WriteOptions(include_header=False, quoting_style="all_valid")  # N
 _staging_tables: dict[str, Table] = {}
 
 
+class _NotOfItsType(TypeError):
+    """A value the binary format would have to convert: the row set takes the INSERT path."""
+
+
 def copyable(table: Table) -> bool:
-    """Tables of numbers, text and JSON only: binary stamps and payloads take the INSERT path
-    (staged, PostgreSQL would store and compress each stamp twice)."""
-    return all(_arrow_type(column) is not None for column in table.columns)
+    """Tables of numbers, text, JSON and bytes (anything else, a timestamp, takes the INSERT path)."""
+    return all(_arrow_type(column) is not None or isinstance(column.type, LargeBinary) for column in table.columns)
 
 
 def stage(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> Select | None:
@@ -38,24 +50,36 @@ def stage(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> Select 
     ``table`` and select them from it; None when a value is not of its column's type, for the
     INSERT path to send (or refuse) as before."""
     names = list(rows[0])
-    csv = _csv(table, names, rows)
-    if csv is None:
+    binary = any(isinstance(column.type, LargeBinary) for column in table.columns)
+    data = _binary(table, names, rows) if binary else _csv(table, names, rows)
+    if data is None:
         return None
     staging = _staging_table(table)
+    _create_staging_table(conn, table, staging)
     quote = conn.dialect.identifier_preparer.quote
-    conn.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {quote(staging.name)} ON COMMIT DELETE ROWS AS "
-        f"SELECT * FROM {quote(table.name)} WITH NO DATA")
     columns = ", ".join(quote(name) for name in names)
-    statement = f"COPY pg_temp.{quote(staging.name)} ({columns}) FROM STDIN WITH (FORMAT csv)"
+    statement = f"COPY pg_temp.{quote(staging.name)} ({columns}) FROM STDIN WITH (FORMAT {'binary' if binary else 'csv'})"
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.copy_expert(statement, io.BytesIO(csv))
+        cursor.copy_expert(statement, io.BytesIO(data))
     except conn.dialect.loaded_dbapi.Error as exc:
         raise_as_sqlalchemy(conn, statement, exc)
     finally:
         cursor.close()
     return select(*(staging.c[name] for name in names))
+
+
+def _create_staging_table(conn: Connection, table: Table, staging: Table) -> None:
+    """The session's staging table of ``table``, made where missing (once per connection, or
+    again after a rolled-back batch made it), with the target's column storage: stamps stored
+    uncompressed there too (see tables.UNCOMPRESSED_STORAGE)."""
+    quote = conn.dialect.identifier_preparer.quote
+    if conn.exec_driver_sql(f"SELECT to_regclass('pg_temp.{quote(staging.name)}')").scalar() is not None:
+        return
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {quote(staging.name)} ON COMMIT DELETE ROWS AS "
+                         f"SELECT * FROM {quote(table.name)} WITH NO DATA")
+    for name in UNCOMPRESSED_STORAGE.get(table.name, ()):
+        conn.exec_driver_sql(f"ALTER TABLE pg_temp.{quote(staging.name)} ALTER COLUMN {quote(name)} SET STORAGE EXTERNAL")
 
 
 def raise_as_sqlalchemy(conn: Connection, statement: str, exc: Exception) -> None:
@@ -79,6 +103,60 @@ def _csv(table: Table, names: list[str], rows: list[dict[str, Any]]) -> bytes | 
     sink = io.BytesIO()
     pa_csv.write_csv(pa.Table.from_arrays(arrays, names=names), sink, _CSV)
     return sink.getvalue()
+
+
+_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+_BINARY_TRAILER = struct.pack("!h", -1)
+_NULL = struct.pack("!i", -1)
+
+
+def _binary(table: Table, names: list[str], rows: list[dict[str, Any]]) -> bytes | None:
+    """``rows`` in COPY's binary format (a length and the bytes of each field), or None when a
+    value is not of its column's type."""
+    encoders = [_binary_encoder(table.c[name]) for name in names]
+    fields = struct.pack("!h", len(names))
+    out = [_BINARY_HEADER]
+    try:
+        for row in rows:
+            out.append(fields)
+            for name, encode in zip(names, encoders):
+                value = row.get(name)
+                out.append(_NULL if value is None else encode(value))
+    except (_NotOfItsType, struct.error, OverflowError):  # an integer out of its column's range
+        return None
+    out.append(_BINARY_TRAILER)
+    return b"".join(out)
+
+
+def _binary_encoder(column: Column) -> Callable[[Any], bytes]:
+    """A column's encoder: a value (not None) to its field, length first, or _NotOfItsType."""
+    kind = column.type
+    if isinstance(kind, LargeBinary):
+        return lambda value: _sized(_of(value, bytes))
+    if isinstance(kind, JSON):
+        return lambda value: _sized(json.dumps(value).encode())
+    if isinstance(kind, (String, Text)):
+        return lambda value: _sized(_of(value, str).encode())
+    if isinstance(kind, Boolean):
+        return lambda value: struct.pack("!i?", 1, _of(value, bool, np.bool_))
+    if isinstance(kind, BigInteger):
+        return lambda value: struct.pack("!iq", 8, _of(value, numbers.Integral))
+    if isinstance(kind, Integer):
+        return lambda value: struct.pack("!ii", 4, _of(value, numbers.Integral))
+    if isinstance(kind, Float):  # NaN and infinities are stored as NULL, as on SQLite
+        return lambda value: struct.pack("!id", 8, value) if math.isfinite(_of(value, numbers.Real)) else _NULL
+    raise TypeError(f"no binary COPY encoder for {column}")
+
+
+def _sized(data: bytes) -> bytes:
+    return struct.pack("!i", len(data)) + data
+
+
+def _of(value: Any, *types: type) -> Any:
+    """``value`` when it is of one of ``types`` (a bool is no number here), else _NotOfItsType."""
+    if not isinstance(value, types) or isinstance(value, bool) and bool not in types:
+        raise _NotOfItsType(type(value).__name__)
+    return value
 
 
 def _array(column: Column, values: Any) -> pa.Array | None:
