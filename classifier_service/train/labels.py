@@ -217,6 +217,33 @@ def iter_alert_records(data_dir: Path) -> Iterator[dict[str, Any]]:
             yield from table.to_pylist()
 
 
+def with_history_keyed_by_epoch(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with each earlier detection's non-integer candid replaced by a key of its epoch and band.
+
+    Fink's Parquet files store ``prv_candidates.candid`` as a double (Parquet's nullable int64
+    read back as float): a 19-digit id rounded to 53 bits is no longer the detection's id, and
+    the ZTF adapter rightly rejects it. A light curve only needs to tell its detections apart,
+    which their epoch (jd to 1e-6 d, 0.09 s) and band do; the key, about 2.5e13, cannot be
+    mistaken for a real candid (about 1e18). The alert's own candid, an integer, is kept.
+    """
+    history = record.get("prv_candidates")
+    if not history or not any(_rounded_id(p) for p in history):
+        return record
+    return {**record, "prv_candidates": [dict(p, candid=epoch_key(p["jd"], p["fid"])) if _rounded_id(p) else p
+                                         for p in history]}
+
+
+def _rounded_id(detection: dict[str, Any]) -> bool:
+    """A float candid on a row with an epoch and band to key it by (the adapter judges the rest)."""
+    return isinstance(detection.get("candid"), float) and detection.get("jd") is not None \
+        and detection.get("fid") is not None
+
+
+def epoch_key(jd: float, fid: int) -> int:
+    """A detection's stand-in id: its epoch in microdays and its band (unique within an object)."""
+    return int(round(float(jd) * 1e6)) * 10 + int(fid)
+
+
 def iter_labelled_alert_records(data_dir: Path, catalogues: CatalogueLabels | None = None,
                                 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """(light-curve class, raw record) for every real alert with a usable label, unique by candid.

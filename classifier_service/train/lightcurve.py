@@ -57,7 +57,12 @@ from classifier_service.train.calibration import (
     reliability,
     save_reliability_png,
 )
-from classifier_service.train.labels import CatalogueLabels, iter_labelled_alert_records, lc_class_from_label
+from classifier_service.train.labels import (
+    CatalogueLabels,
+    iter_labelled_alert_records,
+    lc_class_from_label,
+    with_history_keyed_by_epoch,
+)
 from classifier_service.train.model_card import ConfusionMatrix, ModelCard, write_model_card
 
 log = logging.getLogger(__name__)
@@ -170,6 +175,23 @@ class LabelledSet:
         self.sources += other.sources
         return self
 
+    def longest_per_object(self) -> LabelledSet:
+        """One light curve per oid across sources: the one with most detections (the last of equals).
+
+        An object in two sources (a BTS SN Ia that Fink also sent) would otherwise count twice.
+        Of equals the later source wins, so a user's own set (loaded last) replaces a shared copy.
+        """
+        best: dict[str, int] = {}
+        for i, lc in enumerate(self.lightcurves):
+            if lc.oid not in best or lc.mjd.size >= self.lightcurves[best[lc.oid]].mjd.size:
+                best[lc.oid] = i
+        keep = sorted(best.values())
+        for i in sorted(set(range(len(self))) - set(keep)):
+            log.info("real object %s from %s left out: %s has as long a history or longer", self.lightcurves[i].oid,
+                     self.sources[i], self.sources[best[self.lightcurves[i].oid]])
+        return LabelledSet([self.lightcurves[i] for i in keep], [self.classes[i] for i in keep],
+                           [self.sources[i] for i in keep])
+
     def counts(self) -> str:
         return ", ".join(f"{c} {n}" for c, n in sorted(Counter(self.classes).items()))
 
@@ -274,11 +296,15 @@ def bts_snia_set(data_dir: Path, limit: int | None = None) -> LabelledSet:
 
 
 def labelled_alerts_set(data_dir: Path, catalogues: CatalogueLabels) -> LabelledSet:
-    """Real alerts labelled by SIMBAD/TNS or the catalogues: each object's alert with the longest history."""
+    """Real alerts labelled by SIMBAD/TNS or the catalogues: each object's alert with the longest history.
+
+    Avro and Parquet alerts of one object count once. Parquet histories whose candids are
+    doubles are read by epoch and band (:func:`with_history_keyed_by_epoch`).
+    """
     best: dict[str, tuple[int, str, object]] = {}
     for lc_class, record in iter_labelled_alert_records(data_dir, catalogues):
         try:
-            alert = parse_record(record)
+            alert = parse_record(with_history_keyed_by_epoch(record))
         except AlertParseError as exc:
             log.info("labelled alert skipped: %s", exc)
             continue
@@ -320,7 +346,7 @@ def example_curves_set(data_dir: Path, catalogues: CatalogueLabels) -> LabelledS
 
 
 def real_set(data_dir: Path, bts_limit: int | None, user: tuple[Path, Path, Path | None] | None) -> LabelledSet:
-    """Every real labelled source that is present; a missing one is logged and skipped."""
+    """Every real labelled source that is present, each object once; a missing source is logged and skipped."""
     out = LabelledSet()
     sne = data_dir / ALERCE_SNE
     catalogues = CatalogueLabels.load(data_dir)
@@ -344,7 +370,7 @@ def real_set(data_dir: Path, bts_limit: int | None, user: tuple[Path, Path, Path
             continue
         log.info("real source %s: %d objects (%s)", name, len(part), part.counts())
         out.extend(part)
-    return out
+    return out.longest_per_object()
 
 
 def fold_of(oids: Sequence[str], n_folds: int, seed: int = 0) -> np.ndarray:

@@ -293,3 +293,57 @@ def test_alerce_example_curves_join_the_real_data_where_a_catalogue_knows_them(s
     assert labelled == {"ZTF17aaafyya": "E", "ZTF19aawgxdn": "SNII"}  # GCVS by position, BTS by id
     assert set(examples.sources) == {"alerce_examples"}
     assert all(len(lc) > 100 for lc in examples.lightcurves)  # database histories, not 30-day alerts
+
+
+def _parquet_records(shared_data: Path, name: str) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(next((shared_data / "ztf_alerts_parquet").rglob(name))).to_pylist()
+
+
+def test_a_fink_parquet_history_with_rounded_candids_is_read_by_epoch_and_band(shared_data):
+    from classifier_service.surveys import AlertParseError, parse_record
+    from classifier_service.train.labels import epoch_key, with_history_keyed_by_epoch
+
+    record = _parquet_records(shared_data, "few_SLSN_alerts.parquet")[0]
+    history = [p for p in record["prv_candidates"] if p["magpsf"] is not None]
+    assert all(isinstance(p["candid"], float) for p in history)  # 19-digit ids stored as doubles
+    with pytest.raises(AlertParseError, match="not an integer id"):
+        parse_record(record)
+
+    alert = parse_record(with_history_keyed_by_epoch(record))
+    assert alert.candid == record["candidate"]["candid"]  # the alert's own id is an integer and kept
+    assert sorted(d.candid for d in alert.prv_detections) == sorted(epoch_key(p["jd"], p["fid"]) for p in history)
+    assert len(build_lightcurve(alert.oid, alert.detections).mjd) == len(history) + 1  # no detection merged away
+    assert all(isinstance(p["candid"], float) for p in history)  # the record read is left as it was
+
+    integral = _parquet_records(shared_data, "dwarf_agn.parquet")[0]
+    assert with_history_keyed_by_epoch(integral) is integral  # integer candids are the detections' own ids
+
+
+def test_fink_parquet_alerts_join_the_real_set_once_per_object(shared_data):
+    from classifier_service.train.lightcurve import labelled_alerts_set
+
+    alerts = labelled_alerts_set(shared_data, CatalogueLabels.load(shared_data))
+    oids = [lc.oid for lc in alerts.lightcurves]
+    assert len(oids) == len(set(oids))  # an object's Avro and Parquet alerts count once
+    slsne = {r["objectId"] for r in _parquet_records(shared_data, "few_SLSN_alerts.parquet")}
+    joined = {oid: c for oid, c in zip(oids, alerts.classes) if oid in slsne}
+    assert len(joined) >= 5 and set(joined.values()) == {"SLSN"}
+
+
+def test_an_object_in_two_real_sources_keeps_only_its_longest_history():
+    from classifier_service.train.lightcurve import LabelledSet
+
+    def curve(oid: str, n: int):
+        mjd = 58000.0 + np.arange(n)
+        return build_lightcurve(oid, {"mjd": mjd, "fid": np.ones(n, int), "magpsf": np.full(n, 18.0),
+                                      "sigmapsf": np.full(n, 0.1), "candid": np.arange(n) + 1})
+
+    both = LabelledSet([curve("ZTF19aaaaaaa", 8), curve("ZTF19bbbbbbb", 7), curve("ZTF19aaaaaaa", 20),
+                        curve("ZTF19bbbbbbb", 7)],
+                       ["SNIa", "SNII", "SNIa", "SNIbc"], ["fink_alerts", "fink_alerts", "bts", "user"])
+    unique = both.longest_per_object()
+    assert [(lc.oid, len(lc.mjd), s) for lc, s in zip(unique.lightcurves, unique.sources)] == [
+        ("ZTF19aaaaaaa", 20, "bts"), ("ZTF19bbbbbbb", 7, "user")]  # of equals the later source (a user's set)
+    assert unique.classes == ["SNIa", "SNIbc"]
