@@ -1,0 +1,250 @@
+"""Avro records read by Python code generated once per writer schema.
+
+fastavro interprets the writer schema for every value it reads: a type dispatch, a union
+look-up and a call per field, about 0.3 µs each. A ZTF alert carries some 1,200 values,
+nine in ten of them in its 30-day history (``prv_candidates``, ``fp_hists``), so that dispatch
+is most of decoding. Here each writer schema is turned once into Python source with one
+specialised statement per field (a float read at a known offset, a ``[null, float]`` union as
+one byte test) and compiled; reading a record is then a few bytecodes a value. Measured on
+600 simulated 4.02 alerts: 0.43 CPU ms per alert with fastavro, 0.2 with the generated
+reader; the records are equal (tests/service/test_avro_reader.py holds them to fastavro on
+every real alert and schema).
+
+The values are fastavro's: longs wrap to 64 bits as its C reader does, floats widen to
+Python floats, strings are strict UTF-8, a boolean is any non-zero byte, and a logical type
+(Rubin's and Fink's timestamps) goes through fastavro's own converter. Input fastavro would
+read but no Avro writer makes (a negative union or enum index, a varint over ten bytes) is
+refused here as corrupt. A schema the generator cannot express (nested beyond Python's
+limits, arrays of empty items) returns ``None`` from :func:`compile_reader`, and the caller
+keeps fastavro for it.
+"""
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from fastavro.read import LOGICAL_READERS
+from fastavro.schema import extract_logical_type
+
+# (data, position) -> (value, position after it)
+ReadFunction = Callable[[bytes, int], tuple[Any, int]]
+
+_UINT64 = (1 << 64) - 1
+_MAX_VARINT_BYTES = 10
+_FIXED_SIZE = {"float": 4, "double": 8}
+_PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
+
+
+class Unsupported(Exception):
+    """A schema construct the generator leaves to fastavro."""
+
+
+class CorruptRecord(ValueError):
+    """Bytes that are not a record of the schema (a length past the end, a bad index)."""
+
+
+def read_long(data: bytes, pos: int) -> tuple[int, int]:
+    """Avro's zig-zag varint at ``pos``, wrapped to 64 bits as fastavro's reader wraps it."""
+    byte = data[pos]
+    if byte < 0x80:
+        return (byte >> 1) ^ -(byte & 1), pos + 1
+    result, shift, end = byte & 0x7F, 7, pos + _MAX_VARINT_BYTES
+    pos += 1
+    while True:
+        if pos >= end:
+            raise CorruptRecord("varint longer than ten bytes")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            result &= _UINT64
+            return (result >> 1) ^ -(result & 1), pos
+        shift += 7
+
+
+def _bad_index(kind: str, index: int) -> CorruptRecord:
+    return CorruptRecord(f"{kind} index {index} out of range")
+
+
+_RUNTIME = {
+    "read_long": read_long, "CorruptRecord": CorruptRecord, "bad_index": _bad_index,
+    "unpack_float": struct.Struct("<f").unpack_from, "unpack_double": struct.Struct("<d").unpack_from,
+}
+
+
+def compile_reader(schema: Any) -> ReadFunction | None:
+    """A function reading one record of ``schema`` (fastavro's parsed form), or None where the
+    schema holds something only fastavro reads."""
+    generator = _Generator()
+    try:
+        entry = generator.function_for(schema)
+        code = compile("\n".join(generator.lines), "<avro reader>", "exec")
+    except (Unsupported, RecursionError, SyntaxError):  # nested past Python's limits: fastavro's
+        return None
+    namespace = dict(_RUNTIME, **generator.constants)
+    exec(code, namespace)  # noqa: S102: source generated here, names and values never spliced in raw
+    return namespace[entry]
+
+
+class _Generator:
+    """Python source for the records of one schema: a function per named record."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.constants: dict[str, Any] = {}
+        self.named: dict[str, Any] = {}  # full name -> its definition
+        self.functions: dict[str, str] = {}  # record full name -> function name
+        self._counter = 0
+
+    def fresh(self, stem: str) -> str:
+        self._counter += 1
+        return f"{stem}{self._counter}"
+
+    def function_for(self, schema: Any) -> str:
+        """The name of the function reading ``schema``, which must be a record."""
+        schema = self.resolve(schema)
+        if not isinstance(schema, dict) or schema.get("type") != "record":
+            raise Unsupported("the top level is not a record")
+        return self.record_function(schema)
+
+    def resolve(self, schema: Any) -> Any:
+        """A reference by name to its definition; a definition is remembered by its name."""
+        if isinstance(schema, str) and schema not in _PRIMITIVES:
+            if schema not in self.named:
+                raise Unsupported(f"unknown named type {schema!r}")
+            return self.named[schema]
+        if isinstance(schema, dict):
+            if schema.get("type") in ("record", "error", "enum", "fixed"):
+                self.named.setdefault(schema["name"], schema)
+            elif schema.get("type") in _PRIMITIVES and "logicalType" not in schema:
+                return schema["type"]
+        return schema
+
+    def record_function(self, schema: dict[str, Any]) -> str:
+        name = schema["name"]
+        if name in self.functions:
+            return self.functions[name]
+        function = self.functions[name] = self.fresh("record_")
+        body: list[str] = []
+        values = []
+        for field in schema["fields"]:
+            value = self.fresh("v")
+            body += self.read(field["type"], value, "    ")
+            values.append(f"{field['name']!r}: {value}")
+        self.lines += [f"def {function}(d, p):", *body, f"    return {{{', '.join(values)}}}, p", ""]
+        return function
+
+    def read(self, schema: Any, target: str, indent: str) -> list[str]:
+        """Statements that read one value of ``schema`` at ``p`` into ``target`` and move ``p``."""
+        schema = self.resolve(schema)
+        if isinstance(schema, dict) and "logicalType" in schema:
+            return self.read_logical(schema, target, indent)
+        if isinstance(schema, list):
+            return self.read_union(schema, target, indent)
+        kind = schema if isinstance(schema, str) else schema.get("type")
+        if kind == "null":
+            return [f"{indent}{target} = None"]
+        if kind == "boolean":
+            return [f"{indent}{target} = d[p] != 0", f"{indent}p += 1"]
+        if kind in ("int", "long"):  # most are under 64: one byte, read here without a call
+            return [f"{indent}c = d[p]",
+                    f"{indent}if c < 128:",
+                    f"{indent}    {target} = (c >> 1) ^ -(c & 1)",
+                    f"{indent}    p += 1",
+                    f"{indent}else:",
+                    f"{indent}    {target}, p = read_long(d, p)"]
+        if kind in _FIXED_SIZE:
+            return [f"{indent}{target} = unpack_{kind}(d, p)[0]", f"{indent}p += {_FIXED_SIZE[kind]}"]
+        if kind in ("string", "bytes"):
+            decode = ".decode()" if kind == "string" else ""
+            return [f"{indent}n, p = read_long(d, p)",
+                    f"{indent}if n < 0 or p + n > len(d):",
+                    f"{indent}    raise CorruptRecord('{kind} of ' + str(n) + ' bytes past the end')",
+                    f"{indent}{target} = d[p:p + n]{decode}",
+                    f"{indent}p += n"]
+        if kind == "fixed":
+            size = int(schema["size"])
+            return [f"{indent}if p + {size} > len(d):",
+                    f"{indent}    raise CorruptRecord('fixed of {size} bytes past the end')",
+                    f"{indent}{target} = d[p:p + {size}]",
+                    f"{indent}p += {size}"]
+        if kind == "enum":
+            symbols = self.fresh("symbols")
+            self.constants[symbols] = tuple(schema["symbols"])
+            return [f"{indent}i, p = read_long(d, p)",
+                    f"{indent}if not 0 <= i < {len(schema['symbols'])}:",
+                    f"{indent}    raise bad_index('enum', i)",
+                    f"{indent}{target} = {symbols}[i]"]
+        if kind in ("record", "error"):
+            return [f"{indent}{target}, p = {self.record_function(schema)}(d, p)"]
+        if kind in ("array", "map"):
+            return self.read_blocks(schema, kind, target, indent)
+        raise Unsupported(f"type {kind!r}")
+
+    def read_logical(self, schema: dict[str, Any], target: str, indent: str) -> list[str]:
+        """The underlying value, then fastavro's converter for the logical type, as it calls it."""
+        underlying = {key: value for key, value in schema.items() if key != "logicalType"}
+        lines = self.read(underlying, target, indent)
+        convert = LOGICAL_READERS.get(extract_logical_type(schema))
+        if convert is None:  # a logical type fastavro does not know: the plain value, as there
+            return lines
+        name, writer = self.fresh("logical"), self.fresh("schema")
+        self.constants[name], self.constants[writer] = convert, schema
+        return lines + [f"{indent}{target} = {name}({target}, {writer}, None)"]
+
+    def read_union(self, branches: list[Any], target: str, indent: str) -> list[str]:
+        """The branch index is one byte for every real union (zig-zag 0, 1, 2... is 0, 2, 4...)."""
+        lines = [f"{indent}b = d[p]", f"{indent}p += 1"]
+        for index, branch in enumerate(branches):
+            lines.append(f"{indent}{'if' if index == 0 else 'elif'} b == {2 * index}:")
+            lines += self.read(branch, target, indent + "    ")
+        lines += [f"{indent}else:", f"{indent}    raise bad_index('union', b)"]
+        return lines
+
+    def read_blocks(self, schema: dict[str, Any], kind: str, target: str, indent: str) -> list[str]:
+        """Arrays and maps: blocks of a count (negative: then a byte size) until a zero count.
+        Each item takes at least a byte, so a count beyond the bytes left is damage."""
+        items = schema["items"] if kind == "array" else schema["values"]
+        if self.min_size(items, set()) == 0:
+            raise Unsupported("items of no size")
+        out, count, item = self.fresh("a"), self.fresh("n"), self.fresh("x")
+        inner = indent + "        "
+        lines = [f"{indent}{out} = {'[]' if kind == 'array' else '{}'}",
+                 f"{indent}{count}, p = read_long(d, p)",
+                 f"{indent}while {count}:",
+                 f"{indent}    if {count} < 0:",
+                 f"{indent}        {count} = -{count}",
+                 f"{indent}        _, p = read_long(d, p)",
+                 f"{indent}    if {count} > len(d) - p:",
+                 f"{indent}        raise CorruptRecord('a block of ' + str({count}) + ' items in fewer bytes')",
+                 f"{indent}    for _ in range({count}):"]
+        if kind == "map":
+            key = self.fresh("k")
+            lines += self.read("string", key, inner)
+            lines += self.read(items, item, inner)
+            lines.append(f"{inner}{out}[{key}] = {item}")
+        else:
+            lines += self.read(items, item, inner)
+            lines.append(f"{inner}{out}.append({item})")
+        lines += [f"{indent}    {count}, p = read_long(d, p)", f"{indent}{target} = {out}"]
+        return lines
+
+    def min_size(self, schema: Any, seen: set[str]) -> int:
+        """The fewest bytes a value of ``schema`` takes (records counted once on a cycle)."""
+        schema = self.resolve(schema)
+        if isinstance(schema, list):
+            return 1
+        kind = schema if isinstance(schema, str) else schema.get("type")
+        if kind == "null":
+            return 0
+        if kind in _FIXED_SIZE:
+            return _FIXED_SIZE[kind]
+        if kind == "fixed":
+            return int(schema["size"])
+        if kind in ("record", "error"):
+            if schema["name"] in seen:
+                return 0
+            seen = seen | {schema["name"]}
+            return sum(self.min_size(field["type"], seen) for field in schema["fields"])
+        return 1
