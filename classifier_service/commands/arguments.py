@@ -215,10 +215,13 @@ def bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--api", action="store_true",
                         help="measure the API instead: p50/p95 per query on a store of --api-objects objects, "
-                             "SQLite and PostgreSQL side by side (each store built once, then reused)")
+                             "SQLite and PostgreSQL side by side; each store is built once and kept for later "
+                             "runs: API_STORE/api-N.sqlite3 and the database alerce_bench_api_N on --postgres "
+                             "(remove them with rm and DROP DATABASE)")
     parser.add_argument("--api-objects", type=positive_int, default=100_000,
-                        help="objects in the API bench's stores (default %(default)s)")
-    parser.add_argument("--api-store", default="var/bench", help="folder of the API bench's SQLite store")
+                        help="objects (N) in the API bench's stores (default %(default)s)")
+    parser.add_argument("--api-store", default="var/bench",
+                        help="folder of the API bench's SQLite store (default %(default)s)")
     parser.add_argument("--api-repeats", type=positive_int, default=40, help="requests per API query")
 
 
