@@ -1,7 +1,8 @@
 """The ``tom_dataservices`` DataService for an ALeRCE API, public or self-hosted.
 
 Unlike the DataService bundled with tomtoolkit, this one is configured by base URL (see
-:mod:`alerce_broker_plugin.config`), caches the classifier list, follows ALeRCE's paging,
+:mod:`alerce_broker_plugin.config`), asks ZTF's routes or, for Survey LSST, ALeRCE's LSST routes
+for Rubin objects, caches the classifier list, follows ALeRCE's paging,
 shows each result's stamp and light-curve classes, and on target creation stores extras,
 aliases, photometry (detections, limits, forced), cutouts and the full classifications
 through the same :mod:`alerce_broker_plugin.ingest` mapping the live listener uses.
@@ -19,8 +20,9 @@ from tom_dataservices.dataservices import DataService, QueryServiceError
 from tom_targets.models import Target
 
 from alerce_broker_plugin import config, ingest
-from alerce_contract.client import STAMP_TYPES, AlerceApiError, AlerceClient
+from alerce_contract.client import STAMP_TYPES, AlerceApiError, AlerceClient, survey_of
 from alerce_contract.names import broker_name
+from alerce_contract.taxonomy import LC_CLASSIFIERS, STAMP_CLASSIFIERS, classifier_survey
 from alerce_broker_plugin.forms import MAX_RESULTS, AlerceBrokerQueryForm, cached_classifiers
 
 DEFAULT_MAX_RESULTS = 20
@@ -28,7 +30,8 @@ logger = logging.getLogger(__name__)
 
 
 def build_api_parameters(form_data: dict[str, Any]) -> dict[str, Any]:
-    """Cleaned form data (or a saved query's parameters) to ALeRCE ``/objects`` parameters.
+    """Cleaned form data (or a saved query's parameters) to ALeRCE ``/objects`` parameters (the
+    client renames them for the LSST route: ndet -> n_det, class -> class_name).
 
     Ranges go out as ALeRCE's repeated parameters (``ndet=2&ndet=10``); an open lower end
     becomes 0 because ALeRCE reads a single value as the lower bound.
@@ -53,6 +56,13 @@ def build_api_parameters(form_data: dict[str, Any]) -> dict[str, Any]:
     if oids:
         params["oid"] = oids
     return params
+
+
+def result_classifiers(survey: str) -> list[str]:
+    """The configured result classifiers that classify this survey's objects; where none does
+    (the default list names ZTF's), the survey's own stamp and light-curve classifiers."""
+    configured = [name for name in config.result_classifiers() if classifier_survey(name) == survey]
+    return configured or [name for name in STAMP_CLASSIFIERS + LC_CLASSIFIERS if classifier_survey(name) == survey]
 
 
 class BrokerQueryError(QueryServiceError, AlerceApiError):
@@ -96,24 +106,29 @@ class AlerceBrokerDataService(DataService):
     # --- Querying --------------------------------------------------------------------------
 
     def build_query_parameters(self, parameters: dict, **kwargs) -> dict[str, Any]:
-        """Saved or submitted form data to {"api": ALeRCE parameters, "max_results": n}."""
+        """Saved or submitted form data to {"api": ALeRCE parameters, "survey": "ZTF" | "LSST",
+        "max_results": n}; a query saved before the Survey field was there asks ZTF."""
         max_results = min(int(parameters.get("max_results") or DEFAULT_MAX_RESULTS), MAX_RESULTS)
-        return {"api": build_api_parameters(parameters), "max_results": max_results}
+        return {"api": build_api_parameters(parameters), "survey": survey_of(None, parameters.get("survey")),
+                "max_results": max_results}
 
     def build_query_parameters_from_target(self, target: Target, **kwargs) -> dict[str, Any]:
-        return {"api": {"oid": [target.name]}, "max_results": 1}
+        oid = self._broker_oid(target)
+        return {"api": {"oid": [oid]}, "survey": survey_of(oid), "max_results": 1}
 
     @_as_query_error
     def query_service(self, query_parameters: dict, **kwargs) -> list[dict[str, Any]]:
         """Walk ALeRCE's pages until ``max_results`` objects or the last page."""
         wanted = int(query_parameters.get("max_results", DEFAULT_MAX_RESULTS))
+        survey = query_parameters.get("survey", "ZTF")
         page_size = min(wanted, config.page_size())
         items: list[dict[str, Any]] = []
         page_number = 1
         while len(items) < wanted:
-            page = self.api.query_objects({**query_parameters["api"], "page": page_number, "page_size": page_size})
+            page = self.api.query_objects({**query_parameters["api"], "page": page_number, "page_size": page_size},
+                                          survey=survey)
             items.extend(page["items"])
-            self.query_results = {"total": page.get("total"), "pages_read": page_number}
+            self.query_results = {"total": page.get("total"), "pages_read": page_number, "survey": survey}
             if not page.get("has_next") or not page["items"]:
                 break
             page_number = int(page.get("next") or page_number + 1)
@@ -121,16 +136,17 @@ class AlerceBrokerDataService(DataService):
 
     @_as_query_error
     def query_targets(self, query_parameters: dict, **kwargs) -> list[dict[str, Any]]:
-        """The objects, each with its top class under every classifier in ``result_classifiers``
-        that this broker has (one ``/objects`` call per classifier, by oid list)."""
+        """The objects, each with its top class under every result classifier of its survey
+        that this broker has (one objects call per classifier, by oid list)."""
         items = self.query_service(query_parameters, **kwargs)
         if not items:
             return items
         oids = [item["oid"] for item in items]
+        survey = query_parameters.get("survey", "ZTF")
         known = {row["classifier_name"] for row in cached_classifiers(self.api, config.classifier_cache_ttl_s())}
-        for classifier_name in (name for name in config.result_classifiers() if name in known):
+        for classifier_name in (name for name in result_classifiers(survey) if name in known):
             page = self.api.query_objects({"oid": oids, "classifier": classifier_name, "ranking": 1,
-                                           "page_size": len(oids)})
+                                           "page_size": len(oids)}, survey=survey)
             tops = {row["oid"]: row for row in page["items"]}
             for item in items:
                 top = tops.get(item["oid"], {})
@@ -139,8 +155,9 @@ class AlerceBrokerDataService(DataService):
         return items
 
     def get_additional_context_data(self) -> dict[str, Any]:
-        return {"alerce_total": self.query_results.get("total"),
-                "alerce_result_classifiers": config.result_classifiers()}
+        survey = self.query_results.get("survey", "ZTF")
+        return {"alerce_total": self.query_results.get("total"), "alerce_survey": survey,
+                "alerce_result_classifiers": result_classifiers(survey)}
 
     # --- Creating targets ------------------------------------------------------------------
 
@@ -148,21 +165,24 @@ class AlerceBrokerDataService(DataService):
     def fetch_object(self, oid: str, summary: dict[str, Any] | None = None) -> ingest.BrokerObject:
         """Everything about one object, from the API, before anything is written."""
         if oid not in self._objects:
-            summary = summary if summary is not None else self.api.query_object(oid)
-            obj = ingest.object_from_api(summary, self.api.query_lightcurve(oid),
-                                         self.api.query_probabilities(oid), self.api.query_forced_photometry(oid))
+            survey = survey_of(oid, (summary or {}).get("survey"))
+            summary = summary if summary is not None else self.api.query_object(oid, survey)
+            obj = ingest.object_from_api(summary, self.api.query_lightcurve(oid, survey),
+                                         self.api.query_probabilities(oid, survey),
+                                         self.api.query_forced_photometry(oid, survey))
             if obj.stamp_candid is not None:
-                obj.cutouts = self._fetch_cutouts(oid, obj.stamp_candid)
+                obj.cutouts = self._fetch_cutouts(obj)
             self._objects[oid] = obj
         return self._objects[oid]
 
-    def _fetch_cutouts(self, oid: str, candid: str) -> dict[str, bytes]:
+    def _fetch_cutouts(self, obj: ingest.BrokerObject) -> dict[str, bytes]:
         """The discovery cutouts not stored yet; one the broker cannot give is left out and
         remembered as a warning: a target is worth having without its stamps."""
+        oid, candid = obj.oid, obj.stamp_candid
         cutouts, failed = {}, []
         for kind in ingest.missing_cutouts(oid, candid, STAMP_TYPES):
             try:
-                cutouts[kind] = self.api.get_stamp(oid, candid, kind)
+                cutouts[kind] = self.api.get_stamp(oid, candid, kind, survey=obj.survey)
             except AlerceApiError as exc:
                 failed.append(f"{kind}: {exc}")
         if failed:
@@ -197,7 +217,7 @@ class AlerceBrokerDataService(DataService):
     def import_object(self, obj: ingest.BrokerObject) -> ingest.IngestResult:
         """Write one fetched object to the TOM: the one import every page uses (this service's
         Create Targets, the SN Hunter's "Create target")."""
-        return ingest.ingest_object(obj, source_name=self.name, source_location=self.api.object_url(obj.oid))
+        return ingest.ingest_object(obj, source_name=self.name, source_location=self.api.object_url(obj.oid, obj.survey))
 
     def _broker_oid(self, target: Target) -> str:
         """The name the broker knows the target by (see alerce_contract.names)."""

@@ -19,8 +19,8 @@ passes. Every key but ``name`` is optional; an alert passes a filter when it mee
 
 Without a ``FILTERS`` option the listener uses :data:`DEFAULT_FILTERS`, which keeps what is
 real and outside the solar system: not bogus and not an asteroid by the stamp classifier
-(ALeRCE's own first cut, as its SN Hunter and TOM listeners make it), and no Rubin
-solar-system source. ``"FILTERS": []`` keeps every alert.
+(ZTF's or Rubin's: ALeRCE's own first cut, as its SN Hunter and TOM listeners make it), and
+no Rubin solar-system source. ``"FILTERS": []`` keeps every alert.
 """
 from __future__ import annotations
 
@@ -30,11 +30,12 @@ from typing import Any
 
 from alerce_contract.classifications import top_classes
 from alerce_contract.names import SOLAR_SYSTEM_PREFIX
-from alerce_contract.taxonomy import ASTEROID_CLASS, BOGUS_CLASS, STAMP_CLASSIFIER
+from alerce_contract.taxonomy import ASTEROID_CLASS, BOGUS_CLASS, STAMP_CLASSIFIERS
 
 TARGET_LIST_PREFIX = "ALeRCE: "
 DEFAULT_FILTERS: tuple[dict[str, Any], ...] = (
-    {"name": "real sources", "exclude": {STAMP_CLASSIFIER: [BOGUS_CLASS, ASTEROID_CLASS]}, "solar_system": False},
+    {"name": "real sources", "exclude": {name: [BOGUS_CLASS, ASTEROID_CLASS] for name in STAMP_CLASSIFIERS},
+     "solar_system": False},
 )
 
 

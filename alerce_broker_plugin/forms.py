@@ -1,4 +1,5 @@
-"""The query form: ALeRCE's object filters, with the classifier list cached between form builds."""
+"""The query form: ALeRCE's object filters for ZTF or Rubin (LSST) objects, with the classifier
+list cached between form builds."""
 from __future__ import annotations
 
 import logging
@@ -9,13 +10,15 @@ from django.core.cache import cache
 from tom_dataservices.forms import BaseQueryForm
 
 from alerce_broker_plugin import config
-from alerce_contract.client import AlerceApiError, AlerceClient
+from alerce_contract.client import SURVEYS, AlerceApiError, AlerceClient
+from alerce_contract.taxonomy import classifier_survey
 
 log = logging.getLogger(__name__)
 
 ORDER_BY_CHOICES = [(name, name) for name in
                     ("probability", "oid", "ndet", "firstmjd", "lastmjd", "meanra", "meandec")]
 MAX_RESULTS = 100  # tom_dataservices' RunQueryView shows and caches at most 100 results
+SURVEY_CHOICES = [("ZTF", "ZTF"), ("LSST", "LSST (Rubin)")]
 
 
 def cached_classifiers(client: AlerceClient, ttl_s: float) -> list[dict]:
@@ -32,8 +35,11 @@ def cached_classifiers(client: AlerceClient, ttl_s: float) -> list[dict]:
 
 
 class AlerceBrokerQueryForm(BaseQueryForm):
-    """Filters of ALeRCE's ``/objects`` route; dates are MJD as in ALeRCE."""
+    """Filters of ALeRCE's ``/objects`` route (ZTF) or ``list_objects`` (LSST); dates are MJD as
+    in ALeRCE. The classifiers are offered grouped by the survey whose objects they classify."""
 
+    survey = forms.ChoiceField(required=False, choices=SURVEY_CHOICES, initial="ZTF", label="Survey",
+                               help_text="Rubin objects are asked from ALeRCE's LSST routes")
     classifier = forms.ChoiceField(required=False, label="Classifier")
     class_name = forms.ChoiceField(required=False, label="Class")
     probability = forms.FloatField(required=False, min_value=0, max_value=1, label="Minimum probability")
@@ -67,7 +73,9 @@ class AlerceBrokerQueryForm(BaseQueryForm):
         except AlerceApiError as error:
             log.warning("classifier list unavailable: %s", error)
             self.fields["classifier"].help_text = f"The broker's classifier list is unavailable: {error}"
-        self.fields["classifier"].choices = [("", "")] + [(name, name) for name in self.classes_by_classifier]
+        by_survey = {survey: [(name, name) for name in self.classes_by_classifier
+                              if classifier_survey(name) == survey] for survey in SURVEYS}
+        self.fields["classifier"].choices = [("", "")] + [(survey, names) for survey, names in by_survey.items() if names]
         self.fields["class_name"].choices = [("", "")] + [
             (name, [(class_name, class_name) for class_name in classes])
             for name, classes in self.classes_by_classifier.items()
@@ -76,6 +84,11 @@ class AlerceBrokerQueryForm(BaseQueryForm):
     def clean(self):
         cleaned = super().clean() or {}
         classifier, class_name = cleaned.get("classifier"), cleaned.get("class_name")
+        survey = cleaned.get("survey") or "ZTF"
+        if classifier and classifier_survey(classifier) != survey:
+            self.add_error("classifier", f"{classifier} classifies {classifier_survey(classifier)} objects, not "
+                                         f"{survey} ones: choose one of the {survey} classifiers or Survey "
+                                         f"{classifier_survey(classifier)}.")
         if class_name and not classifier:
             self.add_error("classifier", "Choose the classifier whose class you filter on.")
         elif class_name and class_name not in self.classes_by_classifier.get(classifier, []):

@@ -18,6 +18,8 @@ LC_TOP_LSST = "lc_classifier_lsst_top"
 STAMP_CLASSIFIERS: tuple[str, ...] = (STAMP_CLASSIFIER, STAMP_CLASSIFIER_LSST)
 # Every late classifier that names one of the 15 light-curve classes, one per survey.
 LC_CLASSIFIERS: tuple[str, ...] = (LC_CLASSIFIER, LC_CLASSIFIER_LSST)
+# Rubin's classifiers; every other classifier an ALeRCE API lists answers for ZTF objects.
+LSST_CLASSIFIERS: tuple[str, ...] = (STAMP_CLASSIFIER_LSST, LC_CLASSIFIER_LSST, LC_TOP_LSST)
 
 TRANSIENT: tuple[str, ...] = ("SNIa", "SNIbc", "SNII", "SLSN")
 STOCHASTIC: tuple[str, ...] = ("QSO", "AGN", "Blazar", "YSO", "CV/Nova")
@@ -43,3 +45,8 @@ STAMP_CLASSES: tuple[str, ...] = ("AGN", "SN", "VS", "asteroid", "bogus")
 SN_CLASS = "SN"
 BOGUS_CLASS = "bogus"
 ASTEROID_CLASS = "asteroid"
+
+
+def classifier_survey(classifier_name: str) -> str:
+    """"LSST" for Rubin's classifiers, "ZTF" for any other (public ALeRCE lists many ZTF models)."""
+    return "LSST" if classifier_name in LSST_CLASSIFIERS else "ZTF"

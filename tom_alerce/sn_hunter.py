@@ -1,9 +1,11 @@
 """SN Hunter: fresh supernova candidates (stamp classifier's top class SN) from the broker's API
 and from targets already in the TOM, merged by oid and sorted by probability.
 
-The API part asks ``/objects`` once and then each candidate's first detection, host hints
-(the nearest PS1 source: ALeRCE's sgscore1 / distpsnr1 / PS1 magnitude features) and stamp
-probabilities in parallel; those never change, so they are cached.
+The API part asks each survey's objects route once, with that survey's stamp classifier (ZTF's
+``/objects`` with stamp_classifier, the LSST ``list_objects`` with stamp_classifier_lsst), and
+then each candidate's first detection, host hints (ZTF only: the nearest PS1 source, ALeRCE's
+sgscore1 / distpsnr1 / PS1 magnitude features) and stamp probabilities in parallel; those never
+change, so they are cached. A survey whose route fails is reported; the other's candidates stay.
 """
 from __future__ import annotations
 
@@ -21,10 +23,12 @@ from tom_targets.models import Target, TargetExtra
 from tom_targets.permissions import targets_for_user
 
 from alerce_contract.bands import BAND_OF_FID
-from alerce_contract.client import AlerceApiError, AlerceClient
+from alerce_contract.client import AlerceApiError, AlerceClient, survey_of
 from alerce_contract.classifications import classifications_from_probabilities
 from alerce_contract.mjd import datetime_to_mjd, now_mjd
-from alerce_contract.taxonomy import SN_CLASS, STAMP_CLASSIFIER, STAMP_CLASSIFIERS
+from alerce_contract.taxonomy import SN_CLASS, STAMP_CLASSIFIER, STAMP_CLASSIFIERS, classifier_survey
+from alerce_broker_plugin.config import classifier_cache_ttl_s
+from alerce_broker_plugin.forms import cached_classifiers
 from alerce_broker_plugin.ingest import discovery_stamp_candid
 from tom_alerce.models import TargetClassification
 
@@ -78,8 +82,10 @@ def _first_detection(detections: Iterable[dict]) -> dict:
 
 
 def _stamp_probabilities(rows: Iterable[dict]) -> dict[str, float]:
-    """The stamp classifier's probabilities, most probable first."""
-    probabilities = classifications_from_probabilities(list(rows)).get(STAMP_CLASSIFIER, {}).get("probabilities", {})
+    """The stamp classifier's probabilities (ZTF's or Rubin's, whichever answered), most probable first."""
+    classifications = classifications_from_probabilities(list(rows))
+    probabilities = next((classifications[name]["probabilities"] for name in STAMP_CLASSIFIERS
+                          if name in classifications), {})
     return dict(sorted(probabilities.items(), key=lambda item: -item[1]))
 
 
@@ -100,8 +106,8 @@ def _details(api: AlerceClient, oid: str) -> tuple[dict, dict, dict]:
     if cached is not None:
         return cached
     first = _first_detection(api.query_detections(oid))
-    try:
-        features = api.query_features(oid)
+    try:  # Rubin alerts name no PS1 neighbour, and the LSST routes serve no features
+        features = api.query_features(oid) if survey_of(oid) == "ZTF" else []
     except AlerceApiError:  # a self-hosted store may have no features yet: the hints stay empty
         features = []
     details = (first, _host_hints(first, features), _stamp_probabilities(api.query_probabilities(oid)))
@@ -110,13 +116,14 @@ def _details(api: AlerceClient, oid: str) -> tuple[dict, dict, dict]:
     return details
 
 
-def api_candidates(api: AlerceClient, filters: HunterFilters) -> list[Candidate]:
-    """Objects whose stamp classification ranks SN first, first detected in the last hours."""
+def api_candidates(api: AlerceClient, filters: HunterFilters, stamp_classifier: str) -> list[Candidate]:
+    """Objects whose classification by ``stamp_classifier`` ranks SN first, first detected in the
+    last hours, from the objects route of the survey that classifier answers for."""
     start = now_mjd() - filters.hours / 24.0
-    items = api.query_objects({"classifier": STAMP_CLASSIFIER, "class": SN_CLASS, "ranking": 1,
+    items = api.query_objects({"classifier": stamp_classifier, "class": SN_CLASS, "ranking": 1,
                                "probability": filters.min_probability, "firstmjd": [start, now_mjd() + 1],
                                "order_by": "probability", "order_mode": "DESC",
-                               "page_size": filters.limit})["items"]
+                               "page_size": filters.limit}, survey=classifier_survey(stamp_classifier))["items"]
     candidates = [Candidate(oid=i["oid"], ra=float(i["meanra"]), dec=float(i["meandec"]),
                             probability=float(i["probability"]), ndet=i.get("ndet"),
                             firstmjd=i.get("firstmjd"), sources=("api",))
@@ -131,6 +138,16 @@ def api_candidates(api: AlerceClient, filters: HunterFilters) -> list[Candidate]
 
     with ThreadPoolExecutor(max_workers=ENRICH_WORKERS) as pool:
         return list(pool.map(enrich, candidates))
+
+
+def stamp_classifiers_asked(api: AlerceClient) -> list[str]:
+    """ZTF's stamp classifier (every ALeRCE API has its route) and Rubin's where the broker lists
+    it among its classifiers (a ZTF-only broker has no LSST routes, or nothing classified there)."""
+    try:
+        known = {row["classifier_name"] for row in cached_classifiers(api, classifier_cache_ttl_s())}
+    except AlerceApiError:
+        known = set()
+    return [name for name in STAMP_CLASSIFIERS if name == STAMP_CLASSIFIER or name in known]
 
 
 def tom_candidates(filters: HunterFilters, visible_targets) -> list[Candidate]:
@@ -206,19 +223,19 @@ def apply_magnitude_cut(candidates: Iterable[Candidate], max_magnitude: float | 
 
 
 def hunt(api: AlerceClient | None, filters: HunterFilters, user) -> tuple[list[Candidate], str | None]:
-    """Candidates from the API (when configured) and from the targets ``user`` may see in the TOM;
-    an API failure is reported, not raised."""
-    error = None
+    """Candidates from the API (when configured: each survey's route) and from the targets
+    ``user`` may see in the TOM; an API failure is reported, not raised."""
+    errors = []
     from_api: list[Candidate] = []
-    if api is not None:
+    for stamp_classifier in stamp_classifiers_asked(api) if api is not None else ():
         try:
-            from_api = api_candidates(api, filters)
+            from_api += api_candidates(api, filters, stamp_classifier)
         except AlerceApiError as exc:
-            logger.warning("SN Hunter: API unavailable: %s", exc)
-            error = str(exc)
+            logger.warning("SN Hunter: API unavailable for %s: %s", stamp_classifier, exc)
+            errors.append(str(exc))
     visible = targets_for_user(user, Target.objects.all(), "view_target")
     known = dict(visible.filter(name__in=[c.oid for c in from_api]).values_list("name", "id"))
     for candidate in from_api:
         candidate.target_id = known.get(candidate.oid)
     candidates = merge_candidates(from_api, tom_candidates(filters, visible))
-    return apply_magnitude_cut(candidates, filters.max_magnitude)[:filters.limit], error
+    return apply_magnitude_cut(candidates, filters.max_magnitude)[:filters.limit], "; ".join(errors) or None

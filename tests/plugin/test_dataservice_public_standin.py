@@ -44,10 +44,11 @@ def test_the_form_names_the_broker_it_asks_and_asks_no_other(public_alerce):
     assert public_alerce.requests == ["/ztf/v1/classifiers"]
 
 
-def test_form_offers_the_brokers_classifiers_and_asks_for_them_once(public_alerce):
+def test_form_offers_the_brokers_classifiers_by_survey_and_asks_for_them_once(public_alerce):
     first = AlerceBrokerQueryForm()
     AlerceBrokerQueryForm()
-    assert ("stamp_classifier", "stamp_classifier") in first.fields["classifier"].choices
+    assert ("stamp_classifier", "stamp_classifier") in dict(first.fields["classifier"].choices)["ZTF"]
+    assert "LSST" not in dict(first.fields["classifier"].choices)  # public ALeRCE's list names ZTF's only
     assert public_alerce.requests.count("/ztf/v1/classifiers") == 1
 
 

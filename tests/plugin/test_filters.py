@@ -62,10 +62,10 @@ def test_each_filter_has_its_own_target_list():
     assert AlertFilter(name="bright SNe").target_list_name == "ALeRCE: bright SNe"
 
 
-def top_class(name: str) -> dict:
-    """MESSAGE with the stamp classifier's top class set to ``name``."""
+def top_class(name: str, classifier: str = "stamp_classifier") -> dict:
+    """MESSAGE with ``classifier``'s top class set to ``name``."""
     probabilities = {c: (0.9 if c == name else 0.025) for c in ("SN", "AGN", "VS", "asteroid", "bogus")}
-    return {**MESSAGE, "classifications": {"stamp_classifier": {"version": "1.0.0", "probabilities": probabilities}}}
+    return {**MESSAGE, "classifications": {classifier: {"version": "1.0.0", "probabilities": probabilities}}}
 
 
 def default_filter() -> AlertFilter:
@@ -73,10 +73,11 @@ def default_filter() -> AlertFilter:
     return AlertFilter.from_config(dict(config))
 
 
+@pytest.mark.parametrize("classifier", ["stamp_classifier", "stamp_classifier_lsst"])
 @pytest.mark.parametrize("stamp_class, kept", [("SN", True), ("AGN", True), ("VS", True),
                                                ("bogus", False), ("asteroid", False)])
-def test_by_default_bogus_detections_and_asteroids_are_left_out(stamp_class, kept):
-    assert default_filter().matches(top_class(stamp_class)) is kept
+def test_by_default_bogus_detections_and_asteroids_of_either_survey_are_left_out(classifier, stamp_class, kept):
+    assert default_filter().matches(top_class(stamp_class, classifier)) is kept
 
 
 def test_by_default_an_alert_no_stamp_classifier_saw_is_kept_unless_it_is_in_the_solar_system():
