@@ -1,8 +1,10 @@
-"""The SN Hunter's TOM candidates: a Rubin target classified SN by Rubin's own stamp model is a
-candidate like a ZTF one (the hunter reads every early classifier the contract names)."""
+"""The SN Hunter's candidates of both surveys: a Rubin target classified SN by Rubin's own stamp
+model is a candidate like a ZTF one (the hunter reads every early classifier the contract
+names); the broker's Rubin candidates are in tests/plugin/test_dataservice_rubin.py."""
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 from tom_targets.models import Target
 
 from alerce_contract.taxonomy import STAMP_CLASSIFIER, STAMP_CLASSIFIER_LSST
@@ -25,3 +27,11 @@ def test_ztf_and_rubin_sn_candidates_are_both_listed_with_their_stamp_probabilit
     candidates = {c.oid: c for c in tom_candidates(HunterFilters(hours=24), Target.objects.all())}
     assert set(candidates) == {ztf.name, rubin.name}
     assert candidates[rubin.name].stamp_probabilities["SN"] == pytest.approx(0.8)
+
+
+def test_a_broker_that_lists_no_rubin_stamp_classifier_is_asked_its_ztf_route_only(client, alerce_api, alert):
+    """Public ALeRCE's classifier list names ZTF's models only (its LSST API is another host
+    with models of its own): the hunter asks no LSST route there and shows no error for it."""
+    html = client.get(reverse("tom_alerce:sn-hunter-candidates")).content.decode()
+    assert alert.oid in html and "could not be queried" not in html
+    assert not any(path.startswith("/object_api") for path in alerce_api.requests)
