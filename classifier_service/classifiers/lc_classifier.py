@@ -2,9 +2,11 @@
 
 A top forest separates Transient, Stochastic and Periodic; one forest per group separates
 that group's classes, and P(class) = P(group) · P(class | group) (Sánchez-Sáez et al. 2021).
-Each forest balances its classes per tree (``class_weight="balanced_subsample"``), the
-stand-in for imbalanced-learn's BalancedRandomForest; real objects can weigh more than
-simulated ones (``sample_weight``). The top and each group's probabilities are calibrated by
+Each forest balances its classes, the stand-in for imbalanced-learn's BalancedRandomForest:
+per tree by row counts (``class_weight="balanced_subsample"``), or by total sample weight
+(``ForestSettings.balance = "weight"``: every class's rows weigh the same together, and at
+the top every group's, its classes equal within it). Real objects can weigh more than
+simulated ones (``sample_weight``); balancing by rows counts a heavy real row as one. The top and each group's probabilities are calibrated by
 one temperature each, fitted on real out-of-fold predictions at training time, so the
 product still factors through the groups. Objects with fewer than six detections in both
 g and r get no outputs, as in ALeRCE.
@@ -44,6 +46,7 @@ class ForestSettings:
     max_depth: int | None = 14
     min_samples_leaf: int = 2
     max_features: str | float = "sqrt"
+    balance: str = "rows"  # "rows": sklearn's per-tree balancing by counts; "weight": by total sample weight
 
 
 class HierarchicalForest:
@@ -60,7 +63,8 @@ class HierarchicalForest:
         s = self.settings
         return RandomForestClassifier(
             n_estimators=s.n_estimators, max_depth=s.max_depth, min_samples_leaf=s.min_samples_leaf,
-            max_features=s.max_features, class_weight="balanced_subsample", random_state=self.seed,
+            max_features=s.max_features, class_weight="balanced_subsample" if s.balance == "rows" else None,
+            random_state=self.seed,
             n_jobs=self.n_jobs,
         )
 
@@ -68,18 +72,23 @@ class HierarchicalForest:
             sample_weight: np.ndarray | None = None) -> HierarchicalForest:
         """Fit on (n, n_features) and the 15-class labels; every group needs examples.
 
-        ``sample_weight`` multiplies the per-tree class balancing (real objects weigh more).
+        ``sample_weight`` (real objects weigh more) multiplies the per-tree class balancing, or,
+        balancing by weight, shares each class's weight among its rows.
         """
         x = prepare(features)
         y = np.asarray(classes)
         w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         groups = np.array([LC_GROUP[c] for c in y])
-        self.top = self._forest().fit(x, groups, sample_weight=w)
+        top_w = within_w = w
+        if self.settings.balance == "weight":
+            within_w = balanced_weights(w, y)
+            top_w = balanced_weights(within_w, groups)
+        self.top = self._forest().fit(x, groups, sample_weight=top_w)
         for group in GROUPS:
             members = groups == group
             if not members.any():
                 raise ValueError(f"no training examples in group {group}")
-            self.groups[group] = self._forest().fit(x[members], y[members], sample_weight=w[members])
+            self.groups[group] = self._forest().fit(x[members], y[members], sample_weight=within_w[members])
         return self
 
     def predict_proba(self, features: np.ndarray, temperatures: dict[str, float] | None = None,
@@ -95,6 +104,12 @@ class HierarchicalForest:
                   for g, f in self.groups.items()}
         full = np.hstack([top[:, [i]] * within[g] for i, g in enumerate(GROUPS)])
         return top, within, full
+
+
+def balanced_weights(weights: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``weights`` rescaled within each label so that every label's rows weigh the same together (mean 1)."""
+    names, inverse = np.unique(labels, return_inverse=True)
+    return weights / np.bincount(inverse, weights=weights)[inverse] * (len(weights) / len(names))
 
 
 def prepare(features: np.ndarray) -> np.ndarray:

@@ -24,7 +24,11 @@ class Estimate:
     high: float
 
     def __str__(self) -> str:
-        return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
+        return format(self, "")
+
+    def __format__(self, sign: str) -> str:
+        """Three decimals; ``format(e, "+")`` signs them, as a difference reads."""
+        return f"{self.value:{sign}.3f} [{self.low:{sign}.3f}, {self.high:{sign}.3f}]"
 
 
 def group_indices(groups: Sequence) -> list[np.ndarray]:

@@ -216,6 +216,47 @@ def test_real_figures_count_periodic_stars_slsne_and_bts_separately():
     assert isinstance(figures["without BTS: top macro recall"], Estimate)
 
 
+def _answering(answers: list[str]) -> Probabilities:
+    """Probabilities that put each row wholly on its answer."""
+    prob = Probabilities.empty(len(answers))
+    for row, answer in enumerate(answers):
+        group = next(g for g, members in LC_TAXONOMY.items() if answer in members)
+        prob.top[row, list(LC_TAXONOMY).index(group)] = 1.0
+        prob.within[group][row, LC_TAXONOMY[group].index(answer)] = 1.0
+        prob.full[row, LC_CLASSES.index(answer)] = 1.0
+    return prob
+
+
+def test_recipes_are_compared_on_the_same_resampled_objects():
+    from classifier_service.train.lightcurve import PAIRED, paired_differences
+
+    classes = ["RRL", "E", "QSO", "SNIa", "SNIa"]
+    real = FeatureTable(np.zeros((5, 1)), np.array(classes), np.array(["fink"] * 4 + ["bts"]), np.array(list("abcde")))
+    right = _answering(classes)
+    wrong_star = _answering(["RRL", "RRL", "QSO", "SNIa", "SNII"])  # the E star called RRL; BTS does not count
+    same = paired_differences(right, right, real, n_resamples=50)
+    assert (same[PAIRED[0]].value, same[PAIRED[0]].low, same[PAIRED[0]].high) == (0.0, 0.0, 0.0)
+    worse = paired_differences(wrong_star, right, real, n_resamples=200)
+    assert worse[PAIRED[0]].value == pytest.approx(-0.25)  # top unchanged; bottom: E's recall 0 of 4 classes
+    assert worse[PAIRED[0]].high <= 0  # never better on any resample
+    assert worse[PAIRED[1]].value == -0.5  # one of two periodic stars lost its class
+
+
+def test_balancing_by_weight_gives_every_class_and_at_the_top_every_group_the_same_total():
+    from classifier_service.classifiers.lc_classifier import balanced_weights
+
+    classes = np.array(["SNIa"] * 6 + ["SNII"] * 2 + ["RRL"] * 2)
+    weights = np.array([1.0] * 4 + [10.0] * 2 + [1.0, 1.0, 5.0, 1.0])  # two heavy real SN Ia, one heavy RRL
+    within = balanced_weights(weights, classes)
+    totals = {c: within[classes == c].sum() for c in ("SNIa", "SNII", "RRL")}
+    assert totals == pytest.approx(dict.fromkeys(totals, 10 / 3)) and within.mean() == pytest.approx(1.0)
+    assert within[4] / within[0] == pytest.approx(10.0)  # a real row keeps its weight against its class's others
+    groups = np.array(["Transient"] * 8 + ["Periodic"] * 2)
+    top = balanced_weights(within, groups)
+    assert top[groups == "Transient"].sum() == pytest.approx(top[groups == "Periodic"].sum())
+    assert top[classes == "SNIa"].sum() == pytest.approx(top[classes == "SNII"].sum())  # classes equal in a group
+
+
 @pytest.mark.parametrize(("vartype", "lc_class"), [
     ("RRAB      ", "RRL"), ("EW", "E"), ("EA/SD:", "E"), ("ELL", "Periodic-Other"), ("M", "LPV"),
     ("SRB", "LPV"), ("UGSU", "CV/Nova"), ("SXPHE", "DSCT"), ("DCEP", "CEP"), ("INSA", "YSO"),
