@@ -24,6 +24,7 @@ from tom_dataproducts.models import DataProduct, PhotometryReducedDatum
 from tom_targets.models import Target
 
 from alerce_broker_plugin.config import SERVICE_NAME
+from alerce_contract.client import AlerceBadResponse, AlerceClient, AlerceConfig, AlerceNotFound
 from alerce_contract.bands import SURVEY_FIDS, BAND_OF_FID
 from alerce_contract.mjd import now_mjd
 from alerce_contract.names import survey_of_oid
@@ -134,6 +135,16 @@ def test_a_survey_lsst_query_by_classifier_class_and_detections_lists_what_the_l
     assert any(r[f"{LC_CLASSIFIER_LSST}_class"] for r in results)
     page = response.content.decode()
     assert f"{len(results)} of {len(expected)} matching LSST objects" in page and results[0]["oid"] in page
+
+
+def test_the_lsst_routes_fail_with_the_clients_typed_errors(rubin_api):
+    client = AlerceClient(AlerceConfig(api_url=rubin_api, retries=0))
+    with pytest.raises(AlerceNotFound, match="object_api/object"):
+        client.query_object("123456789")  # a Rubin oid the broker does not know
+    with pytest.raises(AlerceBadResponse, match="unknown classifier"):
+        client.query_objects({"classifier": "no_such_classifier"}, survey="LSST")
+    with pytest.raises(ValueError, match="measurement_id"):
+        client.get_stamp("123456789", None, "science")  # a Rubin stamp is named by its detection
 
 
 def test_the_form_offers_each_surveys_classifiers_and_refuses_a_ztf_classifier_for_lsst(observer, client):
