@@ -46,7 +46,12 @@ from classifier_service.simulate.stamps import draw_scene, inject, off_centre_ba
 from classifier_service.surveys import AlertParseError, parse_record
 from classifier_service.train.bootstrap import balanced_accuracy, grouped_bootstrap, recall
 from classifier_service.train.calibration import TemperatureScaling, log_loss, reliability, save_reliability_png
-from classifier_service.train.labels import iter_alert_records, label_alert_record, stamp_class_from_lc_class
+from classifier_service.train.labels import (
+    iter_alert_records,
+    label_alert_record,
+    stamp_class_from_lc_class,
+    with_history_keyed_by_epoch,
+)
 from classifier_service.train.model_card import ConfusionMatrix, ModelCard, write_model_card
 
 log = logging.getLogger(__name__)
@@ -162,7 +167,9 @@ def stamp_label(record: dict[str, Any]) -> str | None:
 def load_real(data_dir: Path = SHARED_DATA) -> tuple[StampDataset, list[RealBackground]]:
     """Every labelled real alert with three usable cutouts as network inputs, and every
     unlabelled full-size one of another object as a background for injection (so no labelled
-    object's pixels ever reach training through a background)."""
+    object's pixels ever reach training through a background). Fink's Parquet alerts, whose
+    earlier detections carry rounded float candids, are read with those keyed by epoch (the
+    network reads none of the history, only the alert's own cutouts and candidate)."""
     stamps, metadata, labels, oids = [], [], [], []
     unlabelled: dict[int, tuple[str, RealBackground]] = {}
     seen: set[int] = set()
@@ -172,7 +179,7 @@ def load_real(data_dir: Path = SHARED_DATA) -> tuple[StampDataset, list[RealBack
         if candid in seen or (label is None and candid in unlabelled):
             continue
         try:
-            alert = parse_record(record)
+            alert = parse_record(with_history_keyed_by_epoch(record))
             if label is None:
                 background = _background(alert, candidate)
                 if background is not None:

@@ -2,7 +2,10 @@
 object, real sources injected into real skies, a calibrated exported softmax."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pyarrow.parquet as pq
 
 from classifier_service.classifiers.stamp_classifier import CLASSES, METADATA_NAMES, STAMP_SIZE
 from classifier_service.train.stamp import (
@@ -11,6 +14,7 @@ from classifier_service.train.stamp import (
     injected_dataset,
     object_folds,
     per_object,
+    real_dataset,
 )
 
 
@@ -44,3 +48,16 @@ def test_injected_examples_come_in_every_class_on_the_real_backgrounds_given():
     assert data.class_counts() == dict.fromkeys(CLASSES, 3)
     assert data.stamps.shape == (15, 3, STAMP_SIZE, STAMP_SIZE) and np.isfinite(data.stamps).all()
 
+
+
+def test_fink_parquet_alerts_whose_history_candids_were_rounded_to_floats_are_held_out_alerts_too(
+        tmp_path: Path, shared_data: Path):
+    """Parquet stores prv_candidates.candid as a double; the stamp network never reads the
+    history, so such an alert is scored like any other rather than skipped."""
+    name = "ztf_alerts_parquet/fink-science/superluminous_test_alerts.parquet"
+    (tmp_path / name).parent.mkdir(parents=True)
+    (tmp_path / name).symlink_to(shared_data / name)
+    history = pq.read_table(shared_data / name, columns=["prv_candidates"]).column(0).to_pylist()
+    assert any(isinstance(p["candid"], float) for rows in history for p in rows or [])
+    data = real_dataset(tmp_path)
+    assert len(set(data.oids)) >= 4 and data.class_counts()["SN"] >= 3
