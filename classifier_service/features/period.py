@@ -60,8 +60,11 @@ HALF_FREQUENCY_GAIN = 0.17
 HALF_FREQUENCY_SIGNIFICANCE = 12.0
 DECOY_OFFSETS = np.array([-12.1, -7.7, -3.3, 3.3, 7.7, 12.1])
 DECOY_FACTOR = 2.5
+_HALF_AND_DECOYS = np.concatenate([[0.0], DECOY_OFFSETS])
 MIN_HALF_CYCLES = 4  # baselines shorter than this many doubled periods cannot show an alternation
 PERIOD_FEATURE_NAMES: tuple[str, ...] = ("Multiband_period", "Period_s_to_n", "Period_fit")
+# Curves searched together: at most this many (curves x longest band) points, a few tens of MB of design.
+SEARCH_POINTS = 4096
 
 
 @lru_cache(maxsize=None)
@@ -89,31 +92,67 @@ class Curve(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class BandRows:
-    """A curve's points band by band, each band a row padded to the longest with weight 0, so
-    every per-band least-squares problem is solved in one batched call (numpy's cost is per call).
+    """Curves' points band by band, each band a row padded to one length with weight 0, so every
+    per-band least-squares problem of every curve is solved in one batched call (numpy's cost is
+    per call).
 
+    The length is each curve's longest band: a longer padding changes matmul's rounding, so only
+    curves whose longest bands are equally long share rows (``Period`` groups them so).
     ``dt`` is time since the curve's first point; ``weight`` 1/sigma (0 on padding); ``target``
-    m/sigma; ``target_norm`` each band's Σ(m/sigma)²; ``slices`` each band's unpadded length.
+    m/sigma; ``target_norm`` each row's Σ(m/sigma)²; ``sizes`` each row's unpadded length;
+    ``bands`` each curve's number of rows, ``starts`` its first row.
     """
 
-    dt: np.ndarray  # (bands, longest)
+    dt: np.ndarray  # (rows, length)
     weight: np.ndarray
     target: np.ndarray
-    target_norm: np.ndarray  # (bands,)
-    sizes: tuple[int, ...]
+    target_norm: np.ndarray  # (rows,)
+    sizes: np.ndarray
+    bands: np.ndarray  # (curves,)
+    starts: np.ndarray
 
     @classmethod
-    def of(cls, curve: Curve) -> BandRows:
-        rows = [curve.index == band for band in range(len(curve.bands))]
-        sizes = tuple(int(r.sum()) for r in rows)
-        dt, weight, target = (np.zeros((len(rows), max(sizes))) for _ in range(3))
-        norms = np.empty(len(rows))
-        for band, (r, size) in enumerate(zip(rows, sizes)):
-            dt[band, :size] = curve.t[r] - curve.t[0]
-            weight[band, :size] = 1.0 / curve.s[r]
-            target[band, :size] = curve.m[r] * weight[band, :size]
-            norms[band] = target[band, :size] @ target[band, :size]
-        return cls(dt, weight, target, norms, sizes)
+    def of(cls, *curves: Curve) -> BandRows:
+        masks = [[curve.index == band for band in range(len(curve.bands))] for curve in curves]
+        counts = [[int(np.count_nonzero(r)) for r in rows] for rows in masks]
+        length = max(counts[0])
+        if any(max(c) != length for c in counts):
+            raise ValueError("BandRows.of takes curves whose longest bands are equally long")
+        bands = np.array([len(c) for c in counts])
+        shape = (int(bands.sum()), length)
+        dt, weight, target = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        norms, sizes = np.empty(shape[0]), np.array([size for c in counts for size in c])
+        row = 0
+        for curve, rows, sizes_of_curve in zip(curves, masks, counts):
+            for r, size in zip(rows, sizes_of_curve):
+                dt[row, :size] = curve.t[r] - curve.t[0]
+                weight[row, :size] = 1.0 / curve.s[r]
+                target[row, :size] = curve.m[r] * weight[row, :size]
+                norms[row] = target[row, :size] @ target[row, :size]
+                row += 1
+        return cls(dt, weight, target, norms, sizes, bands, np.cumsum(bands) - bands)
+
+    def take(self, curves: Sequence[int]) -> BandRows:
+        """The rows of some of the curves, in that order (itself when that is all of them)."""
+        if len(curves) == self.bands.size and all(k == c for k, c in enumerate(curves)):
+            return self
+        rows = np.concatenate([np.arange(self.starts[c], self.starts[c] + self.bands[c]) for c in curves])
+        bands = self.bands[curves]
+        return BandRows(self.dt[rows], self.weight[rows], self.target[rows], self.target_norm[rows],
+                        self.sizes[rows], bands, np.cumsum(bands) - bands)
+
+    def per_curve(self, values: np.ndarray) -> np.ndarray:
+        """Per-row ``values`` (rows, ...) summed over each curve's bands."""
+        return np.add.reduceat(values, self.starts, axis=0)
+
+    def per_row(self, values: np.ndarray) -> np.ndarray:
+        """Per-curve ``values`` (curves, ...) repeated for each of the curve's bands."""
+        return np.repeat(values, self.bands, axis=0)
+
+
+def _longest_band(curve: Curve) -> int:
+    """The point count of the curve's longest band: the length of its rows in ``BandRows``."""
+    return int(np.bincount(curve.index).max())
 
 
 def periodogram_input(bands: dict[int, Band]) -> Curve | None:
@@ -131,10 +170,12 @@ def periodogram_input(bands: dict[int, Band]) -> Curve | None:
     return Curve(t[order], m[order], s[order], index[order], tuple(name for name, _ in used))
 
 
-def _phase(freqs: np.ndarray, dt: np.ndarray) -> np.ndarray:
-    """2π x the fraction of each cycle, (bands, frequencies, times): whole cycles taken out first,
-    as sin and cos of thousands of radians cost several times more (their argument reduction)."""
-    cycles = freqs[None, :, None] * dt[:, None, :]
+def _phase(freqs: np.ndarray, rows: BandRows) -> np.ndarray:
+    """2π x the fraction of each cycle, (rows, frequencies, times), for frequencies (F,) shared by
+    every curve or (curves, F): whole cycles taken out first, as sin and cos of thousands of
+    radians cost several times more (their argument reduction)."""
+    per_row = np.reshape(freqs, (1, -1)) if np.ndim(freqs) == 1 or len(freqs) == 1 else rows.per_row(freqs)
+    cycles = per_row[:, :, None] * rows.dt[:, None, :]
     return 2 * np.pi * (cycles - np.rint(cycles))
 
 
@@ -162,36 +203,37 @@ def _ridge(size: int) -> np.ndarray:
 
 
 def _unexplained(terms: np.ndarray, rows: BandRows) -> np.ndarray:
-    """Weighted χ² left by least squares on ``terms`` (bands, F, terms, times) plus each band's
-    mean, summed over the bands, per frequency F."""
-    x = np.empty((*terms.shape[:2], terms.shape[2] + 1, terms.shape[3]))  # (bands, F, P, times), weighted
+    """Weighted χ² left by least squares on ``terms`` (rows, F, terms, times) plus each band's
+    mean, summed over each curve's bands: (curves, F)."""
+    x = np.empty((*terms.shape[:2], terms.shape[2] + 1, terms.shape[3]))  # (rows, F, P, times), weighted
     x[:, :, 0] = 1.0
     x[:, :, 1:] = terms
     x *= rows.weight[:, None, None, :]
     normal = np.matmul(x, x.swapaxes(-1, -2)) + _ridge(x.shape[2])
     projection = np.matmul(x, rows.target[:, None, :, None])
     coef = np.linalg.solve(normal, projection)
-    return np.sum(rows.target_norm[:, None] - np.einsum("bfi,bfi->bf", coef[..., 0], projection[..., 0]), axis=0)
+    return rows.per_curve(rows.target_norm[:, None] - np.einsum("bfi,bfi->bf", coef[..., 0], projection[..., 0]))
 
 
 def harmonic_fit(rows: BandRows, freqs: np.ndarray, harmonics: int = HARMONICS) -> np.ndarray:
-    """Weighted χ² left unexplained by the multi-harmonic multiband model at each frequency.
+    """Weighted χ² left unexplained by the multi-harmonic multiband model at each frequency,
+    (curves, F), for frequencies (F,) shared by every curve or (curves, F).
 
-    Per band a mean and ``harmonics`` sine/cosine pairs; all frequencies and bands are solved
-    at once (batched normal equations), the harmonics by angle addition from the fundamental.
+    Per band a mean and ``harmonics`` sine/cosine pairs; all frequencies, bands and curves are
+    solved at once (batched normal equations), the harmonics by angle addition from the fundamental.
     """
-    return _unexplained(_harmonics(_phase(freqs, rows.dt), harmonics), rows)
+    return _unexplained(_harmonics(_phase(freqs, rows), harmonics), rows)
 
 
 def _odd_harmonic_terms(rows: BandRows, base: np.ndarray, halves: np.ndarray) -> np.ndarray:
-    """The terms ``base`` (a frequency's harmonics, (bands, 1, terms, times)) plus as many odd
-    harmonics of each of ``halves``, per half.
+    """The terms ``base`` (a frequency's harmonics, (rows, 1, terms, times)) plus as many odd
+    harmonics of each of ``halves`` (curves, H), per half.
 
     At exactly freq / 2 the odd terms tell alternate cycles apart (an eclipsing binary's
     unequal minima); at other frequencies they gain what as many free terms gain from noise,
     trends and aliases alone: the yardstick the real gain must beat.
     """
-    odd = _harmonics(_phase(halves, rows.dt), base.shape[2] // 2, every=2)
+    odd = _harmonics(_phase(halves, rows), base.shape[2] // 2, every=2)
     return np.concatenate([np.broadcast_to(base, odd.shape), odd], axis=2)
 
 
@@ -200,42 +242,74 @@ def _fine_grid(centre: float, half_width: float) -> np.ndarray:
     return centre + np.linspace(-half_width, half_width, 2 * REFINE_POINTS + 1)
 
 
-def search(curve: Curve, peaks: np.ndarray) -> tuple[float, float, float]:
-    """(period, its peak's S/N, its model's share of the variance beyond a trend) from the
-    periodogram's (period, S/N) peaks.
+def _stacked(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Each curve's frequencies as a row, shorter rows filled with their last (a result not read)."""
+    if len(arrays) == 1:
+        return arrays[0][None, :]
+    out = np.empty((len(arrays), max(a.size for a in arrays)))
+    for row, a in zip(out, arrays):
+        row[:a.size], row[a.size:] = a, a[-1]
+    return out
+
+
+def search(curves: Sequence[Curve], peaks: Sequence[np.ndarray]) -> np.ndarray:
+    """(period, its peak's S/N, its model's share of the variance beyond a trend) of each curve,
+    from its periodogram's (period, S/N) peaks; the curves' longest bands are equally long.
 
     The peaks are ranked by the multi-harmonic model at each peak and half a grid step
     either side; the REFINED_PEAKS best are refined on a 10x finer grid and the best wins.
     Then its half is tried (``_half_frequency``): an eclipsing binary's strongest peak is
-    at twice its orbital frequency.
+    at twice its orbital frequency. Each step solves every curve's fits in one call.
     """
-    baseline = float(curve.t[-1] - curve.t[0])
-    step = MAX_FREQUENCY / 2 ** grid_exponent(baseline)
-    periods, s_to_n = peaks[0::2], peaks[1::2]
-    keep = np.isfinite(periods) & (periods >= MIN_PERIOD) & (periods <= baseline)
-    if not keep.any():
-        return np.nan, np.nan, np.nan
-    rows = BandRows.of(curve)
-    freqs, s_to_n = 1.0 / periods[keep], s_to_n[keep]
-    trial = (freqs[:, None] + np.array([-step / 2, 0.0, step / 2])[None, :]).ravel()
-    ranked = harmonic_fit(rows, trial).reshape(freqs.size, 3).min(axis=1)
-    candidates = np.argsort(ranked)[:REFINED_PEAKS]  # refined in one call: numpy's overhead is per call
-    fine = freqs[candidates, None] + np.linspace(-step, step, 2 * REFINE_POINTS + 1)[None, :]
-    fine_residual = harmonic_fit(rows, fine.ravel()).reshape(fine.shape)
-    best = np.argmin(fine_residual, axis=1)
-    row = int(np.argmin(fine_residual[np.arange(best.size), best]))
-    winner, freq, residual = int(candidates[row]), float(fine[row, best[row]]), float(fine_residual[row, best[row]])
-    if freq / 2 >= MIN_HALF_CYCLES / baseline:
-        half = _half_frequency(rows, freq, residual, step, baseline)
-        if half is not None:
-            freq, residual = half, float(harmonic_fit(rows, np.array([half]))[0])
-    total, trend = trend_fit(rows, baseline, 2 * HARMONICS)
-    return 1.0 / freq, float(s_to_n[winner]), (trend - residual) / total if total > 0 else np.nan
+    out = np.full((len(curves), 3), np.nan)
+    live, freqs, s_to_n, baselines, steps = [], [], [], [], []
+    for i, (curve, p) in enumerate(zip(curves, peaks)):
+        baseline, periods = float(curve.t[-1] - curve.t[0]), p[0::2]
+        keep = np.isfinite(periods) & (periods >= MIN_PERIOD) & (periods <= baseline)
+        if keep.any():
+            live.append(i)
+            freqs.append(1.0 / periods[keep])
+            s_to_n.append(p[1::2][keep])
+            baselines.append(baseline)
+            steps.append(MAX_FREQUENCY / 2 ** grid_exponent(baseline))
+    if not live:
+        return out
+    rows = BandRows.of(*(curves[i] for i in live))
+    trials = [(f[:, None] + np.array([-step / 2, 0.0, step / 2])[None, :]).ravel() for f, step in zip(freqs, steps)]
+    fines = []
+    for f, step, trial, chi2 in zip(freqs, steps, trials, harmonic_fit(rows, _stacked(trials))):
+        candidates = np.argsort(chi2[:trial.size].reshape(-1, 3).min(axis=1))[:REFINED_PEAKS]
+        fines.append((candidates, f[candidates, None] + np.linspace(-step, step, 2 * REFINE_POINTS + 1)[None, :]))
+    best_freq, best_residual, winners = [], [], []
+    for (candidates, fine), chi2 in zip(fines, harmonic_fit(rows, _stacked([fine.ravel() for _, fine in fines]))):
+        residual = chi2[:fine.size].reshape(fine.shape)
+        best = np.argmin(residual, axis=1)
+        row = int(np.argmin(residual[np.arange(best.size), best]))
+        winners.append(int(candidates[row]))
+        best_freq.append(float(fine[row, best[row]]))
+        best_residual.append(float(residual[row, best[row]]))
+    tried = [k for k, (freq, baseline) in enumerate(zip(best_freq, baselines))
+             if freq / 2 >= MIN_HALF_CYCLES / baseline]
+    if tried:
+        dofs = [max(curves[live[k]].t.size - len(curves[live[k]].bands) * (1 + 4 * HARMONICS), 1) for k in tried]
+        halves = _half_frequency(rows.take(tried), *(np.array([v[k] for k in tried])
+                                                     for v in (best_freq, best_residual, steps, baselines)), dofs)
+        halved = [k for k, half in zip(tried, halves) if np.isfinite(half)]
+        if halved:
+            half_freqs = halves[np.isfinite(halves)]
+            for k, half, chi2 in zip(halved, half_freqs, harmonic_fit(rows.take(halved), half_freqs[:, None])[:, 0]):
+                best_freq[k], best_residual[k] = float(half), float(chi2)
+    totals, trends = trend_fit(rows, np.array(baselines), 2 * HARMONICS)
+    for k, i in enumerate(live):
+        fit = (trends[k] - best_residual[k]) / totals[k] if totals[k] > 0 else np.nan
+        out[i] = 1.0 / best_freq[k], float(s_to_n[k][winners[k]]), fit
+    return out
 
 
-def _half_frequency(rows: BandRows, freq: float, residual: float, step: float, baseline: float) -> float | None:
-    """Half of ``freq`` (whose model leaves ``residual``) when alternate cycles differ (an eclipsing
-    binary's orbit), else None.
+def _half_frequency(rows: BandRows, freqs: np.ndarray, residuals: np.ndarray, steps: np.ndarray,
+                    baselines: np.ndarray, dofs: Sequence[int]) -> np.ndarray:
+    """Half of each curve's ``freqs`` (whose models leave ``residuals`` with ``dofs`` degrees of
+    freedom) where alternate cycles differ (an eclipsing binary's orbit), else NaN.
 
     Two tests, either suffices. With as many harmonics (2 x HARMONICS) at the frequency and at
     its half, the half explains HALF_FREQUENCY_GAIN of what the other leaves and
@@ -247,22 +321,26 @@ def _half_frequency(rows: BandRows, freq: float, residual: float, step: float, b
     few harmonics of the half cannot draw, measured against what free terms gain from noise,
     trends and aliases alone. Both tests' models have 2 x HARMONICS pairs: one solve.
     """
-    half_grid = _fine_grid(freq / 2, step / 2)
-    same = _harmonics(_phase(np.concatenate([[freq], half_grid]), rows.dt), 2 * HARMONICS)
-    halves = freq / 2 + np.concatenate([[0.0], DECOY_OFFSETS]) / baseline
+    half_grids = np.array([_fine_grid(freq / 2, step / 2) for freq, step in zip(freqs, steps)])
+    same = _harmonics(_phase(np.concatenate([freqs[:, None], half_grids], axis=1), rows), 2 * HARMONICS)
+    halves = freqs[:, None] / 2 + _HALF_AND_DECOYS[None, :] / baselines[:, None]
     odd = _odd_harmonic_terms(rows, same[:, :1, :2 * HARMONICS], halves)  # freq's first HARMONICS pairs
     chi2 = _unexplained(np.concatenate([same, odd], axis=1), rows)
-    both, with_odd = chi2[:half_grid.size + 1], chi2[half_grid.size + 1:]
-    gain_same = both[0] - both[1:].min()
-    dof = max(sum(rows.sizes) - len(rows.sizes) * (1 + 4 * HARMONICS), 1)
-    if gain_same > HALF_FREQUENCY_GAIN * both[0] and gain_same > HALF_FREQUENCY_SIGNIFICANCE * both[0] / dof:
-        return float(half_grid[int(np.argmin(both[1:]))])
-    gain = residual - with_odd
-    return freq / 2 if gain[0] > DECOY_FACTOR * gain[1:].max() else None
+    out = np.full(freqs.size, np.nan)
+    for k, (both, with_odd) in enumerate(zip(chi2[:, :half_grids.shape[1] + 1], chi2[:, half_grids.shape[1] + 1:])):
+        gain_same = both[0] - both[1:].min()
+        if gain_same > HALF_FREQUENCY_GAIN * both[0] and gain_same > HALF_FREQUENCY_SIGNIFICANCE * both[0] / dofs[k]:
+            out[k] = half_grids[k, int(np.argmin(both[1:]))]
+            continue
+        gain = residuals[k] - with_odd
+        if gain[0] > DECOY_FACTOR * gain[1:].max():
+            out[k] = freqs[k] / 2
+    return out
 
 
-def trend_fit(rows: BandRows, baseline: float, degree: int) -> tuple[float, float]:
-    """Weighted χ² about each band's mean, and left by a per-band polynomial in time of ``degree``.
+def trend_fit(rows: BandRows, baselines: np.ndarray, degree: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each curve's weighted χ² about each band's mean, and left by a per-band polynomial in time
+    of ``degree``.
 
     With degree 2 x HARMONICS it has the periodic model's number of terms: what a smooth,
     non-repeating change explains, which a period must beat to mean anything. Every band in
@@ -271,23 +349,34 @@ def trend_fit(rows: BandRows, baseline: float, degree: int) -> tuple[float, floa
     """
     weight, target = rows.weight, rows.target
     mean = np.sum(target * weight, axis=1) / np.sum(weight**2, axis=1)
-    total = float(np.sum((target - mean[:, None] * weight) ** 2))
-    x = 2 * rows.dt / max(baseline, 1e-9) - 1
-    design = np.polynomial.legendre.legvander(x, degree) * weight[..., None]  # padding: zero rows
+    deviations = (target - mean[:, None] * weight) ** 2
+    totals = np.array([np.sum(deviations[start:start + bands]) for start, bands in zip(rows.starts, rows.bands)])
+    x = 2 * rows.dt / rows.per_row(np.maximum(baselines, 1e-9))[:, None] - 1
+    design = np.empty((*x.shape, degree + 1))  # legvander's recurrence, without its copies
+    design[..., 0] = 1.0
+    design[..., 1] = x
+    for i in range(2, degree + 1):
+        design[..., i] = (design[..., i - 1] * x * (2 * i - 1) - design[..., i - 2] * (i - 1)) / i
+    design *= weight[..., None]  # padding: zero rows
     u, singular, _ = np.linalg.svd(design, full_matrices=False)
-    kept = singular > np.finfo(float).eps * np.maximum(np.array(rows.sizes), degree + 1)[:, None] * singular[:, :1]
+    kept = singular > np.finfo(float).eps * np.maximum(rows.sizes, degree + 1)[:, None] * singular[:, :1]
     explained = np.sum(np.where(kept, np.einsum("bnk,bn->bk", u, target) ** 2, 0.0), axis=1)
-    return total, float(np.sum(rows.target_norm - explained))
+    return totals, rows.per_curve(rows.target_norm - explained)
 
 
 class Period(FeatureGroup):
     """Multiband_period (days), its Lomb–Scargle peak's S/N, and Period_fit: the share of the
-    variance its harmonic model explains beyond a smooth trend (about 0 for no period)."""
+    variance its harmonic model explains beyond a smooth trend (about 0 for no period).
+
+    Curves whose longest bands are equally long are searched together (``search``), at most
+    SEARCH_POINTS points of padded rows at a time.
+    """
 
     names = PERIOD_FEATURE_NAMES
 
     def evaluate(self, objects: Sequence[ObjectBands]) -> np.ndarray:
         out = np.full((len(objects), len(self.names)), np.nan)
+        by_length: dict[int, list[tuple[int, Curve, np.ndarray]]] = {}
         for row, obj in enumerate(objects):
             curve = periodogram_input(obj.bands)
             if curve is None:
@@ -295,5 +384,10 @@ class Period(FeatureGroup):
             periodogram = _periodogram(grid_exponent(float(curve.t[-1] - curve.t[0])), curve.bands)
             band = np.array(curve.bands)[curve.index] if len(curve.bands) > 1 else None
             peaks = periodogram(curve.t, curve.m, curve.s, band, fill_value=np.nan, sorted=True, check=False)
-            out[row] = search(curve, np.asarray(peaks))
+            by_length.setdefault(_longest_band(curve), []).append((row, curve, np.asarray(peaks)))
+        for length, group in by_length.items():
+            size = max(1, SEARCH_POINTS // length)
+            for start in range(0, len(group), size):
+                rows, curves, peaks = zip(*group[start:start + size])
+                out[list(rows)] = search(curves, peaks)
         return out
