@@ -7,6 +7,8 @@ Class order is ALeRCE's and is part of the contract (model outputs are stored in
 """
 from __future__ import annotations
 
+import math
+
 STAMP_CLASSIFIER = "stamp_classifier"
 LC_CLASSIFIER = "lc_classifier"
 LC_TOP = "lc_classifier_top"
@@ -29,6 +31,17 @@ PERIODIC: tuple[str, ...] = ("LPV", "E", "DSCT", "RRL", "CEP", "Periodic-Other")
 LC_TAXONOMY: dict[str, tuple[str, ...]] = {"Transient": TRANSIENT, "Stochastic": STOCHASTIC, "Periodic": PERIODIC}
 LC_CLASSES: tuple[str, ...] = TRANSIENT + STOCHASTIC + PERIODIC
 LC_GROUP: dict[str, str] = {c: group for group, classes in LC_TAXONOMY.items() for c in classes}
+# The periods (days) a periodic class's stars have, from the General Catalogue of Variable
+# Stars' type definitions (Samus et al. 2017, Astron. Rep. 61, 80; www.sai.msu.su/gcvs/gcvs/vartype.htm):
+# a period outside its class's range is not that star's (an alias, a sampling or a wrong class)
+# and is not worth folding on. Periodic-Other has no range.
+PERIOD_RANGE_DAYS: dict[str, tuple[float, float]] = {
+    "LPV": (20.0, math.inf),  # Mira (M) 80-1000 d, semiregular (SR) 20 to more than 2000 d
+    "CEP": (0.8, 135.0),  # classical (DCEP) 1-135 d, type II (CW) 0.8-35 d
+    "RRL": (0.2, 1.2),  # RRAB 0.3-1.2 d, RRC 0.2-0.5 d
+    "DSCT": (0.01, 0.2),  # delta Scuti 0.01-0.2 d, SX Phe 0.04-0.08 d
+    "E": (0.1, math.inf),  # contact (EW) from 0.22 d; a periodogram finds half the orbit of equal eclipses
+}
 # Top group -> the classifier that splits it into classes.
 LC_GROUP_CLASSIFIERS: dict[str, str] = {group: f"lc_classifier_{group.lower()}" for group in LC_TAXONOMY}
 HIERARCHY_PARTS: frozenset[str] = frozenset({LC_TOP, *LC_GROUP_CLASSIFIERS.values()})

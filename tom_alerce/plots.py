@@ -1,10 +1,12 @@
-"""Plotly figures of the ALeRCE tab: classification bars, the light curve and the folded curve.
+"""Plotly figures of the ALeRCE tab: classification bars, the light curve and the folded curve
+(with the rule for when a period is worth folding on).
 
 Pure functions from probabilities or arrays to figures, so they can be tested without Django.
 Figures carry their data only; the page loads plotly.js once (see tom_alerce.offline).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -14,7 +16,8 @@ from astropy.timeseries import LombScargle
 from plotly.subplots import make_subplots
 
 from alerce_contract.bands import band_color
-from alerce_contract.taxonomy import HIERARCHY_PARTS, LC_GROUP_CLASSIFIERS, LC_TOP, STAMP_CLASSIFIER
+from alerce_contract.taxonomy import (HIERARCHY_PARTS, LC_GROUP_CLASSIFIERS, LC_TOP, PERIOD_RANGE_DAYS,
+                                      STAMP_CLASSIFIER)
 
 PLOT_CONFIG = {"responsive": True, "displaylogo": False}
 PROBABILITY_AXIS = dict(range=[0, 1.18], tickvals=[0, 0.25, 0.5, 0.75, 1])  # room for the value right of a 1.00 bar
@@ -119,6 +122,11 @@ class Photometry:
         detected = self.kind == "detection"
         return int(np.count_nonzero(detected if band is None else detected & (self.band == band)))
 
+    def detection_baseline(self) -> float:
+        """Days from the first detection to the last (0 without two): what a fold can show."""
+        mjd = self.mjd[self.kind == "detection"]
+        return float(mjd.max() - mjd.min()) if mjd.size else 0.0
+
 
 TRACE_STYLE = {
     "detection": dict(mode="markers", marker=dict(size=8, symbol="circle")),
@@ -215,6 +223,35 @@ def best_period(phot: Photometry) -> float | None:
                                                         maximum_frequency=1.0 / MIN_PERIOD_DAYS,
                                                         samples_per_peak=10)
     return float(1.0 / frequency[np.argmax(power)])
+
+
+# A fold shows a period only when the detections cover at least this many of its cycles.
+MIN_FOLD_CYCLES = 2
+
+
+def why_not_folded(period: float, periodic_class: str, baseline_days: float) -> str:
+    """Why the light curve is not worth folding on ``period`` ("" when it is): a period outside
+    the range of the class the tab shows (``PERIOD_RANGE_DAYS``: a 0.6 d "period" of a Mira is an
+    alias, not its pulsation), or detections covering fewer than two of its cycles."""
+    reasons = []
+    low, high = PERIOD_RANGE_DAYS.get(periodic_class, (0.0, math.inf))
+    if not low <= period <= high:
+        bounds = f"{_days(low)} d or more" if high == math.inf else f"{_days(low)} to {_days(high)} d"
+        reasons.append(f"P = {_days(period)} d is too {'short' if period < low else 'long'} for "
+                       f"{_a(periodic_class)} {periodic_class}, whose periods are {bounds} (GCVS)")
+    if baseline_days < MIN_FOLD_CYCLES * period:
+        reasons.append(f"the history of {_days(baseline_days)} d covers fewer than {MIN_FOLD_CYCLES} cycles "
+                       f"of P = {_days(period)} d")
+    return "; ".join(reasons)
+
+
+def _days(days: float) -> str:
+    return f"{days:.3g}" if days < 100 else f"{days:.0f}"
+
+
+def _a(acronym: str) -> str:
+    """The article of an acronym read letter by letter: "an LPV", "an RRL", "a CEP"."""
+    return "an" if acronym[:1] in "AEFHILMNORSX" else "a"
 
 
 def folded_figure(phot: Photometry, period: float, title: str = "") -> go.Figure:

@@ -1,5 +1,5 @@
 """What the ALeRCE tab says beside its figures: magnitude statistics, where a period comes from,
-when a curve is folded, why there is no light-curve class, and numbers at a sensible precision."""
+why there is no light-curve class, and numbers at a sensible precision."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,6 @@ from tests.tom.test_plots import photometry
 from tom_alerce.templatetags.alerce_extras import (
     display_value,
     extra_label,
-    is_periodic,
     magstats_table,
     no_lc_class_reason,
     period_of,
@@ -38,12 +37,6 @@ def test_the_brokers_period_wins_and_a_periodogram_fills_in_without_one():
         2.5, "the broker's Multiband_period feature")
     period, source = period_of([{"name": "Multiband_period", "value": None}], phot)
     assert abs(period - 0.37) < 0.004 and "Lomb–Scargle" in source
-
-
-def test_a_curve_is_folded_for_a_periodic_group_or_class_only():
-    assert is_periodic({("lc_classifier_top", "2"): {"Periodic": 0.8, "Transient": 0.2}})
-    assert is_periodic({("lc_classifier", "2"): {"RRL": 0.6, "SNIa": 0.4}})
-    assert not is_periodic({("lc_classifier_top", "2"): {"Transient": 0.8, "Periodic": 0.2}, **STAMP})
 
 
 def test_a_stamp_only_object_says_why_it_has_no_light_curve_class():

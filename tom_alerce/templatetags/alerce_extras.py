@@ -18,13 +18,13 @@ from tom_targets.models import TargetExtra
 from alerce_contract.bands import BAND_OF_FID
 from alerce_contract.client import AlerceApiError, client_from_settings
 from alerce_contract.names import broker_name, survey_of_oid
-from alerce_contract.taxonomy import (LC_BANDS, LC_CLASSIFIER, LC_CLASSIFIER_NAMES, LC_MIN_DETECTIONS,
-                                      LC_MIN_DETECTIONS_LSST, LC_TOP, PERIODIC)
+from alerce_contract.taxonomy import (LC_BANDS, LC_CLASSIFIER, LC_CLASSIFIER_NAMES, LC_GROUP_CLASSIFIERS,
+                                      LC_MIN_DETECTIONS, LC_MIN_DETECTIONS_LSST, LC_TOP, PERIODIC)
 from tom_alerce.classifications import probabilities_by_classifier
 from tom_alerce.links import api_object_url, explorer_url, tns_report_url, tns_url
 from tom_alerce.photometry import target_photometry
 from tom_alerce.plots import (Photometry, best_period, classification_charts, figure_html, folded_figure,
-                              lightcurve_figure)
+                              lightcurve_figure, why_not_folded)
 from tom_alerce.stamps import KINDS
 
 register = template.Library()
@@ -96,13 +96,17 @@ def period_of(features: list[dict], photometry: Photometry) -> tuple[float | Non
     return period, ("a Lomb–Scargle periodogram of this TOM's photometry" if period else "")
 
 
-def is_periodic(grouped: dict) -> bool:
-    """The light-curve classifier's top group, or its top class, is periodic."""
-    for (name, _), probabilities in grouped.items():
+def periodic_class(grouped: dict) -> str | None:
+    """The periodic class the tab shows ("LPV", ...; "Periodic" when only the group is known), or
+    None when neither the hierarchy's top group nor the light-curve classifier's class is periodic.
+    The hierarchy, charted first, wins over ``lc_classifier``."""
+    for (name, version), probabilities in sorted(grouped.items(), key=lambda item: item[0][0] != LC_TOP):
         top = next(iter(probabilities), None)  # most probable first
-        if (name == LC_TOP and top == "Periodic") or (name == LC_CLASSIFIER and top in PERIODIC):
-            return True
-    return False
+        if name == LC_TOP and top == "Periodic":
+            return next(iter(grouped.get((LC_GROUP_CLASSIFIERS["Periodic"], version), {})), "Periodic")
+        if name == LC_CLASSIFIER and top in PERIODIC:
+            return top
+    return None
 
 
 def no_lc_class_reason(grouped: dict, photometry: Photometry, survey: str | None) -> str:
@@ -151,10 +155,12 @@ def alerce_target_panel(target) -> dict:
     candid = next(iter(TargetExtra.objects.filter(target=target, key__in=CANDID_EXTRAS)
                        .values_list("value", flat=True)), None)
     products = broker_products(api, oid)
-    periodic, period, period_source, folded = is_periodic(grouped), None, "", None
+    periodic, period, period_source, folded, not_folded = periodic_class(grouped), None, "", None, ""
     if periodic:
         period, period_source = period_of(products["features"], photometry)
         if period:
+            not_folded = why_not_folded(period, periodic, photometry.detection_baseline())
+        if period and not not_folded:
             folded = figure_html(folded_figure(photometry, period, f"{oid} folded on P = {period:.5f} d"))
     return {
         "target": target, "oid": oid, "charts": charts, "lightcurve": lightcurve,
@@ -164,6 +170,7 @@ def alerce_target_panel(target) -> dict:
         "magstats": magstats_table(products["magstats"]) if products["magstats"] else None,
         "broker_error": products["error"],
         "periodic": periodic, "period": period, "period_source": period_source, "folded": folded,
+        "not_folded": not_folded,
         "api_url": api_object_url(api, oid), "explorer_url": explorer_url(api, oid),
         "tns_url": tns_url([target.name, *target.aliases.values_list("name", flat=True)], target.ra, target.dec),
         "tns_report_url": tns_report_url(target.pk),
