@@ -103,7 +103,7 @@ def list_objects(
     with db.connect() as conn:
         taxonomy = load_taxonomy(conn)
         check_classification_filters(query, taxonomy)
-        default = default_classifier(taxonomy)
+        default = default_classifier(taxonomy, SURVEY)
         rows = [dict(r) for r in conn.execute(build_select(query, default)).mappings()]
         total = conn.execute(build_count(query)).scalar_one() if count else None
         page_rows = rows[:page_size]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Select, and_, func, literal, not_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from alerce_contract.taxonomy import LC_CLASSIFIER, LC_CLASSIFIER_LSST, STAMP_CLASSIFIER, STAMP_CLASSIFIER_LSST
 from classifier_service.api.schemas import OBJECT_EXCLUDE, columns
 from classifier_service.store.tables import object_table, probability
 
@@ -20,8 +21,10 @@ MAX_PAGE_SIZE = 1000
 MAX_OFFSET = 100_000  # page * page_size beyond this is refused: narrow the filters instead
 DEFAULT_RADIUS_ARCSEC = 30.0
 MAX_RADIUS_ARCSEC = 3600.0 * 10
-# The classifier whose top class labels list items when the query names none, in preference order.
-DEFAULT_CLASSIFIERS = ("lc_classifier", "stamp_classifier")
+# The classifier whose top class labels list items when the query names none, in preference
+# order, per survey: a Rubin object has no answer of ZTF's models.
+DEFAULT_CLASSIFIERS: dict[str, tuple[str, ...]] = {"ZTF": (LC_CLASSIFIER, STAMP_CLASSIFIER),
+                                                   "LSST": (LC_CLASSIFIER_LSST, STAMP_CLASSIFIER_LSST)}
 OBJECT_ORDER_COLUMNS = tuple(columns(object_table, OBJECT_EXCLUDE))
 PROBABILITY_ORDER_COLUMNS = ("classifier_name", "class_name", "probability", "ranking")
 ORDER_COLUMNS = OBJECT_ORDER_COLUMNS + PROBABILITY_ORDER_COLUMNS

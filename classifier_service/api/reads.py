@@ -57,9 +57,9 @@ def check_classification_filters(query: ObjectQuery,
                          + f"; known: {', '.join(classes)}")
 
 
-def default_classifier(taxonomy: dict[tuple[str, str], list[str]]) -> tuple[str, str] | None:
-    """The newest version of the first default classifier the store has results for."""
-    for name in DEFAULT_CLASSIFIERS:
+def default_classifier(taxonomy: dict[tuple[str, str], list[str]], survey: str = "ZTF") -> tuple[str, str] | None:
+    """The newest version of the survey's first default classifier the store has results for."""
+    for name in DEFAULT_CLASSIFIERS[survey]:
         versions = [v for n, v in taxonomy if n == name]
         if versions:
             return name, max(versions, key=_version_key)

@@ -137,6 +137,13 @@ def test_a_survey_lsst_query_by_classifier_class_and_detections_lists_what_the_l
     assert f"{len(results)} of {len(expected)} matching LSST objects" in page and results[0]["oid"] in page
 
 
+def test_an_lsst_list_without_a_classifier_labels_each_object_with_rubins_own_models(rubin_api):
+    items = lsst_objects(rubin_api)
+    # ALeRCE's rule: the default classifier's top class, null where it has not answered (too few detections)
+    assert {item["classifier_name"] for item in items} == {LC_CLASSIFIER_LSST, None}
+    assert any(item["class_name"] for item in items)
+
+
 def test_the_lsst_routes_fail_with_the_clients_typed_errors(rubin_api):
     client = AlerceClient(AlerceConfig(api_url=rubin_api, retries=0))
     with pytest.raises(AlerceNotFound, match="object_api/object"):
