@@ -174,8 +174,8 @@ def _phase(freqs: np.ndarray, rows: BandRows) -> np.ndarray:
     """2π x the fraction of each cycle, (rows, frequencies, times), for frequencies (F,) shared by
     every curve or (curves, F): whole cycles taken out first, as sin and cos of thousands of
     radians cost several times more (their argument reduction)."""
-    per_row = np.reshape(freqs, (1, -1)) if np.ndim(freqs) == 1 or len(freqs) == 1 else rows.per_row(freqs)
-    cycles = per_row[:, :, None] * rows.dt[:, None, :]
+    shared = freqs.ndim == 1 or freqs.shape[0] == 1  # one row of frequencies broadcast over every band
+    cycles = (freqs.reshape(1, -1) if shared else rows.per_row(freqs))[:, :, None] * rows.dt[:, None, :]
     return 2 * np.pi * (cycles - np.rint(cycles))
 
 
@@ -351,7 +351,8 @@ def trend_fit(rows: BandRows, baselines: np.ndarray, degree: int) -> tuple[np.nd
     mean = np.sum(target * weight, axis=1) / np.sum(weight**2, axis=1)
     deviations = (target - mean[:, None] * weight) ** 2
     totals = np.array([np.sum(deviations[start:start + bands]) for start, bands in zip(rows.starts, rows.bands)])
-    x = 2 * rows.dt / rows.per_row(np.maximum(baselines, 1e-9))[:, None] - 1
+    scale = np.maximum(baselines, 1e-9)
+    x = 2 * rows.dt / (scale if scale.size == 1 else rows.per_row(scale))[:, None] - 1
     design = np.empty((*x.shape, degree + 1))  # legvander's recurrence, without its copies
     design[..., 0] = 1.0
     design[..., 1] = x
