@@ -88,12 +88,19 @@ def checked_id(value: Any, what: str) -> int:
     return value
 
 
+# The checks below first try the common case, floats in range (NaN fails every comparison), which
+# costs no call and no message; anything else goes through checked_number for its verdict.
 def check_position(ra: Any, dec: Any, where: str) -> None:
+    if type(ra) is float and type(dec) is float and 0.0 <= ra <= 360.0 and -90.0 <= dec <= 90.0:
+        return
     checked_number(ra, f"{where} ra", 0.0, 360.0)
     checked_number(dec, f"{where} dec", -90.0, 90.0)
 
 
 def check_photometry(magpsf: Any, sigmapsf: Any, where: str) -> None:
     """A detection's magnitude in MAG_RANGE and its error positive and finite."""
+    if (type(magpsf) is float and type(sigmapsf) is float and MAG_RANGE[0] <= magpsf <= MAG_RANGE[1]
+            and 0.0 < sigmapsf < math.inf):
+        return
     checked_number(magpsf, f"{where} magpsf", *MAG_RANGE)
     checked_number(sigmapsf, f"{where} sigmapsf", 0.0, math.inf, above=True)

@@ -38,6 +38,8 @@ FIRST_JD = 2458000.5
 # The store's detection.rbversion / drbversion columns hold this many characters.
 VERSION_CHARS = 16
 _ISDIFFPOS = {"t": 1, "1": 1, "f": -1, "0": -1}
+# fp_hists fields that ForcedPhotometry holds as attributes; the rest go to its ``extra``.
+_FORCED_COLUMNS = ("pid", "jd", "fid", "forcediffimflux", "forcediffimfluxunc", "magzpsci", "diffmaglim")
 # Majors we know the layout of; within them a newer minor (say 4.03) is read the same way.
 SUPPORTED_MAJORS = {"1", "3", "4"}
 
@@ -163,6 +165,9 @@ def _detection(oid: str, row: dict[str, Any], parent_candid: int, where: str,
 
 
 def _forced(oid: str, fp: dict[str, Any], where: str, latest: float) -> ForcedPhotometry:
+    extra = fp.copy()  # the other fields, in their order: a copy less seven keys beats a comprehension
+    for name in _FORCED_COLUMNS:
+        extra.pop(name, None)
     return ForcedPhotometry(
         oid=oid,
         pid=checked_id(fp.get("pid"), f"{where} pid"),
@@ -172,8 +177,7 @@ def _forced(oid: str, fp: dict[str, Any], where: str, latest: float) -> ForcedPh
         forcediffimfluxunc=_none_if_missing(fp.get("forcediffimfluxunc")),
         magzpsci=fp.get("magzpsci"),
         diffmaglim=fp.get("diffmaglim"),
-        extra={k: v for k, v in fp.items() if k not in {
-            "pid", "jd", "fid", "forcediffimflux", "forcediffimfluxunc", "magzpsci", "diffmaglim"}},
+        extra=extra,
     )
 
 
@@ -186,6 +190,8 @@ def _stamp(cutout: dict[str, Any] | None) -> bytes | None:
 
 def _mjd(jd: Any, where: str, latest: float) -> float:
     """The MJD of a ZTF epoch, which must lie within the survey's life."""
+    if type(jd) is float and FIRST_JD <= jd <= latest + JD_TO_MJD:  # the common case, no message built
+        return jd - JD_TO_MJD
     return checked_number(jd, f"{where} jd", FIRST_JD, latest + JD_TO_MJD) - JD_TO_MJD
 
 
