@@ -24,14 +24,17 @@ from classifier_service.simulate.stamps import Scene, draw_scene, scene_metadata
 HISTORY_DAYS = 30.0  # ZTF packets carry 30 days of history
 NID_ZERO_JD = 2457754.5  # ZTF night ids count days from here
 MAX_VISITS = 4  # per object per night
-MAX_OBJECT_TRIES = 100  # faint QSOs are detected on few nights; only detected ones alert
+MAX_OBJECT_TRIES = 300  # faint QSOs and small-amplitude stars are detected on few nights; only those alert
 FRESH_TRANSIENT_FRACTION = 0.4  # supernovae first detected tonight: what the SN Hunter looks for
-# Relative rates of the light-curve classes inside each stamp class of the stream.
+# Relative rates of the light-curve classes inside each stamp class of the stream. Variable
+# stars in the periodic types' shares of the ZTF catalogue (Chen et al. 2020, ApJS 249, 18:
+# ~350,000 eclipsing binaries, ~150,000 rotational variables, ~100,000 long-period variables,
+# ~15,000 delta Scuti, RR Lyrae and Cepheids fewer), YSOs and CVs (not in it) beside them.
 SUBCLASS_RATES = {
     "SN": {"SNIa": 0.7, "SNII": 0.2, "SNIbc": 0.08, "SLSN": 0.02},
     "AGN": {"QSO": 0.5, "AGN": 0.35, "Blazar": 0.15},
-    "VS": {"E": 0.25, "RRL": 0.12, "LPV": 0.15, "Periodic-Other": 0.2, "DSCT": 0.05, "CEP": 0.05,
-           "YSO": 0.12, "CV/Nova": 0.06},
+    "VS": {"E": 0.50, "RRL": 0.04, "LPV": 0.06, "Periodic-Other": 0.30, "DSCT": 0.03, "CEP": 0.01,
+           "YSO": 0.04, "CV/Nova": 0.02},
 }
 STAMP_CLASS_OF = {lc: stamp for stamp, rates in SUBCLASS_RATES.items() for lc in rates}
 
@@ -111,7 +114,7 @@ def _astrophysical(class_name: str, rng: np.random.Generator, model: ObservingMo
                    night: float, fresh: bool = False) -> tuple[Observations, int, Source] | None:
     """Observe a light-curve-class object; None when it was not detected tonight (or, when
     ``fresh``, when it was already detected before tonight)."""
-    source = build_source(class_name, rng)
+    source = build_source(class_name, rng, near_threshold=True)
     mjd, fid, tonight = _epochs(model, rng, night)
     place_transient(source, mjd, rng, peak_window=(night + 5, night + 15) if fresh else (night - 20, night + 15))
     obs = model.observe(source.difference_flux(mjd, fid, rng), mjd, fid, rng, reference_flux=source.reference_flux(fid))

@@ -7,6 +7,7 @@ from astropy.timeseries import LombScargle
 
 from classifier_service.simulate import CLASSES, HIERARCHY, simulate_lightcurve
 from classifier_service.simulate.cadence import default_model
+from classifier_service.simulate.sources import build_source
 
 
 def difference_flux(curve, band: int) -> tuple[np.ndarray, np.ndarray]:
@@ -101,6 +102,14 @@ def test_class_typical_periods_and_amplitudes():
     assert max(p["period"] for p in params["DSCT"]) < 0.3
     assert all(1 <= p["period"] <= 50 for p in params["CEP"])
     assert np.median([p["amplitude"] for p in params["LPV"]]) > 4 * np.median([p["amplitude"] for p in params["DSCT"]])
+
+
+def test_the_streams_eclipsing_and_other_periodic_stars_vary_less_than_catalogued_ones():
+    rng = np.random.default_rng(0)
+    for name in ("E", "Periodic-Other"):
+        stream = [build_source(name, rng, near_threshold=True).params["amplitude"] for _ in range(200)]
+        catalogue = [build_source(name, rng).params["amplitude"] for _ in range(200)]
+        assert min(stream) >= 0.08 and np.median(stream) < 0.12 < np.median(catalogue)
 
 
 def test_blazars_vary_more_than_quasars():
