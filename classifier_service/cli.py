@@ -53,16 +53,16 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # --help, --version or a usage error: already printed
         return int(exit_.code or 0)
+    except ModuleNotFoundError as exc:  # an option's check needs the broker (a --db URL: SQLAlchemy)
+        return _broker_missing("alerce-classifier", exc)
     logging.basicConfig(
         level=args.log_level, stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
         command = importlib.import_module(f"classifier_service.commands.{args.command}")
-    except ModuleNotFoundError as exc:  # a TOM-only install: the apps, not the broker
-        print(f"alerce-classifier {args.command}: error: {exc.name} is not installed; the broker's "
-              "commands need pip install '.[broker]'", file=sys.stderr)
-        return EXIT_USAGE
+    except ModuleNotFoundError as exc:
+        return _broker_missing(f"alerce-classifier {args.command}", exc)
     try:
         return int(command.run(args) or 0)
     except Exception as exc:
@@ -91,6 +91,13 @@ def user_error(exc: Exception) -> str | None:
         error = exc.args[0] if exc.args else exc
         return f"Kafka: {getattr(error, 'str', lambda: str(error))()}"
     return None
+
+
+def _broker_missing(prog: str, exc: ModuleNotFoundError) -> int:
+    """A TOM-only install (the apps, not the broker): one line saying which extra to install."""
+    print(f"{prog}: error: {(exc.name or str(exc)).partition('.')[0]} is not installed; the broker's commands "
+          "need pip install '.[broker]'", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _first_line(exc: object) -> str:

@@ -21,8 +21,9 @@ from classifier_service.commands.progress import Progress
 UNREACHABLE_PG = "postgresql://postgres@127.0.0.1:1/alerce"  # nothing listens on port 1
 UNREACHABLE_KAFKA = "127.0.0.1:1"
 SITE_PACKAGES = next(p for p in sys.path if p.endswith("site-packages"))
-HIDE_TORCH = ("import sys; sys.modules['torch'] = None; from classifier_service.cli import main; "
-              "sys.exit(main(sys.argv[1:]))")
+HIDING = ("import sys; sys.modules[sys.argv.pop(1)] = None; from classifier_service.cli import main; "
+          "sys.exit(main(sys.argv[1:]))")  # as if a package were not installed
+BROKER_MISSING = "is not installed; the broker's commands need pip install '.[broker]'"
 
 # id: (argv after `alerce-classifier`, extra environment, what the one line says)
 CASES = {
@@ -52,7 +53,10 @@ CASES = {
     "bad log level": (["--log-level", "LOUD", "replay", "."], {},
                       "argument --log-level: invalid choice: 'LOUD'"),
     "zero batch size": (["replay", ".", "--batch-size", "0"], {}, "'0': must be 1 or more"),
-    "train without torch": (["train", "--only", "stamp", "--quick"], {"HIDE_TORCH": "1"},
+    "replay without the broker": (["replay", "."], {"HIDE": "sqlalchemy"},
+                                  f"alerce-classifier: error: sqlalchemy {BROKER_MISSING}"),
+    "run without the broker": (["run"], {"HIDE": "numpy"}, f"alerce-classifier run: error: numpy {BROKER_MISSING}"),
+    "train without torch": (["train", "--only", "stamp", "--quick"], {"HIDE": "torch"},
                             "training needs torch, which is not installed: pip install '.[train]'"),
     "train into site-packages": (["train", "--out", f"{SITE_PACKAGES}/models"], {},
                                  "is inside an installed package (site-packages)"),
@@ -66,8 +70,8 @@ VERSION = ["--version"]
 
 
 def _command(argv: list[str], env: dict[str, str]) -> list[str]:
-    if env.pop("HIDE_TORCH", None):
-        return [sys.executable, "-c", HIDE_TORCH, *argv]
+    if hidden := env.pop("HIDE", None):
+        return [sys.executable, "-c", HIDING, hidden, *argv]
     return [sys.executable, "-m", "classifier_service.cli", *argv]
 
 
