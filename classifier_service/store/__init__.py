@@ -211,7 +211,7 @@ class Store:
         rows = _deduplicated(rows, keys)
         names = tuple(rows[0])
         staged = (staging.stage(conn, table, rows)
-                  if self.dialect == "postgresql" and staging.copyable(table) else None)
+                  if self.dialect == "postgresql" and staging.copyable(table, len(rows)) else None)
         key = ("upsert", table.name, names, staged is not None)
         compiled = self._compiled.get(key)
         if compiled is None:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import inspect, select
 
 from classifier_service.store import BatchWrite, CandidCollision, RejectedRows, Store, rows, tables
+from classifier_service.store.staging import CSV_FROM_ROWS
 from classifier_service.stream.base import DeadLetter
 from tests.service.conftest import table_checksums
 
@@ -21,6 +22,22 @@ def detection_row(candid, *, oid="ZTF1", mjd=100.0, has_stamp=False, parent_cand
         "sigmapsf_corr": math.inf, "sigmapsf_corr_ext": None, "corrected": False, "dubious": dubious,
         "parent_candid": parent_candid, "has_stamp": has_stamp, "step_id_corr": "test",
     }
+
+
+# Rows of another object added to a table's write, to take either PostgreSQL path: none (a
+# multi-row INSERT) or enough for a CSV COPY into a staging table.
+BOTH_PATHS = pytest.mark.parametrize("fillers", [0, CSV_FROM_ROWS], ids=["insert", "copy"])
+
+
+def fillers_of(n: int) -> BatchWrite:
+    return BatchWrite(
+        features=[{"oid": "ZTF9", "name": f"f{i}", "fid": 1, "version": "1", "value": 1.0} for i in range(n)],
+        detections=[detection_row(10_000 + i, oid="ZTF9") for i in range(n)],
+        forced_photometry=[{"oid": "ZTF9", "pid": i, "mjd": 1.0, "fid": 1} for i in range(n)])
+
+
+def with_fillers(batch: BatchWrite, n: int) -> BatchWrite:
+    return BatchWrite.combine([batch, fillers_of(n)])
 
 
 def a_batch() -> BatchWrite:
@@ -196,22 +213,26 @@ def test_a_dead_letter_of_any_text_and_size_can_be_written(store):
     assert (row["payload_size"], row["payload_sha256"]) == (len(payload), hashlib.sha256(payload).hexdigest())
 
 
-def test_numbers_text_and_json_come_back_exactly_as_written(store: Store):
+@BOTH_PATHS
+def test_numbers_text_and_json_come_back_exactly_as_written(store: Store, fillers: int):
     """The PostgreSQL bulk path goes through CSV text: every float to its last bit, text with
     the characters CSV and COPY treat specially, an empty string (not NULL) and JSON."""
     values = [0.1 + 0.2, 5e-324, 1e-310, 1.7976931348623157e308, 2.0 ** 60 + 0.5, -123.456e-7]
     names = ['quote"comma,', "tab\tnewline\nreturn\r", "back\\slash \\N", "", "ünïcødé ✓", "NULL"]
-    store.write(BatchWrite(
+    store.write(with_fillers(BatchWrite(
         features=[{"oid": "ZTF1", "name": name, "fid": i, "version": "1", "value": value}
                   for i, (name, value) in enumerate(zip(names + ["n"], values))],
         detections=[detection_row(2**62 + 1) | {"rbversion": "", "drbversion": None, "step_id_corr": 'a"b'}],
         forced_photometry=[{"oid": "ZTF1", "pid": 2**53 + 1, "mjd": 1.0, "fid": 1,
                             "extra": {"s": 'q"\\\n\t,', "n": None, "x": [1.5, {"k": "ü"}]}}],
-    ))
+    ), fillers))
     with store.engine.connect() as conn:
-        stored = dict(conn.execute(select(tables.feature.c.name, tables.feature.c.value)).all())
-        detection = conn.execute(select(tables.detection)).mappings().one()
-        forced = conn.execute(select(tables.forced_photometry)).mappings().one()
+        def of_ztf1(table):
+            return select(table).where(table.c.oid == "ZTF1")
+
+        stored = {row["name"]: row["value"] for row in conn.execute(of_ztf1(tables.feature)).mappings()}
+        detection = conn.execute(of_ztf1(tables.detection)).mappings().one()
+        forced = conn.execute(of_ztf1(tables.forced_photometry)).mappings().one()
     assert stored == dict(zip(names + ["n"], values))
     assert (detection["candid"], detection["rbversion"], detection["drbversion"], detection["step_id_corr"]) == (
         2**62 + 1, "", None, 'a"b')
@@ -225,11 +246,14 @@ def test_of_rows_with_one_key_in_a_batch_the_last_is_stored(store: Store):
         assert conn.execute(select(tables.feature.c.value)).scalars().all() == [3.0]
 
 
-def test_a_value_of_another_type_is_sent_as_it_is_and_stored_as_before(store: Store):
+@BOTH_PATHS
+def test_a_value_of_another_type_is_sent_as_it_is_and_stored_as_before(store: Store, fillers: int):
     """A float in an integer column, an integer in a float one: not converted on the way."""
-    store.write(BatchWrite(features=[{"oid": "ZTF1", "name": "a", "fid": 2.0, "version": "1", "value": 3}]))
+    feature = tables.feature
+    store.write(with_fillers(BatchWrite(features=[{"oid": "ZTF1", "name": "a", "fid": 2.0, "version": "1", "value": 3}]),
+                             fillers))
     with store.engine.connect() as conn:
-        assert conn.execute(select(tables.feature.c.fid, tables.feature.c.value)).one() == (2, 3.0)
+        assert conn.execute(select(feature.c.fid, feature.c.value).where(feature.c.oid == "ZTF1")).one() == (2, 3.0)
 
 
 def test_a_replayed_batch_rewrites_no_postgresql_row(store: Store):
@@ -254,8 +278,11 @@ def test_a_replayed_batch_rewrites_no_postgresql_row(store: Store):
     assert after["feature"] != before["feature"] and after["probability"] == before["probability"]
 
 
-def test_a_row_without_some_of_the_first_rows_columns_stores_null_there(store: Store):
-    store.write(BatchWrite(detections=[detection_row(1), {k: v for k, v in detection_row(2).items() if k != "rb"}]))
+@BOTH_PATHS
+def test_a_row_without_some_of_the_first_rows_columns_stores_null_there(store: Store, fillers: int):
+    detection = tables.detection
+    store.write(with_fillers(BatchWrite(detections=[
+        detection_row(1), {k: v for k, v in detection_row(2).items() if k != "rb"}]), fillers))
     with store.engine.connect() as conn:
-        assert conn.execute(select(tables.detection.c.rb).order_by(tables.detection.c.candid)).scalars().all() == [
-            0.9, None]
+        assert conn.execute(select(detection.c.rb).where(detection.c.oid == "ZTF1").order_by(
+            detection.c.candid)).scalars().all() == [0.9, None]
