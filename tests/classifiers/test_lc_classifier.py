@@ -242,6 +242,15 @@ def test_recipes_are_compared_on_the_same_resampled_objects():
     assert worse[PAIRED[1]].value == -0.5  # one of two periodic stars lost its class
 
 
+def test_about_half_the_simulated_training_curves_carry_one_alerts_month_of_history():
+    from classifier_service.train.lightcurve import simulated_set
+
+    simulated, _, _ = simulated_set(12, seed=3, features=False)
+    spans = np.array([lc.mjd.max() - lc.mjd.min() for lc in simulated.lightcurves])
+    assert spans.max() > 60  # the others span months to years
+    assert 0.35 < np.mean(spans <= 30.0) < 0.75  # 1.5.0's log-uniform baselines alone: about a tenth
+
+
 def test_balancing_by_weight_gives_every_class_and_at_the_top_every_group_the_same_total():
     from classifier_service.classifiers.lc_classifier import balanced_weights
 
