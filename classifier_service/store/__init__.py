@@ -173,7 +173,12 @@ class Store:
         failures propagate as SQLAlchemy raises them.
         """
         try:
-            self._write(batch)
+            try:
+                self._write(batch, copy_unstored=self.dialect == "postgresql")
+            except IntegrityError as exc:
+                if _sqlstate(exc) != _UNIQUE_VIOLATION:
+                    raise
+                self._write(batch, copy_unstored=False)  # another writer stored a key after we looked
         except RejectedRows:
             raise
         except (DataError, IntegrityError) as exc:
@@ -181,17 +186,20 @@ class Store:
         except (ValueError, OverflowError) as exc:  # psycopg2 and sqlite3 refuse these values unsent
             raise RejectedRows(f"{type(exc).__name__}: {exc}") from exc
 
-    def _write(self, batch: BatchWrite) -> None:
+    def _write(self, batch: BatchWrite, *, copy_unstored: bool) -> None:
+        """``copy_unstored``: PostgreSQL COPYs the rows of an object's table whose keys it does not
+        hold straight into it (see _copy_unstored); a unique violation then means another writer
+        stored one of those keys meanwhile, and the batch is written again by upserts alone."""
         with self.engine.begin() as conn:
             self._check_candid_owners(conn, batch.detections)
-            self._upsert_objects(conn, batch.objects)
+            self._upsert_objects(conn, batch.objects, copy_unstored)
             self._upsert_detections(conn, batch.detections)
-            self._upsert(conn, tables.non_detection, batch.non_detections)
-            self._upsert(conn, tables.forced_photometry, batch.forced_photometry)
-            self._upsert(conn, tables.magstat, batch.magstats)
+            self._upsert(conn, tables.non_detection, batch.non_detections, copy_unstored=copy_unstored)
+            self._upsert(conn, tables.forced_photometry, batch.forced_photometry, copy_unstored=copy_unstored)
+            self._upsert(conn, tables.magstat, batch.magstats, copy_unstored=copy_unstored)
             self._sync_magstat_stellar(conn, [row["oid"] for row in batch.magstats])
-            self._upsert(conn, tables.probability, batch.probabilities)
-            self._upsert(conn, tables.feature, batch.features)
+            self._upsert(conn, tables.probability, batch.probabilities, copy_unstored=copy_unstored)
+            self._upsert(conn, tables.feature, batch.features, copy_unstored=copy_unstored)
             self._upsert(conn, tables.taxonomy, batch.taxonomies)
             self._upsert_cutouts(conn, batch.cutouts)
             self._insert_new(conn, tables.dead_letter, batch.dead_letters, ["source", "stage"])
@@ -201,7 +209,7 @@ class Store:
 
     def _upsert(self, conn: Connection, table: Table, rows: list[dict[str, Any]],
                 set_: Callable[[Any], Mapping[str, Any]] | None = None, where: Callable[[Any], Any] | None = None,
-                ) -> None:
+                copy_unstored: bool = False) -> None:
         """INSERT ... ON CONFLICT (primary key) DO UPDATE SET every other column, or ``set_(stmt)``
         guarded by ``where(stmt)``; each table's statement is built and compiled once per set of
         columns (``set_`` and ``where`` must not vary for one table)."""
@@ -209,6 +217,10 @@ class Store:
             return
         keys = [c.name for c in table.primary_key.columns]
         rows = _deduplicated(rows, keys)
+        if copy_unstored:
+            rows = self._copy_unstored(conn, table, keys, rows)
+            if not rows:
+                return
         names = tuple(rows[0])
         staged = (staging.stage(conn, table, rows)
                   if self.dialect == "postgresql" and staging.copyable(table, len(rows)) else None)
@@ -218,6 +230,36 @@ class Store:
             compiled = self._compiled[key] = _Compiled.of(
                 self._upsert_statement(table, keys, names, staged, set_, where), table, names, conn)
         compiled.execute(conn, None if staged is not None else rows)
+
+    def _copy_unstored(self, conn: Connection, table: Table, keys: list[str],
+                       rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """COPY the rows whose keys are not stored (read by their objects, in one query) straight
+        into ``table`` where there are enough of them to stage (CSV_FROM_ROWS) and they carry
+        every column with a default; the rows left to upsert. Most rows of a fresh replay are
+        new, and as upserts each was a speculative insertion: the server CPU of the first
+        batch's 6,624 new features went from 27 to 14 ms."""
+        names = set(rows[0])
+        if not staging.copyable(table, len(rows)) or any(
+                column.default is not None and column.name not in names for column in table.columns):
+            return rows
+        quote = conn.dialect.identifier_preparer.quote
+        query = f"SELECT {', '.join(map(quote, keys))} FROM {quote(table.name)} WHERE oid = ANY(%s)"
+        cursor = conn.connection.driver_connection.cursor()  # plain tuples: a replay reads every key back
+        try:
+            cursor.execute(query, (list({row["oid"] for row in rows}),))
+            stored = set(cursor.fetchall())
+        except conn.dialect.loaded_dbapi.Error as exc:
+            staging.raise_as_sqlalchemy(conn, query, exc)
+        finally:
+            cursor.close()
+        key_of = operator.itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
+        unstored: list[dict[str, Any]] = []
+        left: list[dict[str, Any]] = []
+        for row in rows:
+            (left if key_of(row) in stored else unstored).append(row)
+        if len(unstored) < staging.CSV_FROM_ROWS or not staging.copy_into(conn, table, unstored):
+            return rows
+        return left
 
     def _upsert_statement(self, table: Table, keys: list[str], names: tuple[str, ...], staged: Any,
                           set_: Callable[[Any], Mapping[str, Any]] | None, where: Callable[[Any], Any] | None):
@@ -232,7 +274,7 @@ class Store:
             guard = changed if guard is None else and_(guard, changed)
         return stmt.on_conflict_do_update(index_elements=keys, set_=values, where=guard)
 
-    def _upsert_objects(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+    def _upsert_objects(self, conn: Connection, rows: list[dict[str, Any]], copy_unstored: bool) -> None:
         """Survey history counts (and the stellar flag, from the same alert's PS1 match) come
         from the most recent alert, so an old alert replayed late does not turn them back."""
         table = tables.object_table
@@ -245,7 +287,7 @@ class Store:
                 values[name] = case((newer, excluded[name]), else_=table.c[name])
             return values
 
-        self._upsert(conn, table, rows, set_=update)
+        self._upsert(conn, table, rows, set_=update, copy_unstored=copy_unstored)
 
     @staticmethod
     def _sync_magstat_stellar(conn: Connection, oids: list[str]) -> None:
@@ -405,6 +447,14 @@ def _execute_values(conn: Connection, sql: str, values: re.Match, params: list[d
         staging.raise_as_sqlalchemy(conn, statement, exc)
     finally:
         cursor.close()
+
+
+_UNIQUE_VIOLATION = "23505"
+
+
+def _sqlstate(exc: IntegrityError) -> str | None:
+    """The SQLSTATE of a driver's error (psycopg2: pgcode, psycopg 3: sqlstate)."""
+    return getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None)
 
 
 def _changes(table: Table, values: Mapping[str, Any]):

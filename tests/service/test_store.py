@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
+import time
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import insert, inspect, select
 
 from classifier_service.store import BatchWrite, CandidCollision, RejectedRows, Store, rows, tables
 from classifier_service.store.staging import CSV_FROM_ROWS
@@ -276,6 +278,39 @@ def test_a_replayed_batch_rewrites_no_postgresql_row(store: Store):
     store.write(changed)
     after = versions()
     assert after["feature"] != before["feature"] and after["probability"] == before["probability"]
+
+
+def test_a_key_another_writer_stores_meanwhile_is_upserted_not_refused(store: Store):
+    """PostgreSQL COPYs the rows whose keys it does not hold straight into their table; when
+    another writer stores one of those keys in between, the batch goes again as upserts."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    feature = tables.feature
+    other = store.engine.connect()
+    other.begin()
+    other.execute(insert(feature).values(oid="ZTF9", name="f0", fid=1, version="1", value=0.5))
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            store.write(fillers_of(CSV_FROM_ROWS))
+        except BaseException as exc:  # noqa: BLE001 (asserted below)
+            failures.append(exc)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        deadline = time.monotonic() + 30
+        while watcher.exec_driver_sql(waiting).scalar() == 0 and writer.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    other.commit()
+    other.close()
+    writer.join(30)
+    assert not failures
+    with store.engine.connect() as conn:
+        values = conn.execute(select(feature.c.value).where(feature.c.oid == "ZTF9")).scalars().all()
+    assert values == [1.0] * CSV_FROM_ROWS
 
 
 @BOTH_PATHS
