@@ -72,11 +72,19 @@ def import_examples(username: str = DEMO_USER) -> list[str]:
 
     from alerce_broker_plugin.dataservice import AlerceBrokerDataService
     from alerce_contract.client import AlerceApiError
+    from tom_alerce.plots import foldable_periodic_stars
 
     user = User.objects.get(username=username)
     service = AlerceBrokerDataService(user=user)
     imported = []
-    for ways in EXAMPLE_KINDS.values():
+    try:  # the tour promises a folded light curve: a star whose period the tab folds on
+        folded = next(foldable_periodic_stars(service.api), None)
+    except AlerceApiError:
+        folded = None
+    for kind, ways in EXAMPLE_KINDS.items():
+        if kind == "periodic star" and folded is not None:
+            imported.append(import_for_tour(service, folded, user))
+            continue
         for classifier, classes in ways:
             best = []
             for class_name in classes:
@@ -87,11 +95,16 @@ def import_examples(username: str = DEMO_USER) -> list[str]:
                 except AlerceApiError:  # this broker has no such classifier (yet)
                     break
             if best:
-                result = service.import_object(service.fetch_object(max(best, key=lambda i: i["probability"])["oid"]))
-                result.target.give_user_access(user)
-                imported.append(result.target.name)
+                imported.append(import_for_tour(service, max(best, key=lambda i: i["probability"])["oid"], user))
                 break
     return imported
+
+
+def import_for_tour(service, oid: str, user) -> str:
+    """Import one object through the data service, visible to the demo user; its target's name."""
+    result = service.import_object(service.fetch_object(oid))
+    result.target.give_user_access(user)
+    return result.target.name
 
 
 CREATE_DEMO_USER = f"""

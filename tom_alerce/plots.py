@@ -7,7 +7,7 @@ Figures carry their data only; the page loads plotly.js once (see tom_alerce.off
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +20,7 @@ from alerce_contract.taxonomy import (HIERARCHY_PARTS, LC_GROUP_CLASSIFIERS, LC_
                                       STAMP_CLASSIFIER)
 
 PLOT_CONFIG = {"responsive": True, "displaylogo": False}
+PERIOD_FEATURE = "Multiband_period"  # the light-curve classifier's multiband period, in days
 PROBABILITY_AXIS = dict(range=[0, 1.18], tickvals=[0, 0.25, 0.5, 0.75, 1])  # room for the value right of a 1.00 bar
 DIFFERENCE_AXIS = "difference magnitude (AB)"
 APPARENT_AXIS = "apparent magnitude (AB)"
@@ -243,6 +244,22 @@ def why_not_folded(period: float, periodic_class: str, baseline_days: float) -> 
         reasons.append(f"the history of {_days(baseline_days)} d covers fewer than {MIN_FOLD_CYCLES} cycles "
                        f"of P = {_days(period)} d")
     return "; ".join(reasons)
+
+
+def foldable_periodic_stars(api, limit: int = 50) -> Iterator[str]:
+    """The broker's periodic stars, most detections first, whose broker period the ALeRCE tab
+    folds on: one their periodic class can have, covered twice by their detections (a short
+    alert history of an LPV mostly yields a daily alias). ``api`` is an ``AlerceClient``."""
+    page = api.query_objects({"classifier": LC_TOP, "class": "Periodic", "ranking": 1, "order_by": "ndet",
+                              "order_mode": "DESC", "page_size": limit})
+    for item in page["items"]:
+        oid = item["oid"]
+        shown = next((p["class_name"] for p in api.query_probabilities(oid)
+                      if p["classifier_name"] == LC_GROUP_CLASSIFIERS["Periodic"] and p["ranking"] == 1), "Periodic")
+        period = next((f["value"] for f in api.query_features(oid) if f["name"] == PERIOD_FEATURE and f["value"]), None)
+        mjd = [d["mjd"] for d in api.query_detections(oid)]
+        if period and mjd and not why_not_folded(period, shown, max(mjd) - min(mjd)):
+            yield oid
 
 
 def _days(days: float) -> str:

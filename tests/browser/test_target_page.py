@@ -10,9 +10,10 @@ import re
 import pytest
 import requests
 
+from alerce_contract.client import AlerceClient, AlerceConfig
 from tests.browser.conftest import import_object
 from tests.browser.pagecheck import assert_page_ok, open_page
-from tom_alerce.plots import why_not_folded
+from tom_alerce.plots import foldable_periodic_stars
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -74,32 +75,15 @@ def test_a_fresh_supernova_page_has_named_cutouts_bars_light_curve_and_magnitude
     screenshot(page, "target_page_sn", "#alerce-panel")
 
 
-def foldable_periodic_star(api_url: str) -> str:
-    """The periodic star with the most detections whose broker period the tab folds on: one its
-    periodic class can have, covered twice by its detections (many are daily aliases)."""
-    body = requests.get(f"{api_url}/ztf/v1/objects", timeout=30, params={
-        "classifier": "lc_classifier_top", "class": "Periodic", "ranking": 1, "order_by": "ndet",
-        "order_mode": "DESC", "page_size": 50}).json()
-    for item in body["items"]:
-        oid = item["oid"]
-        ranked = requests.get(f"{api_url}/ztf/v1/objects/{oid}/probabilities", timeout=30).json()
-        shown = next((p["class_name"] for p in ranked
-                      if p["classifier_name"] == "lc_classifier_periodic" and p["ranking"] == 1), "Periodic")
-        features = requests.get(f"{api_url}/ztf/v1/objects/{oid}/features", timeout=30).json()
-        period = next((f["value"] for f in features if f["name"] == "Multiband_period" and f["value"]), None)
-        mjd = [d["mjd"] for d in requests.get(f"{api_url}/ztf/v1/objects/{oid}/detections", timeout=30).json()]
-        if period and mjd and not why_not_folded(period, shown, max(mjd) - min(mjd)):
-            return oid
-    pytest.fail(f"none of the {len(body['items'])} periodic stars has a period the tab folds on")
-
-
 def test_a_periodic_star_page_gives_its_period_and_a_folded_light_curve(observer_page, seen, tom, stack, observer,
                                                                        screenshot):
     answer = requests.get(f"{stack.api_url}/ztf/v1/classifiers", timeout=30).json()
     classifiers = {c["classifier_name"] for c in answer}
     if "lc_classifier_top" not in classifiers:  # a checkout whose light-curve model does not fit its features
         pytest.skip(f"the store has no light-curve classes (the worker loaded only {sorted(classifiers)})")
-    target = import_object(foldable_periodic_star(stack.api_url), observer)
+    oid = next(foldable_periodic_stars(AlerceClient(AlerceConfig(api_url=stack.api_url))), None)
+    assert oid, "no periodic star has a broker period the tab folds on"
+    target = import_object(oid, observer)
     page = observer_page
 
     open_page(page, seen, f"{tom.url}/targets/{target.pk}/?tab=alerce")

@@ -23,7 +23,7 @@ from alerce_contract.taxonomy import (LC_BANDS, LC_CLASSIFIER, LC_CLASSIFIER_NAM
 from tom_alerce.classifications import probabilities_by_classifier
 from tom_alerce.links import api_object_url, explorer_url, tns_report_url, tns_url
 from tom_alerce.photometry import target_photometry
-from tom_alerce.plots import (Photometry, best_period, classification_charts, figure_html, folded_figure,
+from tom_alerce.plots import (PERIOD_FEATURE, Photometry, best_period, classification_charts, figure_html, folded_figure,
                               lightcurve_figure, why_not_folded)
 from tom_alerce.stamps import KINDS
 
@@ -31,7 +31,6 @@ register = template.Library()
 
 CANDID_EXTRAS = ("first_candid", "candid")
 BROKER_CACHE_S = 600
-PERIOD_FEATURE = "Multiband_period"  # the light-curve classifier's multiband period, in days
 MAGSTAT_COLUMNS = (("ndet", "detections", 0), ("magfirst", "first", 2), ("maglast", "last", 2),
                    ("magmin", "brightest", 2), ("magmax", "faintest", 2), ("magmean", "mean", 2),
                    ("magmedian", "median", 2), ("magsigma", "σ", 2), ("firstmjd", "first MJD", 4),
