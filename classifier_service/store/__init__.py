@@ -201,7 +201,7 @@ class Store:
             self._upsert(conn, tables.probability, batch.probabilities, copy_unstored=copy_unstored)
             self._upsert(conn, tables.feature, batch.features, copy_unstored=copy_unstored)
             self._upsert(conn, tables.taxonomy, batch.taxonomies)
-            self._upsert_cutouts(conn, batch.cutouts)
+            self._upsert_cutouts(conn, batch.cutouts, copy_unstored)
             self._insert_new(conn, tables.dead_letter, batch.dead_letters, ["source", "stage"])
 
     def _insert(self, table: Table):
@@ -326,12 +326,13 @@ class Store:
 
         self._upsert(conn, table, rows, set_=update, where=lambda stmt: table.c.oid == stmt.excluded.oid)
 
-    def _upsert_cutouts(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+    def _upsert_cutouts(self, conn: Connection, rows: list[dict[str, Any]], copy_unstored: bool) -> None:
         """Keep the stamps of the object's first alert (the smallest candid; of copies of
         one alert, the first written), however the alerts were batched."""
         table = tables.cutout
         first = sorted(reversed(rows), key=lambda row: -row["candid"])  # the preferred row last
-        self._upsert(conn, table, first, where=lambda stmt: stmt.excluded.candid < table.c.candid)
+        self._upsert(conn, table, first, where=lambda stmt: stmt.excluded.candid < table.c.candid,
+                     copy_unstored=copy_unstored)
 
     def _insert_new(self, conn: Connection, table: Table, rows: list[dict[str, Any]],
                     keys: list[str]) -> None:
