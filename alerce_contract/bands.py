@@ -13,6 +13,9 @@ FID_OF_BAND: dict[str, int] = {band: fid for fid, band in BAND_OF_FID.items()}
 # epoch); a self-hosted API answers in the same numbers.
 ALERCE_LSST_BAND_ID: dict[str, int] = {"u": 6, "g": 1, "r": 2, "i": 3, "z": 4, "y": 5}
 
+# Rubin gives fluxes in nJy: m_AB = -2.5 log10(flux / nJy) + NJY_ZERO_POINT (1 nJy is AB 31.4).
+NJY_ZERO_POINT = 31.4
+
 # The fids each survey observes in, bluest first.
 SURVEY_FIDS: dict[str, tuple[int, ...]] = {"ZTF": (1, 2, 3), "LSST": (4, 1, 2, 3, 5, 6)}
 

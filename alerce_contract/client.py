@@ -40,7 +40,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from alerce_contract.bands import ALERCE_LSST_BAND_ID, FID_OF_BAND
+from alerce_contract.bands import ALERCE_LSST_BAND_ID, FID_OF_BAND, NJY_ZERO_POINT
 from alerce_contract.names import survey_of_oid
 
 PUBLIC_API_URL = "https://api.alerce.online"
@@ -58,7 +58,6 @@ FITS_MAGICS = (b"SIMPLE", b"\x1f\x8b")  # plain or gzip-compressed FITS
 # Query parameters whose names differ on the LSST routes (ZTF name -> LSST name), values of
 # order_by included.
 LSST_PARAMETERS = {"ndet": "n_det", "class": "class_name"}
-NJY_ZERO_POINT = 31.4  # AB magnitude of 1 nJy, as Rubin's fluxes are given
 FLUX_TO_MAG_ERROR = 2.5 / math.log(10)
 ALERCE_LSST_BAND = {number: band for band, number in ALERCE_LSST_BAND_ID.items()}
 

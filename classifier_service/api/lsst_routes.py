@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import Field
 from sqlalchemy import Connection, Engine, func, select
 
-from alerce_contract.bands import ALERCE_LSST_BAND_ID, BAND_OF_FID
+from alerce_contract.bands import ALERCE_LSST_BAND_ID, BAND_OF_FID, NJY_ZERO_POINT
 from classifier_service.api import schemas
 from classifier_service.api.db import store
 from classifier_service.api.gate import OID_PATTERN
@@ -38,7 +38,6 @@ from classifier_service.api.reads import (
     load_taxonomy,
 )
 from classifier_service.store import tables
-from classifier_service.surveys.lsst import NJY_ZERO_POINT
 
 SURVEY = "LSST"  # the store's survey name
 BAND_MAP = {number: band for band, number in ALERCE_LSST_BAND_ID.items()}

@@ -13,11 +13,10 @@ from collections.abc import Sequence
 import light_curve as lcf
 import numpy as np
 
-from alerce_contract.bands import FID_OF_BAND
+from alerce_contract.bands import FID_OF_BAND, NJY_ZERO_POINT
 from classifier_service.lightcurve.model import LightCurve
 
 FEATURE_VERSION = "lsst-flux-1.0.0"
-NJY_ZP = 31.4
 BANDS = ("u", "g", "r", "i", "z", "y")
 BAND_EXTRACTOR = lcf.Extractor(
     lcf.Amplitude(), lcf.InterPercentileRange(0.1), lcf.StandardDeviation(), lcf.Mean(), lcf.BeyondNStd(1.0),
@@ -36,7 +35,7 @@ NAMES: tuple[str, ...] = (
 
 def fluxes(lc: LightCurve) -> tuple[np.ndarray, np.ndarray]:
     """Difference flux and its error in nJy from the light curve's magnitudes and signs."""
-    flux = np.asarray(lc.isdiffpos, dtype=float) * 10 ** (-0.4 * (np.asarray(lc.magpsf, dtype=float) - NJY_ZP))
+    flux = np.asarray(lc.isdiffpos, dtype=float) * 10 ** (-0.4 * (np.asarray(lc.magpsf, dtype=float) - NJY_ZERO_POINT))
     return flux, np.abs(flux) * np.asarray(lc.sigmapsf, dtype=float) / 1.0857
 
 

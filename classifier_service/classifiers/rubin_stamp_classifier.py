@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
+from alerce_contract.bands import NJY_ZERO_POINT
 from alerce_contract.taxonomy import STAMP_CLASSES, STAMP_CLASSIFIER_LSST
 from classifier_service.alert import Alert
 from classifier_service.classifiers import artifacts
@@ -73,7 +74,7 @@ def stamp_features(science: np.ndarray, template: np.ndarray, difference: np.nda
 def alert_features(alert: Alert) -> np.ndarray:
     """One row of NAMES for an alert with cutouts."""
     meta, candidate = alert.metadata, alert.candidate
-    flux = 10 ** (-0.4 * (candidate.magpsf - 31.4))
+    flux = 10 ** (-0.4 * (candidate.magpsf - NJY_ZERO_POINT))
     row = [
         meta.get("rb", MISSING), meta.get("extendedness", MISSING), meta.get("snr", MISSING),
         float(candidate.isdiffpos > 0), float(np.log10(1 + (meta.get("ndethist") or 1))), float(np.log10(flux)),

@@ -26,7 +26,7 @@ from typing import Any
 import fastavro
 import numpy as np
 
-from alerce_contract.bands import FID_OF_BAND
+from alerce_contract.bands import FID_OF_BAND, NJY_ZERO_POINT
 from classifier_service.simulate.alerts import class_sampler
 from classifier_service.simulate.cadence import YEAR
 from classifier_service.simulate.fits import multi_extension_fits
@@ -39,7 +39,6 @@ from classifier_service.simulate.stamps import Host, Scene, _bogus_artefacts, _g
 
 SCHEMA_VERSION = "11.0"
 SYNC_MARKER = b"Rubin-sim-alert1"  # fixed, so the same seed gives the same bytes and files merge
-NJY_ZP = 31.4  # AB magnitude of 1 nJy
 UJY_TO_NJY = 1000.0  # sources.py models fluxes in microjansky
 BANDS = ("u", "g", "r", "i", "z", "y")
 # Median single-visit (30 s) 5-sigma point-source depths, LSST SRD / Bianco et al. 2022.
@@ -109,7 +108,7 @@ def writer_schema(version: str = SCHEMA_VERSION) -> dict[str, Any]:
 # --- observing ---------------------------------------------------------------------------
 
 def njy(mag: np.ndarray | float) -> np.ndarray:
-    return 10.0 ** (-0.4 * (np.asarray(mag, dtype=float) - NJY_ZP))
+    return 10.0 ** (-0.4 * (np.asarray(mag, dtype=float) - NJY_ZERO_POINT))
 
 
 def epochs(rng: np.random.Generator, start: float, end: float, season_start: float) -> tuple[np.ndarray, np.ndarray]:
@@ -238,7 +237,7 @@ def _scene(stamp_class: str, rng: np.random.Generator, host_njy: float | None) -
     sky_sigma = float(njy(DEPTH["r"]) / DETECTION_SNR / np.sqrt(2.266 * fwhm**2))
     scene = Scene(stamp_class=stamp_class, science_flux=0.0, template_flux=0.0, fwhm=fwhm,
                   fwhm_template=fwhm * rng.uniform(0.7, 0.95), beta=rng.uniform(2.5, 4.5), sky=0.0,
-                  sky_sigma=sky_sigma, zero_point=NJY_ZP, centre_offset=tuple(rng.uniform(-0.5, 0.5, size=2)))
+                  sky_sigma=sky_sigma, zero_point=NJY_ZERO_POINT, centre_offset=tuple(rng.uniform(-0.5, 0.5, size=2)))
     if host_njy:
         offset = (rng.uniform(0.5, 4.0) if stamp_class == "SN" else rng.uniform(0.0, 0.3)) / PIXEL_SCALE
         angle = rng.uniform(0, 2 * np.pi)

@@ -24,7 +24,7 @@ import math
 import re
 from typing import Any
 
-from alerce_contract.bands import FID_OF_BAND
+from alerce_contract.bands import FID_OF_BAND, NJY_ZERO_POINT
 from classifier_service.alert import JD_TO_MJD, Alert, Cutouts, Detection, ForcedPhotometry
 from classifier_service.surveys.base import (
     AlertParseError,
@@ -39,7 +39,6 @@ from classifier_service.surveys.base import (
 
 SURVEY = "LSST"
 SUPPORTED_MAJORS = {"10", "11"}
-NJY_ZERO_POINT = 31.4  # AB magnitude of 1 nJy: m = -2.5 log10(flux / nJy) + 31.4
 FLUX_TO_MAG_ERROR = 2.5 / math.log(10)  # 1.0857: sigma_m = 1.0857 * sigma_f / f
 # Rubin's first camera (ComCam) saw the sky in October 2024: no epoch predates 2023-02-25.
 FIRST_MJD = 60000.0
