@@ -1,4 +1,5 @@
-"""PostgreSQL bulk path: a batch's rows COPYed into a temporary staging table, for one upsert.
+"""PostgreSQL bulk path: a batch's rows COPYed into a temporary staging table, for one upsert,
+or, those whose keys are not stored yet, straight into their table (copy_into).
 
 A multi-row INSERT costs the client a mogrify of every value and the server a parse of every
 literal; COPY of a CSV built column by column in Arrow costs neither. Tables with binary
