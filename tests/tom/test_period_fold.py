@@ -55,6 +55,14 @@ def test_the_class_shown_is_the_hierarchys_periodic_class_else_the_light_curve_c
     assert periodic_class({("lc_classifier_top", "2"): {"Transient": 0.8, "Periodic": 0.2}, **STAMP}) is None
 
 
+def test_a_rubin_periodic_star_gets_its_period_section_too():
+    assert periodic_class({("lc_classifier_lsst_top", "1"): {"Periodic": 0.9, "Transient": 0.1},
+                           ("lc_classifier_lsst", "1"): {"RRL": 0.7, "E": 0.2}}) == "RRL"
+    assert periodic_class({("lc_classifier_lsst_top", "1"): {"Periodic": 0.5, "Stochastic": 0.4},
+                           ("lc_classifier_lsst", "1"): {"YSO": 0.4, "E": 0.3}}) == "Periodic"
+    assert periodic_class({("lc_classifier_lsst_top", "1"): {"Transient": 0.9, "Periodic": 0.1}}) is None
+
+
 RRL_PERIOD = 0.55
 
 

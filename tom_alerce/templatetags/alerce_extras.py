@@ -18,8 +18,8 @@ from tom_targets.models import TargetExtra
 from alerce_contract.bands import BAND_OF_FID
 from alerce_contract.client import AlerceApiError, client_from_settings
 from alerce_contract.names import broker_name, survey_of_oid
-from alerce_contract.taxonomy import (LC_BANDS, LC_CLASSIFIER, LC_CLASSIFIER_NAMES, LC_GROUP_CLASSIFIERS,
-                                      LC_MIN_DETECTIONS, LC_MIN_DETECTIONS_LSST, LC_TOP, PERIODIC)
+from alerce_contract.taxonomy import (LC_BANDS, LC_CLASSIFIER_NAMES, LC_CLASSIFIERS, LC_GROUP_CLASSIFIERS,
+                                      LC_MIN_DETECTIONS, LC_MIN_DETECTIONS_LSST, LC_TOP, LC_TOP_LSST, PERIODIC)
 from tom_alerce.classifications import probabilities_by_classifier
 from tom_alerce.links import api_object_url, explorer_url, tns_report_url, tns_url
 from tom_alerce.photometry import target_photometry
@@ -97,14 +97,20 @@ def period_of(features: list[dict], photometry: Photometry) -> tuple[float | Non
 
 def periodic_class(grouped: dict) -> str | None:
     """The periodic class the tab shows ("LPV", ...; "Periodic" when only the group is known), or
-    None when neither the hierarchy's top group nor the light-curve classifier's class is periodic.
-    The hierarchy, charted first, wins over ``lc_classifier``."""
-    for (name, version), probabilities in sorted(grouped.items(), key=lambda item: item[0][0] != LC_TOP):
+    None when neither a hierarchy's top group nor a light-curve classifier's class is periodic.
+    ZTF's hierarchy, charted first, wins over ``lc_classifier``; Rubin's class over its top group."""
+    def order(item) -> tuple[bool, bool]:
+        name = item[0][0]
+        return name != LC_TOP, name == LC_TOP_LSST
+
+    for (name, version), probabilities in sorted(grouped.items(), key=order):
         top = next(iter(probabilities), None)  # most probable first
         if name == LC_TOP and top == "Periodic":
             return next(iter(grouped.get((LC_GROUP_CLASSIFIERS["Periodic"], version), {})), "Periodic")
-        if name == LC_CLASSIFIER and top in PERIODIC:
+        if name in LC_CLASSIFIERS and top in PERIODIC:
             return top
+        if name == LC_TOP_LSST and top == "Periodic":
+            return "Periodic"
     return None
 
 
