@@ -189,7 +189,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         line(f"Kafka {what}, {n} process{'es' if n > 1 else ''}", kafka(key) + shares + goal)
     if "features" in summary:
         f = summary["features"]
-        line("features, CPU ms/object: batch / one by one",
+        line("features CPU ms/obj: batch / one by one",
              f"{_ms(f['batch_s_per_object']):.2f} / {_ms(f['single_s_per_object']):.2f} [batch <= 2, one by one <= 3]")
     else:
         line("features", "not measured (no light-curve classifier loaded, or no replay)")
