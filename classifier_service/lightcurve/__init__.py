@@ -81,6 +81,7 @@ def to_lightcurve(oid: str, det: Columns, nd: Columns, metadata: dict[str, Any])
         sigmapsf_corr=det["sigmapsf_corr"], sigmapsf_corr_ext=det["sigmapsf_corr_ext"],
         corrected=det["corrected"], dubious=dubious,
         nd_mjd=nd["mjd"], nd_fid=nd["fid"], nd_diffmaglim=nd["diffmaglim"], metadata=metadata,
+        candid=det["candid"], ra=det["ra"], dec=det["dec"],
     )
 
 

@@ -31,6 +31,11 @@ class LightCurve:
     nd_diffmaglim: np.ndarray = field(default_factory=lambda: np.empty(0))
     # Metadata of the latest alert (sgscore1, distpsnr1, ...), for features that use it.
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Each detection's alert id and position where the worker knows them (its store and the
+    # alerts), for the classified stream; empty for curves read from tables without them.
+    candid: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    ra: np.ndarray = field(default_factory=lambda: np.empty(0))
+    dec: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     def __len__(self) -> int:
         return int(self.mjd.size)

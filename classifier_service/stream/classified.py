@@ -43,7 +43,8 @@ def classified_record(alert: ClassifiedAlert, lightcurve: LightCurve | None = No
 def detection_records(lc: LightCurve) -> list[dict[str, Any]]:
     """The light curve's detections as schema records.
 
-    ``candid``, ``ra`` and ``dec`` are optional arrays of a LightCurve (null when absent).
+    ``candid``, ``ra`` and ``dec`` are null where the LightCurve does not know them (a curve
+    read from a table without ids numbers its rows with negative stand-ins: those are not ids).
     """
     n = len(lc)
     candid = _optional_column(lc, "candid", n)
@@ -51,7 +52,7 @@ def detection_records(lc: LightCurve) -> list[dict[str, Any]]:
     dec = _optional_column(lc, "dec", n)
     return [
         {
-            "candid": None if candid[i] is None else int(candid[i]),
+            "candid": None if candid[i] is None or candid[i] < 0 else int(candid[i]),
             "mjd": float(lc.mjd[i]),
             "fid": int(lc.fid[i]),
             "magpsf": float(lc.magpsf[i]),

@@ -104,10 +104,8 @@ def query(client, **fields):
 
 def what_the_tom_holds(target: Target) -> dict:
     """A target's extras, detections (band, time, magnitude, telescope, the alert's fields) and
-    classifications: what the listener and the data service must agree on.
-
-    The classified stream's light-curve rows carry no candid (the broker's LightCurve keeps
-    none), so a detection's candid, which the API gives, is left out of the comparison."""
+    classifications: what the listener and the data service must agree on, each detection's
+    candid included (the classified stream's light-curve rows carry it, as the API does)."""
     from tom_alerce.models import TargetClassification
 
     detections = PhotometryReducedDatum.objects.filter(target=target, brightness__isnull=False, reduction_version="")
@@ -115,8 +113,7 @@ def what_the_tom_holds(target: Target) -> dict:
                                          "telescope", "instrument", "value"), key=lambda row: row[:2])
     return {
         "extras": dict(target.targetextra_set.values_list("key", "value")),
-        "detections": [(*row[:3], *row[4:6], json.dumps({k: v for k, v in row[6].items() if k != "candid"},
-                                                        sort_keys=True)) for row in rows],
+        "detections": [(*row[:3], *row[4:6], json.dumps(row[6], sort_keys=True)) for row in rows],
         "errors": [row[3] for row in rows],
         "classifications": sorted(TargetClassification.objects.filter(target=target).values_list(
             "classifier_name", "classifier_version", "class_name", "ranking", "probability")),
