@@ -6,6 +6,8 @@ and 6. A TOM stores the band name (``PhotometryReducedDatum.bandpass``), the bro
 """
 from __future__ import annotations
 
+import math
+
 BAND_OF_FID: dict[int, str] = {1: "g", 2: "r", 3: "i", 4: "u", 5: "z", 6: "y"}
 FID_OF_BAND: dict[str, int] = {band: fid for fid, band in BAND_OF_FID.items()}
 
@@ -15,6 +17,15 @@ ALERCE_LSST_BAND_ID: dict[str, int] = {"u": 6, "g": 1, "r": 2, "i": 3, "z": 4, "
 
 # Rubin gives fluxes in nJy: m_AB = -2.5 log10(flux / nJy) + NJY_ZERO_POINT (1 nJy is AB 31.4).
 NJY_ZERO_POINT = 31.4
+FLUX_TO_MAG_ERROR = 2.5 / math.log(10)  # 1.0857: sigma_m = 1.0857 * sigma_f / f
+# ALeRCE's LSST band number -> band name (the inverse of ALERCE_LSST_BAND_ID).
+ALERCE_LSST_BAND: dict[int, str] = {number: band for band, number in ALERCE_LSST_BAND_ID.items()}
+
+
+def flux_to_mag(flux: float, flux_err: float) -> tuple[float, float]:
+    """(magpsf, sigmapsf) of a non-zero difference flux in nJy; the sign goes to isdiffpos.
+    The broker's Rubin adapter and the TOM's client convert with this one function."""
+    return -2.5 * math.log10(abs(flux)) + NJY_ZERO_POINT, FLUX_TO_MAG_ERROR * flux_err / abs(flux)
 
 # The fids each survey observes in, bluest first.
 SURVEY_FIDS: dict[str, tuple[int, ...]] = {"ZTF": (1, 2, 3), "LSST": (4, 1, 2, 3, 5, 6)}

@@ -40,7 +40,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from alerce_contract.bands import ALERCE_LSST_BAND_ID, FID_OF_BAND, NJY_ZERO_POINT
+from alerce_contract.bands import ALERCE_LSST_BAND, FID_OF_BAND, flux_to_mag
 from alerce_contract.names import survey_of_oid
 
 PUBLIC_API_URL = "https://api.alerce.online"
@@ -58,8 +58,6 @@ FITS_MAGICS = (b"SIMPLE", b"\x1f\x8b")  # plain or gzip-compressed FITS
 # Query parameters whose names differ on the LSST routes (ZTF name -> LSST name), values of
 # order_by included.
 LSST_PARAMETERS = {"ndet": "n_det", "class": "class_name"}
-FLUX_TO_MAG_ERROR = 2.5 / math.log(10)
-ALERCE_LSST_BAND = {number: band for band, number in ALERCE_LSST_BAND_ID.items()}
 
 
 class AlerceApiError(RuntimeError):
@@ -157,24 +155,18 @@ def lsst_detection(row: Mapping[str, Any]) -> dict[str, Any]:
     """A Rubin detection as a ZTF detection: candid (the measurement_id), fid, magpsf, sigmapsf,
     isdiffpos; magpsf None where the flux is missing or zero."""
     flux, error = row.get("psfFlux"), row.get("psfFluxErr")
-    usable = _nonzero(flux)
-    return {**_lsst_epoch(row), "candid": row.get("measurement_id"),
-            "magpsf": NJY_ZERO_POINT - 2.5 * math.log10(abs(flux)) if usable else None,
-            "sigmapsf": FLUX_TO_MAG_ERROR * error / abs(flux) if usable and _nonzero(error) else None,
-            "isdiffpos": (1 if flux > 0 else -1) if usable else None}
-
-
-def lsst_non_detection(row: Mapping[str, Any]) -> dict[str, Any]:
-    return _lsst_epoch(row)
+    magpsf, sigmapsf = flux_to_mag(flux, error or 0.0) if _nonzero(flux) else (None, None)
+    return {**_lsst_epoch(row), "candid": row.get("measurement_id"), "magpsf": magpsf,
+            "sigmapsf": sigmapsf if _nonzero(error) else None,
+            "isdiffpos": (1 if flux > 0 else -1) if magpsf is not None else None}
 
 
 def lsst_forced(row: Mapping[str, Any]) -> dict[str, Any]:
     """A Rubin forced-photometry epoch with ALeRCE's forced mag and e_mag, None where the
     difference flux is not positive (ALeRCE's ZTF route writes 100 there)."""
     flux, error = row.get("psfFlux"), row.get("psfFluxErr")
-    positive = _nonzero(flux) and flux > 0
-    return {**_lsst_epoch(row), "mag": NJY_ZERO_POINT - 2.5 * math.log10(flux) if positive else None,
-            "e_mag": FLUX_TO_MAG_ERROR * error / flux if positive and _nonzero(error) else None}
+    mag, e_mag = flux_to_mag(flux, error or 0.0) if _nonzero(flux) and flux > 0 else (None, None)
+    return {**_lsst_epoch(row), "mag": mag, "e_mag": e_mag if _nonzero(error) else None}
 
 
 def _lsst_epoch(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -223,7 +215,8 @@ class AlerceClient:
     def query_objects(self, params: Mapping[str, Any], survey: str = "ZTF") -> dict[str, Any]:
         """One page of ``/ztf/v1/objects`` (or, for LSST, ``object_api/list_objects``, the
         parameters renamed to its names): {total, page, next, has_next, prev, has_prev, items}."""
-        if survey_of(None, survey) == "LSST":
+        lsst = survey_of(None, survey) == "LSST"
+        if lsst:
             url = f"{self.lsst_api_url}/object_api/list_objects"
             page = self._json(url, {**lsst_parameters(params), "survey": "lsst"})
         else:
@@ -231,7 +224,7 @@ class AlerceClient:
             page = self._json(url, params)
         if not isinstance(page, dict) or not isinstance(page.get("items"), list):
             raise AlerceBadResponse(f"{url}: answer has no 'items' list")
-        if survey_of(None, survey) == "LSST":
+        if lsst:
             page = {**page, "page": page.get("current_page"), "items": [lsst_object(i) for i in page["items"]]}
         return page
 
@@ -245,7 +238,7 @@ class AlerceClient:
         if survey_of(oid, survey) == "LSST":
             curve = self._dict(self._lsst_url("lightcurve_api/lightcurve"), {"oid": oid, "survey_id": "lsst"})
             return {"detections": [lsst_detection(d) for d in curve.get("detections") or []],
-                    "non_detections": [lsst_non_detection(n) for n in curve.get("non_detections") or []]}
+                    "non_detections": [_lsst_epoch(n) for n in curve.get("non_detections") or []]}
         curve = self._dict(f"{self.object_url(oid)}/lightcurve")
         return {"detections": curve.get("detections") or [], "non_detections": curve.get("non_detections") or []}
 

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import Field
 from sqlalchemy import Connection, Engine, func, select
 
-from alerce_contract.bands import ALERCE_LSST_BAND_ID, BAND_OF_FID, NJY_ZERO_POINT
+from alerce_contract.bands import ALERCE_LSST_BAND, ALERCE_LSST_BAND_ID, BAND_OF_FID, NJY_ZERO_POINT
 from classifier_service.api import schemas
 from classifier_service.api.db import store
 from classifier_service.api.gate import OID_PATTERN
@@ -40,7 +40,6 @@ from classifier_service.api.reads import (
 from classifier_service.store import tables
 
 SURVEY = "LSST"  # the store's survey name
-BAND_MAP = {number: band for band, number in ALERCE_LSST_BAND_ID.items()}
 # ALeRCE's survey id for LSST (ztf 0, lsst 1), also its telescope id.
 LSST_SID = LSST_TID = 1
 MAG_ERROR_TO_FLUX = math.log(10) / 2.5
@@ -234,7 +233,7 @@ def _forced_photometry(conn: Connection, oid: str) -> list[dict]:
 def _epoch(oid: str, measurement_id: int, mjd: float, fid: int, ra, dec) -> dict[str, Any]:
     return {"oid": _public_oid(oid), "survey_id": "lsst", "measurement_id": measurement_id,
             "mjd": mjd, "ra": _finite(ra), "dec": _finite(dec),
-            "band": ALERCE_LSST_BAND_ID[BAND_OF_FID[fid]], "band_map": BAND_MAP}
+            "band": ALERCE_LSST_BAND_ID[BAND_OF_FID[fid]], "band_map": ALERCE_LSST_BAND}
 
 
 # --- probabilities ----------------------------------------------------------------------

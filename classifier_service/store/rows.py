@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from alerce_contract.bands import FLUX_TO_MAG_ERROR
 from classifier_service.alert import Alert, Detection, ForcedPhotometry, NonDetection
 from classifier_service.classifiers.base import Classification, ClassifierOutput
 from classifier_service.lightcurve.columns import MJD_DECIMALS, Columns
@@ -25,7 +26,6 @@ _DETECTION_ATTRIBUTES = ("candid", "oid", "mjd", "fid", "pid", "diffmaglim", "ra
 _DETECTION_EXTRA = ("nid", "magap", "sigmagap", "rbversion", "drbversion", "magapbig",
                     "sigmagapbig", "rfid")
 _CORRECTION_COLUMNS = ("magpsf_corr", "sigmapsf_corr", "sigmapsf_corr_ext", "corrected", "dubious")
-FLUX_TO_MAG_ERROR = 2.5 / math.log(10)
 
 
 def non_detection_keys(mjd: Sequence[float], fid: Sequence[int]) -> list[tuple[int, int]]:

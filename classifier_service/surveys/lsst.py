@@ -24,7 +24,7 @@ import math
 import re
 from typing import Any
 
-from alerce_contract.bands import FID_OF_BAND, NJY_ZERO_POINT
+from alerce_contract.bands import FID_OF_BAND, NJY_ZERO_POINT, flux_to_mag
 from classifier_service.alert import JD_TO_MJD, Alert, Cutouts, Detection, ForcedPhotometry
 from classifier_service.surveys.base import (
     AlertParseError,
@@ -39,7 +39,6 @@ from classifier_service.surveys.base import (
 
 SURVEY = "LSST"
 SUPPORTED_MAJORS = {"10", "11"}
-FLUX_TO_MAG_ERROR = 2.5 / math.log(10)  # 1.0857: sigma_m = 1.0857 * sigma_f / f
 # Rubin's first camera (ComCam) saw the sky in October 2024: no epoch predates 2023-02-25.
 FIRST_MJD = 60000.0
 
@@ -124,11 +123,6 @@ def object_id(source: dict[str, Any], dia_object: dict[str, Any] | None) -> str:
     if ss_object:
         return f"ss{checked_id(ss_object, 'ssObjectId')}"
     raise AlertParseError(f"diaSource {source.get('diaSourceId')} has neither a diaObjectId nor an ssObjectId")
-
-
-def flux_to_mag(flux: float, flux_err: float) -> tuple[float, float]:
-    """(magpsf, sigmapsf) of a non-zero difference flux in nJy; the sign goes to isdiffpos."""
-    return -2.5 * math.log10(abs(flux)) + NJY_ZERO_POINT, FLUX_TO_MAG_ERROR * flux_err / abs(flux)
 
 
 def band_fid(band: Any) -> int:
