@@ -72,7 +72,7 @@ def import_examples(username: str = DEMO_USER) -> list[str]:
 
     from alerce_broker_plugin.dataservice import AlerceBrokerDataService
     from alerce_contract.client import AlerceApiError
-    from tom_alerce.plots import foldable_periodic_stars
+    from tom_alerce.templatetags.alerce_extras import foldable_periodic_stars
 
     user = User.objects.get(username=username)
     service = AlerceBrokerDataService(user=user)

@@ -7,7 +7,7 @@ Figures carry their data only; the page loads plotly.js once (see tom_alerce.off
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -246,20 +246,15 @@ def why_not_folded(period: float, periodic_class: str, baseline_days: float) -> 
     return "; ".join(reasons)
 
 
-def foldable_periodic_stars(api, limit: int = 50) -> Iterator[str]:
-    """The broker's periodic stars, most detections first, whose broker period the ALeRCE tab
-    folds on: one their periodic class can have, covered twice by their detections (a short
-    alert history of an LPV mostly yields a daily alias). ``api`` is an ``AlerceClient``."""
-    page = api.query_objects({"classifier": LC_TOP, "class": "Periodic", "ranking": 1, "order_by": "ndet",
-                              "order_mode": "DESC", "page_size": limit})
-    for item in page["items"]:
-        oid = item["oid"]
-        shown = next((p["class_name"] for p in api.query_probabilities(oid)
-                      if p["classifier_name"] == LC_GROUP_CLASSIFIERS["Periodic"] and p["ranking"] == 1), "Periodic")
-        period = next((f["value"] for f in api.query_features(oid) if f["name"] == PERIOD_FEATURE and f["value"]), None)
-        mjd = [d["mjd"] for d in api.query_detections(oid)]
-        if period and mjd and not why_not_folded(period, shown, max(mjd) - min(mjd)):
-            yield oid
+def broker_period(features: list[dict]) -> float | None:
+    """The broker's period (its ``PERIOD_FEATURE``) in days, None where it has none worth using."""
+    for row in features:
+        try:
+            if row.get("name") == PERIOD_FEATURE and float(row["value"]) > 0:
+                return float(row["value"])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return None
 
 
 def _days(days: float) -> str:

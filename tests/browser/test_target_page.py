@@ -13,7 +13,7 @@ import requests
 from alerce_contract.client import AlerceClient, AlerceConfig
 from tests.browser.conftest import import_object
 from tests.browser.pagecheck import assert_page_ok, open_page
-from tom_alerce.plots import foldable_periodic_stars
+from tom_alerce.templatetags.alerce_extras import foldable_periodic_stars
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

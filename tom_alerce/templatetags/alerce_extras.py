@@ -5,6 +5,8 @@ tom_targets calls a tab's context function twice per page (tab titles and tab bo
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 from django import template
@@ -23,7 +25,7 @@ from alerce_contract.taxonomy import (LC_BANDS, LC_CLASSIFIER_NAMES, LC_CLASSIFI
 from tom_alerce.classifications import probabilities_by_classifier
 from tom_alerce.links import api_object_url, explorer_url, tns_report_url, tns_url
 from tom_alerce.photometry import target_photometry
-from tom_alerce.plots import (PERIOD_FEATURE, Photometry, best_period, classification_charts, figure_html, folded_figure,
+from tom_alerce.plots import (PERIOD_FEATURE, Photometry, best_period, broker_period, classification_charts, figure_html, folded_figure,
                               lightcurve_figure, why_not_folded)
 from tom_alerce.stamps import KINDS
 
@@ -85,12 +87,9 @@ def _fixed(value, digits: int) -> str:
 
 def period_of(features: list[dict], photometry: Photometry) -> tuple[float | None, str]:
     """(period in days, where it comes from): the broker's feature, else a periodogram here."""
-    for row in features:
-        try:
-            if row.get("name") == PERIOD_FEATURE and float(row["value"]) > 0:
-                return float(row["value"]), f"the broker's {PERIOD_FEATURE} feature"
-        except (KeyError, TypeError, ValueError):
-            continue
+    period = broker_period(features)
+    if period:
+        return period, f"the broker's {PERIOD_FEATURE} feature"
     period = best_period(photometry)
     return period, ("a Lomb–Scargle periodogram of this TOM's photometry" if period else "")
 
@@ -112,6 +111,22 @@ def periodic_class(grouped: dict) -> str | None:
         if name == LC_TOP_LSST and top == "Periodic":
             return "Periodic"
     return None
+
+
+def foldable_periodic_stars(api, limit: int = 50) -> Iterator[str]:
+    """The broker's periodic stars, most detections first, that this tab folds (the tour and
+    the browser test pick one): its periodic class and the broker's period, by the tab's rules.
+    ``api`` is an ``AlerceClient``."""
+    page = api.query_objects({"classifier": LC_TOP, "class": "Periodic", "ranking": 1, "order_by": "ndet",
+                              "order_mode": "DESC", "page_size": limit})
+    for item in page["items"]:
+        oid = item["oid"]
+        grouped = probabilities_by_classifier(SimpleNamespace(**row) for row in api.query_probabilities(oid))
+        period = broker_period(api.query_features(oid))
+        mjd = [d["mjd"] for d in api.query_detections(oid)]
+        shown = periodic_class(grouped)
+        if shown and period and mjd and not why_not_folded(period, shown, max(mjd) - min(mjd)):
+            yield oid
 
 
 def no_lc_class_reason(grouped: dict, photometry: Photometry, survey: str | None) -> str:
