@@ -76,10 +76,8 @@ def non_detection_records(lc: LightCurve) -> list[dict[str, Any]]:
 
 
 def _optional_column(lc: LightCurve, name: str, n: int) -> list[Any]:
-    values = getattr(lc, name, None)
-    if values is None or len(values) != n:
-        return [None] * n
-    return list(values)
+    values = getattr(lc, name)
+    return list(values) if len(values) == n else [None] * n
 
 
 def _finite_or_none(value: Any) -> float | None:
