@@ -47,6 +47,7 @@ _STELLAR = select(tables.object_table.c.stellar).where(
 _SYNC_STELLAR = update(tables.magstat).where(
     tables.magstat.c.oid.in_(bindparam("oids", expanding=True)),
     tables.magstat.c.stellar.is_distinct_from(_STELLAR)).values(stellar=_STELLAR)
+_STORED_OIDS = 'SELECT oid FROM "object" WHERE oid = ANY(%s)'  # PostgreSQL's driver, plain tuples
 
 
 class RejectedRows(ValueError):
@@ -187,40 +188,55 @@ class Store:
             raise RejectedRows(f"{type(exc).__name__}: {exc}") from exc
 
     def _write(self, batch: BatchWrite, *, copy_unstored: bool) -> None:
-        """``copy_unstored``: PostgreSQL COPYs the rows of an object's table whose keys it does not
-        hold straight into it (see _copy_unstored); a unique violation then means another writer
-        stored one of those keys meanwhile, and the batch is written again by upserts alone."""
+        """``copy_unstored``: PostgreSQL COPYs the rows of the objects it does not hold straight
+        into their tables (see _copy_unstored); a unique violation then means another writer
+        stored one of those objects meanwhile, and the batch is written again by upserts alone."""
         with self.engine.begin() as conn:
             self._check_candid_owners(conn, batch.detections)
-            self._upsert_objects(conn, batch.objects, copy_unstored)
+            unstored = self._unstored_objects(conn, batch) if copy_unstored else frozenset()
+            self._upsert_objects(conn, batch.objects, unstored)
             self._upsert_detections(conn, batch.detections)
             # Upserted alone: the worker sends only history it has not stored, and the key read
             # would bring back each object's whole history (the others hold a few rows an object).
             self._upsert(conn, tables.non_detection, batch.non_detections)
             self._upsert(conn, tables.forced_photometry, batch.forced_photometry)
-            self._upsert(conn, tables.magstat, batch.magstats, copy_unstored=copy_unstored)
+            self._upsert(conn, tables.magstat, batch.magstats, unstored=unstored)
             self._sync_magstat_stellar(conn, [row["oid"] for row in batch.magstats])
-            self._upsert(conn, tables.probability, batch.probabilities, copy_unstored=copy_unstored)
-            self._upsert(conn, tables.feature, batch.features, copy_unstored=copy_unstored)
+            self._upsert(conn, tables.probability, batch.probabilities, unstored=unstored)
+            self._upsert(conn, tables.feature, batch.features, unstored=unstored)
             self._upsert(conn, tables.taxonomy, batch.taxonomies)
-            self._upsert_cutouts(conn, batch.cutouts, copy_unstored)
+            self._upsert_cutouts(conn, batch.cutouts, unstored)
             self._insert_new(conn, tables.dead_letter, batch.dead_letters, ["source", "stage"])
+
+    @staticmethod
+    def _unstored_objects(conn: Connection, batch: BatchWrite) -> frozenset[str]:
+        """The batch's objects the store does not hold, in one read (none where no table's rows
+        could reach CSV_FROM_ROWS, the fewest COPYed): every row of theirs is new, unless another
+        writer stores it meanwhile. One read by oid instead of one of each table's stored keys."""
+        row_sets = (batch.objects, batch.magstats, batch.probabilities, batch.features, batch.cutouts)
+        if max(map(len, row_sets)) < staging.CSV_FROM_ROWS:
+            return frozenset()
+        oids = list({row["oid"] for rows in row_sets for row in rows})
+        with staging.driver_cursor(conn, _STORED_OIDS) as cursor:
+            cursor.execute(_STORED_OIDS, (oids,))
+            return frozenset(oids).difference(oid for oid, in cursor.fetchall())
 
     def _insert(self, table: Table):
         return (postgresql if self.dialect == "postgresql" else sqlite).insert(table)
 
     def _upsert(self, conn: Connection, table: Table, rows: list[dict[str, Any]],
                 set_: Callable[[Any], Mapping[str, Any]] | None = None, where: Callable[[Any], Any] | None = None,
-                copy_unstored: bool = False) -> None:
+                unstored: frozenset[str] = frozenset()) -> None:
         """INSERT ... ON CONFLICT (primary key) DO UPDATE SET every other column, or ``set_(stmt)``
-        guarded by ``where(stmt)``; each table's statement is built and compiled once per set of
-        columns (``set_`` and ``where`` must not vary for one table)."""
+        guarded by ``where(stmt)``, but for the rows of ``unstored`` objects (see _copy_unstored);
+        each table's statement is built and compiled once per set of columns (``set_`` and
+        ``where`` must not vary for one table)."""
         if not rows:
             return
         keys = [c.name for c in table.primary_key.columns]
         rows = _deduplicated(rows, keys)
-        if copy_unstored:
-            rows = self._copy_unstored(conn, table, keys, rows)
+        if unstored:
+            rows = self._copy_unstored(conn, table, rows, unstored)
             if not rows:
                 return
         names = tuple(rows[0])
@@ -233,35 +249,21 @@ class Store:
                 self._upsert_statement(table, keys, names, staged, set_, where), table, names, conn)
         compiled.execute(conn, None if staged is not None else rows)
 
-    def _copy_unstored(self, conn: Connection, table: Table, keys: list[str],
-                       rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """COPY the rows whose keys are not stored (the keys of their objects read in one query)
-        straight into ``table`` where there are enough of them to stage (CSV_FROM_ROWS) and they
-        carry every column with a default; the rows left to upsert. Most rows of a fresh replay are
-        new, and as upserts each was a speculative insertion: the server CPU of the first
-        batch's 6,624 new features went from 27 to 14 ms."""
-        names = set(rows[0])
-        if len(rows) < staging.CSV_FROM_ROWS:  # fewer unstored than that are never COPYed: no key read
+    @staticmethod
+    def _copy_unstored(conn: Connection, table: Table, rows: list[dict[str, Any]],
+                       unstored: frozenset[str]) -> list[dict[str, Any]]:
+        """COPY the rows of the ``unstored`` objects straight into ``table`` where there are
+        enough of them to stage (staging.copyable) and they carry every column with a default;
+        the rows left to upsert. Most rows of a fresh replay are new, and as upserts each was a
+        speculative insertion: the server CPU of the first batch's 6,624 new features went
+        from 27 to 14 ms."""
+        if any(column.default is not None and column.name not in rows[0] for column in table.columns):
             return rows
-        if not staging.copyable(table, len(rows)) or any(
-                column.default is not None and column.name not in names for column in table.columns):
-            return rows
-        quote = conn.dialect.identifier_preparer.quote
-        query = f"SELECT {', '.join(map(quote, keys))} FROM {quote(table.name)} WHERE oid = ANY(%s)"
-        cursor = conn.connection.driver_connection.cursor()  # plain tuples: a replay reads every key back
-        try:
-            cursor.execute(query, (list({row["oid"] for row in rows}),))
-            stored = set(cursor.fetchall())
-        except conn.dialect.loaded_dbapi.Error as exc:
-            staging.raise_as_sqlalchemy(conn, query, exc)
-        finally:
-            cursor.close()
-        key_of = operator.itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
-        unstored: list[dict[str, Any]] = []
+        new: list[dict[str, Any]] = []
         left: list[dict[str, Any]] = []
         for row in rows:
-            (left if key_of(row) in stored else unstored).append(row)
-        if len(unstored) < staging.CSV_FROM_ROWS or not staging.copy_into(conn, table, unstored):
+            (new if row["oid"] in unstored else left).append(row)
+        if not new or not staging.copyable(table, len(new)) or not staging.copy_into(conn, table, new):
             return rows
         return left
 
@@ -278,7 +280,7 @@ class Store:
             guard = changed if guard is None else and_(guard, changed)
         return stmt.on_conflict_do_update(index_elements=keys, set_=values, where=guard)
 
-    def _upsert_objects(self, conn: Connection, rows: list[dict[str, Any]], copy_unstored: bool) -> None:
+    def _upsert_objects(self, conn: Connection, rows: list[dict[str, Any]], unstored: frozenset[str]) -> None:
         """Survey history counts (and the stellar flag, from the same alert's PS1 match) come
         from the most recent alert, so an old alert replayed late does not turn them back."""
         table = tables.object_table
@@ -291,7 +293,7 @@ class Store:
                 values[name] = case((newer, excluded[name]), else_=table.c[name])
             return values
 
-        self._upsert(conn, table, rows, set_=update, copy_unstored=copy_unstored)
+        self._upsert(conn, table, rows, set_=update, unstored=unstored)
 
     @staticmethod
     def _sync_magstat_stellar(conn: Connection, oids: list[str]) -> None:
@@ -330,13 +332,13 @@ class Store:
 
         self._upsert(conn, table, rows, set_=update, where=lambda stmt: table.c.oid == stmt.excluded.oid)
 
-    def _upsert_cutouts(self, conn: Connection, rows: list[dict[str, Any]], copy_unstored: bool) -> None:
+    def _upsert_cutouts(self, conn: Connection, rows: list[dict[str, Any]], unstored: frozenset[str]) -> None:
         """Keep the stamps of the object's first alert (the smallest candid; of copies of
         one alert, the first written), however the alerts were batched."""
         table = tables.cutout
         first = sorted(reversed(rows), key=lambda row: -row["candid"])  # the preferred row last
         self._upsert(conn, table, first, where=lambda stmt: stmt.excluded.candid < table.c.candid,
-                     copy_unstored=copy_unstored)
+                     unstored=unstored)
 
     def _insert_new(self, conn: Connection, table: Table, rows: list[dict[str, Any]],
                     keys: list[str]) -> None:
@@ -445,13 +447,8 @@ def _execute_values(conn: Connection, sql: str, values: re.Match, params: list[d
 
     template = f"({values.group(1)})"
     statement = f"{sql[:values.start()]}VALUES %s{sql[values.end():]}"
-    cursor = conn.connection.driver_connection.cursor()
-    try:
+    with staging.driver_cursor(conn, statement) as cursor:
         execute_values(cursor, statement, params, template=template, page_size=_CHUNK)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        staging.raise_as_sqlalchemy(conn, statement, exc)
-    finally:
-        cursor.close()
 
 
 _UNIQUE_VIOLATION = "23505"

@@ -16,7 +16,8 @@ import math
 import numbers
 import operator
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from sqlalchemy.exc import DBAPIError
 
 from classifier_service.store.tables import UNCOMPRESSED_STORAGE
 
-__all__ = ["stage", "copy_into", "copyable", "raise_as_sqlalchemy", "CSV_FROM_ROWS"]
+__all__ = ["stage", "copy_into", "copyable", "driver_cursor", "CSV_FROM_ROWS"]
 
 _ARROW = {Float: pa.float64(), Integer: pa.int64(), BigInteger: pa.int64(), Boolean: pa.bool_(),
           String: pa.string(), Text: pa.string(), JSON: pa.string()}
@@ -83,14 +84,9 @@ def _copy(conn: Connection, table: Table, rows: list[dict[str, Any]], target: st
     quote = conn.dialect.identifier_preparer.quote
     columns = ", ".join(quote(name) for name in names)
     statement = f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT {'binary' if binary else 'csv'})"
-    cursor = conn.connection.driver_connection.cursor()
-    try:
+    with driver_cursor(conn, statement) as cursor:
         prepare(cursor)
         cursor.copy_expert(statement, io.BytesIO(data))
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise_as_sqlalchemy(conn, statement, exc)
-    finally:
-        cursor.close()
     return names
 
 
@@ -113,9 +109,18 @@ def _create_staging_table(conn: Connection, cursor: Any, table: Table, staging: 
         conn.exec_driver_sql(f"ALTER TABLE pg_temp.{quote(staging.name)} ALTER COLUMN {quote(name)} SET STORAGE EXTERNAL")
 
 
-def raise_as_sqlalchemy(conn: Connection, statement: str, exc: Exception) -> None:
-    """A driver error raised as SQLAlchemy raises it (DataError, IntegrityError, ...)."""
-    raise DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
+@contextmanager
+def driver_cursor(conn: Connection, statement: str) -> Iterator[Any]:
+    """The driver's own cursor, for what SQLAlchemy would cost more client CPU on than the
+    database spends (COPY, execute_values, a read of plain tuples), its errors raised as
+    SQLAlchemy raises them (DataError, IntegrityError, ...) for ``statement``."""
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        yield cursor
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
+    finally:
+        cursor.close()
 
 
 def _csv(table: Table, names: list[str], rows: list[dict[str, Any]]) -> bytes | None:
