@@ -13,7 +13,9 @@ from classifier_service.classifiers.stamp_classifier import (
     ecliptic_latitude,
     galactic_latitude,
     metadata_features,
+    metadata_matrix,
     normalize_stamp,
+    normalize_stamps,
     prepare_stamps,
 )
 
@@ -60,6 +62,20 @@ def test_all_nan_stamp_is_a_cutout_error():
         normalize_stamp(np.full((21, 21), np.nan, dtype=np.float32))
 
 
+def test_a_stack_of_stamps_normalises_bit_for_bit_as_each_stamp_alone():
+    rng = np.random.default_rng(3)
+    stamps = (rng.normal(size=(8, 3, 21, 21)) * 10.0 ** rng.uniform(-20, 20, size=(8, 3, 1, 1))).astype(np.float32)
+    stamps[1, 0, :5] = np.nan  # filled with the median
+    stamps[2, 1] = 7.0  # constant
+    stamps[3, 2, 4, 4] = np.inf
+    stamps[4, 0, 0, 0] = -np.inf
+    expected = np.stack([[normalize_stamp(stamp) for stamp in triple] for triple in stamps])
+    assert normalize_stamps(stamps).tobytes() == expected.tobytes()
+    stamps[5, 1] = np.nan
+    with pytest.raises(CutoutError):
+        normalize_stamps(stamps)
+
+
 def test_prepare_stamps_needs_exactly_three_images():
     images = [np.ones((63, 63), dtype=np.float32)] * 3
     assert prepare_stamps(images).shape == (3, STAMP_SIZE, STAMP_SIZE)
@@ -86,6 +102,16 @@ def test_metadata_is_clipped_and_derived_as_alerce_did():
     assert features["log_ndethist"] == pytest.approx(np.log1p(9))
     assert features["log_ncov_minus_ndet"] == pytest.approx(np.log1p(90))
     assert features["ecliptic_latitude"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_metadata_of_a_batch_is_each_alerts_metadata_bit_for_bit():
+    rng = np.random.default_rng(4)
+    alerts = [{"ra": float(ra), "dec": float(dec), "magpsf": 18.0, "isdiffpos": "t", "ndethist": 3}
+              for ra, dec in zip(rng.uniform(0, 360, 40), rng.uniform(-90, 90, 40))]
+    alerts += [{}, {"ra": 10.0}, {"ra": float("nan"), "dec": 1.0}, {"ra": -999.0, "dec": 2.0, "fwhm": "x"}]
+    expected = np.stack([metadata_features(alert) for alert in alerts])
+    assert metadata_matrix(alerts).tobytes() == expected.tobytes()
+    assert metadata_matrix([]).shape == (0, len(METADATA_NAMES))
 
 
 def test_latitudes_agree_with_astropy():
