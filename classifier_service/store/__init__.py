@@ -195,11 +195,9 @@ class Store:
             self._check_candid_owners(conn, batch.detections)
             unstored = self._unstored_objects(conn, batch) if copy_unstored else frozenset()
             self._upsert_objects(conn, batch.objects, unstored)
-            self._upsert_detections(conn, batch.detections)
-            # Upserted alone: the worker sends only history it has not stored, and the key read
-            # would bring back each object's whole history (the others hold a few rows an object).
-            self._upsert(conn, tables.non_detection, batch.non_detections)
-            self._upsert(conn, tables.forced_photometry, batch.forced_photometry)
+            self._upsert_detections(conn, batch.detections, unstored)
+            self._upsert(conn, tables.non_detection, batch.non_detections, unstored=unstored)
+            self._upsert(conn, tables.forced_photometry, batch.forced_photometry, unstored=unstored)
             self._upsert(conn, tables.magstat, batch.magstats, unstored=unstored)
             self._sync_magstat_stellar(conn, [row["oid"] for row in batch.magstats])
             self._upsert(conn, tables.probability, batch.probabilities, unstored=unstored)
@@ -213,7 +211,8 @@ class Store:
         """The batch's objects the store does not hold, in one read (none where no table's rows
         could reach CSV_FROM_ROWS, the fewest COPYed): every row of theirs is new, unless another
         writer stores it meanwhile. One read by oid instead of one of each table's stored keys."""
-        row_sets = (batch.objects, batch.magstats, batch.probabilities, batch.features, batch.cutouts)
+        row_sets = (batch.objects, batch.detections, batch.non_detections, batch.forced_photometry,
+                    batch.magstats, batch.probabilities, batch.features, batch.cutouts)
         if max(map(len, row_sets)) < staging.CSV_FROM_ROWS:
             return frozenset()
         oids = list({row["oid"] for rows in row_sets for row in rows})
@@ -314,7 +313,7 @@ class Store:
                 if oid != claims[candid]:
                     raise CandidCollision(f"candid {candid} belongs to {oid}, not to {claims[candid]}")
 
-    def _upsert_detections(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+    def _upsert_detections(self, conn: Connection, rows: list[dict[str, Any]], unstored: frozenset[str]) -> None:
         """A detection first seen in a later alert's history keeps the stamp and parent of
         the alert that carried it as its candidate, whatever order they arrive in. A row of
         another object never overwrites one (the guard behind _check_candid_owners when two
@@ -330,7 +329,8 @@ class Store:
                                            else_=table.c.parent_candid)
             return values
 
-        self._upsert(conn, table, rows, set_=update, where=lambda stmt: table.c.oid == stmt.excluded.oid)
+        self._upsert(conn, table, rows, set_=update, where=lambda stmt: table.c.oid == stmt.excluded.oid,
+                     unstored=unstored)
 
     def _upsert_cutouts(self, conn: Connection, rows: list[dict[str, Any]], unstored: frozenset[str]) -> None:
         """Keep the stamps of the object's first alert (the smallest candid; of copies of
