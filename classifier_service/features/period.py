@@ -5,9 +5,10 @@ OVERSAMPLING points per 1/T (the width of a periodogram peak), up to 1/MIN_PERIO
 (FFT-based) multiband Lomb–Scargle periodogram from light-curve scans that grid; its
 N_PEAKS highest peaks are judged by a multi-harmonic multiband model over the whole light
 curve (each band its own mean and HARMONICS Fourier terms, as ALeRCE's multi-harmonic
-periodogram fits them), the best is refined on a 10x finer local grid, and half its
-frequency is tried too (an eclipsing binary's Lomb–Scargle peak is at twice its orbital
-frequency).
+periodogram fits them), the best is refined on a 10x finer local grid, and then its double and
+its half are judged: a sinusoid's model at half its frequency fits as well as at the frequency
+(its first harmonic is the sinusoid), and an eclipsing binary's Lomb–Scargle peak is at twice
+its orbital frequency.
 
 A period means something only if it beats a smooth change: Period_fit is the share of the
 curve's variance its model explains beyond a polynomial trend with as many terms, so a
@@ -47,21 +48,29 @@ N_PEAKS = 10
 HARMONICS = 2
 REFINE_POINTS = 10  # per coarse step either side of a peak: a 10x finer local grid
 REFINED_PEAKS = 3  # the best-ranked peaks refined before the winner is chosen
-# Half the best frequency wins (see ``_half_frequency``) if its model leaves HALF_FREQUENCY_GAIN
+# Half a frequency wins (see ``_half_frequency``) if its model leaves HALF_FREQUENCY_GAIN
 # less unexplained than one with as many harmonics at the frequency itself, and that gain is
 # HALF_FREQUENCY_SIGNIFICANCE times the χ² per degree of freedom the frequency's model leaves;
-# or if the half's odd harmonics gain DECOY_FACTOR times what they gain at decoy frequencies
-# DECOY_OFFSETS / T away (offsets that are no alias of the half). Of 240 simulated periodic
-# stars (40 a class, seed 5) 224 within 1% (219 with no significance and a factor 2, which
-# halved 6 pulsators' periods), of another 240 (seed 6) 212 (208); every reference period of
-# tests/features kept. Most of the rest are binaries with near-equal minima: at the half,
-# alternate cycles differ by less than the noise, and no test from the data can tell.
+# or if the half's odd harmonics, added to the frequency's 2 x HARMONICS, gain DECOY_FACTOR
+# times what they gain at decoy frequencies DECOY_OFFSETS / T away (offsets that are no alias
+# of the half). The search's winner gives way to its double unless the double's half passes
+# those tests; on a baseline too short for them (MIN_HALF_CYCLES), unless the double's model
+# leaves DOUBLE_RATIO times the winner's χ². Of 240 simulated periodic stars (40 a class)
+# within 1%: seed 5 229 (224 with no double, as features 1.4.0, whose winners doubled 10
+# sinusoidal LPVs' periods over two seeds; 227 with the decoy test on the frequency's first
+# HARMONICS only, which misses narrow unequal eclipses), seed 6 222 (212), seed 7 221 (215);
+# every reference period of tests/features kept. Most of the rest are binaries with near-equal
+# minima: at the half, alternate cycles differ by less than the noise, and no test can tell.
 HALF_FREQUENCY_GAIN = 0.17
 HALF_FREQUENCY_SIGNIFICANCE = 12.0
 DECOY_OFFSETS = np.array([-12.1, -7.7, -3.3, 3.3, 7.7, 12.1])
 DECOY_FACTOR = 2.5
 _HALF_AND_DECOYS = np.concatenate([[0.0], DECOY_OFFSETS])
 MIN_HALF_CYCLES = 4  # baselines shorter than this many doubled periods cannot show an alternation
+# Where the alternation cannot be tested, the winner keeps its period only if its double's model
+# leaves this many times its χ²: a sinusoid's extra subharmonic gains a few per cent from cycle
+# to cycle changes (simulated LPVs: at most 1.27 times), a real period's double loses most (35x and more).
+DOUBLE_RATIO = 2.0
 PERIOD_FEATURE_NAMES: tuple[str, ...] = ("Multiband_period", "Period_s_to_n", "Period_fit")
 # Curves searched together: at most this many (curves x longest band) points, a few tens of MB of design.
 SEARCH_POINTS = 4096
@@ -226,15 +235,15 @@ def harmonic_fit(rows: BandRows, freqs: np.ndarray, harmonics: int = HARMONICS) 
 
 
 def _odd_harmonic_terms(rows: BandRows, base: np.ndarray, halves: np.ndarray) -> np.ndarray:
-    """The terms ``base`` (a frequency's harmonics, (rows, 1, terms, times)) plus as many odd
+    """The terms ``base`` (a frequency's harmonics, (rows, 1, terms, times)) plus HARMONICS odd
     harmonics of each of ``halves`` (curves, H), per half.
 
     At exactly freq / 2 the odd terms tell alternate cycles apart (an eclipsing binary's
     unequal minima); at other frequencies they gain what as many free terms gain from noise,
     trends and aliases alone: the yardstick the real gain must beat.
     """
-    odd = _harmonics(_phase(halves, rows), base.shape[2] // 2, every=2)
-    return np.concatenate([np.broadcast_to(base, odd.shape), odd], axis=2)
+    odd = _harmonics(_phase(halves, rows), HARMONICS, every=2)
+    return np.concatenate([np.broadcast_to(base, (*odd.shape[:2], base.shape[2], odd.shape[3])), odd], axis=2)
 
 
 def _fine_grid(centre: float, half_width: float) -> np.ndarray:
@@ -258,8 +267,8 @@ def search(curves: Sequence[Curve], peaks: Sequence[np.ndarray]) -> np.ndarray:
 
     The peaks are ranked by the multi-harmonic model at each peak and half a grid step
     either side; the REFINED_PEAKS best are refined on a 10x finer grid and the best wins.
-    Then its half is tried (``_half_frequency``): an eclipsing binary's strongest peak is
-    at twice its orbital frequency. Each step solves every curve's fits in one call.
+    Then its double and its half are judged (``_double_or_half``). Each step solves every
+    curve's fits in one call.
     """
     out = np.full((len(curves), 3), np.nan)
     live, freqs, s_to_n, baselines, steps = [], [], [], [], []
@@ -288,51 +297,84 @@ def search(curves: Sequence[Curve], peaks: Sequence[np.ndarray]) -> np.ndarray:
         winners.append(int(candidates[row]))
         best_freq.append(float(fine[row, best[row]]))
         best_residual.append(float(residual[row, best[row]]))
-    tried = [k for k, (freq, baseline) in enumerate(zip(best_freq, baselines))
-             if freq / 2 >= MIN_HALF_CYCLES / baseline]
-    if tried:
-        dofs = [max(curves[live[k]].t.size - len(curves[live[k]].bands) * (1 + 4 * HARMONICS), 1) for k in tried]
-        halves = _half_frequency(rows.take(tried), *(np.array([v[k] for k in tried])
-                                                     for v in (best_freq, best_residual, steps, baselines)), dofs)
-        halved = [k for k, half in zip(tried, halves) if np.isfinite(half)]
-        if halved:
-            half_freqs = halves[np.isfinite(halves)]
-            for k, half, chi2 in zip(halved, half_freqs, harmonic_fit(rows.take(halved), half_freqs[:, None])[:, 0]):
-                best_freq[k], best_residual[k] = float(half), float(chi2)
+    dofs = np.array([max(curves[i].t.size - len(curves[i].bands) * (1 + 4 * HARMONICS), 1) for i in live])
+    freq, residual = _double_or_half(rows, np.array(best_freq), np.array(best_residual), np.array(steps),
+                                     np.array(baselines), dofs)
     totals, trends = trend_fit(rows, np.array(baselines), 2 * HARMONICS)
     for k, i in enumerate(live):
-        fit = (trends[k] - best_residual[k]) / totals[k] if totals[k] > 0 else np.nan
-        out[i] = 1.0 / best_freq[k], float(s_to_n[k][winners[k]]), fit
+        fit = (trends[k] - residual[k]) / totals[k] if totals[k] > 0 else np.nan
+        out[i] = 1.0 / freq[k], float(s_to_n[k][winners[k]]), fit
     return out
 
 
-def _half_frequency(rows: BandRows, freqs: np.ndarray, residuals: np.ndarray, steps: np.ndarray,
-                    baselines: np.ndarray, dofs: Sequence[int]) -> np.ndarray:
-    """Half of each curve's ``freqs`` (whose models leave ``residuals`` with ``dofs`` degrees of
-    freedom) where alternate cycles differ (an eclipsing binary's orbit), else NaN.
+def _double_or_half(rows: BandRows, freqs: np.ndarray, residuals: np.ndarray, steps: np.ndarray,
+                    baselines: np.ndarray, dofs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each curve's winning frequency (its model leaving ``residuals``), its double or its half,
+    and the residual of the one chosen.
+
+    A sinusoid's model at half its frequency fits at least as well as at the frequency (its first
+    harmonic is the sinusoid, the second absorbs cycle-to-cycle changes), so the winner may be
+    a pulsator's half: its double, refined, takes over unless ``_half_frequency`` finds the
+    winner to be the double's real half (alternate cycles differ), or, where the baseline is
+    too short for that test, unless the double's model leaves DOUBLE_RATIO times the winner's
+    χ². A winner that stays has its own half tried (an eclipsing binary's strongest peak is at
+    twice its orbital frequency). Both tests in one solve.
+    """
+    freqs, residuals = freqs.copy(), residuals.copy()
+    doubles = np.flatnonzero(2 * freqs <= MAX_FREQUENCY)
+    double_freqs, double_residuals = freqs.copy(), np.full(freqs.size, np.inf)
+    if doubles.size:
+        grids = np.array([_fine_grid(2 * freqs[k], steps[k]) for k in doubles])
+        chi2 = harmonic_fit(rows.take(doubles), grids)
+        best = np.argmin(chi2, axis=1)
+        double_freqs[doubles] = grids[np.arange(doubles.size), best]
+        double_residuals[doubles] = chi2[np.arange(doubles.size), best]
+    testable = np.isfinite(double_residuals) & (double_freqs / 2 >= MIN_HALF_CYCLES / baselines)
+    tested_doubles = np.flatnonzero(testable)
+    tested_winners = np.flatnonzero(freqs / 2 >= MIN_HALF_CYCLES / baselines)
+    tests = np.concatenate([tested_doubles, tested_winners])
+    halves = np.full(2 * freqs.size, np.nan)  # the double's half, then the winner's half
+    if tests.size:
+        halves[np.concatenate([tested_doubles, freqs.size + tested_winners])] = _half_frequency(
+            rows.take(tests), np.concatenate([double_freqs[tested_doubles], freqs[tested_winners]]),
+            steps[tests], baselines[tests], dofs[tests])
+    doubled = np.where(testable, np.isnan(halves[:freqs.size]), double_residuals < DOUBLE_RATIO * residuals)
+    freqs[doubled], residuals[doubled] = double_freqs[doubled], double_residuals[doubled]
+    halved = np.flatnonzero(~doubled & np.isfinite(halves[freqs.size:]))
+    if halved.size:
+        freqs[halved] = halves[freqs.size + halved]
+        residuals[halved] = harmonic_fit(rows.take(halved), freqs[halved, None])[:, 0]
+    return freqs, residuals
+
+
+def _half_frequency(rows: BandRows, freqs: np.ndarray, steps: np.ndarray, baselines: np.ndarray,
+                    dofs: np.ndarray) -> np.ndarray:
+    """Half of each curve's ``freqs`` (whose models have ``dofs`` degrees of freedom) where
+    alternate cycles differ (an eclipsing binary's orbit), else NaN.
 
     Two tests, either suffices. With as many harmonics (2 x HARMONICS) at the frequency and at
     its half, the half explains HALF_FREQUENCY_GAIN of what the other leaves and
     HALF_FREQUENCY_SIGNIFICANCE times its χ² per degree of freedom: broad, unequal minima; a
     pulsator's sawtooth needs the frequency's own higher harmonics, and on a short curve (few
     degrees of freedom left) the half's grid search gains a large share from noise alone. Or the odd
-    harmonics of the half, added to the frequency's own, explain DECOY_FACTOR times what the
-    same terms at decoy frequencies near it explain: narrow eclipses of unequal depth, which
+    harmonics of the half, added to the frequency's 2 x HARMONICS, explain DECOY_FACTOR times what
+    the same terms at decoy frequencies near it explain: narrow eclipses of unequal depth, which
     few harmonics of the half cannot draw, measured against what free terms gain from noise,
-    trends and aliases alone. Both tests' models have 2 x HARMONICS pairs: one solve.
+    trends and aliases alone (the frequency's own higher harmonics draw the eclipses' shape, so
+    the odd terms are left only their difference).
     """
     half_grids = np.array([_fine_grid(freq / 2, step / 2) for freq, step in zip(freqs, steps)])
     same = _harmonics(_phase(np.concatenate([freqs[:, None], half_grids], axis=1), rows), 2 * HARMONICS)
     halves = freqs[:, None] / 2 + _HALF_AND_DECOYS[None, :] / baselines[:, None]
-    odd = _odd_harmonic_terms(rows, same[:, :1, :2 * HARMONICS], halves)  # freq's first HARMONICS pairs
-    chi2 = _unexplained(np.concatenate([same, odd], axis=1), rows)
+    chi2 = _unexplained(same, rows)
+    with_odd = _unexplained(_odd_harmonic_terms(rows, same[:, :1], halves), rows)
     out = np.full(freqs.size, np.nan)
-    for k, (both, with_odd) in enumerate(zip(chi2[:, :half_grids.shape[1] + 1], chi2[:, half_grids.shape[1] + 1:])):
+    for k, both in enumerate(chi2):
         gain_same = both[0] - both[1:].min()
         if gain_same > HALF_FREQUENCY_GAIN * both[0] and gain_same > HALF_FREQUENCY_SIGNIFICANCE * both[0] / dofs[k]:
             out[k] = half_grids[k, int(np.argmin(both[1:]))]
             continue
-        gain = residuals[k] - with_odd
+        gain = both[0] - with_odd[k]
         if gain[0] > DECOY_FACTOR * gain[1:].max():
             out[k] = freqs[k] / 2
     return out
@@ -352,7 +394,7 @@ def trend_fit(rows: BandRows, baselines: np.ndarray, degree: int) -> tuple[np.nd
     deviations = (target - mean[:, None] * weight) ** 2
     totals = np.array([np.sum(deviations[start:start + bands]) for start, bands in zip(rows.starts, rows.bands)])
     scale = np.maximum(baselines, 1e-9)
-    x = 2 * rows.dt / (scale if scale.size == 1 else rows.per_row(scale))[:, None] - 1
+    x = 2 * rows.dt / rows.per_row(scale)[:, None] - 1
     design = np.empty((*x.shape, degree + 1))  # legvander's recurrence, without its copies
     design[..., 0] = 1.0
     design[..., 1] = x

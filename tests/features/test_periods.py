@@ -96,6 +96,23 @@ def test_narrow_eclipses_of_unequal_depth_mostly_get_the_orbital_period():
     assert all(min(abs(r - 1), abs(r - 0.5)) < 0.01 for r in ratios), ratios
 
 
+def test_a_sinusoid_whose_cycles_differ_in_depth_keeps_its_period():
+    """A long-period variable over a few seasons: at twice its period the model's first
+    harmonic is the sinusoid and the second absorbs the cycle-to-cycle changes, so twice the
+    period fits a little better; it must not pass for the period."""
+    ratios = []
+    for seed in range(30, 50):
+        rng = np.random.default_rng(seed)
+        mjd, fid = ztf_like_epochs(rng, 400, 1000)
+        seen = (mjd - mjd.min()) % 365 < 240  # the star is behind the Sun a third of the year
+        mjd, fid = mjd[seen], fid[seen]
+        period = float(rng.uniform(150, 300))
+        depth = 1 + 0.2 * np.sin(2.3 * np.floor(mjd / period) + rng.uniform(0, 6))
+        mag = 15 + 0.4 * depth * np.sin(2 * np.pi * mjd / period) + rng.normal(0, 0.02, mjd.size)
+        ratios.append(Period()([ObjectBands.of(apparent_lightcurve(mjd, fid, mag))])[0, 0] / period)
+    assert all(abs(r - 1) < 0.01 for r in ratios), ratios
+
+
 def test_a_batch_gives_each_curve_exactly_what_it_gets_alone():
     """Curves whose longest bands are equally long are searched together; every value is bit for bit
     the one-curve answer, whatever the batch holds and in whatever order."""
