@@ -3,9 +3,12 @@
 The store is synthetic and written straight into the tables: replaying 100,000 alerts
 through the worker would take longer than the measurement, and the API only serves what
 the tables hold. Objects (nine in ten ZTF, one in ten Rubin), their detections,
-non-detections, magnitude statistics, a few features, and every classifier's
-probabilities (Dirichlet draws, ranked) as the pipeline stores them; the light-curve
-classifiers only for objects with 3 detections or more, as a light curve needs some.
+non-detections, forced photometry, magnitude statistics, a few features, and every
+classifier's probabilities (Dirichlet draws, ranked) as the pipeline stores them; the
+light-curve classifiers only for objects with 3 detections or more, as a light curve needs
+some. Stamps (gzipped FITS for ZTF, Rubin's plain multi-extension FITS) for one object in
+STAMP_EVERY of each survey: a stamp is read by its key, so the table's length hardly
+matters, while 100,000 objects' stamps would take gigabytes.
 
 A store is built once per size and reused (a SQLite file, a PostgreSQL database named
 after the size); on reuse its missing indexes are created, so a store built before an
@@ -28,7 +31,7 @@ from typing import Any
 
 import httpx
 import numpy as np
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, literal, select, text
 
 from alerce_contract.taxonomy import (
     LC_CLASSES,
@@ -40,6 +43,7 @@ from alerce_contract.taxonomy import (
     STAMP_CLASSIFIER_LSST,
 )
 from classifier_service.bench.measure import percentile
+from classifier_service.simulate.fits import gzipped_fits, multi_extension_fits
 from classifier_service.store import database_url, tables
 
 DEFAULT_N_OBJECTS = 100_000
@@ -51,8 +55,11 @@ ZTF_CLASSIFIERS = ((STAMP_CLASSIFIER, STAMP_CLASSES), (LC_CLASSIFIER, LC_CLASSES
 LSST_CLASSIFIERS = ((STAMP_CLASSIFIER_LSST, STAMP_CLASSES),)
 LC_MIN_NDET = 3
 FEATURES = ("Amplitude", "Mean", "Std")
-LOADED_TABLES = (tables.object_table, tables.detection, tables.non_detection, tables.magstat,
-                 tables.feature, tables.probability)
+N_FORCED = 3  # forced-photometry epochs per object
+STAMP_EVERY = 100
+LOADED_TABLES = (tables.object_table, tables.detection, tables.non_detection,
+                 tables.forced_photometry, tables.magstat, tables.feature, tables.probability,
+                 tables.cutout)
 
 
 # --- the store --------------------------------------------------------------------------
@@ -102,10 +109,17 @@ def chunk_rows(start: int, stop: int, seed: int) -> dict[str, dict[str, list]]:
         "object": objects,
         "detection": _detections(rng, index, oids, lsst, ndet, firstmjd, deltajd, meanra, meandec),
         "non_detection": _non_detections(rng, oids, lsst, firstmjd),
+        "forced_photometry": _forced_photometry(rng, index, oids, lsst, firstmjd),
         "magstat": _magstats(rng, oids, ndet, firstmjd, lastmjd),
         "feature": _features(rng, oids),
         "probability": _probabilities(rng, oids, lsst, ndet),
+        "cutout": _cutouts(rng, index, oids, lsst),
     }
+
+
+def first_candid(index: int) -> int:
+    """The candid of object ``index``'s first detection (the one its stamps are of)."""
+    return index * 1000 + 1_000_000_000
 
 
 def _detections(rng, index, oids, lsst, ndet, firstmjd, deltajd, meanra, meandec) -> dict:
@@ -115,7 +129,7 @@ def _detections(rng, index, oids, lsst, ndet, firstmjd, deltajd, meanra, meandec
     fid = np.where(lsst[owner], rng.integers(1, 7, len(owner)), rng.integers(1, 3, len(owner)))
     m = len(owner)
     return {
-        "candid": (index[owner] * 1000 + nth + 1_000_000_000).tolist(),
+        "candid": (first_candid(index[owner]) + nth).tolist(),
         "oid": [oids[i] for i in owner], "mjd": (firstmjd[owner] + fraction * deltajd[owner]).tolist(),
         "fid": fid.tolist(), "pid": (index[owner] * 1000 + nth).tolist(),
         "diffmaglim": rng.normal(20.5, 0.3, m).tolist(), "isdiffpos": [1] * m,
@@ -135,6 +149,46 @@ def _non_detections(rng, oids, lsst, firstmjd) -> dict:
     return {"oid": [oids[i] for i in owner], "fid": rng.integers(1, 3, len(owner)).tolist(),
             "mjd": (firstmjd[owner] - np.tile([3.0, 6.0], len(ztf))).tolist(),
             "diffmaglim": rng.normal(20.5, 0.3, len(owner)).tolist()}
+
+
+def _forced_photometry(rng, index, oids, lsst, firstmjd) -> dict:
+    """N_FORCED epochs a few days apart up to each object's first detection; Rubin's carry
+    the extra fields the LSST route reads."""
+    owner = np.repeat(np.arange(len(oids)), N_FORCED)
+    m = len(owner)
+    nth = np.tile(np.arange(N_FORCED), len(oids))
+    flux = rng.normal(100.0, 50.0, m)
+    extra = [json.dumps({"diaForcedSourceId": int(pid), "ra": 0.0, "dec": 0.0, "detector": 42,
+                         "scienceFlux": float(f) + 1000.0, "scienceFluxErr": 10.0}) if lsst[o] else "{}"
+             for o, pid, f in zip(owner, first_candid(index[owner]) + 500 + nth, flux)]
+    return {"oid": [oids[i] for i in owner], "pid": (first_candid(index[owner]) + 500 + nth).tolist(),
+            "mjd": (firstmjd[owner] - 3.0 * nth).tolist(), "fid": rng.integers(1, 3, m).tolist(),
+            "forcediffimflux": flux.tolist(), "forcediffimfluxunc": np.full(m, 10.0).tolist(),
+            "magzpsci": np.full(m, 26.0).tolist(), "diffmaglim": rng.normal(20.5, 0.3, m).tolist(),
+            "extra": extra}
+
+
+def _cutouts(rng, index, oids, lsst) -> dict:
+    """The first alert's three stamps of one object in STAMP_EVERY per survey (noise and a
+    point source: a PNG costs the same whatever the sky)."""
+    chosen = np.flatnonzero(np.isin(index % STAMP_EVERY, (0, 9)))
+    columns: dict[str, list] = {c: [] for c in ("oid", "candid", "science", "template", "difference")}
+    for i in chosen:
+        columns["oid"].append(oids[i])
+        columns["candid"].append(first_candid(int(index[i])))
+        for kind in ("science", "template", "difference"):
+            columns[kind].append(_stamp_bytes(rng, bool(lsst[i])))
+    return columns
+
+
+def _stamp_bytes(rng, rubin: bool) -> bytes:
+    size = 30 if rubin else 63
+    y, x = np.mgrid[:size, :size] - size // 2
+    image = (rng.normal(0.0, 5.0, (size, size)) + 200.0 * np.exp(-(x**2 + y**2) / 8.0)).astype(np.float32)
+    if rubin:
+        variance = np.full((size, size), 25.0, np.float32)
+        return multi_extension_fits(image, (("UNCERT", variance), ("PSFIMAGE", variance)), {"BUNIT": "nJy"})
+    return gzipped_fits(image)
 
 
 def _magstats(rng, oids, ndet, firstmjd, lastmjd) -> dict:
@@ -182,6 +236,8 @@ def build_store(engine: Engine, n_objects: int, seed: int = 0) -> None:
                 index.drop(conn, checkfirst=True)  # built once at the end: faster than row by row
         taxonomy = [(name, VERSION, list(classes))
                     for name, classes in ZTF_CLASSIFIERS + LSST_CLASSIFIERS]
+        if engine.dialect.name == "postgresql":
+            tables.store_uncompressed(conn)  # stamps stored as the worker's store keeps them
         conn.execute(tables.taxonomy.insert(), [
             {"classifier_name": n, "classifier_version": v, "classes": c} for n, v, c in taxonomy])
     for start in range(0, n_objects, CHUNK):
@@ -208,7 +264,8 @@ def _load(raw, dialect: str, table: str, columns: dict[str, list]) -> None:
                            f"VALUES ({', '.join('?' * len(names))})", rows)
         return
     buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
+    csv.writer(buffer).writerows(
+        [f"\\x{v.hex()}" if isinstance(v, bytes) else v for v in row] for row in rows)  # bytea's hex input
     buffer.seek(0)
     cursor.copy_expert(f'COPY "{table}" ({", ".join(names)}) FROM STDIN WITH (FORMAT csv)', buffer)
 
@@ -228,14 +285,21 @@ def stored_objects(engine: Engine) -> int:
         return conn.execute(text("SELECT count(*) FROM object")).scalar_one()
 
 
+def every_table_loaded(engine: Engine) -> bool:
+    """Whether each of LOADED_TABLES holds rows (a store an older bench built may lack some)."""
+    with engine.connect() as conn:
+        return all(conn.execute(select(literal(1)).select_from(table).limit(1)).first()
+                   for table in LOADED_TABLES)
+
+
 def ensure_store(url: str, n_objects: int, seed: int = 0) -> bool:
     """The store at ``url`` with ``n_objects`` objects: built when it holds another number
-    (an existing one must be empty or a bench store), otherwise given its missing indexes.
-    True when it was built now."""
+    or lacks a table's rows (an existing one must be empty or a bench store), otherwise
+    given its missing indexes. True when it was built now."""
     engine = create_engine(database_url(url))
     try:
         stored = stored_objects(engine)
-        if stored == n_objects:
+        if stored == n_objects and every_table_loaded(engine):
             with engine.begin() as conn:
                 created = tables.create_missing_indexes(conn)
             if created:
@@ -270,7 +334,8 @@ class Sample:
 
     ztf: list[tuple[str, float, float]]  # oid, ra, dec
     lsst: list[str]
-    mjd: float  # a recent first-detection date
+    mjd: float  # the latest first-detection date: "now" for the SN Hunter's last 24 hours
+    stamps: dict[str, list[tuple[str, int]]]  # survey -> (oid, candid) of stored stamps
 
 
 def sample(engine: Engine, n: int = 50) -> Sample:
@@ -283,8 +348,12 @@ def sample(engine: Engine, n: int = 50) -> Sample:
             "(SELECT oid, meanra, meandec, survey, row_number() OVER (ORDER BY oid) AS k FROM object) o "
             f"WHERE k % {step} = 0")).all()
         mjd = conn.execute(text("SELECT max(firstmjd) FROM object")).scalar_one()
+        stamps = {survey: [tuple(r) for r in conn.execute(text(
+            "SELECT c.oid, c.candid FROM cutout c JOIN object o ON o.oid = c.oid "
+            f"WHERE o.survey = :survey ORDER BY c.oid LIMIT {n}"), {"survey": survey})]
+            for survey in ("ZTF", "LSST")}
     return Sample(ztf=[(r.oid, r.meanra, r.meandec) for r in rows if r.survey == "ZTF"],
-                  lsst=[r.oid for r in rows if r.survey == "LSST"], mjd=mjd)
+                  lsst=[r.oid for r in rows if r.survey == "LSST"], mjd=mjd, stamps=stamps)
 
 
 def _ztf(s: Sample, i: int) -> tuple[str, float, float]:
@@ -293,6 +362,17 @@ def _ztf(s: Sample, i: int) -> tuple[str, float, float]:
 
 def _lsst(s: Sample, i: int) -> str:
     return s.lsst[i % len(s.lsst)]
+
+
+def _stamp(s: Sample, i: int, survey: str) -> tuple[str, int]:
+    return s.stamps[survey][i % len(s.stamps[survey])]
+
+
+def _sn_hunter(s: Sample, classifier: str) -> dict[str, Any]:
+    """tom_alerce.sn_hunter.api_candidates' query with its default filters (24 h, p >= 0.5, 30)."""
+    return {"classifier": classifier, "ranking": 1, "probability": 0.5,
+            "firstmjd": [s.mjd - 1, s.mjd + 1], "order_by": "probability", "order_mode": "DESC",
+            "page_size": 30}
 
 
 SNIA = {"class": "SNIa", "probability": 0.3}
@@ -330,12 +410,47 @@ QUERIES: tuple[tuple[str, str, Callable[[Sample, int], dict[str, Any]]], ...] = 
     ("features", "/ztf/v1/objects/{oid}/features", lambda s, i: {}),
     ("magstats", "/ztf/v1/objects/{oid}/magstats", lambda s, i: {}),
     ("classifiers", "/ztf/v1/classifiers", lambda s, i: {}),
+    ("detections", "/ztf/v1/objects/{oid}/detections", lambda s, i: {}),
+    ("forced photometry (v2)", "/v2/lightcurve/forced-photometry/{oid}", lambda s, i: {}),
+    ("get_stamp FITS", "/get_stamp",
+     lambda s, i: {"oid": _stamp(s, i, "ZTF")[0], "candid": _stamp(s, i, "ZTF")[1],
+                   "type": "science", "format": "fits"}),
+    ("get_stamp PNG", "/get_stamp",
+     lambda s, i: {"oid": _stamp(s, i, "ZTF")[0], "candid": _stamp(s, i, "ZTF")[1],
+                   "type": "difference", "format": "png"}),
+    # What the TOM asks (tom_alerce, alerce_broker_plugin, example_tom/demo.py).
+    ("SN Hunter: stamp SN p>=0.5, 24 h, by p, 30", "/ztf/v1/objects",
+     lambda s, i: {**_sn_hunter(s, STAMP_CLASSIFIER), "class": "SN"}),
+    ("periodic stars by ndet DESC, 50", "/ztf/v1/objects",
+     lambda s, i: {"classifier": LC_TOP, "class": "Periodic", "ranking": 1, "order_by": "ndet",
+                   "order_mode": "DESC", "page_size": 50}),
+    ("best SNIa by probability DESC, 1", "/ztf/v1/objects",
+     lambda s, i: {**LC, "class": "SNIa", "ranking": 1, "order_by": "probability",
+                   "order_mode": "DESC", "page_size": 1}),
+    ("query_targets: top class of 50 oids", "/ztf/v1/objects",
+     lambda s, i: {"oid": [oid for oid, _, _ in s.ztf[:50]], **LC, "ranking": 1,
+                   "page_size": 50}),
+    ("TOM form: stamp SN, ndet>=2, 30 days, 50 + count", "/ztf/v1/objects",
+     lambda s, i: {"classifier": STAMP_CLASSIFIER, "class": "SN", "ndet": [2],
+                   "lastmjd": [s.mjd - 30], "page_size": 50, "count": "true"}),
     ("LSST list_objects", "/object_api/list_objects", lambda s, i: {"survey": "lsst"}),
     ("LSST list, stamp SN p>=0.5 + count", "/object_api/list_objects",
      lambda s, i: {"survey": "lsst", "classifier": STAMP_CLASSIFIER_LSST, "class_name": "SN",
                    "probability": 0.5, "count": "true"}),
+    ("LSST SN Hunter: stamp SN p>=0.5, 24 h, by p", "/object_api/list_objects",
+     lambda s, i: {**_sn_hunter(s, STAMP_CLASSIFIER_LSST), "class_name": "SN", "survey": "lsst"}),
+    ("LSST object", "/object_api/object", lambda s, i: {"survey_id": "lsst", "oid": _lsst(s, i)}),
     ("LSST lightcurve", "/lightcurve_api/lightcurve",
      lambda s, i: {"survey_id": "lsst", "oid": _lsst(s, i)}),
+    ("LSST detections", "/lightcurve_api/detections",
+     lambda s, i: {"survey_id": "lsst", "oid": _lsst(s, i)}),
+    ("LSST forced photometry", "/lightcurve_api/forced-photometry",
+     lambda s, i: {"survey_id": "lsst", "oid": _lsst(s, i)}),
+    ("LSST probability", "/probability_api/probability",
+     lambda s, i: {"survey_id": "lsst", "oid": _lsst(s, i)}),
+    ("LSST stamp PNG", "/stamps_api/stamp",
+     lambda s, i: {"oid": _stamp(s, i, "LSST")[0], "measurement_id": _stamp(s, i, "LSST")[1],
+                   "stamp_type": "cutoutScience", "file_format": "png", "survey_id": "lsst"}),
 )
 
 
@@ -453,12 +568,12 @@ def report_text(result: dict[str, Any]) -> str:
     databases = [db for db in ("sqlite", "postgresql") if db in result]
     lines = [f"API on {result['n_objects']:,} objects, {result['repeats']} requests per query, "
              f"load average {result['load_average']:.1f}: wall p50/p95 ms, mean CPU ms",
-             f"{'':42}" + "".join(f"{db:>24}" for db in databases)]
+             f"{'':50}" + "".join(f"{db:>24}" for db in databases)]
     for key in result["sqlite"]:
         cells = "".join(f"{r['p50_ms']:>10.1f}/{r['p95_ms']:<7.1f}{r['cpu_ms']:>7.1f}"
                         + (f" ({r['n_503']} x 503)" if r["n_503"] else "")
                         for r in (result[db][key] for db in databases))
-        lines.append(f"{key[3:]:42}{cells}")
+        lines.append(f"{key[3:]:50}{cells}")
     if "postgresql_error" in result:
         lines.append(f"PostgreSQL skipped: {result['postgresql_error']}")
     return "\n".join(lines)
