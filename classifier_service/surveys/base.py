@@ -31,6 +31,10 @@ MAX_TEXT_CHARS = 65536
 # Apparent magnitudes a detection or a limit can have: nothing in the sky is brighter than
 # 0 for these cameras (they saturate near 12-16), nothing fainter than 40 is measurable.
 MAG_RANGE = (0.0, 40.0)
+ERROR_RANGE = (0.0, math.inf)  # a magnitude's error: above 0, finite
+RA_RANGE = (0.0, 360.0)
+DEC_RANGE = (-90.0, 90.0)
+_INF = math.inf
 MJD_OF_UNIX_EPOCH = 40587.0
 
 
@@ -69,8 +73,14 @@ def _refuse_text(container: Any, path: str = "") -> None:
             _refuse_text(value, where)
 
 
-def checked_number(value: Any, what: str, low: float, high: float, *, above: bool = False) -> float:
-    """``value`` as a float when finite and within [low, high] (``above``: strictly above low)."""
+def checked_number(value: Any, where: str, name: str, bounds: tuple[float, float], *, above: bool = False) -> float:
+    """``value`` as a float when finite and within ``bounds`` (``above``: strictly above the low
+    one), else AlertParseError naming it ``where name``. A float in range, nearly every value,
+    passes the first test (NaN fails every comparison), and no message is built for it."""
+    low, high = bounds
+    if type(value) is float and (low < value if above else low <= value) and value <= high and value != _INF:
+        return value
+    what = f"{where} {name}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise AlertParseError(f"{what} {value!r} is not a number")
     if not math.isfinite(value) or value > high or (value <= low if above else value < low):
@@ -88,19 +98,12 @@ def checked_id(value: Any, what: str) -> int:
     return value
 
 
-# The checks below first try the common case, floats in range (NaN fails every comparison), which
-# costs no call and no message; anything else goes through checked_number for its verdict.
 def check_position(ra: Any, dec: Any, where: str) -> None:
-    if type(ra) is float and type(dec) is float and 0.0 <= ra <= 360.0 and -90.0 <= dec <= 90.0:
-        return
-    checked_number(ra, f"{where} ra", 0.0, 360.0)
-    checked_number(dec, f"{where} dec", -90.0, 90.0)
+    checked_number(ra, where, "ra", RA_RANGE)
+    checked_number(dec, where, "dec", DEC_RANGE)
 
 
 def check_photometry(magpsf: Any, sigmapsf: Any, where: str) -> None:
     """A detection's magnitude in MAG_RANGE and its error positive and finite."""
-    if (type(magpsf) is float and type(sigmapsf) is float and MAG_RANGE[0] <= magpsf <= MAG_RANGE[1]
-            and 0.0 < sigmapsf < math.inf):
-        return
-    checked_number(magpsf, f"{where} magpsf", *MAG_RANGE)
-    checked_number(sigmapsf, f"{where} sigmapsf", 0.0, math.inf, above=True)
+    checked_number(magpsf, where, "magpsf", MAG_RANGE)
+    checked_number(sigmapsf, where, "sigmapsf", ERROR_RANGE, above=True)

@@ -27,6 +27,7 @@ from typing import Any
 from alerce_contract.bands import FID_OF_BAND, NJY_ZERO_POINT, flux_to_mag
 from classifier_service.alert import JD_TO_MJD, Alert, Cutouts, Detection, ForcedPhotometry
 from classifier_service.surveys.base import (
+    ERROR_RANGE,
     AlertParseError,
     UnsupportedSchemaError,
     check_photometry,
@@ -86,8 +87,8 @@ def parse(record: dict[str, Any]) -> Alert:
 
 def _alert(record: dict[str, Any], oid: str, candid: int, version: str) -> Alert:
     source = record["diaSource"]
-    latest = latest_mjd()
-    candidate = _detection(oid, source, parent_candid=candid, where="diaSource", latest=latest)
+    epochs = (FIRST_MJD, latest_mjd())  # the MJDs an epoch may have: the survey's life
+    candidate = _detection(oid, source, parent_candid=candid, where="diaSource", epochs=epochs)
     if candidate is None:
         raise AlertParseError("diaSource has no usable psfFlux/psfFluxErr")
     candidate.has_stamp = True
@@ -98,9 +99,9 @@ def _alert(record: dict[str, Any], oid: str, candid: int, version: str) -> Alert
         schema_version=version,
         candidate=candidate,
         prv_detections=[det for i, row in enumerate(record.get("prvDiaSources") or ())
-                        if (det := _detection(oid, row, candid, f"prvDiaSources[{i}]", latest)) is not None],
+                        if (det := _detection(oid, row, candid, f"prvDiaSources[{i}]", epochs)) is not None],
         forced_photometry=[fp for i, row in enumerate(record.get("prvDiaForcedSources") or ())
-                           if (fp := _forced(oid, row, f"prvDiaForcedSources[{i}]", latest)) is not None],
+                           if (fp := _forced(oid, row, f"prvDiaForcedSources[{i}]", epochs)) is not None],
         cutouts=Cutouts(
             science=_stamp(record.get("cutoutScience")),
             template=_stamp(record.get("cutoutTemplate")),
@@ -134,20 +135,20 @@ def band_fid(band: Any) -> int:
 
 
 def _detection(oid: str, row: dict[str, Any], parent_candid: int, where: str,
-               latest: float) -> Detection | None:
+               epochs: tuple[float, float]) -> Detection | None:
     """A diaSource as a detection, every stored value checked; None when its flux or error is
     unmeasured (null, NaN) or the flux is zero."""
     flux, flux_err = _finite_or_none(row.get("psfFlux")), _finite_or_none(row.get("psfFluxErr"))
     if not flux or flux_err is None:
         return None
-    checked_number(flux_err, f"{where} psfFluxErr", 0.0, math.inf, above=True)
+    checked_number(flux_err, where, "psfFluxErr", ERROR_RANGE, above=True)
     magpsf, sigmapsf = flux_to_mag(flux, flux_err)
     check_photometry(magpsf, sigmapsf, where)
     check_position(row.get("ra"), row.get("dec"), where)
     return Detection(
         oid=oid,
         candid=checked_id(row.get("diaSourceId"), f"{where} diaSourceId"),
-        mjd=_mjd(row.get("midpointMjdTai"), where, latest),
+        mjd=checked_number(row.get("midpointMjdTai"), where, "midpointMjdTai", epochs),
         fid=band_fid(row.get("band")),
         ra=row["ra"],
         dec=row["dec"],
@@ -161,14 +162,14 @@ def _detection(oid: str, row: dict[str, Any], parent_candid: int, where: str,
     )
 
 
-def _forced(oid: str, row: dict[str, Any], where: str, latest: float) -> ForcedPhotometry | None:
+def _forced(oid: str, row: dict[str, Any], where: str, epochs: tuple[float, float]) -> ForcedPhotometry | None:
     """A diaForcedSource as forced photometry (flux in nJy, zero point 31.4); None without a band."""
     if row.get("band") is None or row.get("visit") is None:
         return None
     return ForcedPhotometry(
         oid=oid,
         pid=checked_id(row["visit"], f"{where} visit"),
-        mjd=_mjd(row.get("midpointMjdTai"), where, latest),
+        mjd=checked_number(row.get("midpointMjdTai"), where, "midpointMjdTai", epochs),
         fid=band_fid(row["band"]),
         forcediffimflux=_finite_or_none(row.get("psfFlux")),
         forcediffimfluxunc=_finite_or_none(row.get("psfFluxErr")),
@@ -201,11 +202,6 @@ def _metadata(candidate: Detection, source: dict[str, Any], dia_object: dict[str
     if ss_source and ss_source.get("ssObjectId"):
         metadata.update(ssnamenr=ss_source.get("designation"), ssdistnr=ss_source.get("ephOffset"))
     return {key: value for key, value in metadata.items() if value is not None}
-
-
-def _mjd(mjd: Any, where: str, latest: float) -> float:
-    """A Rubin epoch (MJD, TAI), which must lie within the survey's life."""
-    return checked_number(mjd, f"{where} midpointMjdTai", FIRST_MJD, latest)
 
 
 def _stamp(data: bytes | None) -> bytes | None:

@@ -92,23 +92,23 @@ def _alert(record: dict[str, Any], oid: str, candid: int, version: str) -> Alert
     candidate = record["candidate"]
     if candidate.get("candid") != candid:
         raise AlertParseError(f"candidate.candid {candidate.get('candid')!r} is not the alert's candid")
-    detection = _detection(oid, candidate, parent_candid=candid, where="candidate")
+    epochs = (FIRST_JD, latest_mjd() + JD_TO_MJD)  # the JDs an epoch may have: the survey's life
+    detection = _detection(oid, candidate, parent_candid=candid, where="candidate", epochs=epochs)
     detection.has_stamp = True
     prv_detections: list[Detection] = []
     non_detections: list[NonDetection] = []
-    latest = latest_mjd()
     for i, prv in enumerate(record.get("prv_candidates") or ()):
         if prv.get("jd") is None:
             continue
         where = f"prv_candidates[{i}]"
         if prv.get("magpsf") is None:
-            mjd = _mjd(prv["jd"], where, latest)
+            mjd = _mjd(prv["jd"], where, epochs)
             fid = _fid(prv.get("fid"), where)
             limit = prv.get("diffmaglim")  # ZTF writes placeholders (-1006.94) for unknown limits
             if _finite(limit) and MAG_RANGE[0] < limit < MAG_RANGE[1]:
                 non_detections.append(NonDetection(oid=oid, mjd=mjd, fid=fid, diffmaglim=float(limit)))
         elif prv.get("candid") is not None:
-            prv_detections.append(_detection(oid, prv, parent_candid=candid, where=where, latest=latest))
+            prv_detections.append(_detection(oid, prv, parent_candid=candid, where=where, epochs=epochs))
 
     return Alert(
         survey=SURVEY,
@@ -118,7 +118,7 @@ def _alert(record: dict[str, Any], oid: str, candid: int, version: str) -> Alert
         candidate=detection,
         prv_detections=prv_detections,
         non_detections=non_detections,
-        forced_photometry=[_forced(oid, fp, f"fp_hists[{i}]", latest)
+        forced_photometry=[_forced(oid, fp, f"fp_hists[{i}]", epochs)
                            for i, fp in enumerate(record.get("fp_hists") or ()) if fp.get("jd")],
         cutouts=Cutouts(
             science=_stamp(record.get("cutoutScience")),
@@ -130,7 +130,7 @@ def _alert(record: dict[str, Any], oid: str, candid: int, version: str) -> Alert
 
 
 def _detection(oid: str, row: dict[str, Any], parent_candid: int, where: str,
-               latest: float | None = None) -> Detection:
+               epochs: tuple[float, float]) -> Detection:
     """A candidate or earlier detection, every stored value checked."""
     check_position(row.get("ra"), row.get("dec"), where)
     check_photometry(row.get("magpsf"), row.get("sigmapsf"), where)
@@ -143,7 +143,7 @@ def _detection(oid: str, row: dict[str, Any], parent_candid: int, where: str,
     return Detection(
         oid=oid,
         candid=checked_id(row["candid"], f"{where} candid"),
-        mjd=_mjd(row["jd"], where, latest or latest_mjd()),
+        mjd=_mjd(row["jd"], where, epochs),
         fid=_fid(row.get("fid"), where),
         ra=row["ra"],
         dec=row["dec"],
@@ -164,14 +164,14 @@ def _detection(oid: str, row: dict[str, Any], parent_candid: int, where: str,
     )
 
 
-def _forced(oid: str, fp: dict[str, Any], where: str, latest: float) -> ForcedPhotometry:
+def _forced(oid: str, fp: dict[str, Any], where: str, epochs: tuple[float, float]) -> ForcedPhotometry:
     extra = fp.copy()  # the other fields, in their order: a copy less seven keys beats a comprehension
     for name in _FORCED_COLUMNS:
         extra.pop(name, None)
     return ForcedPhotometry(
         oid=oid,
         pid=checked_id(fp.get("pid"), f"{where} pid"),
-        mjd=_mjd(fp["jd"], where, latest),
+        mjd=_mjd(fp["jd"], where, epochs),
         fid=_fid(fp.get("fid"), where),
         forcediffimflux=_none_if_missing(fp.get("forcediffimflux")),
         forcediffimfluxunc=_none_if_missing(fp.get("forcediffimfluxunc")),
@@ -188,11 +188,9 @@ def _stamp(cutout: dict[str, Any] | None) -> bytes | None:
     return bytes(data) if data else None
 
 
-def _mjd(jd: Any, where: str, latest: float) -> float:
-    """The MJD of a ZTF epoch, which must lie within the survey's life."""
-    if type(jd) is float and FIRST_JD <= jd <= latest + JD_TO_MJD:  # the common case, no message built
-        return jd - JD_TO_MJD
-    return checked_number(jd, f"{where} jd", FIRST_JD, latest + JD_TO_MJD) - JD_TO_MJD
+def _mjd(jd: Any, where: str, epochs: tuple[float, float]) -> float:
+    """The MJD of a ZTF epoch, which must lie within the survey's life (``epochs``, in JD)."""
+    return checked_number(jd, where, "jd", epochs) - JD_TO_MJD
 
 
 def _fid(fid: Any, where: str) -> int:
