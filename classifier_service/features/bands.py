@@ -2,7 +2,10 @@
 
 ALeRCE computes variable-star features on apparent (corrected) magnitudes and transient
 features on difference magnitudes; an object whose detections are all corrected is read
-in apparent magnitudes, any other in difference magnitudes.
+in apparent magnitudes, any other in difference magnitudes. A corrected detection with no
+apparent magnitude (the star fainter than its reference by more than its flux: a Mira near
+minimum) is left out, as ALeRCE discards invalid values: read in difference magnitudes, a
+star's |flux - reference| would brighten twice a cycle and give half its period.
 """
 from __future__ import annotations
 
@@ -51,8 +54,9 @@ def is_classifiable(lc: LightCurve) -> bool:
 
 
 def uses_corrected(lc: LightCurve) -> bool:
-    """Whether the object is read in apparent magnitudes (every detection corrected)."""
-    return bool(lc.mjd.size) and bool(np.all(lc.corrected)) and bool(np.all(np.isfinite(lc.magpsf_corr)))
+    """Whether the object is read in apparent magnitudes (every detection corrected, whether or
+    not its apparent magnitude is defined)."""
+    return bool(lc.mjd.size) and bool(np.all(lc.corrected))
 
 
 def split_bands(lc: LightCurve) -> dict[int, Band]:

@@ -85,6 +85,17 @@ def test_only_objects_with_six_detections_in_g_or_r_are_classifiable():
     assert is_classifiable(six_in_r)
 
 
+def test_a_corrected_star_is_read_in_apparent_magnitudes_without_its_undefined_ones():
+    """A Mira near minimum is fainter than its reference by more than its flux: those detections
+    have no apparent magnitude, and the rest of the star is still read in apparent magnitudes."""
+    mjd = np.arange(8.0)
+    lc = apparent_lightcurve(mjd, np.ones(8, int), np.linspace(15.0, 18.5, 8))
+    lc.magpsf_corr[[3, 6]] = np.nan
+    band = split_bands(lc)[1]
+    assert band.mjd.tolist() == [0.0, 1.0, 2.0, 4.0, 5.0, 7.0]
+    assert band.mag.tolist() == lc.magpsf_corr[[0, 1, 2, 4, 5, 7]].tolist()
+
+
 def test_non_detection_features_describe_limits_before_the_first_detection():
     mjd = np.array([100.0, 101.0, 102.0])
     lc = apparent_lightcurve(mjd, np.ones(3, int), np.array([18.0, 17.5, 17.8]))
