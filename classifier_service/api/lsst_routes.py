@@ -36,6 +36,7 @@ from classifier_service.api.reads import (
     check_classification_filters,
     default_classifier,
     load_taxonomy,
+    objects_first,
 )
 from classifier_service.store import tables
 
@@ -102,8 +103,9 @@ def list_objects(
         taxonomy = load_taxonomy(conn)
         check_classification_filters(query, taxonomy)
         default = default_classifier(taxonomy, SURVEY)
-        rows = [dict(r) for r in conn.execute(build_select(query, default)).mappings()]
-        total = conn.execute(build_count(query)).scalar_one() if count else None
+        first = objects_first(conn, query)
+        rows = [dict(r) for r in conn.execute(build_select(query, default, first)).mappings()]
+        total = conn.execute(build_count(query, first)).scalar_one() if count else None
         page_rows = rows[:page_size]
         counts = _epoch_counts(conn, [r["oid"] for r in page_rows])
     version = default[1] if default and not query.filters_probabilities else None

@@ -11,7 +11,14 @@ from fastapi import HTTPException
 from sqlalchemy import Connection, Select, select
 
 from classifier_service.api import schemas
-from classifier_service.api.objects import DEFAULT_CLASSIFIERS, ObjectQuery, QueryError
+from classifier_service.api.objects import (
+    DEFAULT_CLASSIFIERS,
+    OBJECTS_FIRST_LIMIT,
+    ObjectQuery,
+    QueryError,
+    object_probe,
+    probability_probe,
+)
 from classifier_service.store import tables
 
 
@@ -69,3 +76,15 @@ def default_classifier(taxonomy: dict[tuple[str, str], list[str]], survey: str =
 def _version_key(version: str) -> tuple:
     parts = re.split(r"[.\-_+]", version)
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)
+
+
+def objects_first(conn: Connection, query: ObjectQuery) -> bool:
+    """Whether the query's object filters select fewer objects (at most OBJECTS_FIRST_LIMIT)
+    than its probability filters select rows: then its page and count look up those
+    objects' probabilities (``objects.object_probe`` says why). Two bounded counts."""
+    probe = object_probe(query)
+    if probe is None:
+        return False
+    n_objects = conn.execute(probe).scalar_one()
+    return (n_objects <= OBJECTS_FIRST_LIMIT
+            and conn.execute(probability_probe(query, n_objects + 1)).scalar_one() > n_objects)

@@ -31,6 +31,7 @@ from classifier_service.api.reads import (
     default_classifier,
     fetch_rows,
     load_taxonomy,
+    objects_first,
     require_object,
     select_for,
 )
@@ -95,9 +96,10 @@ def list_objects(
     with db.connect() as conn:
         taxonomy = load_taxonomy(conn)
         check_classification_filters(query, taxonomy)
-        statement = build_select(query, default_classifier(taxonomy))
+        first = objects_first(conn, query)
+        statement = build_select(query, default_classifier(taxonomy), first)
         rows = [schemas.clean_row(r) for r in conn.execute(statement).mappings()]
-        total = conn.execute(build_count(query)).scalar_one() if count else None
+        total = conn.execute(build_count(query, first)).scalar_one() if count else None
     has_next = len(rows) > page_size
     return {
         "total": total,

@@ -184,10 +184,12 @@ def _cutouts(rng, index, oids, lsst) -> dict:
 def _stamp_bytes(rng, rubin: bool) -> bytes:
     size = 30 if rubin else 63
     y, x = np.mgrid[:size, :size] - size // 2
-    image = (rng.normal(0.0, 5.0, (size, size)) + 200.0 * np.exp(-(x**2 + y**2) / 8.0)).astype(np.float32)
+    source = 200.0 * np.exp(-(x**2 + y**2) / 8.0)
+    image = (rng.normal(0.0, 5.0, (size, size)) + source).astype(np.float32)
     if rubin:
         variance = np.full((size, size), 25.0, np.float32)
-        return multi_extension_fits(image, (("UNCERT", variance), ("PSFIMAGE", variance)), {"BUNIT": "nJy"})
+        return multi_extension_fits(image, (("UNCERT", variance), ("PSFIMAGE", variance)),
+                                    {"BUNIT": "nJy"})
     return gzipped_fits(image)
 
 
@@ -264,8 +266,8 @@ def _load(raw, dialect: str, table: str, columns: dict[str, list]) -> None:
                            f"VALUES ({', '.join('?' * len(names))})", rows)
         return
     buffer = io.StringIO()
-    csv.writer(buffer).writerows(
-        [f"\\x{v.hex()}" if isinstance(v, bytes) else v for v in row] for row in rows)  # bytea's hex input
+    csv.writer(buffer).writerows(  # bytes in bytea's hex input format
+        [f"\\x{v.hex()}" if isinstance(v, bytes) else v for v in row] for row in rows)
     buffer.seek(0)
     cursor.copy_expert(f'COPY "{table}" ({", ".join(names)}) FROM STDIN WITH (FORMAT csv)', buffer)
 

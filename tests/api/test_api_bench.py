@@ -4,14 +4,16 @@ The benchmark (``alerce-classifier bench --api``) prints times; here only what i
 is checked: its synthetic store is one the API serves every benchmark query from, on
 SQLite and PostgreSQL, it is reused rather than rebuilt, and a store that lacks an index
 declared in store/tables.py (built before the index was added) gets it. On the same store
-(both surveys), the counts that read the survey from the oid are the joined counts.
+(both surveys), the counts that read the survey from the oid are the joined counts, and
+a page looked up objects first is the page and count the join gives.
 """
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import create_engine, func, inspect, select, text
 
-from classifier_service.api.objects import ObjectQuery, _classified, build_count
+from classifier_service.api.objects import ObjectQuery, _classified, build_count, build_select
+from classifier_service.api.reads import objects_first
 from classifier_service.bench.api import QUERIES, ensure_store, measure, report_text
 from classifier_service.bench.scenarios import postgres_database
 from classifier_service.store import Store, database_url, tables
@@ -60,6 +62,36 @@ def test_a_count_that_reads_the_survey_from_the_oid_counts_what_the_object_table
     with engine.connect() as conn:
         expected = conn.execute(select(func.count()).select_from(joined).where(*where)).scalar_one()
         assert conn.execute(build_count(query)).scalar_one() == expected > 0
+    engine.dispose()
+
+
+@pytest.mark.parametrize("query", [
+    ObjectQuery(survey="ZTF", classifier="stamp_classifier", class_name="SN", probability=0.2,
+                firstmjd=(59_000.0, 60_000.0), order_by="probability", order_mode="DESC"),
+    ObjectQuery(survey="ZTF", classifier="lc_classifier", ndet=(3, 40), order_by="ndet",
+                order_mode="DESC", page=2, page_size=5),
+    ObjectQuery(survey="ZTF", class_name="SN", lastmjd=(59_500.0, None)),
+    ObjectQuery(survey="LSST", classifier="stamp_classifier_lsst", firstmjd=(58_000.0, 61_000.0),
+                order_by="probability"),
+], ids=repr)
+def test_a_page_looked_up_objects_first_is_the_page_the_join_gives(bench_url, query):
+    engine = create_engine(bench_url)
+    with engine.connect() as conn:
+        pages = [conn.execute(build_select(query, None, first)).all() for first in (False, True)]
+        counts = [conn.execute(build_count(query, first)).scalar_one() for first in (False, True)]
+        assert objects_first(conn, query) in (False, True)  # the probes run on this store
+    engine.dispose()
+    assert pages[0] == pages[1] and len(pages[0]) > 0
+    assert counts[0] == counts[1] > 0
+
+
+def test_objects_first_is_chosen_when_the_object_filters_select_fewer_objects(bench_url):
+    narrow = ObjectQuery(survey="ZTF", classifier="stamp_classifier", firstmjd=(60_000.0, 60_030.0))
+    wide = ObjectQuery(survey="ZTF", classifier="lc_classifier", class_name="SNIa", ndet=(1, None))
+    unfiltered = ObjectQuery(survey="ZTF", classifier="stamp_classifier")
+    engine = create_engine(bench_url)
+    with engine.connect() as conn:
+        assert [objects_first(conn, q) for q in (narrow, wide, unfiltered)] == [True, False, False]
     engine.dispose()
 
 
