@@ -9,6 +9,7 @@ correction step turns back into apparent magnitudes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from classifier_service.alert import Detection, NonDetection
 from classifier_service.simulate.cadence import ObservingModel, default_model
 from classifier_service.simulate.candidates import near_source
-from classifier_service.simulate.sky import ps1_neighbours, sky_position
+from classifier_service.simulate.sky import ps1_neighbours, sky_position, up_at
 from classifier_service.simulate.sources import CLASSES, TRANSIENTS, Source, build_source
 
 ZTF_START_MJD, ZTF_END_MJD = 58200.0, 60600.0
@@ -91,9 +92,11 @@ def reference_source(source: Source, rng: np.random.Generator) -> tuple[float, n
     return distance, magnr, sigmagnr
 
 
-def object_metadata(source: Source, rng: np.random.Generator) -> dict[str, Any]:
-    """Sky position and PS1 cross-match fields consistent with what the object is."""
-    ra, dec, b = sky_position(rng, galactic=source.host == "star" and source.class_name != "Blazar")
+def object_metadata(source: Source, rng: np.random.Generator, up_at_mjd: np.ndarray | None = None) -> dict[str, Any]:
+    """Sky position and PS1 cross-match fields consistent with what the object is; given a
+    night's detection times ``up_at_mjd``, a position ZTF could observe at those times."""
+    draw = partial(sky_position, rng, galactic=source.host == "star" and source.class_name != "Blazar")
+    ra, dec, b = draw() if up_at_mjd is None else up_at(draw, up_at_mjd)
     meta: dict[str, Any] = {"ra": ra, "dec": dec, "galactic_b": b}
     meta.update(ps1_neighbours(rng, source.host, source.host_mag))
     return meta

@@ -18,6 +18,7 @@ from classifier_service.simulate.cadence import (
 )
 from classifier_service.simulate.candidates import epoch_fields, reference_shape
 from classifier_service.simulate.lightcurves import object_metadata, place_transient, reference_source
+from classifier_service.simulate.sky import ecliptic_position, sky_position, sun_longitude_deg, up_at
 from classifier_service.simulate.sources import CLASSES, TRANSIENTS, Source, build_source
 from classifier_service.simulate.stamps import Scene, draw_scene, scene_metadata
 
@@ -151,6 +152,18 @@ def _detected_tonight(class_name: str, rng: np.random.Generator, model: Observin
     return None
 
 
+def _spurious_position(class_name: str, rng: np.random.Generator, night: float,
+                       alert_mjd: np.ndarray) -> dict[str, float]:
+    """Where an asteroid (near opposition on this date) or a bogus detection lies: a field
+    ZTF observed at the alerts' times."""
+    if class_name == "asteroid":
+        earth = sun_longitude_deg(night) + 180.0
+        ra, dec = up_at(lambda: ecliptic_position(rng, earth), alert_mjd)
+    else:
+        ra, dec, _ = up_at(lambda: sky_position(rng, galactic=False), alert_mjd)
+    return {"ra": ra, "dec": dec}
+
+
 def simulate_object(class_name: str, rng: np.random.Generator, ids: Ids, night: float,
                     model: ObservingModel | None = None) -> SimulatedObject:
     """One object observed over its 30-day history and tonight, with at least one alert tonight.
@@ -165,25 +178,27 @@ def simulate_object(class_name: str, rng: np.random.Generator, ids: Ids, night: 
         obs, tonight = _spurious(class_name, rng, model, night)
         while not obs.detected[tonight:].any():  # noise hid it (rare): the stream only has detections
             obs, tonight = _spurious(class_name, rng, model, night)
+        alert_rows = np.flatnonzero(obs.detected[tonight:]) + tonight
         scene = draw_scene(stamp_class, rng, observing=model)
         context = scene_metadata(scene, rng, observing=model)
+        context.update(_spurious_position(class_name, rng, night, obs.mjd[alert_rows]))
         reference_mag = np.full(4, np.inf)
     else:
         stamp_class = STAMP_CLASS_OF[class_name]
         obs, tonight, source = outcome
+        alert_rows = np.flatnonzero(obs.detected[tonight:]) + tonight
         reference_mag = source.reference_mag
         distnr, magnr, sigmagnr = reference_source(source, rng)
         host_mag = source.host_mag if source.host in ("offset", "nuclear") else None
         scene = draw_scene(stamp_class, rng, science_mag=np.inf, template_mag=np.inf, host_mag=host_mag,
                            observing=model)
         context = scene_metadata(scene, rng, observing=model)
-        context.update(object_metadata(source, rng))
+        context.update(object_metadata(source, rng, up_at_mjd=obs.mjd[alert_rows]))
         context.update(reference_shape(source.host, rng, model))
         # Real sources' deep real-bogus scores span the real alerts' whole distribution
         # (a quarter of labelled stars and AGN score below 0.83), not only its top.
         context.update(distnr=distnr, magnr_by_fid=magnr, sigmagnr=sigmagnr,
                        drb=float(model.sample("drb", rng, between=(0.0, 1.0))))
-    alert_rows = np.flatnonzero(obs.detected[tonight:]) + tonight
     context["epoch_fields"] = epoch_fields(np.nan_to_num(obs.diffmaglim - obs.magpsf), context["fwhm"], rng, model)
     detected_mjd = obs.mjd[obs.detected]
     new_source = stamp_class in ("SN", "asteroid", "bogus")

@@ -1,11 +1,14 @@
 """Where simulated objects sit on the sky and what the PS1 catalogue knows of their surroundings.
 
 Stars crowd the Galactic plane and extragalactic sources avoid it; ZTF sees north of
-dec -30. The candidate's PS1 cross-match fields (sgscore, distpsnr, sgmag...) and the
+dec -30, and on a given night only the fields above Palomar's horizon (:func:`up_at`), so a
+simulated night's objects are where ZTF could have pointed at their alerts' times. The candidate's PS1 cross-match fields (sgscore, distpsnr, sgmag...) and the
 reference-image source (distnr, magnr) depend on what lies under the transient: a star, a
 galaxy nucleus, an offset host, or nothing — the ``host`` kinds below.
 """
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -18,6 +21,13 @@ _GAL_TO_ICRS = np.array([
     [-0.4838350155, +0.7469822445, +0.4559837762],
 ])
 MIN_DEC = -30.0
+# ZTF's site (east longitude, latitude; degrees) and how high it looks: the 311 real alert packets
+# of ../shared/data/ztf_alerts lie at Palomar airmass median 1.27, 95% below 2.09 (their ra, dec, jd).
+PALOMAR = (-116.8650, 33.3563)
+MAX_AIRMASS = 2.0
+# Rejection draws of a position up at a night's detection times before the least low one
+# drawn is taken: enough for any span of one night's visits (<= 9 h, see cadence.NIGHT_*).
+MAX_NIGHT_TRIES = 20_000
 HOSTS = ("star", "nuclear", "offset", "hostless")
 MISSING = -999.0  # ZTF's marker for "no such PS1 source"
 
@@ -40,6 +50,49 @@ def sky_position(rng: np.random.Generator, galactic: bool) -> tuple[float, float
         ra, dec = galactic_to_icrs(l, b)
         if dec > MIN_DEC:
             return ra, dec, b
+
+
+def local_sidereal_deg(mjd: np.ndarray | float, longitude_deg: float) -> np.ndarray:
+    """Mean local sidereal time in degrees (Meeus 1998, eq. 12.4 without its T**2 terms, which
+    stay below 0.001 deg this century): where on the sky the meridian lies at a moment."""
+    return (280.46061837 + 360.98564736629 * (np.asarray(mjd, dtype=float) - 51544.5) + longitude_deg) % 360.0
+
+
+def airmass(ra: float, dec: float, mjd: np.ndarray | float, site: tuple[float, float] = PALOMAR) -> np.ndarray:
+    """sec(zenith distance) of (ra, dec) from ``site`` (longitude, latitude) at ``mjd``; inf
+    below the horizon (as facilities.followup.visibility counts it)."""
+    longitude, latitude = site
+    hour_angle = np.radians(local_sidereal_deg(mjd, longitude) - ra)
+    lat, d = np.radians(latitude), np.radians(dec)
+    sin_altitude = np.sin(lat) * np.sin(d) + np.cos(lat) * np.cos(d) * np.cos(hour_angle)
+    with np.errstate(divide="ignore"):
+        return np.where(sin_altitude > 0, 1.0 / sin_altitude, np.inf)
+
+
+def up_at(draw: Callable[[], tuple[float, ...]], mjd: np.ndarray) -> tuple[float, ...]:
+    """A position from ``draw`` (ra and dec first) that ZTF could observe at every time ``mjd``.
+
+    A night's alerts come from the fields Palomar pointed at then, not from anywhere on the
+    sky: ``draw``'s distribution (Galactic latitudes per class...) restricted to the positions
+    below ``MAX_AIRMASS`` at each detection.
+    """
+    lowest, position = np.inf, ()
+    for _ in range(MAX_NIGHT_TRIES):
+        candidate = draw()
+        worst = float(np.max(airmass(candidate[0], candidate[1], mjd)))
+        if worst < MAX_AIRMASS:
+            return candidate
+        if worst <= lowest:
+            lowest, position = worst, candidate
+    return position
+
+
+def sun_longitude_deg(mjd: float) -> float:
+    """The Sun's apparent ecliptic longitude (equinox of date) to ~0.01 deg, the Astronomical
+    Almanac's low-precision formula: where opposition lies on a night."""
+    n = mjd - 51544.5
+    g = np.radians(357.528 + 0.9856003 * n)
+    return float((280.460 + 0.9856474 * n + 1.915 * np.sin(g) + 0.020 * np.sin(2 * g)) % 360.0)
 
 
 def ps1_neighbours(rng: np.random.Generator, host: str, mag: float) -> dict[str, float]:
@@ -84,15 +137,17 @@ INCLINATION_SIGMA = np.radians(7.0)
 OPPOSITION_SPREAD = np.radians(60.0)  # heliocentric longitude from the Earth's: ZTF looks at night
 
 
-def ecliptic_position(rng: np.random.Generator) -> tuple[float, float]:
-    """(ra, dec) of a main-belt asteroid seen from the Earth at night."""
+def ecliptic_position(rng: np.random.Generator, earth_longitude_deg: float | None = None) -> tuple[float, float]:
+    """(ra, dec) of a main-belt asteroid seen from the Earth at night; in any season, or in the
+    one where the Earth's heliocentric longitude is ``earth_longitude_deg`` (Sun's + 180)."""
     while True:
         r = rng.uniform(*MAIN_BELT_AU)
         beta_sun = np.arcsin(np.sin(rng.rayleigh(INCLINATION_SIGMA)) * np.sin(rng.uniform(0, 2 * np.pi)))
         offset = rng.uniform(-OPPOSITION_SPREAD, OPPOSITION_SPREAD)
         seen = np.array([r * np.cos(beta_sun) * np.cos(offset) - 1.0, r * np.cos(beta_sun) * np.sin(offset),
                          r * np.sin(beta_sun)])  # from the Earth, which sits at (1, 0, 0) AU
-        lam = np.arctan2(seen[1], seen[0]) + rng.uniform(0, 2 * np.pi)  # the Earth's longitude: any season
+        earth = rng.uniform(0, 2 * np.pi) if earth_longitude_deg is None else np.radians(earth_longitude_deg)
+        lam = np.arctan2(seen[1], seen[0]) + earth
         beta = np.arcsin(seen[2] / np.linalg.norm(seen))
         x = np.cos(beta) * np.cos(lam)
         y = np.cos(beta) * np.sin(lam) * np.cos(OBLIQUITY) - np.sin(beta) * np.sin(OBLIQUITY)
