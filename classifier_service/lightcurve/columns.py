@@ -194,7 +194,7 @@ def merge_detections(*parts: Columns) -> Columns:
     # Sort so that the preferred copy of each candid comes first, then keep firsts.
     order = np.lexsort((np.arange(candid.size), ~merged["has_stamp"], candid))
     sorted_candid = candid[order]
-    keep = order[np.r_[True, sorted_candid[1:] != sorted_candid[:-1]]]
+    keep = order[np.concatenate(([True], sorted_candid[1:] != sorted_candid[:-1]))]
     keep = keep[np.argsort(merged["mjd"][keep], kind="stable")]
     return {name: values[keep] for name, values in merged.items()}
 

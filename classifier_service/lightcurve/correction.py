@@ -56,13 +56,20 @@ def correct_magnitudes(
 
 
 def first_in_band(mjd: np.ndarray, fid: np.ndarray) -> np.ndarray:
-    """Index, for every detection, of the earliest detection of the same band."""
+    """Index, for every detection, of the earliest detection of the same band.
+
+    Sorted by band then time, each row takes the position where its band starts (a running
+    maximum of the starts): a few whole-array calls, which a light curve of a handful of
+    detections pays in call overhead, not arithmetic.
+    """
     order = np.lexsort((mjd, fid))
     sorted_fid = fid[order]
-    starts = np.flatnonzero(np.r_[True, sorted_fid[1:] != sorted_fid[:-1]])
-    first_of_group = np.repeat(order[starts], np.diff(np.r_[starts, fid.size]))
+    start_of = np.zeros(fid.size, dtype=np.intp)
+    starts = np.flatnonzero(sorted_fid[1:] != sorted_fid[:-1]) + 1
+    start_of[starts] = starts
+    np.maximum.accumulate(start_of, out=start_of)
     out = np.empty(fid.size, dtype=np.intp)
-    out[order] = first_of_group
+    out[order] = order[start_of]
     return out
 
 

@@ -7,6 +7,7 @@ dicts keyed by the store's column names, with None where a value is undefined.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,11 @@ def magnitude_statistics(oid: str, det: Columns, nd: Columns, stellar: bool) -> 
     bands: dict[int, list[int]] = {}
     for i, fid in enumerate(det["fid"].tolist()):
         bands.setdefault(fid, []).append(i)
+    limits: dict[int, tuple[list[float], list[float]]] = {}  # fid -> (mjd, diffmaglim) of its upper limits
+    for fid, nd_mjd, limit in zip(nd["fid"].tolist(), nd["mjd"].tolist(), nd["diffmaglim"].tolist()):
+        band = limits.setdefault(fid, ([], []))
+        band[0].append(nd_mjd)
+        band[1].append(limit)
     rows = []
     for fid in sorted(bands):
         in_band = bands[fid]
@@ -76,27 +82,31 @@ def magnitude_statistics(oid: str, det: Columns, nd: Columns, stellar: bool) -> 
                                 if corrected_mags else None),
             **_stats([magpsf[i] for i in in_band], ""), **_stats(band_corr, "_corr"),
         }
-        nd_in_band = nd["fid"] == fid
-        row.update(first_rise(mjd[first], magpsf[first], float(det["sigmapsf"][first]),
-                              nd["mjd"][nd_in_band], nd["diffmaglim"][nd_in_band]))
+        nd_mjd, nd_limit = limits.get(fid, ((), ()))
+        row.update(first_rise(mjd[first], magpsf[first], float(det["sigmapsf"][first]), nd_mjd, nd_limit))
         rows.append(row)
     return rows
 
 
 def first_rise(first_mjd: float, first_mag: float, first_sigma: float,
-               nd_mjd: np.ndarray, nd_diffmaglim: np.ndarray) -> dict[str, float | None]:
-    """ALeRCE's dm/dt at discovery: the steepest brightening from an earlier upper limit."""
-    dt = first_mjd - nd_mjd
-    usable = dt > DMDT_MIN_DT
-    if not usable.any():
+               nd_mjd: Sequence[float], nd_diffmaglim: Sequence[float]) -> dict[str, float | None]:
+    """ALeRCE's dm/dt at discovery: the steepest brightening from an earlier upper limit.
+
+    The first of the steepest, or of the undefined (NaN) ones if any, as ``np.argmin`` picks.
+    """
+    best: tuple[float, float, float] | None = None  # (dmdt, dt, limit)
+    for mjd, limit in zip(nd_mjd, nd_diffmaglim):
+        dt = first_mjd - mjd
+        if not dt > DMDT_MIN_DT:
+            continue
+        dmdt = (first_mag + first_sigma - limit) / dt
+        if best is None or dmdt < best[0] or (dmdt != dmdt and best[0] == best[0]):
+            best = (dmdt, dt, limit)
+    if best is None:
         return {"dt_first": None, "dm_first": None, "sigmadm_first": None, "dmdt_first": None}
-    dt, limit = dt[usable], nd_diffmaglim[usable]
-    dmdt = (first_mag + first_sigma - limit) / dt
-    best = int(np.argmin(dmdt))
-    return {
-        "dt_first": _value(dt[best]), "dm_first": _value(first_mag - limit[best]),
-        "sigmadm_first": _value(first_sigma - limit[best]), "dmdt_first": _value(dmdt[best]),
-    }
+    dmdt, dt, limit = best
+    return {"dt_first": _value(dt), "dm_first": _value(first_mag - limit),
+            "sigmadm_first": _value(first_sigma - limit), "dmdt_first": _value(dmdt)}
 
 
 def mean_position(ra: np.ndarray, dec: np.ndarray, fid: np.ndarray) -> tuple[float, float, float, float]:
