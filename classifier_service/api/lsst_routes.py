@@ -103,7 +103,7 @@ def list_objects(
         taxonomy = load_taxonomy(conn)
         check_classification_filters(query, taxonomy)
         default = default_classifier(taxonomy, SURVEY)
-        first = objects_first(conn, query)
+        first = objects_first(conn, query, count)
         rows = [dict(r) for r in conn.execute(build_select(query, default, first)).mappings()]
         total = conn.execute(build_count(query, first)).scalar_one() if count else None
         page_rows = rows[:page_size]

@@ -159,12 +159,12 @@ def object_probe(query: ObjectQuery) -> Select | None:
     """How many objects (up to OBJECTS_FIRST_LIMIT + 1) the object filters select, for a query
     that filters by probabilities and by ranges or a cone; None for any other.
 
-    Neither planner knows which side of such a query is narrower: SQLite has no column
-    statistics and walks the probability rows (all 10,352 "stamp SN above 0.5" to find the
-    SN Hunter's 38 objects of the last 24 hours: 26 ms), PostgreSQL misestimates the
-    partial indexes' rows. Counted, the narrower side is known: when the objects are
-    fewer than the probability rows (``probability_probe``), ``objects_first`` looks up
-    the probabilities of those objects instead.
+    SQLite's planner, without column statistics, cannot tell which side of such a query
+    is narrower and walks the probability rows (all 10,352 "stamp SN above 0.5" to find
+    the SN Hunter's 38 objects of the last 24 hours: 26 ms). Counted, the narrower side is
+    known: when the objects are fewer than the probability rows (``probability_probe``),
+    ``objects_first`` looks up the probabilities of those objects instead (when it is
+    asked: ``reads.objects_first``).
     """
     ranges = (*query.ndet, *query.firstmjd, *query.lastmjd)
     if not query.filters_probabilities or (query.cone is None and all(v is None for v in ranges)):

@@ -96,7 +96,7 @@ def list_objects(
     with db.connect() as conn:
         taxonomy = load_taxonomy(conn)
         check_classification_filters(query, taxonomy)
-        first = objects_first(conn, query)
+        first = objects_first(conn, query, count)
         statement = build_select(query, default_classifier(taxonomy), first)
         rows = [schemas.clean_row(r) for r in conn.execute(statement).mappings()]
         total = conn.execute(build_count(query, first)).scalar_one() if count else None

@@ -79,19 +79,25 @@ def test_a_page_looked_up_objects_first_is_the_page_the_join_gives(bench_url, qu
     with engine.connect() as conn:
         pages = [conn.execute(build_select(query, None, first)).all() for first in (False, True)]
         counts = [conn.execute(build_count(query, first)).scalar_one() for first in (False, True)]
-        assert objects_first(conn, query) in (False, True)  # the probes run on this store
+        assert objects_first(conn, query, count=True) in (False, True)  # the probes run here
     engine.dispose()
     assert pages[0] == pages[1] and len(pages[0]) > 0
     assert counts[0] == counts[1] > 0
 
 
-def test_objects_first_is_chosen_when_the_object_filters_select_fewer_objects(bench_url):
+def test_sqlite_looks_up_objects_first_when_the_object_filters_select_fewer_objects(bench_url):
     narrow = ObjectQuery(survey="ZTF", classifier="stamp_classifier", firstmjd=(60_000.0, 60_030.0))
     wide = ObjectQuery(survey="ZTF", classifier="lc_classifier", class_name="SNIa", ndet=(1, None))
     unfiltered = ObjectQuery(survey="ZTF", classifier="stamp_classifier")
+    by_probability = ObjectQuery(survey="ZTF", classifier="stamp_classifier",
+                                 firstmjd=(60_000.0, 60_030.0), order_by="probability")
     engine = create_engine(bench_url)
     with engine.connect() as conn:
-        assert [objects_first(conn, q) for q in (narrow, wide, unfiltered)] == [True, False, False]
+        assert [objects_first(conn, q, count=True) for q in (narrow, wide, unfiltered)] == [
+            True, False, False]
+        # A page in oid order stops early along the probability rows: no probes for it.
+        assert objects_first(conn, narrow, count=False) is False
+        assert objects_first(conn, by_probability, count=False) is True
     engine.dispose()
 
 
