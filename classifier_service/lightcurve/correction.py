@@ -41,6 +41,8 @@ def correct_magnitudes(
     magpsf = np.asarray(magpsf, dtype=float)
     sigmapsf = np.asarray(sigmapsf, dtype=float)
     corrected = is_corrected(distnr)
+    if not corrected.any():  # no detection on a reference source (about half the objects): all NaN
+        return CorrectedMagnitudes(*(np.full(magpsf.shape, np.nan) for _ in range(3)), corrected)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         flux_ref = 10.0 ** (-0.4 * np.asarray(magnr, dtype=float))
         flux_diff = 10.0 ** (-0.4 * magpsf)

@@ -114,19 +114,22 @@ def mean_position(ra: np.ndarray, dec: np.ndarray, fid: np.ndarray) -> tuple[flo
     error_dec = np.take(_ERROR_BY_FID, fid, mode="clip")
     error_ra = error_dec / np.maximum(np.abs(np.cos(np.radians(dec))), 1e-6)
     weight_ra, weight_dec = error_ra ** -2.0, error_dec ** -2.0
+    total_ra, total_dec = weight_ra.sum(), weight_dec.sum()
     offset = (ra - ra[0] + 180.0) % 360.0 - 180.0  # about the first position: no jump at 0/360
-    meanra = (ra[0] + (weight_ra * offset).sum() / weight_ra.sum()) % 360.0
-    meandec = (weight_dec * dec).sum() / weight_dec.sum()
-    return float(meanra), float(meandec), float(weight_ra.sum() ** -0.5), float(weight_dec.sum() ** -0.5)
+    meanra = (ra[0] + (weight_ra * offset).sum() / total_ra) % 360.0
+    meandec = (weight_dec * dec).sum() / total_dec
+    return float(meanra), float(meandec), float(total_ra ** -0.5), float(total_dec ** -0.5)
 
 
 def object_statistics(oid: str, det: Columns, magstats: list[dict[str, Any]], metadata: dict[str, Any],
                       survey: str = "ZTF") -> dict[str, Any]:
     """The ``object`` row from the merged detections (time order) and the band statistics."""
-    located = np.isfinite(det["ra"]) & np.isfinite(det["dec"])
-    if located.any():
-        meanra, meandec, sigmara, sigmadec = mean_position(
-            det["ra"][located], det["dec"][located], det["fid"][located])
+    ra, dec, fid = det["ra"], det["dec"], det["fid"]
+    located = np.isfinite(ra) & np.isfinite(dec)
+    if not located.all():
+        ra, dec, fid = ra[located], dec[located], fid[located]
+    if ra.size:
+        meanra, meandec, sigmara, sigmadec = mean_position(ra, dec, fid)
     else:
         meanra = meandec = sigmara = sigmadec = math.nan
     first_corrected = bool(det["corrected"][0])
