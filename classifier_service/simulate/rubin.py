@@ -21,6 +21,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 import fastavro
@@ -33,7 +34,9 @@ from classifier_service.simulate.fits import multi_extension_fits
 from classifier_service.simulate.lightcurves import place_transient
 from classifier_service.simulate.schema import avro_fields
 from classifier_service.simulate.objects import FRESH_TRANSIENT_FRACTION, MAX_OBJECT_TRIES, STAMP_CLASS_OF
-from classifier_service.simulate.sky import _GAL_TO_ICRS, ecliptic_position, galactic_to_icrs
+from classifier_service.simulate.sky import (
+    _GAL_TO_ICRS, ecliptic_position, galactic_to_icrs, sun_longitude_deg, up_at,
+)
 from classifier_service.simulate.sources import CLASSES, TRANSIENTS, build_source
 from classifier_service.simulate.stamps import Host, Scene, _bogus_artefacts, _grid, moffat, render
 
@@ -49,6 +52,7 @@ PAIRS = (("g", "r"), ("r", "i"), ("i", "z"), ("z", "y"), ("u", "g"), ("u", "r"),
 PAIR_WEIGHTS = np.array([0.2, 0.2, 0.15, 0.12, 0.06, 0.05, 0.12, 0.1])
 PAIR_GAP_DAYS = 33.0 / 1440.0
 NIGHT_START, NIGHT_END = 0.0, 0.40  # Cerro Pachón night in fractional UTC MJD
+CERRO_PACHON = (-70.7367, -30.2407)  # east longitude, latitude (degrees)
 SEASON_DAYS = 210.0
 HISTORY_DAYS = 365.0  # Rubin packets carry 12 months of history
 DETECTION_SNR = 5.0
@@ -253,7 +257,7 @@ def _scene(stamp_class: str, rng: np.random.Generator, host_njy: float | None) -
     return scene
 
 
-def _astrophysical(class_name: str, rng: np.random.Generator, night: float) -> RubinObject | None:
+def _astrophysical(class_name: str, rng: np.random.Generator, night: float, night_sky: bool) -> RubinObject | None:
     """A light-curve-class object detected tonight, or None (not detected, or a 'fresh'
     transient already seen before tonight)."""
     source = build_source(class_name, rng)
@@ -266,16 +270,17 @@ def _astrophysical(class_name: str, rng: np.random.Generator, night: float) -> R
     if not detected[first_tonight:].any() or (fresh and detected[:first_tonight].any()):
         return None
     stamp_class = STAMP_CLASS_OF[class_name]
-    ra, dec = position(rng, galactic=source.host == "star" and class_name != "Blazar")
+    alert_rows = np.flatnonzero(detected[first_tonight:]) + first_tonight
+    draw = partial(position, rng, galactic=source.host == "star" and class_name != "Blazar")
+    ra, dec = up_at(draw, mjd[alert_rows], CERRO_PACHON) if night_sky else draw()
     reference = {b: float(njy(source.reference_mag[FID_OF_BAND[b]])) for b in BANDS}
     host_njy = float(njy(source.host_mag)) if source.host in ("offset", "nuclear") else None
-    return RubinObject(class_name, stamp_class, phot, np.flatnonzero(detected[first_tonight:]) + first_tonight,
-                       ra, dec, reference, _scene(stamp_class, rng, host_njy), dia_object_id=None,
+    return RubinObject(class_name, stamp_class, phot, alert_rows, ra, dec, reference, _scene(stamp_class, rng, host_njy), dia_object_id=None,
                        reliability=float(rng.beta(8, 1.5)),
                        extendedness=float(rng.uniform(0.6, 1.0) if host_njy else rng.uniform(0.0, 0.3)))
 
 
-def _spurious(class_name: str, rng: np.random.Generator, night: float) -> RubinObject:
+def _spurious(class_name: str, rng: np.random.Generator, night: float, night_sky: bool) -> RubinObject:
     """An asteroid (one detection, tonight) or a bogus detection (nothing there before)."""
     mjd, band = tonight(rng, night)
     k = int(rng.integers(mjd.size))
@@ -286,7 +291,11 @@ def _spurious(class_name: str, rng: np.random.Generator, night: float) -> RubinO
         flux *= rng.choice([-1, 1], p=[0.3, 0.7])
     phot = observe(np.array([flux]), mjd, band, rng)
     phot.flux[0] = np.sign(flux) * max(abs(phot.flux[0]), DETECTION_SNR * phot.flux_err[0] * 1.05)
-    ra, dec = ecliptic_position(rng) if class_name == "asteroid" else position(rng, galactic=False)
+    if class_name == "asteroid":
+        draw = partial(ecliptic_position, rng, sun_longitude_deg(night) + 180.0 if night_sky else None)
+    else:
+        draw = partial(position, rng, galactic=False)
+    ra, dec = up_at(draw, mjd, CERRO_PACHON) if night_sky else draw()
     real = class_name == "asteroid"
     return RubinObject(class_name, class_name, phot, np.array([0]), ra, dec, dict.fromkeys(BANDS, 0.0),
                        _scene(class_name, rng, None), dia_object_id=None,
@@ -294,16 +303,21 @@ def _spurious(class_name: str, rng: np.random.Generator, night: float) -> RubinO
                        extendedness=float(rng.uniform(0.0, 0.4)))
 
 
-def simulate_rubin_object(class_name: str, rng: np.random.Generator, ids: RubinIds, night: float) -> RubinObject:
+def simulate_rubin_object(class_name: str, rng: np.random.Generator, ids: RubinIds, night: float,
+                          night_sky: bool = False) -> RubinObject:
     """One object with at least one alert tonight; a variable too faint to be seen in
-    MAX_OBJECT_TRIES draws becomes a bogus detection (and is labelled so)."""
+    MAX_OBJECT_TRIES draws becomes a bogus detection (and is labelled so).
+
+    ``night_sky``: where Cerro Pachon saw it at its alerts' times (the stream of a dated
+    night); without it anywhere on Rubin's sky, as the Rubin classifiers' training sets were drawn.
+    """
     obj = None
     if class_name in CLASSES:
         for _ in range(MAX_OBJECT_TRIES):
-            if (obj := _astrophysical(class_name, rng, night)) is not None:
+            if (obj := _astrophysical(class_name, rng, night, night_sky)) is not None:
                 break
     if obj is None:
-        obj = _spurious(class_name if class_name == "asteroid" else "bogus", rng, night)
+        obj = _spurious(class_name if class_name == "asteroid" else "bogus", rng, night, night_sky)
     if obj.class_name == "asteroid":
         obj.ss_object_id = int(ids.take()[0])
     else:
@@ -445,7 +459,7 @@ def simulate_rubin_labelled_alerts(n_alerts: int, *, seed: int = 0, start_mjd: f
     ids = RubinIds(rng)
     objects, total = [], 0
     while total < n_alerts:
-        obj = simulate_rubin_object(names[rng.choice(len(names), p=probability)], rng, ids, night)
+        obj = simulate_rubin_object(names[rng.choice(len(names), p=probability)], rng, ids, night, night_sky=True)
         obj.alert_rows = obj.alert_rows[: n_alerts - total]
         total += obj.alert_rows.size
         objects.append(obj)

@@ -69,17 +69,18 @@ def airmass(ra: float, dec: float, mjd: np.ndarray | float, site: tuple[float, f
         return np.where(sin_altitude > 0, 1.0 / sin_altitude, np.inf)
 
 
-def up_at(draw: Callable[[], tuple[float, ...]], mjd: np.ndarray) -> tuple[float, ...]:
-    """A position from ``draw`` (ra and dec first) that ZTF could observe at every time ``mjd``.
+def up_at(draw: Callable[[], tuple[float, ...]], mjd: np.ndarray,
+          site: tuple[float, float] = PALOMAR) -> tuple[float, ...]:
+    """A position from ``draw`` (ra and dec first) that ``site`` could observe at every time ``mjd``.
 
-    A night's alerts come from the fields Palomar pointed at then, not from anywhere on the
-    sky: ``draw``'s distribution (Galactic latitudes per class...) restricted to the positions
-    below ``MAX_AIRMASS`` at each detection.
+    A night's alerts come from the fields the telescope pointed at then, not from anywhere on
+    the sky: ``draw``'s distribution (Galactic latitudes per class...) restricted to the
+    positions below ``MAX_AIRMASS`` at each detection.
     """
     lowest, position = np.inf, ()
     for _ in range(MAX_NIGHT_TRIES):
         candidate = draw()
-        worst = float(np.max(airmass(candidate[0], candidate[1], mjd)))
+        worst = float(np.max(airmass(candidate[0], candidate[1], mjd, site)))
         if worst < MAX_AIRMASS:
             return candidate
         if worst <= lowest:

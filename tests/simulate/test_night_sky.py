@@ -1,4 +1,4 @@
-"""A simulated night's alerts come from the sky ZTF could observe that night.
+"""A simulated night's alerts come from the sky ZTF (or Rubin) could observe that night.
 
 Real alerts of a night come from the fields Palomar pointed at (the real ones here: airmass
 median 1.27, 95% below 2.09), so the night's fresh supernovae are up again the next night,
@@ -18,6 +18,7 @@ import pytest
 from classifier_service.alert import JD_TO_MJD
 from classifier_service.simulate import simulate_labelled_alerts
 from classifier_service.simulate.objects import SUBCLASS_RATES
+from classifier_service.simulate.rubin import CERRO_PACHON, simulate_rubin_alerts
 from classifier_service.simulate.sky import MAX_AIRMASS, airmass, local_sidereal_deg, sun_longitude_deg
 from example_tom.demo import DEMO_RULE, last_night_mjd
 from tests.browser.test_journey import N_ALERTS, SEED
@@ -63,6 +64,13 @@ def test_every_alert_of_a_night_was_up_from_palomar_when_it_was_taken(day):
     for packet, _, _ in simulate_labelled_alerts(80, seed=3, start_mjd=night):
         candidate = next(fastavro.reader(io.BytesIO(packet)))["candidate"]
         assert airmass(candidate["ra"], candidate["dec"], candidate["jd"] - JD_TO_MJD) < MAX_AIRMASS
+
+
+@pytest.mark.parametrize("day", DATES[2::8], ids=lambda day: day.date().isoformat())
+def test_every_rubin_alert_of_a_night_was_up_from_cerro_pachon_when_it_was_taken(day):
+    for packet in simulate_rubin_alerts(40, seed=3, start_mjd=mjd_of(day)):
+        source = next(fastavro.reader(io.BytesIO(packet)))["diaSource"]
+        assert airmass(source["ra"], source["dec"], source["midpointMjdTai"], CERRO_PACHON) < MAX_AIRMASS
 
 
 def test_the_journeys_fresh_supernovae_include_one_the_demos_rule_observes_any_day_and_hour(settings):
