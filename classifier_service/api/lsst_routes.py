@@ -27,7 +27,6 @@ from classifier_service.api.objects import (
     MAX_RADIUS_ARCSEC,
     ObjectQuery,
     build_count,
-    build_select,
     check_paging,
     cone_search,
     value_range,
@@ -37,6 +36,7 @@ from classifier_service.api.reads import (
     default_classifier,
     load_taxonomy,
     objects_first,
+    page_rows,
 )
 from classifier_service.store import tables
 
@@ -104,16 +104,16 @@ def list_objects(
         check_classification_filters(query, taxonomy)
         default = default_classifier(taxonomy, SURVEY)
         first = objects_first(conn, query, count)
-        rows = [dict(r) for r in conn.execute(build_select(query, default, first)).mappings()]
+        rows = [dict(r) for r in page_rows(conn, query, default, first)]
         total = conn.execute(build_count(query, first)).scalar_one() if count else None
-        page_rows = rows[:page_size]
-        counts = _epoch_counts(conn, [r["oid"] for r in page_rows])
+        shown = rows[:page_size]
+        counts = _epoch_counts(conn, [r["oid"] for r in shown])
     version = default[1] if default and not query.filters_probabilities else None
     has_next = len(rows) > page_size
     return {
         "total": total, "next": page + 1 if has_next else None, "has_next": has_next,
         "prev": page - 1 if page > 1 else None, "has_prev": page > 1, "current_page": page,
-        "items": [_list_item(r, counts, query.ranking or 1, version) for r in page_rows],
+        "items": [_list_item(r, counts, query.ranking or 1, version) for r in shown],
         "info_message": None,
     }
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 
 from fastapi import HTTPException
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, RowMapping, Select, select
 
 from classifier_service.api import schemas
 from classifier_service.api.objects import (
@@ -16,6 +16,8 @@ from classifier_service.api.objects import (
     OBJECTS_FIRST_LIMIT,
     ObjectQuery,
     QueryError,
+    build_select,
+    leading_objects,
     object_probe,
     probability_probe,
 )
@@ -95,3 +97,16 @@ def objects_first(conn: Connection, query: ObjectQuery, count: bool) -> bool:
     n_objects = conn.execute(probe).scalar_one()
     return (n_objects <= OBJECTS_FIRST_LIMIT
             and conn.execute(probability_probe(query, n_objects + 1)).scalar_one() > n_objects)
+
+
+def page_rows(conn: Connection, query: ObjectQuery, default: tuple[str, str] | None,
+              first: bool) -> list[RowMapping]:
+    """The page's rows (``page_size + 1`` at most, see ``build_select``): first looked for
+    among the objects that lead in the requested order (``objects.leading_objects``), then,
+    when they do not hold it, by the whole query."""
+    leading = None if first else leading_objects(query)
+    if leading is not None:
+        rows = conn.execute(build_select(query, default, leading=leading)).mappings().all()
+        if len(rows) > query.page_size:
+            return rows
+    return conn.execute(build_select(query, default, first)).mappings().all()

@@ -21,7 +21,6 @@ from classifier_service.api.objects import (
     ORDER_COLUMNS,
     ObjectQuery,
     build_count,
-    build_select,
     check_paging,
     cone_search,
     value_range,
@@ -32,6 +31,7 @@ from classifier_service.api.reads import (
     fetch_rows,
     load_taxonomy,
     objects_first,
+    page_rows,
     require_object,
     select_for,
 )
@@ -97,8 +97,8 @@ def list_objects(
         taxonomy = load_taxonomy(conn)
         check_classification_filters(query, taxonomy)
         first = objects_first(conn, query, count)
-        statement = build_select(query, default_classifier(taxonomy), first)
-        rows = [schemas.clean_row(r) for r in conn.execute(statement).mappings()]
+        rows = [schemas.clean_row(r)
+                for r in page_rows(conn, query, default_classifier(taxonomy), first)]
         total = conn.execute(build_count(query, first)).scalar_one() if count else None
     has_next = len(rows) > page_size
     return {

@@ -5,7 +5,8 @@ is checked: its synthetic store is one the API serves every benchmark query from
 SQLite and PostgreSQL, it is reused rather than rebuilt, and a store that lacks an index
 declared in store/tables.py (built before the index was added) gets it. On the same store
 (both surveys), the counts that read the survey from the oid are the joined counts, and
-a page looked up objects first is the page and count the join gives.
+a page looked up objects first, or among the objects that lead in its order, is the page
+and count the join gives.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, func, inspect, select, text
 
 from classifier_service.api.objects import ObjectQuery, _classified, build_count, build_select
-from classifier_service.api.reads import objects_first
+from classifier_service.api.reads import objects_first, page_rows
 from classifier_service.bench.api import QUERIES, ensure_store, measure, report_text
 from classifier_service.bench.scenarios import postgres_database
 from classifier_service.store import Store, database_url, tables
@@ -99,6 +100,26 @@ def test_sqlite_looks_up_objects_first_when_the_object_filters_select_fewer_obje
         assert objects_first(conn, narrow, count=False) is False
         assert objects_first(conn, by_probability, count=False) is True
     engine.dispose()
+
+
+@pytest.mark.parametrize("query", [
+    # Periodic stars are many among the objects of most detections: the leading ones hold the page.
+    ObjectQuery(survey="ZTF", classifier="lc_classifier_top", class_name="Periodic",
+                order_by="ndet", order_mode="DESC", page_size=5),
+    ObjectQuery(survey="ZTF", classifier="lc_classifier_top", order_by="firstmjd", page=2,
+                page_size=3),
+    # The objects of fewest detections have no light-curve class: the whole query answers.
+    ObjectQuery(survey="ZTF", classifier="lc_classifier", order_by="ndet", page_size=5),
+    ObjectQuery(survey="LSST", classifier="stamp_classifier_lsst", class_name="SN",
+                order_by="lastmjd", order_mode="DESC", page_size=4),
+], ids=repr)
+def test_a_page_ordered_by_an_object_column_is_the_page_the_whole_query_gives(bench_url, query):
+    engine = create_engine(bench_url)
+    with engine.connect() as conn:
+        whole = conn.execute(build_select(query, None)).mappings().all()
+        assert page_rows(conn, query, None, first=False) == whole
+    engine.dispose()
+    assert len(whole) > 0
 
 
 @pytest.mark.postgres
