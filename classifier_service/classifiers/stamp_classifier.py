@@ -123,16 +123,16 @@ def normalize_stamps(stamps: np.ndarray) -> np.ndarray:
     return out.reshape(stamps.shape)
 
 
-def centred_stamps(images: Sequence[np.ndarray], size: int = STAMP_SIZE) -> np.ndarray:
-    """Science, template and difference images to their (3, size, size) float32 centres."""
+def centred_stamps(images: Sequence[np.ndarray], size: int = STAMP_SIZE) -> list[np.ndarray]:
+    """Science, template and difference images to their (size, size) float32 centres."""
     if len(images) != 3:
         raise CutoutError(f"expected 3 cutouts, got {len(images)}")
-    return np.stack([center_stamp(image, size) for image in images])
+    return [center_stamp(image, size) for image in images]
 
 
 def prepare_stamps(images: Sequence[np.ndarray], size: int = STAMP_SIZE) -> np.ndarray:
     """Science, template and difference images to the (3, size, size) float32 network input."""
-    return normalize_stamps(centred_stamps(images, size))
+    return normalize_stamps(np.stack(centred_stamps(images, size)))
 
 
 def galactic_latitude(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
@@ -218,11 +218,11 @@ def alert_inputs(alert: Alert) -> tuple[np.ndarray, np.ndarray]:
     Raises CutoutError when a cutout is missing or unusable.
     """
     centres, metadata = alert_parts(alert)
-    return normalize_stamps(centres), metadata_features(metadata)
+    return normalize_stamps(np.stack(centres)), metadata_features(metadata)
 
 
-def alert_parts(alert: Alert) -> tuple[np.ndarray, dict[str, Any]]:
-    """An alert's stamp centres (3,S,S), not yet normalised, and its metadata fields.
+def alert_parts(alert: Alert) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """An alert's three stamp centres, not yet normalised, and its metadata fields.
 
     Raises CutoutError when a cutout is missing, undecodable or not an image.
     """
@@ -298,7 +298,8 @@ class StampClassifier:
             metadata.append(fields)
         if not rows:
             return results
-        stamps = np.stack(centres)
+        stamps = np.stack([centre for three in centres for centre in three])  # one copy for the batch
+        stamps = stamps.reshape(len(rows), 3, *stamps.shape[1:])
         usable = np.isfinite(stamps).any(axis=(2, 3)).all(axis=1)
         if not usable.all():  # a stamp centre of NaNs only: normalize_stamp's refusal, alert by alert
             for k in np.flatnonzero(~usable):
