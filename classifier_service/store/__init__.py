@@ -6,7 +6,6 @@ worker killed mid-batch leaves either all of a batch or none of it.
 """
 from __future__ import annotations
 
-import json
 import math
 import operator
 import re
@@ -22,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, IntegrityError
 
 from classifier_service.store import staging, tables
+from classifier_service.store.json_columns import json_text
 from classifier_service.store.tables import metadata
 
 __all__ = ["Store", "BatchWrite", "RejectedRows", "CandidCollision", "DEFAULT_URL", "database_url", "tables"]
@@ -93,6 +93,7 @@ class Store:
             engine_kwargs.setdefault("connect_args", {"timeout": 30})
         else:  # a server that restarted leaves dead pooled connections: test each before use
             engine_kwargs.setdefault("pool_pre_ping", True)
+        engine_kwargs.setdefault("json_serializer", json_text)  # the JSON its statements bind too
         self.engine: Engine = create_engine(url, echo=echo, **engine_kwargs)
         self.dialect = self.engine.dialect.name
         self._compiled: dict[tuple[str, str, tuple[str, ...], bool], _Compiled] = {}
@@ -432,7 +433,7 @@ class _Compiled:
                     values[i] = None
             for i in jsons:
                 if values[i] is not None:
-                    values[i] = json.dumps(values[i])
+                    values[i] = json_text(values[i])
             params.append(tuple(values) if self.positional else dict(zip(order, values)))
         return params
 

@@ -91,7 +91,7 @@ def forced_photometry_rows(points: Sequence[ForcedPhotometry],
             "diffmaglim": fp.diffmaglim,
             "mag": zeropoint - 2.5 * math.log10(flux) if positive else None,
             "e_mag": FLUX_TO_MAG_ERROR * error / flux if positive and error is not None else None,
-            "extra": _json_safe(fp.extra),
+            "extra": fp.extra,  # made JSON by the store (json_columns)
         })
     return rows
 
@@ -157,14 +157,3 @@ def _finite(value: Any) -> float | None:
     value = float(value)
     return value if math.isfinite(value) else None
 
-
-def _json_safe(extra: dict[str, Any]) -> dict[str, Any]:
-    """JSON columns take no NaN or infinity (PostgreSQL refuses them); bytes are left out."""
-    out = {}
-    for key, value in extra.items():
-        kind = type(value)
-        if kind is float:
-            out[key] = value if math.isfinite(value) else None
-        elif kind is not bytes:
-            out[key] = value.item() if isinstance(value, np.generic) else value
-    return out

@@ -11,7 +11,6 @@ upsert into the target checks those, with the target's own messages.
 from __future__ import annotations
 
 import io
-import json
 import math
 import numbers
 import operator
@@ -28,6 +27,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, Integer, Large
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from classifier_service.store.json_columns import json_text
 from classifier_service.store.tables import UNCOMPRESSED_STORAGE
 
 __all__ = ["stage", "copy_into", "copyable", "driver_cursor", "CSV_FROM_ROWS"]
@@ -170,7 +170,7 @@ def _binary_encoder(column: Column) -> Callable[[Any], bytes]:
     if isinstance(kind, LargeBinary):
         return lambda value: _sized(_of(value, bytes))
     if isinstance(kind, JSON):
-        return lambda value: _sized(json.dumps(value).encode())
+        return lambda value: _sized(json_text(value).encode())
     if isinstance(kind, (String, Text)):
         return lambda value: _sized(_of(value, str).encode())
     if isinstance(kind, Boolean):
@@ -200,7 +200,7 @@ def _array(column: Column, values: Any) -> pa.Array | None:
     (a float in an integer column, a number in a boolean one)."""
     target = _arrow_type(column)
     if isinstance(column.type, JSON):
-        values = [None if value is None else json.dumps(value) for value in values]
+        values = [None if value is None else json_text(value) for value in values]
     try:
         array = pa.array(values)
     except (pa.ArrowException, OverflowError):

@@ -6,6 +6,7 @@ import math
 import threading
 import time
 
+import numpy as np
 import pytest
 from sqlalchemy import insert, inspect, select
 
@@ -244,6 +245,20 @@ def test_numbers_text_and_json_come_back_exactly_as_written(store: Store, filler
     assert (detection["candid"], detection["rbversion"], detection["drbversion"], detection["step_id_corr"]) == (
         2**62 + 1, "", None, 'a"b')
     assert (forced["pid"], forced["extra"]) == (2**53 + 1, {"s": 'q"\\\n\t,', "n": None, "x": [1.5, {"k": "ü"}]})
+
+
+@BOTH_PATHS
+def test_a_json_columns_nan_is_stored_as_null_and_its_bytes_are_left_out(store: Store, fillers: int):
+    """PostgreSQL refuses NaN in JSON and SQLite would keep text no JSON reader takes; numpy
+    scalars are stored as the numbers they hold."""
+    extra = {"nan": math.nan, "inf": -math.inf, "raw": b"\x00", "count": np.int64(3), "flag": np.bool_(True),
+             "seeing": np.float64(1.25), "text": "x"}
+    store.write(with_fillers(BatchWrite(forced_photometry=[
+        {"oid": "ZTF1", "pid": 1, "mjd": 1.0, "fid": 1, "extra": extra}]), fillers))
+    with store.engine.connect() as conn:
+        stored = conn.execute(select(tables.forced_photometry.c.extra).where(
+            tables.forced_photometry.c.oid == "ZTF1")).scalar_one()
+    assert stored == {"nan": None, "inf": None, "count": 3, "flag": True, "seeing": 1.25, "text": "x"}
 
 
 def test_of_rows_with_one_key_in_a_batch_the_last_is_stored(store: Store):
