@@ -203,9 +203,11 @@ class Store:
             self._sync_magstat_stellar(conn, [row["oid"] for row in batch.magstats])
             self._upsert(conn, tables.probability, batch.probabilities, unstored=unstored)
             self._upsert(conn, tables.feature, batch.features, unstored=unstored)
-            self._upsert(conn, tables.taxonomy, batch.taxonomies)
             self._upsert_cutouts(conn, batch.cutouts, unstored)
             self._insert_new(conn, tables.dead_letter, batch.dead_letters, ["source", "stage"])
+            # Last: every worker writes the same taxonomy rows, and another's upsert of them waits
+            # for this transaction to end.
+            self._upsert(conn, tables.taxonomy, batch.taxonomies)
 
     @staticmethod
     def _unstored_objects(conn: Connection, batch: BatchWrite) -> frozenset[str]:
