@@ -14,19 +14,18 @@ import argparse
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from classifier_service.simulate.cadence import DETECTION_SNR
-from classifier_service.surveys.avro import iter_records
 from classifier_service.surveys.base import AlertParseError
+from classifier_service.train import SHARED_DATA
+from classifier_service.train.labels import iter_alert_records
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 OUTPUT = Path(__file__).with_name("observing_model.json")
 QUANTILES = np.linspace(0.0, 1.0, 21)
 # sigmapsf is binned by how far above the limit a detection is: magpsf - diffmaglim.
@@ -77,27 +76,6 @@ def stamp_statistics(images: list[np.ndarray]) -> dict[str, float]:
     return out
 
 
-def iter_alerts(data_dir: Path) -> Iterator[dict[str, Any]]:
-    """Every readable ZTF alert record under ``ztf_alerts`` (Avro) and ``ztf_alerts_parquet``."""
-    for path in sorted((data_dir / "ztf_alerts").rglob("*.avro")):
-        try:
-            yield from iter_records(path.read_bytes())
-        except AlertParseError as exc:
-            log.info("skipping %s: %s", path.name, exc)
-    import pandas as pd
-
-    for path in sorted((data_dir / "ztf_alerts_parquet").rglob("*.parquet")):
-        try:
-            frame = pd.read_parquet(path, columns=["objectId", "candidate", "prv_candidates"])
-        except (KeyError, ValueError) as exc:
-            log.info("skipping %s: %s", path.name, exc)
-            continue
-        for row in frame.itertuples(index=False):
-            prv = row.prv_candidates
-            yield {"objectId": row.objectId, "candidate": row.candidate,
-                   "prv_candidates": list(prv) if prv is not None else []}
-
-
 def _quantiles(values: list[float]) -> list[float]:
     array = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
     return [round(float(q), 4) for q in np.quantile(array, QUANTILES)]
@@ -115,7 +93,7 @@ def collect(data_dir: Path) -> dict[str, Any]:
     epochs: dict[str, dict[float, int]] = defaultdict(dict)  # oid -> jd -> fid
     seen_candids: set[int] = set()
     candidates, history_epochs = [], []
-    for record in iter_alerts(data_dir):
+    for record in iter_alert_records(data_dir):
         candidate = record["candidate"]
         if candidate.get("candid") in seen_candids:
             continue
@@ -226,7 +204,6 @@ def _stamp_pixels(data_dir: Path) -> dict[str, Any]:
     how often and how much of a stamp is masked (NaN)."""
     from classifier_service.cutouts import CutoutError, decode_cutouts
     from classifier_service.surveys import parse_record
-    from classifier_service.train.labels import iter_alert_records
 
     rows, seen = [], set()
     for record in iter_alert_records(data_dir):
@@ -323,7 +300,7 @@ def _seasons(data_dir: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data_dir", nargs="?", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("data_dir", nargs="?", type=Path, default=SHARED_DATA)
     parser.add_argument("--out", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)

@@ -203,7 +203,12 @@ def label_alert_record(record: dict) -> str | None:
 
 
 def iter_alert_records(data_dir: Path) -> Iterator[dict[str, Any]]:
-    """Every alert record of the shared Avro and Parquet files; unreadable files are logged."""
+    """Every alert record of the shared Avro and Parquet files; unreadable files are logged.
+
+    Parquet records come with their rounded history ids keyed by epoch
+    (:func:`with_history_keyed_by_epoch`), so every reader of real alerts (labels, calibration,
+    the adversary, the stamp set) parses the same records.
+    """
     import pyarrow.parquet as pq
 
     for path in sorted(glob.glob(str(data_dir / "ztf_alerts" / "**" / "*.avro"), recursive=True)):
@@ -214,7 +219,7 @@ def iter_alert_records(data_dir: Path) -> Iterator[dict[str, Any]]:
     for path in sorted(glob.glob(str(data_dir / "ztf_alerts_parquet" / "**" / "*.parquet"), recursive=True)):
         table = pq.read_table(path)
         if "candidate" in table.column_names:
-            yield from table.to_pylist()
+            yield from map(with_history_keyed_by_epoch, table.to_pylist())
 
 
 def with_history_keyed_by_epoch(record: dict[str, Any]) -> dict[str, Any]:

@@ -62,7 +62,6 @@ from classifier_service.train.labels import (
     CatalogueLabels,
     iter_labelled_alert_records,
     lc_class_from_label,
-    with_history_keyed_by_epoch,
 )
 from classifier_service.train.model_card import ConfusionMatrix, ModelCard, write_model_card
 
@@ -316,13 +315,12 @@ def bts_snia_set(data_dir: Path, limit: int | None = None) -> LabelledSet:
 def labelled_alerts_set(data_dir: Path, catalogues: CatalogueLabels) -> LabelledSet:
     """Real alerts labelled by SIMBAD/TNS or the catalogues: each object's alert with the longest history.
 
-    Avro and Parquet alerts of one object count once. Parquet histories whose candids are
-    doubles are read by epoch and band (:func:`with_history_keyed_by_epoch`).
+    Avro and Parquet alerts of one object count once.
     """
     best: dict[str, tuple[int, str, object]] = {}
     for lc_class, record in iter_labelled_alert_records(data_dir, catalogues):
         try:
-            alert = parse_record(with_history_keyed_by_epoch(record))
+            alert = parse_record(record)
         except AlertParseError as exc:
             log.info("labelled alert skipped: %s", exc)
             continue

@@ -371,6 +371,18 @@ def test_a_fink_parquet_history_with_rounded_candids_is_read_by_epoch_and_band(s
     assert with_history_keyed_by_epoch(integral) is integral  # integer candids are the detections' own ids
 
 
+def test_every_real_alert_record_parses_with_fink_histories_keyed_by_epoch(shared_data):
+    """Labels, calibration, the adversary and the stamp set all read ``iter_alert_records``:
+    a record it yields that the adapter rejects would be a real alert silently left out."""
+    from classifier_service.surveys import parse_record
+    from classifier_service.train.labels import iter_alert_records
+
+    alerts = [parse_record(record) for record in iter_alert_records(shared_data)]  # none raises
+    keyed = {a.oid for a in alerts if any(d.candid < 10**14 for d in a.prv_detections)}  # epoch keys ~2.5e13
+    slsne = {r["objectId"] for r in _parquet_records(shared_data, "few_SLSN_alerts.parquet")}
+    assert slsne <= keyed
+
+
 def test_fink_parquet_alerts_join_the_real_set_once_per_object(shared_data):
     from classifier_service.train.lightcurve import labelled_alerts_set
 
