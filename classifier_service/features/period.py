@@ -56,11 +56,11 @@ REFINED_PEAKS = 3  # the best-ranked peaks refined before the winner is chosen
 # of the half). The search's winner gives way to its double unless the double's half passes
 # those tests; on a baseline too short for them (MIN_HALF_CYCLES), unless the double's model
 # leaves DOUBLE_RATIO times the winner's χ². Of 240 simulated periodic stars (40 a class)
-# within 1%: seed 5 229 (224 with no double, as features 1.4.0, whose winners doubled 10
-# sinusoidal LPVs' periods over two seeds; 227 with the decoy test on the frequency's first
-# HARMONICS only, which misses narrow unequal eclipses), seed 6 222 (212), seed 7 221 (215);
-# every reference period of tests/features kept. Most of the rest are binaries with near-equal
-# minima: at the half, alternate cycles differ by less than the noise, and no test can tell.
+# within 1%: seed 5 230, seed 6 223, seed 7 223 (features 1.4.0's search, whose winners
+# doubled sinusoidal LPVs' periods: 223, 214, 217; the decoy test on the frequency's first
+# HARMONICS only, which misses narrow unequal eclipses: 228, 221, 220); every reference period
+# of tests/features kept. Most of the rest are binaries with near-equal minima: at the half,
+# alternate cycles differ by less than the noise, and no test can tell.
 HALF_FREQUENCY_GAIN = 0.17
 HALF_FREQUENCY_SIGNIFICANCE = 12.0
 DECOY_OFFSETS = np.array([-12.1, -7.7, -3.3, 3.3, 7.7, 12.1])
