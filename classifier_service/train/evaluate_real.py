@@ -48,12 +48,21 @@ def class_report(pred: Predictions, classes: Sequence[str], *, n_resamples: int 
              f"  balanced accuracy (mean recall over {len(present)} classes present): " + str(grouped_bootstrap(
                  lambda rows: balanced_accuracy(y_true[rows], y_pred[rows]), pred.oids,
                  n_resamples=n_resamples, seed=seed))]
-    for c in present:
-        estimate = grouped_bootstrap(lambda rows, c=c: recall(y_true[rows], y_pred[rows], c), pred.oids,
-                                     n_resamples=n_resamples, seed=seed)
-        lines.append(f"  recall {c:16s} {estimate}  (n={int((y_true == c).sum())})")
+    lines += class_recalls(pred, present, n_resamples=n_resamples, seed=seed)
     lines.append(confusion_text(y_true, y_pred, classes))
     return "\n".join(lines)
+
+
+def class_recalls(pred: Predictions, classes: Sequence[str], *, n_resamples: int = 1000, seed: int = 0) -> list[str]:
+    """One line per class present: its recall with an object-bootstrap interval, and its count."""
+    lines = []
+    for c in classes:
+        if not (pred.y_true == c).any():
+            continue
+        estimate = grouped_bootstrap(lambda rows, c=c: recall(pred.y_true[rows], pred.y_pred[rows], c), pred.oids,
+                                     n_resamples=n_resamples, seed=seed)
+        lines.append(f"  recall {c:16s} {estimate}  (n={int((pred.y_true == c).sum())})")
+    return lines
 
 
 def confusion_text(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> str:

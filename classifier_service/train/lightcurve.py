@@ -57,7 +57,7 @@ from classifier_service.train.calibration import (
     reliability,
     save_reliability_png,
 )
-from classifier_service.train.evaluate_real import Predictions, class_report
+from classifier_service.train.evaluate_real import Predictions, class_recalls
 from classifier_service.train.labels import (
     CatalogueLabels,
     iter_labelled_alert_records,
@@ -529,6 +529,46 @@ def out_of_fold(settings: ForestSettings, seed: int, simulated: FeatureTable, re
 PERIODIC = "Periodic"
 
 
+@dataclass(slots=True)
+class _RealRows:
+    """The real rows each figure reads and the statistics read over them, derived once for the
+    figures of one recipe and for the paired differences of two (which must read the same)."""
+
+    classes: np.ndarray  # true bottom-level class per row
+    true_top: np.ndarray  # true group per row
+    oids: np.ndarray
+    rest: np.ndarray  # rows without BTS
+    periodic: np.ndarray  # periodic stars without BTS
+    bts: np.ndarray  # BTS's SN Ia
+
+    @classmethod
+    def of(cls, real: FeatureTable) -> _RealRows:
+        true_top = np.asarray([LC_GROUP[c] for c in real.classes])
+        bts = real.sources == "bts"
+        return cls(real.classes, true_top, real.oids, np.flatnonzero(~bts),
+                   np.flatnonzero(~bts & (true_top == PERIODIC)), np.flatnonzero(bts))
+
+    def top_recall(self, top: np.ndarray, r: np.ndarray) -> float:
+        return balanced_accuracy(self.true_top[r], top[r])
+
+    def bottom_recall(self, bottom: np.ndarray, r: np.ndarray) -> float:
+        return balanced_accuracy(self.classes[r], bottom[r])
+
+    def own_class(self, bottom: np.ndarray, r: np.ndarray) -> float:
+        return float(np.mean(self.classes[r] == bottom[r]))
+
+    def estimate(self, rows: np.ndarray, statistic, *, n_resamples: int, seed: int) -> Estimate:
+        """``statistic`` over ``rows``, its interval from resampling their objects; NaN without rows."""
+        if not len(rows):
+            return Estimate(float("nan"), float("nan"), float("nan"))
+        return grouped_bootstrap(lambda r: statistic(rows[r]), self.oids[rows], n_resamples=n_resamples, seed=seed)
+
+
+def _predicted(prob: Probabilities) -> tuple[np.ndarray, np.ndarray]:
+    """The group and the class each row is put in."""
+    return np.asarray(GROUPS)[prob.top.argmax(axis=1)], np.asarray(LC_CLASSES)[prob.full.argmax(axis=1)]
+
+
 def real_figures(prob: Probabilities, real: FeatureTable, *, n_resamples: int, seed: int = 0,
                  ) -> dict[str, Estimate | int]:
     """The issue's goals on real objects, each with its object-bootstrap interval.
@@ -536,35 +576,27 @@ def real_figures(prob: Probabilities, real: FeatureTable, *, n_resamples: int, s
     Without BTS: top and bottom macro recall, periodic stars put in Periodic and in their own
     class, SLSNe called SN Ia (a count). BTS SN Ia: put in Transient and in SNIa.
     """
-    top_pred = np.asarray(GROUPS)[prob.top.argmax(axis=1)]
-    bottom_pred = np.asarray(LC_CLASSES)[prob.full.argmax(axis=1)]
-    true_top = np.asarray([LC_GROUP[c] for c in real.classes])
-    bts = real.sources == "bts"
-    rest = np.flatnonzero(~bts)
-    periodic = np.flatnonzero(~bts & (true_top == PERIODIC))
-    bts_rows = np.flatnonzero(bts)
+    rows = _RealRows.of(real)
+    top, bottom = _predicted(prob)
 
-    def estimate(rows: np.ndarray, statistic) -> Estimate:
-        if not len(rows):
-            return Estimate(float("nan"), float("nan"), float("nan"))
-        return grouped_bootstrap(lambda r: statistic(rows[r]), real.oids[rows], n_resamples=n_resamples, seed=seed)
+    def estimate(subset: np.ndarray, statistic) -> Estimate:
+        return rows.estimate(subset, statistic, n_resamples=n_resamples, seed=seed)
 
-    figures: dict[str, Estimate | int] = {
-        "without BTS: objects": len(rest),
-        "without BTS: top macro recall": estimate(rest, lambda r: balanced_accuracy(true_top[r], top_pred[r])),
-        "without BTS: bottom macro recall": estimate(
-            rest, lambda r: balanced_accuracy(real.classes[r], bottom_pred[r])),
-        "periodic stars: objects": len(periodic),
-        "periodic stars put in Periodic": estimate(periodic, lambda r: recall(true_top[r], top_pred[r], PERIODIC)),
-        "periodic stars put in their class": estimate(
-            periodic, lambda r: float(np.mean(real.classes[r] == bottom_pred[r]))),
-        "SLSN called SNIa (objects)": int(np.sum((real.classes == "SLSN") & (bottom_pred == "SNIa") & ~bts)),
-        "SLSN objects": int(np.sum((real.classes == "SLSN") & ~bts)),
-        "BTS SN Ia: objects": len(bts_rows),
-        "BTS SN Ia put in Transient": estimate(bts_rows, lambda r: float(np.mean(top_pred[r] == "Transient"))),
-        "BTS SN Ia put in SNIa": estimate(bts_rows, lambda r: float(np.mean(bottom_pred[r] == "SNIa"))),
+    slsn = (real.classes == "SLSN") & (real.sources != "bts")
+    return {
+        "without BTS: objects": len(rows.rest),
+        "without BTS: top macro recall": estimate(rows.rest, lambda r: rows.top_recall(top, r)),
+        "without BTS: bottom macro recall": estimate(rows.rest, lambda r: rows.bottom_recall(bottom, r)),
+        "periodic stars: objects": len(rows.periodic),
+        "periodic stars put in Periodic": estimate(
+            rows.periodic, lambda r: recall(rows.true_top[r], top[r], PERIODIC)),
+        "periodic stars put in their class": estimate(rows.periodic, lambda r: rows.own_class(bottom, r)),
+        "SLSN called SNIa (objects)": int(np.sum(slsn & (bottom == "SNIa"))),
+        "SLSN objects": int(np.sum(slsn)),
+        "BTS SN Ia: objects": len(rows.bts),
+        "BTS SN Ia put in Transient": estimate(rows.bts, lambda r: float(np.mean(top[r] == "Transient"))),
+        "BTS SN Ia put in SNIa": estimate(rows.bts, lambda r: float(np.mean(bottom[r] == "SNIa"))),
     }
-    return figures
 
 
 def _score(figures: dict[str, Estimate | int]) -> float:
@@ -575,8 +607,7 @@ def _score(figures: dict[str, Estimate | int]) -> float:
 
 def real_confusions(prob: Probabilities, real: FeatureTable, title: str) -> list[ConfusionMatrix]:
     """Top- and bottom-level confusion of the real rows given."""
-    top_pred = [GROUPS[i] for i in prob.top.argmax(axis=1)]
-    bottom_pred = [LC_CLASSES[i] for i in prob.full.argmax(axis=1)]
+    top_pred, bottom_pred = _predicted(prob)
     return [
         ConfusionMatrix.from_predictions(f"{title} top level", GROUPS,
                                          [LC_GROUP[c] for c in real.classes], top_pred),
@@ -712,25 +743,17 @@ def paired_differences(a: Probabilities, b: Probabilities, real: FeatureTable, *
     Two recipes' intervals overlap widely on a hundred real objects even when one is better
     on nearly every resample; the interval of the difference says which gaps are noise.
     """
-    true_top = np.asarray([LC_GROUP[c] for c in real.classes])
-    rest = np.flatnonzero(real.sources != "bts")
-    periodic = np.flatnonzero((real.sources != "bts") & (true_top == PERIODIC))
-    predicted = [(np.asarray(GROUPS)[p.top.argmax(axis=1)], np.asarray(LC_CLASSES)[p.full.argmax(axis=1)])
-                 for p in (a, b)]
+    rows = _RealRows.of(real)
+    answers = [_predicted(p) for p in (a, b)]
 
     def score(r: np.ndarray) -> float:
-        return float(np.subtract(*[balanced_accuracy(true_top[r], top[r]) + balanced_accuracy(real.classes[r], bottom[r])
-                                   for top, bottom in predicted]))
+        return float(np.subtract(*[rows.top_recall(top, r) + rows.bottom_recall(bottom, r) for top, bottom in answers]))
 
     def own_class(r: np.ndarray) -> float:
-        return float(np.subtract(*[np.mean(bottom[r] == real.classes[r]) for _, bottom in predicted]))
+        return float(np.subtract(*[rows.own_class(bottom, r) for _, bottom in answers]))
 
-    out = {}
-    for key, rows, statistic in ((PAIRED[0], rest, score), (PAIRED[1], periodic, own_class)):
-        out[key] = grouped_bootstrap(lambda r, rows=rows, statistic=statistic: statistic(rows[r]), real.oids[rows],
-                                     n_resamples=n_resamples, seed=seed) if len(rows) else \
-            Estimate(float("nan"), float("nan"), float("nan"))
-    return out
+    return {PAIRED[0]: rows.estimate(rows.rest, score, n_resamples=n_resamples, seed=seed),
+            PAIRED[1]: rows.estimate(rows.periodic, own_class, n_resamples=n_resamples, seed=seed)}
 
 
 def choose_recipe(settings: ForestSettings, seed: int, simulated: FeatureTable, real: FeatureTable,
@@ -746,12 +769,16 @@ def choose_recipe(settings: ForestSettings, seed: int, simulated: FeatureTable, 
         answers[w] = out_of_fold(settings, seed, simulated, real, folds, w)
         figures[w] = real_figures(answers[w], real, n_resamples=n_resamples, seed=seed)
         log.info("recipe %s: %s", w, {k: str(v) for k, v in figures[w].items()})
+    def against(chosen: Recipe) -> dict[Recipe, dict[str, Estimate]]:
+        return {w: paired_differences(answers[w], answers[chosen], real, n_resamples=n_resamples, seed=seed)
+                for w in recipes if w != chosen}
+
     incumbent = recipes[0]
-    better = [w for w in recipes[1:] if paired_differences(
-        answers[w], answers[incumbent], real, n_resamples=n_resamples, seed=seed)[PAIRED[0]].low > 0]
+    differences = against(incumbent)
+    better = [w for w, d in differences.items() if d[PAIRED[0]].low > 0]
     chosen = max(better, key=lambda w: _score(figures[w])) if better else incumbent
-    differences = {w: paired_differences(answers[w], answers[chosen], real, n_resamples=n_resamples, seed=seed)
-                   for w in recipes if w != chosen}
+    if chosen != incumbent:  # the card compares every recipe with the one shipped
+        differences = against(chosen)
     return RecipeChoice(figures, chosen, differences), answers[chosen]
 
 
@@ -890,12 +917,12 @@ def train_lc_classifier(out_dir: Path, *, quick: bool = False, seed: int = 0, la
                 "interval lies above zero. The last columns are those paired differences from the chosen "
                 "recipe; earlier scans are in docs/real_data_evaluation.md.\n\n" + choice.table()),
             "Per class, real out of fold without BTS": (
-                "Recall of each class with its 95% interval (objects resampled), then the confusion, counts of "
-                "objects, bottom level: what each real alert-like object was called by a forest that never saw "
-                "it.\n\n```\n" + class_report(
+                "Recall of each class with its 95% interval (objects resampled), bottom level: how often a "
+                "forest that never saw a real alert-like object put it in its class (the confusion matrix "
+                "above has the counts).\n\n```\n" + "\n".join(class_recalls(
                     Predictions("real out-of-fold without BTS, bottom level", real.classes[alerts_like],
-                                np.asarray(LC_CLASSES)[oof.full[alerts_like].argmax(axis=1)], real.oids[alerts_like]),
-                    LC_CLASSES, n_resamples=budget.resamples, seed=seed) + "\n```"),
+                                _predicted(oof.rows(alerts_like))[1], real.oids[alerts_like]),
+                    LC_CLASSES, n_resamples=budget.resamples, seed=seed)) + "\n```"),
             "Calibration": (
                 "Temperatures (one for the top level, one per group) are fitted by least log loss on the real "
                 "out-of-fold predictions without BTS (the alert-like objects; BTS's ~1,300 archive SN Ia "
