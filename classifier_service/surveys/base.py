@@ -89,8 +89,12 @@ def checked_number(value: Any, where: str, name: str, bounds: tuple[float, float
     return float(value)
 
 
-def checked_id(value: Any, what: str) -> int:
-    """A positive 64-bit integer id (candid, diaSourceId, ...)."""
+def checked_id(value: Any, name: str, where: str = "") -> int:
+    """A positive 64-bit integer id (candid, diaSourceId, ...), else AlertParseError naming it
+    ``where name``; no message is built for a good one."""
+    if type(value) is int and 0 < value < 2**63:
+        return value
+    what = f"{where} {name}" if where else name
     if isinstance(value, bool) or not isinstance(value, int):
         raise AlertParseError(f"{what} {value!r} is not an integer id")
     if not 0 < value < 2**63:

@@ -147,7 +147,7 @@ def _detection(oid: str, row: dict[str, Any], parent_candid: int, where: str,
     check_position(row.get("ra"), row.get("dec"), where)
     return Detection(
         oid=oid,
-        candid=checked_id(row.get("diaSourceId"), f"{where} diaSourceId"),
+        candid=checked_id(row.get("diaSourceId"), "diaSourceId", where),
         mjd=checked_number(row.get("midpointMjdTai"), where, "midpointMjdTai", epochs),
         fid=band_fid(row.get("band")),
         ra=row["ra"],
@@ -168,7 +168,7 @@ def _forced(oid: str, row: dict[str, Any], where: str, epochs: tuple[float, floa
         return None
     return ForcedPhotometry(
         oid=oid,
-        pid=checked_id(row["visit"], f"{where} visit"),
+        pid=checked_id(row["visit"], "visit", where),
         mjd=checked_number(row.get("midpointMjdTai"), where, "midpointMjdTai", epochs),
         fid=band_fid(row["band"]),
         forcediffimflux=_finite_or_none(row.get("psfFlux")),

@@ -142,7 +142,7 @@ def _detection(oid: str, row: dict[str, Any], parent_candid: int, where: str,
             raise AlertParseError(f"{where} {name} is longer than {VERSION_CHARS} characters")
     return Detection(
         oid=oid,
-        candid=checked_id(row["candid"], f"{where} candid"),
+        candid=checked_id(row["candid"], "candid", where),
         mjd=_mjd(row["jd"], where, epochs),
         fid=_fid(row.get("fid"), where),
         ra=row["ra"],
@@ -170,7 +170,7 @@ def _forced(oid: str, fp: dict[str, Any], where: str, epochs: tuple[float, float
         extra.pop(name, None)
     return ForcedPhotometry(
         oid=oid,
-        pid=checked_id(fp.get("pid"), f"{where} pid"),
+        pid=checked_id(fp.get("pid"), "pid", where),
         mjd=_mjd(fp["jd"], where, epochs),
         fid=_fid(fp.get("fid"), where),
         forcediffimflux=_none_if_missing(fp.get("forcediffimflux")),
