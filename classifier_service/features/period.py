@@ -318,7 +318,7 @@ def _double_or_half(rows: BandRows, freqs: np.ndarray, residuals: np.ndarray, st
     winner to be the double's real half (alternate cycles differ), or, where the baseline is
     too short for that test, unless the double's model leaves DOUBLE_RATIO times the winner's
     χ². A winner that stays has its own half tried (an eclipsing binary's strongest peak is at
-    twice its orbital frequency). Both tests in one solve.
+    twice its orbital frequency).
     """
     freqs, residuals = freqs.copy(), residuals.copy()
     doubles = np.flatnonzero(2 * freqs <= MAX_FREQUENCY)
@@ -329,21 +329,19 @@ def _double_or_half(rows: BandRows, freqs: np.ndarray, residuals: np.ndarray, st
         best = np.argmin(chi2, axis=1)
         double_freqs[doubles] = grids[np.arange(doubles.size), best]
         double_residuals[doubles] = chi2[np.arange(doubles.size), best]
-    testable = np.isfinite(double_residuals) & (double_freqs / 2 >= MIN_HALF_CYCLES / baselines)
-    tested_doubles = np.flatnonzero(testable)
-    tested_winners = np.flatnonzero(freqs / 2 >= MIN_HALF_CYCLES / baselines)
-    tests = np.concatenate([tested_doubles, tested_winners])
-    halves = np.full(2 * freqs.size, np.nan)  # the double's half, then the winner's half
-    if tests.size:
-        halves[np.concatenate([tested_doubles, freqs.size + tested_winners])] = _half_frequency(
-            rows.take(tests), np.concatenate([double_freqs[tested_doubles], freqs[tested_winners]]),
-            steps[tests], baselines[tests], dofs[tests])
-    doubled = np.where(testable, np.isnan(halves[:freqs.size]), double_residuals < DOUBLE_RATIO * residuals)
+    testable = np.flatnonzero(np.isfinite(double_residuals) & (double_freqs / 2 >= MIN_HALF_CYCLES / baselines))
+    doubled = double_residuals < DOUBLE_RATIO * residuals
+    if testable.size:
+        doubled[testable] = np.isnan(_half_frequency(rows.take(testable), double_freqs[testable], steps[testable],
+                                                     baselines[testable], dofs[testable]))
     freqs[doubled], residuals[doubled] = double_freqs[doubled], double_residuals[doubled]
-    halved = np.flatnonzero(~doubled & np.isfinite(halves[freqs.size:]))
-    if halved.size:
-        freqs[halved] = halves[freqs.size + halved]
-        residuals[halved] = harmonic_fit(rows.take(halved), freqs[halved, None])[:, 0]
+    tried = np.flatnonzero(~doubled & (freqs / 2 >= MIN_HALF_CYCLES / baselines))
+    if tried.size:
+        halves = _half_frequency(rows.take(tried), freqs[tried], steps[tried], baselines[tried], dofs[tried])
+        halved = tried[np.isfinite(halves)]
+        if halved.size:
+            freqs[halved] = halves[np.isfinite(halves)]
+            residuals[halved] = harmonic_fit(rows.take(halved), freqs[halved, None])[:, 0]
     return freqs, residuals
 
 
