@@ -152,6 +152,18 @@ def test_magstat_rows_per_band_with_dmdt_from_the_earlier_upper_limit():
     assert row["dm_first"] == pytest.approx(-2.0)
 
 
+def test_dmdt_takes_the_steepest_earlier_limit_of_the_detections_own_band():
+    summary = summary_of(
+        [det(1, 100.0, magpsf=18.0), det(2, 101.0, fid=2, magpsf=18.0)],
+        [NonDetection("ZTFtest", 90.0, 1, 20.5), NonDetection("ZTFtest", 98.0, 1, 19.5),
+         NonDetection("ZTFtest", 99.0, 2, 18.5)])
+    g, r = summary.magstat_rows
+    # g: (18.1 - 20.5) / 10 and (18.1 - 19.5) / 2, the steeper wins.
+    assert g["dt_first"] == pytest.approx(2.0) and g["dmdt_first"] == pytest.approx(-1.4 / 2.0)
+    # r: only its own limit counts, though g's limit 3 d before would be steeper.
+    assert r["dt_first"] == pytest.approx(2.0) and r["dmdt_first"] == pytest.approx(-0.4 / 2.0)
+
+
 def test_corrected_statistics_use_the_apparent_magnitudes():
     summary = summary_of([det(1, 100.0, magpsf=20.0, distnr=0.3, magnr=20.0),
                           det(2, 101.0, magpsf=20.0, distnr=0.3, magnr=20.0)])
