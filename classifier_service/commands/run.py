@@ -79,6 +79,14 @@ def stop_on_signals(source: KafkaSource, worker: Worker) -> None:
         signal.signal(signum, handler)
 
 
+def ignore_late_signals() -> None:
+    """Once the work is done, a late SIGTERM/SIGINT (a supervisor's, racing the worker's own
+    idle exit) must not turn the clean exit into a kill: Python gives handled signals back
+    their default action while it exits, but leaves ignored ones ignored."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def run(args: argparse.Namespace) -> int:
     from classifier_service.classifiers.registry import load_classifiers
     from classifier_service.surveys.registry import SchemaRegistry
@@ -96,7 +104,10 @@ def run(args: argparse.Namespace) -> int:
         from classifier_service.supervisor import supervise
 
         open_store(args.db).dispose()  # an unreachable database is one error here, not one per child
-        return supervise(run, args, args.processes)
+        try:
+            return supervise(run, args, args.processes)
+        finally:
+            ignore_late_signals()
     store = open_store(args.db)
     source = build_source(args, user_settings)
     classifiers = load_classifiers(classifier_names(args.classifiers))
@@ -118,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         worker.close()
         store.dispose()
+        ignore_late_signals()
     log.info("done: %d batches, %d alerts, %d dead letters in %.1f s",
              report.n_batches, report.n_alerts, report.n_dead_letters, report.seconds)
     return 0

@@ -60,3 +60,38 @@ def test_a_malformed_kafka_option_is_refused_before_connecting(capsys):
 
     assert main(["run", "--bootstrap-servers", "127.0.0.1:9", "--topic", "t", "--kafka-option", "oops"]) == 2
     assert "key=value" in capsys.readouterr().err
+
+
+
+@pytest.mark.kafka
+def test_sigterms_arriving_after_the_worker_finished_do_not_kill_its_clean_exit(tansu, tmp_path):
+    """A supervisor's SIGTERM can race the worker's own idle exit and land after the work is
+    committed, even while Python exits (when it gives handled signals their default action back)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from classifier_service.stream.kafka import create_topics
+
+    topic = f"late-signal-{tmp_path.name}"
+    create_topics(tansu.bootstrap_servers, {topic: 1})
+    script = (
+        "import sys, time\n"
+        "from classifier_service.cli import main\n"
+        f"status = main(['run', '--bootstrap-servers', {tansu.bootstrap_servers!r}, '--topic', {topic!r},"
+        f" '--db', {'sqlite:///' + str(tmp_path / 'store.sqlite3')!r}, '--classifiers', 'none', '--fast-group',"
+        " '--stop-after-idle', '0.5'])\n"
+        "print('finished', flush=True)\n"
+        "time.sleep(0.5)\n"
+        "sys.exit(status)\n")
+    worker = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout.readline().strip() == "finished", worker.stderr.read()[-2000:]
+        while worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            time.sleep(0.01)
+        assert worker.returncode == 0, worker.stderr.read()[-2000:]
+    finally:
+        if worker.poll() is None:
+            worker.kill()
