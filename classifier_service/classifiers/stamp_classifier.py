@@ -179,6 +179,7 @@ def metadata_matrix(metadata: Sequence[Mapping[str, Any]]) -> np.ndarray:
 
 
 def _metadata_row(metadata: Mapping[str, Any], ecliptic: float | None, galactic: float | None) -> list[float]:
+    """The metadata vector's values, given the latitudes (None where the position is unknown)."""
     ndet, ncov = _number(metadata.get("ndethist")), _number(metadata.get("ncovhist"))
     derived = {
         "isdiffpos": _isdiffpos(metadata.get("isdiffpos")),
@@ -289,16 +290,16 @@ class StampClassifier:
             if not item.is_first_alert or not item.alert.cutouts.present():
                 continue
             try:
-                stamp, fields = alert_parts(item.alert)
+                three, fields = alert_parts(item.alert)
             except CutoutError as exc:
                 self._skip(item.alert, exc)
                 continue
             rows.append(row)
-            centres.append(stamp)
+            centres.extend(three)
             metadata.append(fields)
         if not rows:
             return results
-        stamps = np.stack([centre for three in centres for centre in three])  # one copy for the batch
+        stamps = np.stack(centres)  # one copy for the batch
         stamps = stamps.reshape(len(rows), 3, *stamps.shape[1:])
         usable = np.isfinite(stamps).any(axis=(2, 3)).all(axis=1)
         if not usable.all():  # a stamp centre of NaNs only: normalize_stamp's refusal, alert by alert
