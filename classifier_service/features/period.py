@@ -58,12 +58,13 @@ REFINED_PEAKS = 3  # the best-ranked peaks refined before the winner is chosen
 # times what they gain at decoy frequencies DECOY_OFFSETS / T away (offsets that are no alias
 # of the half). The search's winner gives way to its double if the double's model leaves less
 # than DOUBLE_RATIO times the winner's χ² and the double's half does not pass those tests (on
-# a baseline too short for them, MIN_HALF_CYCLES, the ratio decides alone). Of 240 simulated periodic stars (40 a class)
-# within 1%: seed 5 230, seed 6 223, seed 7 223 (features 1.4.0's search, whose winners
-# doubled sinusoidal LPVs' periods: 223, 214, 217; the decoy test on the frequency's first
-# HARMONICS only, which misses narrow unequal eclipses: 228, 221, 220); every reference period
-# of tests/features kept. Most of the rest are binaries with near-equal minima: at the half,
-# alternate cycles differ by less than the noise, and no test can tell.
+# a baseline too short for them, MIN_HALF_CYCLES, the ratio decides alone). Of 240 simulated
+# periodic stars (40 a class) within 1%: seeds 5, 6, 7, 8 231, 223, 223, 223 (features 1.4.0's
+# search, whose winners doubled sinusoidal LPVs' periods: 223, 214, 217, 220; with 10 peaks and
+# the decoy test on the frequency's first HARMONICS only, which misses narrow unequal eclipses:
+# 228, 221, 220 on seeds 5-7); every reference period of tests/features kept. Most of the rest
+# are binaries with near-equal minima: at the half, alternate cycles differ by less than the
+# noise, and no test can tell.
 HALF_FREQUENCY_GAIN = 0.17
 HALF_FREQUENCY_SIGNIFICANCE = 12.0
 DECOY_OFFSETS = np.array([-12.1, -7.7, -3.3, 3.3, 7.7, 12.1])
