@@ -300,15 +300,20 @@ def test_a_replayed_batch_rewrites_no_postgresql_row(store: Store):
     assert after["feature"] != before["feature"] and after["probability"] == before["probability"]
 
 
-def test_a_key_another_writer_stores_meanwhile_is_upserted_not_refused(store: Store):
-    """PostgreSQL COPYs the rows whose keys it does not hold straight into their table; when
-    another writer stores one of those keys in between, the batch goes again as upserts."""
+@pytest.mark.parametrize("name, held, column, written", [
+    ("feature", {"oid": "ZTF9", "name": "f0", "fid": 1, "version": "1", "value": 0.5}, "value", 1.0),
+    ("detection", detection_row(10_000, oid="ZTF9") | {"magpsf": 20.0}, "magpsf", 18.0),
+    ("forced_photometry", {"oid": "ZTF9", "pid": 0, "mjd": 2.0, "fid": 1}, "mjd", 1.0),
+], ids=["feature", "detection", "forced_photometry"])
+def test_a_key_another_writer_stores_meanwhile_is_upserted_not_refused(store: Store, name, held, column, written):
+    """PostgreSQL COPYs the rows of objects it does not hold straight into their tables; when
+    another writer stores one of those rows in between, the batch goes again as upserts."""
     if store.dialect != "postgresql":
         pytest.skip("SQLite has one writer at a time")
-    feature = tables.feature
+    table = tables.metadata.tables[name]
     other = store.engine.connect()
     other.begin()
-    other.execute(insert(feature).values(oid="ZTF9", name="f0", fid=1, version="1", value=0.5))
+    other.execute(insert(table).values(**held))
     failures: list[BaseException] = []
 
     def write() -> None:
@@ -329,8 +334,8 @@ def test_a_key_another_writer_stores_meanwhile_is_upserted_not_refused(store: St
     writer.join(30)
     assert not failures
     with store.engine.connect() as conn:
-        values = conn.execute(select(feature.c.value).where(feature.c.oid == "ZTF9")).scalars().all()
-    assert values == [1.0] * CSV_FROM_ROWS
+        values = conn.execute(select(table.c[column]).where(table.c.oid == "ZTF9")).scalars().all()
+    assert values == [written] * CSV_FROM_ROWS
 
 
 @BOTH_PATHS
