@@ -126,8 +126,6 @@ def _object_key(payload: bytes) -> str:
 class _QueueSource:
     """Batches handed over by the supervisor, until its None."""
 
-    live = False
-
     def __init__(self, queue: Any) -> None:
         self.queue = queue
 

@@ -1,25 +1,12 @@
 """The batch loop: the only place that knows the order of the stages.
 
-Decode → KnownHistory → Parse → LightCurves → Cutouts → Classify → Store → Publish, in
-the style of ALeRCE's APF steps: each stage is one class with one ``execute(batch)`` that
-works on the whole batch at once. An alert that fails a stage becomes a dead letter (its
-raw bytes, the stage and the reason) and the batch carries on without it. An infrastructure failure (the
+Decode → Parse → LightCurves → Cutouts → Classify → Store → Publish, in the style of
+ALeRCE's APF steps: each stage is one class with one ``execute(batch)`` that works on the
+whole batch at once. An alert that fails a stage becomes a dead letter (its raw bytes, the
+stage and the reason) and the batch carries on without it. An infrastructure failure (the
 database or a sink unreachable) is not the alert's fault: the whole batch is retried with
 capped backoff, nothing committed meanwhile, until ``max_outage_s`` passes (then the run
 raises :class:`~classifier_service.stream.base.Unavailable` for its supervisor).
-
-``Worker.run`` overlaps two batches of a source that is not live (archives, replays): while
-a writer thread stores, publishes, flushes and commits batch N, the loop decodes, parses and
-classifies batch N+1, so the database's own work (PostgreSQL's server, SQLite's C code,
-which runs without the GIL) and the waits for sinks can take the other core. Batch N+1
-reads the store only where batch N's write cannot change what it reads: its stored history
-before N is committed only for objects N does not write, everything else (candid owners,
-classifier names, Rubin objects) after. Batches are committed in order, each after its own
-store commit; a batch whose write fails is handled as without the overlap (an outage
-retried whole, anything else raised) before the next one goes further, and an error ends
-the run once the batch in flight is done. A live source (Kafka) is not overlapped: its
-batch would stay uncommitted until the next one arrives, and a commit from the writer
-thread waited (measured: 5 s) until the loop stopped consuming.
 
 Memory stays bounded whatever arrives: a container block inflates to at most 16 MiB and a
 record is at most 4 MiB encoded (``surveys.avro.MAX_BLOCK_BYTES``, ``MAX_RECORD_BYTES``), a
@@ -35,14 +22,11 @@ import logging
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import nullcontext
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.pool import SingletonThreadPool
 
 from classifier_service.alert import Alert, Cutouts
 from classifier_service.classifiers.base import Classification, Classifier, ClassifierInput
@@ -53,7 +37,7 @@ from classifier_service.store import rows as store_rows
 from classifier_service.stream.base import ClassifiedAlert, DeadLetter, RawMessage, Sink, Source, Unavailable
 from classifier_service.stream.consumer import Backoff
 from classifier_service.surveys import parse_record
-from classifier_service.surveys.known_history import StoredHistory, decode_batch, drop_stored_history, ztf_oids
+from classifier_service.surveys.known_history import StoredHistory, decode_batch
 from classifier_service.surveys.registry import SchemaRegistry
 
 log = logging.getLogger(__name__)
@@ -80,7 +64,7 @@ class Batch:
     items: list[AlertItem] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     summaries: dict[str, ObjectSummary] = field(default_factory=dict)
-    stored: StoredHistory = field(default_factory=StoredHistory)  # read once, by KnownHistory or LightCurves
+    stored: StoredHistory = field(default_factory=StoredHistory)  # read once, by Decode or LightCurves
     stored_detections: dict[str, dict[int, tuple[bool, bool]]] = field(default_factory=dict)
     stored_non_detections: dict[str, set[tuple[int, int]]] = field(default_factory=dict)
     # Objects whose stored classifications come from a newer alert than any in this batch,
@@ -150,16 +134,19 @@ class Decode:
     """Avro payloads to records; an unreadable payload is dead as a whole.
 
     Wire-format messages (Rubin's live stream) take their writer schema from ``registry``.
+    With a ``store``, the batch's ZTF objects are read from it here, and the history entries
+    it already holds are dropped before parsing (:mod:`classifier_service.surveys.known_history`).
     """
 
     name = "decode"
 
-    def __init__(self, registry: SchemaRegistry | None = None) -> None:
+    def __init__(self, registry: SchemaRegistry | None = None, store: Store | None = None) -> None:
         self.registry = registry
+        self.store = store
 
     def execute(self, batch: Batch) -> Batch:
         payloads = [message.payload for message in batch.messages]
-        for message, records in zip(batch.messages, decode_batch(payloads, registry=self.registry)):
+        for message, records in zip(batch.messages, decode_batch(payloads, self.store, self.registry, batch.stored)):
             if isinstance(records, ValueError):  # AlertParseError
                 batch.reject(AlertItem(message, message.source), self.name, str(records))
                 continue
@@ -169,31 +156,6 @@ class Decode:
                 source = message.source if len(records) == 1 else f"{message.source}#{k}"
                 batch.items.append(AlertItem(message, source, record=record))
         return batch
-
-
-class KnownHistory:
-    """Read the batch's ZTF objects from the store and drop the history entries it already
-    holds before parsing (:mod:`classifier_service.surveys.known_history`). Timed as part of
-    decode: what is dropped is never really decoded into the alert model."""
-
-    name = "decode"
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def execute(self, batch: Batch) -> Batch:
-        records = self._records(batch.items)
-        batch.stored.read_from(self.store, ztf_oids(records))
-        drop_stored_history(records, batch.stored)
-        return batch
-
-    def objects_of(self, items: Sequence[AlertItem]) -> set[str]:
-        """The objects :meth:`execute` reads for these alerts."""
-        return ztf_oids(self._records(items))
-
-    @staticmethod
-    def _records(items: Sequence[AlertItem]) -> list[dict[str, Any]]:
-        return [item.record for item in items if type(item.record) is dict]
 
 
 class Parse:
@@ -448,15 +410,6 @@ def is_outage(exc: BaseException) -> bool:
     return not any(marker in text for marker in SCHEMA_ERRORS)
 
 
-@dataclass
-class InFlight:
-    """A batch whose store write, publication, flush and commit run in the writer thread."""
-
-    messages: Sequence[RawMessage]
-    objects: frozenset[str]  # the objects it writes
-    report: Future[BatchReport]
-
-
 class Worker:
     """Strings the stages together over a source; commits only after store and sinks."""
 
@@ -470,28 +423,23 @@ class Worker:
         self.max_outage_s = max_outage_s
         self.max_backoff_s = max_backoff_s
         self.stopping = threading.Event()  # cuts a wait between retries short
-        self.decode, self.known_history, self.parse = Decode(schema_registry), KnownHistory(store), Parse()
-        self.lightcurves = LightCurves(store)
-        self.stages = [self.decode, self.known_history, self.parse, self.lightcurves, CheckCutouts(),
+        self.stages = [Decode(schema_registry, store), Parse(), LightCurves(store), CheckCutouts(),
                        Classify(self.classifiers), StoreStage(store, self.classifiers), Publish(self.sinks)]
-        # Overlapped, the front runs in three passes (decode; stored history and parse; the
-        # rest) while the writer thread runs the back (store and publish).
-        self.passes = ([self.decode], [self.known_history, self.parse], self.stages[3:6])
-        self.back = self.stages[6:]
-        # An in-memory SQLite store is one database per thread: nothing to overlap there.
-        self.overlap = not source.live and not isinstance(store.engine.pool, SingletonThreadPool)
-        self._in_flight: InFlight | None = None
 
     def process(self, batch: Sequence[RawMessage]) -> BatchReport:
         """Everything but the commit: decode, parse, light curves, classify, store, publish."""
-        state, seconds = Batch(messages=batch), {}
+        state = Batch(messages=batch)
+        seconds: dict[str, float] = {}
         for stage in self.stages:
-            _timed(stage, state, seconds)
-        return _report(state, seconds)
+            start = time.perf_counter()
+            state = stage.execute(state)
+            seconds[stage.name] = time.perf_counter() - start
+        return BatchReport(n_alerts=len(state.classified), n_dead_letters=len(state.dead_letters),
+                           stage_seconds=seconds, classified=state.classified,
+                           dead_letters=state.dead_letters)
 
     def run(self, max_batches: int | None = None) -> RunReport:
-        """Batches from the source until it ends (or ``max_batches``), each committed when done;
-        each batch's write overlapped with the next batch's front stages (see the module)."""
+        """Batches from the source until it ends (or ``max_batches``), each committed when done."""
         report = RunReport()
         start = time.perf_counter()
         # Decoding allocates thousands of short-lived dicts per batch: collections are spaced
@@ -500,90 +448,29 @@ class Worker:
         gc.set_threshold(max(threshold[0], GC_YOUNG_THRESHOLD), *threshold[1:])
         gc.freeze()
         try:
-            with ThreadPoolExecutor(1, thread_name_prefix="store-writer") if self.overlap else nullcontext() as writer:
-                self._batches(writer, report, max_batches)
+            for messages in self.source.batches():
+                if not messages:
+                    continue
+                report.add(self.complete(messages))
+                if max_batches is not None and report.n_batches >= max_batches:
+                    break
         finally:
             gc.unfreeze()
             gc.set_threshold(*threshold)
         report.seconds = time.perf_counter() - start
         return report
 
-    def _batches(self, writer: ThreadPoolExecutor | None, report: RunReport, max_batches: int | None) -> None:
-        n_batches = 0
-        try:
-            for messages in self.source.batches():
-                if not messages:
-                    continue
-                if writer is None:
-                    report.add(self.complete(messages))
-                else:
-                    self._overlapped(messages, writer, report)
-                n_batches += 1
-                if max_batches is not None and n_batches >= max_batches:
-                    break
-        finally:  # also on the way out of an error (the writer is waited for either way)
-            self._finish_in_flight(report)
-
-    def _overlapped(self, messages: Sequence[RawMessage], writer: ThreadPoolExecutor, report: RunReport) -> None:
-        """The front stages of ``messages`` while the batch in flight is written, then their
-        write in flight. Nothing reads what the batch in flight writes before it is committed:
-        KnownHistory waits for it if the two batches share an object, LightCurves (candid
-        owners, classifier names, Rubin objects) always does."""
-        state, seconds = Batch(messages=messages), {}
-        for stages in self.passes:
-            if self._in_flight is not None and self._reads_in_flight(stages[0], state):
-                self._finish_in_flight(report)
-            try:
-                for stage in stages:
-                    _timed(stage, state, seconds)
-            except INFRASTRUCTURE_ERRORS as exc:
-                self._front_failed(exc, messages, report)
-                return
-        self._in_flight = InFlight(messages, frozenset(state.summaries), writer.submit(self._write, state, seconds))
-
-    def _reads_in_flight(self, stage: Any, state: Batch) -> bool:
-        """Whether ``stage`` may read what the batch in flight writes."""
-        if stage is self.known_history:
-            return not self._in_flight.objects.isdisjoint(self.known_history.objects_of(state.items))
-        return stage is not self.decode
-
-    def _front_failed(self, exc: BaseException, messages: Sequence[RawMessage], report: RunReport) -> None:
-        """A front stage raised: an outage finishes the batch in flight, then retries this one
-        from the start as :meth:`complete` does; anything else is raised."""
-        if not is_outage(exc):
-            raise exc
-        self._finish_in_flight(report)
-        report.add(self.complete(messages))
-
-    def _finish_in_flight(self, report: RunReport) -> None:
-        if self._in_flight is not None:
-            in_flight, self._in_flight = self._in_flight, None
-            report.add(self._finish(in_flight))
-
-    def _write(self, state: Batch, seconds: dict[str, float]) -> BatchReport:
-        """The writer thread's part of a batch: store, publish, flush every sink, commit."""
-        for stage in self.back:
-            _timed(stage, state, seconds)
-        for sink in self.sinks:
-            sink.flush()
-        self.source.commit(state.messages)
-        return _report(state, seconds)
-
-    def _finish(self, in_flight: InFlight) -> BatchReport:
-        """Wait for the batch in flight; a failed write is retried as :meth:`complete` does."""
-        return self.complete(in_flight.messages, first_attempt=in_flight.report.result)
-
-    def complete(self, messages: Sequence[RawMessage],
-                 first_attempt: Callable[[], BatchReport] | None = None) -> BatchReport:
+    def complete(self, messages: Sequence[RawMessage]) -> BatchReport:
         """Process, flush every sink and commit one batch; while the database or a sink is
         unreachable, the same batch again after a capped backoff (the store's upserts make a
-        second pass change nothing), until ``max_outage_s``. ``first_attempt``, where the
-        batch's first pass is already under way, stands for the first pass."""
+        second pass change nothing), until ``max_outage_s``."""
         backoff, down_since = Backoff(self.max_backoff_s), None
-        attempt = first_attempt or (lambda: self._once(messages))
         while True:
             try:
-                batch_report = attempt()
+                batch_report = self.process(messages)
+                for sink in self.sinks:
+                    sink.flush()
+                self.source.commit(messages)
             except INFRASTRUCTURE_ERRORS as exc:
                 if not is_outage(exc):
                     raise
@@ -596,35 +483,15 @@ class Worker:
                 log.warning("batch of %d messages not done, retrying in %.1f s: %s",
                             len(messages), backoff.delay, reason)
                 backoff.wait(self.stopping)
-                attempt = lambda: self._once(messages)  # noqa: E731: the whole batch again
                 continue
             if down_since is not None:
                 log.info("reachable again after %.0f s: batch done", time.monotonic() - down_since)
             return batch_report
 
-    def _once(self, messages: Sequence[RawMessage]) -> BatchReport:
-        batch_report = self.process(messages)
-        for sink in self.sinks:
-            sink.flush()
-        self.source.commit(messages)
-        return batch_report
-
     def close(self) -> None:
         for sink in self.sinks:
             sink.close()
         self.source.close()
-
-
-def _timed(stage: Any, state: Batch, seconds: dict[str, float]) -> None:
-    """Run one stage, its wall time added under its name (KnownHistory's to decode's)."""
-    start = time.perf_counter()
-    stage.execute(state)
-    seconds[stage.name] = seconds.get(stage.name, 0.0) + time.perf_counter() - start
-
-
-def _report(state: Batch, seconds: dict[str, float]) -> BatchReport:
-    return BatchReport(n_alerts=len(state.classified), n_dead_letters=len(state.dead_letters),
-                       stage_seconds=seconds, classified=state.classified, dead_letters=state.dead_letters)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -6,7 +6,7 @@ waiting for input, committing, delivery and each classifier are timed where they
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from contextlib import contextmanager
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -67,14 +67,12 @@ class Timings:
 
 
 class TimedSource:
-    """Times waiting for batches ("consume") and committing; each batch's arrival → commit
-    (the worker takes the next batch before it commits the one before, and commits in order)."""
+    """Times waiting for batches ("consume") and committing; each batch's arrival → commit."""
 
     def __init__(self, source: Source, timings: Timings) -> None:
         self.source = source
         self.timings = timings
-        self.live = source.live
-        self._arrived: deque[float] = deque()
+        self._arrived = 0.0
 
     def batches(self) -> Iterator[Sequence[RawMessage]]:
         batches = iter(self.source.batches())
@@ -83,13 +81,13 @@ class TimedSource:
                 batch = next(batches, None)
             if batch is None:
                 return
-            self._arrived.append(time.perf_counter())
+            self._arrived = time.perf_counter()
             yield batch
 
     def commit(self, batch: Sequence[RawMessage]) -> None:
         with self.timings.timing("commit"):
             self.source.commit(batch)
-        self.timings.batch_latencies.append((len(batch), time.perf_counter() - self._arrived.popleft()))
+        self.timings.batch_latencies.append((len(batch), time.perf_counter() - self._arrived))
 
     def close(self) -> None:
         self.source.close()

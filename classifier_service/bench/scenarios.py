@@ -55,8 +55,6 @@ PARTITIONS = 4
 class MemorySource:
     """Alert payloads held in memory, in batches: an archive replay without the disk."""
 
-    live = False
-
     def __init__(self, payloads: Sequence[bytes], batch_size: int) -> None:
         self.payloads = payloads
         self.batch_size = batch_size

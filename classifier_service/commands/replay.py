@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 from classifier_service.classifiers.registry import load_classifiers
@@ -11,7 +11,6 @@ from classifier_service.commands.options import CommandError
 from classifier_service.commands.preflight import open_store
 from classifier_service.commands.progress import Progress
 from classifier_service.stream.archive import ArchiveSource
-from classifier_service.stream.base import RawMessage
 from classifier_service.stream.file_sink import JsonLinesSink
 from classifier_service.surveys.registry import SchemaRegistry
 from classifier_service.worker import RunReport, Worker
@@ -57,14 +56,15 @@ def _counted_messages(source: ArchiveSource, progress: Progress) -> Iterator[Any
 
 
 class _Counted:
-    """The source, counting the alerts of each batch the worker has finished with (committed)."""
+    """The source, counting the alerts of each batch the worker has finished with."""
 
     def __init__(self, source: ArchiveSource, progress: Progress) -> None:
         self.source, self.progress = source, progress
 
-    def commit(self, batch: Sequence[RawMessage]) -> None:
-        self.source.commit(batch)
-        self.progress.update(len(batch))
+    def batches(self) -> Iterator[list]:
+        for batch in self.source.batches():
+            yield batch
+            self.progress.update(len(batch))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.source, name)

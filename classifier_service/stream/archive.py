@@ -54,8 +54,6 @@ def messages_of(payload: bytes, source: str) -> Iterator[RawMessage]:
 class ArchiveSource:
     """Batches of single-alert messages from archive files; commit just counts progress."""
 
-    live = False
-
     def __init__(self, paths: Sequence[str | Path], batch_size: int = 500) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")

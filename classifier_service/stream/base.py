@@ -22,10 +22,6 @@ class RawMessage:
 
 
 class Source(Protocol):
-    # True where the next batch may be long in coming (a live stream): the worker then commits
-    # each batch before it asks for the next instead of overlapping the two (Worker.run).
-    live: bool
-
     def batches(self) -> Iterator[Sequence[RawMessage]]:
         """Batches of raw messages until the source ends or is stopped."""
 

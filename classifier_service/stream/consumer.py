@@ -173,8 +173,6 @@ class KafkaSource:
     subscription, which also picks up nightly topics created while running).
     """
 
-    live = True
-
     def __init__(
         self,
         topics: Sequence[str],

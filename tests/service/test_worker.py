@@ -32,8 +32,6 @@ def messages(path: Path) -> list[RawMessage]:
 class ListSource:
     """Batches given up front; records commits in the shared call log."""
 
-    live = False
-
     def __init__(self, batches, calls=None):
         self._batches = batches
         self.committed = []
