@@ -57,7 +57,11 @@ TOM_NAME = 'example_tom'
 # CSS_THEME = 'Dark'
 
 # tom_alerce first: its templates replace tomtoolkit's CDN-loading ones (pages work offline).
-INSTALLED_APPS = ['tom_alerce'] + TOMTOOLKIT_INSTALLED_APPS + [
+# tom_dataservices without tomtoolkit's own ALeRCE service (see example_tom/apps.py).
+INSTALLED_APPS = ['tom_alerce'] + [
+    'example_tom.apps.DataservicesWithoutUpstreamAlerce' if app == 'tom_dataservices' else app
+    for app in TOMTOOLKIT_INSTALLED_APPS
+] + [
     'bootstrap',  # django-bootstrap-static: Bootstrap 5 served locally (see BOOTSTRAP5 below)
     'tom_alertstreams',
     'alerce_broker_plugin',

@@ -1,6 +1,6 @@
 """The other pages of the observer's journeys, in a browser against the real stack: the home
-page's tour, the data service's form and results (and Create Targets from them), Tonight with
-the demo's follow-up rule, and the broker API's own docs. Each passes pagecheck's checks:
+page's tour, every page the navigation bar links to, the data service's form and results (and
+Create Targets from them), Tonight with the demo's follow-up rule, and the broker API's own docs. Each passes pagecheck's checks:
 every image drawn, nothing fetched from outside loopback, no console error, HTML in budget."""
 from __future__ import annotations
 
@@ -37,6 +37,32 @@ def test_the_home_page_is_a_tour(observer_page, seen, tom, stack, observer, scre
     assert page.locator(".tour-example a").count() >= 1  # the fresh SN
     assert_page_ok(page, seen)
     screenshot(page, "home")
+
+
+def navbar_paths(page) -> list[str]:
+    """The TOM's own pages the navigation bar links to, dropdowns included, in order."""
+    hrefs = page.eval_on_selector_all("nav.navbar a[href]", "links => links.map(a => a.getAttribute('href'))")
+    return [href for href in dict.fromkeys(hrefs) if href.startswith("/") and "logout" not in href]
+
+
+def test_every_page_of_the_navigation_bar_works_offline(observer_page, seen, tom):
+    """tomtoolkit's pages as well as ours: each data service's form opens without asking the
+    internet (tomtoolkit's own ALeRCE service, which asks api.alerce.online for its form, is not
+    registered: ALeRCEBroker is this TOM's ALeRCE), and the observation pages' plotly maps read
+    their topojson from the TOM, not from cdn.plot.ly."""
+    page = observer_page
+    open_page(page, seen, f"{tom.url}/")
+    paths = navbar_paths(page)
+    services = [path.split("data_service=")[1] for path in paths if "data_service=" in path]
+    assert "ALeRCEBroker" in services and "ALeRCE" not in services
+    assert {"/observations/list/", "/observations/status/", "/alerce/sn-hunter/", "/facilities/tonight/"} <= set(paths)
+    for path in paths:
+        seen.clear()
+        open_page(page, seen, f"{tom.url}{path}")
+        assert_page_ok(page, seen)
+    for path in ("/observations/list/", "/observations/status/"):  # plotly draws a map once its topojson came
+        open_page(page, seen, f"{tom.url}{path}")
+        assert page.locator(".js-plotly-plot .geo .lataxis path").count() == 1, f"{path}: no map drawn"
 
 
 def test_data_service_form_results_and_create_targets(observer_page, seen, tom, screenshot):
