@@ -17,12 +17,15 @@ class TomAlerceConfig(AppConfig):
 
     def include_url_paths(self):
         from tom_alerce.tables import ClassifiedTargetListView
+        from tom_alerce.views import CheckForNewDataView
 
         return [
             path("alerce/", include("tom_alerce.urls", namespace="tom_alerce")),
             # tomtoolkit 3.1 has no integration point for target list columns: this list view
             # (the TOM's own, plus classification columns) answers /targets/ before tom_targets does.
             path("targets/", ClassifiedTargetListView.as_view(), name="alerce-target-list"),
+            # tom_dataproducts' "Check for new data", for the targets the user may change only.
+            path("dataproducts/data/reduced/update/", CheckForNewDataView.as_view(), name="alerce-update-reduced-data"),
         ]
 
     def nav_items(self):

@@ -1,21 +1,26 @@
-"""tom_alerce pages: cutout PNGs, the SN Hunter (page + htmx list), and target creation from it."""
+"""tom_alerce pages: cutout PNGs, the SN Hunter (page + htmx list), target creation from it, and
+"Check for new data" limited to the targets a user may change."""
 from __future__ import annotations
 
 import logging
+from io import StringIO
 from pathlib import Path
+from urllib.parse import urlencode
 
 import plotly
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.cache import cache
+from django.core.management import call_command
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 from tom_dataproducts.models import DataProduct
+from tom_dataproducts.views import UpdateReducedDataView
 from tom_targets.models import Target
 from tom_targets.permissions import targets_for_user
 
@@ -177,3 +182,25 @@ class CreateTargetView(LoginRequiredMixin, View):
         messages.success(request, f"{'Created' if result.created else 'Updated'} target {result.target.name} "
                                   f"({len(result.new_photometry)} new photometry points)")
         return redirect(reverse("targets:detail", kwargs={"pk": result.target.pk}) + "?tab=alerce")
+
+
+class CheckForNewDataView(UpdateReducedDataView):
+    """tomtoolkit's "Check for new data" (``?target_id=`` from a target page, none from the data
+    list) asks the data services only for the targets the user may change: tomtoolkit's view
+    updated any target id it was given, or every target, for any logged-in user. It answers
+    tomtoolkit's own URL (tom_alerce's paths come first); the update itself is
+    ``manage.py updatereduceddata`` (tom_alerce's)."""
+
+    def get(self, request, *args, **kwargs):
+        query = request.GET.copy()
+        target_id = query.pop("target_id", [None])[-1]
+        if target_id is not None and not target_id.isdigit():
+            raise Http404(f"no target {target_id!r}")
+        targets = Target.objects.all() if target_id is None else Target.objects.filter(pk=target_id)
+        allowed = list(targets_for_user(request.user, targets, "change_target").values_list("id", flat=True))
+        if target_id is not None and not allowed:
+            raise Http404(f"no target {target_id} that you may change")
+        out = StringIO()
+        call_command("updatereduceddata", target_id=allowed, stdout=out)
+        messages.info(request, out.getvalue())
+        return HttpResponseRedirect(f"{self.get_redirect_url(*args, **kwargs)}?{urlencode(query)}")

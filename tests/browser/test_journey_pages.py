@@ -111,3 +111,16 @@ def test_the_api_docs_load_offline(browser_context, seen, stack, screenshot):
     assert page.locator(".swagger-ui .opblock").count() > 5
     assert_page_ok(page, seen)
     screenshot(page, "api_docs")
+
+
+def test_check_for_new_data_on_a_target_page_updates_it_from_the_broker(observer_page, seen, tom, stack, observer):
+    """The photometry tab's button asks our API again (tomtoolkit's command built every data
+    service first, and Simbad's constructor needs the internet: an HTTP 500 offline)."""
+    target = import_object(fresh_sn_oids(stack.api_url, 1)[0], observer)
+    page = observer_page
+    open_page(page, seen, f"{tom.url}/targets/{target.id}/")
+    page.click("a[href='#photometry']")
+    page.click("text=Check for new data")
+    page.wait_for_url(f"{tom.url}/targets/{target.id}/**")
+    assert "Update completed successfully" in page.locator(".alert").all_inner_texts()[0]
+    assert_page_ok(page, seen)

@@ -7,6 +7,7 @@ queries (``rundataquery``) and refreshes (``updatereduceddata``).
 from __future__ import annotations
 
 import pytest
+import requests
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -120,11 +121,15 @@ def test_saved_query_reruns_with_rundataquery_and_twice_changes_nothing(public_a
     assert (Target.objects.count(), PhotometryReducedDatum.objects.count(), DataProduct.objects.count()) == counts
 
 
+def simbad_offline(*args, **kwargs):
+    """tomtoolkit's Simbad service on a machine without the internet: its constructor asks
+    SIMBAD's TAP server for the VOTable fields."""
+    raise requests.ConnectionError("Failed to resolve 'simbad.cds.unistra.fr'")
+
+
 def test_updatereduceddata_fetches_new_detections_from_the_broker(public_alerce, monkeypatch):
-    # updatereduceddata builds every installed DataService; the bundled Simbad one contacts its
-    # TAP server on construction, which this offline machine cannot reach.
-    monkeypatch.setattr("tom_dataproducts.management.commands.updatereduceddata.get_data_service_classes",
-                        lambda: {SERVICE_NAME: AlerceBrokerDataService})
+    # Only the services the target's data came from are built: Simbad's offline constructor is never called.
+    monkeypatch.setattr("tom_dataservices.data_services.simbad.SimbadDataService.__init__", simbad_offline)
     oid = sorted(public_alerce.objects)[0]
     call_command("rundataquery", a_saved_query(oid=oid, max_results=1).id)
     target = Target.objects.get(name=oid)
@@ -137,6 +142,51 @@ def test_updatereduceddata_fetches_new_detections_from_the_broker(public_alerce,
     finally:
         obj.detections.remove(newer)
     assert PhotometryReducedDatum.objects.filter(target=target).count() == before + 1
+
+
+def test_check_for_new_data_reports_a_failing_broker_and_still_updates_the_other_services(
+        public_alerce, client, django_user_model, monkeypatch):
+    """The target page's button: a service that fails is named with its reason on the page, the
+    target's other services are still asked, and nothing is an HTTP 500."""
+    monkeypatch.setattr("tom_dataservices.data_services.simbad.SimbadDataService.__init__", simbad_offline)
+    oid = sorted(public_alerce.objects)[0]
+    call_command("rundataquery", a_saved_query(oid=oid, max_results=1).id)
+    target = Target.objects.get(name=oid)
+    PhotometryReducedDatum.objects.create(target=target, source_name="Simbad", timestamp=target.created,
+                                          brightness=15.0, bandpass="V")
+    photometry = PhotometryReducedDatum.objects.filter(target=target).count()
+    observer = django_user_model.objects.create_user("observer")
+    target.give_user_access(observer)
+    client.force_login(observer)
+    public_alerce.faults["/ztf/v1/objects/"] = "500"
+    response = client.get(reverse("dataproducts:update-reduced-data"), {"target_id": target.id},
+                          HTTP_REFERER=f"/targets/{target.id}/", follow=True)
+    public_alerce.faults.clear()
+    assert response.status_code == 200
+    report = " ".join(str(message) for message in response.context["messages"])
+    assert report.startswith("Update completed with errors: ")
+    assert f"{SERVICE_NAME} ({oid}: BrokerQueryError: " in report and "HTTP 500" in report
+    assert f"Simbad ({oid}: ConnectionError: Failed to resolve 'simbad.cds.unistra.fr')" in report
+    assert PhotometryReducedDatum.objects.filter(target=target).count() == photometry
+
+
+def test_check_for_new_data_asks_only_for_targets_the_user_may_change(public_alerce, client, django_user_model):
+    """A target id the user may not change is a 404 and asks nothing; without an id, only the
+    user's own targets are updated (tomtoolkit's view updated any target for any logged-in user)."""
+    mine, theirs = sorted(public_alerce.objects)[:2]
+    for oid in (mine, theirs):
+        call_command("rundataquery", a_saved_query(oid=oid, max_results=1).id)
+    observer = django_user_model.objects.create_user("observer")
+    Target.objects.get(name=mine).give_user_access(observer)
+    client.force_login(observer)
+    public_alerce.requests.clear()
+    update = reverse("dataproducts:update-reduced-data")
+    assert client.get(update, {"target_id": Target.objects.get(name=theirs).id}).status_code == 404
+    assert client.get(update, {"target_id": "1 OR 1=1"}).status_code == 404
+    assert public_alerce.requests == []
+    assert client.get(update, HTTP_REFERER="/dataproducts/data/").status_code == 302
+    asked = {path.rsplit("/", 1)[-1] for path in public_alerce.requests if path.startswith("/ztf/v1/objects/")}
+    assert mine in asked and theirs not in asked
 
 
 def test_a_known_target_at_the_same_place_gets_the_broker_name_as_alias(public_alerce):
