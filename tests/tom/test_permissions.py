@@ -14,8 +14,11 @@ from types import SimpleNamespace
 import pytest
 from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils.text import slugify
+from tom_dataproducts.models import DataProduct
 from tom_targets.models import Target
 
 from facilities.models import FollowupRule, FollowupTrigger, TNSReport
@@ -29,8 +32,11 @@ pytestmark = pytest.mark.django_db
 PRIVATE_NAME, PRIVATE_RA, PRIVATE_DEC = "ZTF26privat1", 123.456789, -45.678901
 PRIVATE_TEXT = [PRIVATE_NAME, "123.4567", "123.4568", "-45.6789", "8:13:49", "08:13:49", "-45:40:44"]
 NAMESPACES = {"tom_alerce", "facilities"}
-EXTRA_ROUTES = {"alerce-target-list"}  # tom_alerce's /targets/ list, mounted outside its namespace
-SAMPLE_ARGUMENTS = {"pk": "{pk}", "oid": "{name}", "kind": "science"}
+# Mounted outside the namespaces: tom_alerce's /targets/ list and "Check for new data", and
+# example_tom's data product files.
+EXTRA_ROUTES = {"alerce-target-list", "alerce-update-reduced-data", "data-product-file"}
+SAMPLE_ARGUMENTS = {"pk": "{pk}", "oid": "{name}", "kind": "science", "path": "{slug}/none/{name}_science.png"}
+STAMP_PNG = b"\x89PNG\r\n\x1a\n a science cutout"
 
 
 def routes() -> list[tuple[str, str]]:
@@ -53,13 +59,13 @@ def concrete(template: str, target: Target) -> str:
     def argument(match: re.Match) -> str:
         name = match.group("name")
         assert name in SAMPLE_ARGUMENTS, f"add a sample value for URL parameter {name!r} to SAMPLE_ARGUMENTS"
-        return SAMPLE_ARGUMENTS[name].format(pk=target.pk, name=target.name)
+        return SAMPLE_ARGUMENTS[name].format(pk=target.pk, name=target.name, slug=slugify(target.name))
 
     return re.sub(r"<(?:\w+:)?(?P<name>\w+)>", argument, template)
 
 
 @pytest.fixture
-def world(alert, alerce_api, tns, settings):
+def world(alert, alerce_api, tns, settings, tmp_path):
     """Alice's private targets (one only in this TOM, one the broker also serves), a rule that
     wants them, a report and a firing of Alice's; Bob, a staff member and an anonymous visitor."""
     alice = User.objects.create_user("alice", password="pw")
@@ -76,6 +82,9 @@ def world(alert, alerce_api, tns, settings):
                                    detail=f"for {PRIVATE_NAME}")
     TNSReport.objects.create(target=private, internal_name=PRIVATE_NAME, mode="manual", payload={},
                              status=TNSReport.Status.DRY_RUN)
+    settings.MEDIA_ROOT = str(tmp_path)
+    product = DataProduct(target=private, product_id=f"{PRIVATE_NAME}_science")
+    product.data.save(f"{PRIVATE_NAME}_science.png", ContentFile(STAMP_PNG))  # <slug of the name>/none/<file>
     return {"alice": alice, "bob": bob, "staff": staff, "private": private, "brokered": brokered, "rule": rule}
 
 
@@ -125,6 +134,7 @@ def test_nobody_else_sees_or_changes_alices_private_targets_on_any_page(world, w
                 response = client.post(url, data)
                 assert response.status_code < 500, (who, "POST", url, response.status_code)
                 assert f"/targets/{target.pk}/" not in response.get("Location", ""), (who, url, data)
+    assert client.get(f"/data/{slugify(PRIVATE_NAME)}/none/{PRIVATE_NAME}_science.png").status_code == 404
     assert tns.state.uploads == []
     assert snapshot(world) == before, f"{who} changed something of Alice's"
 
@@ -134,6 +144,8 @@ def test_alice_sees_and_acts_on_her_own_targets(world, tns):
     tonight = client.get("/facilities/tonight/").content.decode()
     assert PRIVATE_NAME in tonight
     assert PRIVATE_NAME in client.get("/facilities/tns/reports/").content.decode()
+    stamp = client.get(f"/data/{slugify(PRIVATE_NAME)}/none/{PRIVATE_NAME}_science.png")
+    assert (stamp.status_code, stamp["Content-Type"], b"".join(stamp.streaming_content)) == (200, "image/png", STAMP_PNG)
     response = client.post(f"/facilities/tns/report/{world['private'].pk}/", {"dry_run": "on"})
     assert response.status_code == 302 and TNSReport.objects.filter(target=world["private"]).count() == 2
 
