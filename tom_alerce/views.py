@@ -28,6 +28,7 @@ from alerce_broker_plugin.dataservice import AlerceBrokerDataService
 from alerce_broker_plugin.ingest import discovery_stamp_candid, find_target
 from alerce_contract.client import AlerceApiError, AlerceClient, client_from_settings
 from tom_alerce.forms import HunterForm
+from tom_alerce.management.commands.updatereduceddata import Command as UpdateReducedData
 from tom_alerce.links import followup_url, tns_report_url
 from tom_alerce.permissions import can_change, valid_coordinates
 from tom_alerce.sn_hunter import hunt
@@ -201,6 +202,6 @@ class CheckForNewDataView(UpdateReducedDataView):
         if target_id is not None and not allowed:
             raise Http404(f"no target {target_id} that you may change")
         out = StringIO()
-        call_command("updatereduceddata", target_id=allowed, stdout=out)
-        messages.info(request, out.getvalue())
+        call_command(UpdateReducedData(), target_id=allowed, stdout=out)  # ours, wherever tom_alerce is listed
+        messages.info(request, out.getvalue().strip())
         return HttpResponseRedirect(f"{self.get_redirect_url(*args, **kwargs)}?{urlencode(query)}")

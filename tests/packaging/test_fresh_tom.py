@@ -23,7 +23,8 @@ from classifier_service.stream.tansu import free_port
 from tests.realstack import copy_store, serve
 
 BIN = Path(sys.executable).parent
-APPS = ["tom_alertstreams", "alerce_broker_plugin", "tom_alerce", "facilities"]
+FIRST_APPS = ["tom_alerce"]  # before tomtoolkit's apps: its offline templates and command win
+APPS = ["tom_alertstreams", "alerce_broker_plugin", "facilities"]
 # tom_setup's answers: continue, custom code app name (default), sidereal targets, no hints.
 TOM_SETUP_ANSWERS = "y\n\n1\n\n"
 
@@ -49,6 +50,7 @@ django.setup()
 from django.test.utils import setup_test_environment
 setup_test_environment()
 from django.contrib.auth.models import User
+from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 from tom_targets.models import Target
@@ -72,6 +74,8 @@ visit("create targets", reverse("dataservices:create-target"), "post",
 target = Target.objects.order_by("pk").first()
 visit("target list", reverse("targets:list"))
 visit("target page", reverse("targets:detail", kwargs={"pk": target.pk}))
+response = visit("check for new data", reverse("dataproducts:update-reduced-data") + f"?target_id={target.pk}")
+pages["check for new data"]["messages"] = [str(m) for m in get_messages(response.wsgi_request)]
 visit("SN Hunter", reverse("tom_alerce:sn-hunter"))
 visit("SN Hunter list", reverse("tom_alerce:sn-hunter-candidates") + "?hours=720")
 print(json.dumps({"targets": list(Target.objects.values_list("name", flat=True)), "pages": pages}))
@@ -96,7 +100,10 @@ def new_tom(folder: Path, api_url: str) -> Path:
     run([sys.executable, "manage.py", "tom_setup"], tom, input=TOM_SETUP_ANSWERS)
     text = settings.read_text()
     apps = "".join(f"    '{app}',\n" for app in APPS)
-    assert "    'custom_code',\n]" in text, "tom_setup's INSTALLED_APPS changed shape"
+    assert "INSTALLED_APPS = TOMTOOLKIT_INSTALLED_APPS + [" in text and "    'custom_code',\n]" in text, \
+        "tom_setup's INSTALLED_APPS changed shape"
+    text = text.replace("INSTALLED_APPS = TOMTOOLKIT_INSTALLED_APPS + [",
+                        f"INSTALLED_APPS = {FIRST_APPS!r} + TOMTOOLKIT_INSTALLED_APPS + [")
     text = text.replace("    'custom_code',\n]", f"    'custom_code',\n{apps}]")
     settings.write_text(text + SETTINGS.format(api_url=api_url))
     run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], tom)
@@ -137,6 +144,20 @@ def test_the_target_page_has_the_alerce_tab(walk):
     page = walk["pages"]["target page"]
     assert page["status"] == 200
     assert "ALeRCE" in page["html"] and "stamp_classifier" in page["html"]
+
+
+def test_tom_alerces_offline_base_page_is_in_use(walk):
+    """tom_alerce listed first, as documented: its templates replace tomtoolkit's CDN-loading ones
+    (Bootstrap stays tomtoolkit's setting: django-bootstrap-static, docs/install_into_a_tom.md)."""
+    for name in ("target list", "target page", "SN Hunter"):
+        html = walk["pages"][name]["html"]
+        assert "/static/tom_alerce/vendor/alpinejs/" in html and "cdn.jsdelivr.net/npm/alpinejs" not in html, name
+
+
+def test_check_for_new_data_asks_the_broker_again(walk):
+    page = walk["pages"]["check for new data"]
+    assert page["status"] == 302
+    assert page["messages"] == ["Update completed successfully"]
 
 
 def test_the_sn_hunter_renders_and_reaches_the_broker(walk):
