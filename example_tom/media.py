@@ -4,8 +4,9 @@ Django serves MEDIA_URL only with DEBUG on (``static()`` in tom_common's URLs), 
 anyone, so with the demo's DEBUG off every data product link (the broker's cutouts, uploaded
 photometry) was a 404. This view is the TOM's way to its files: only the files of targets the
 visitor may view, as TOM Toolkit's ``targets_for_user`` decides (an anonymous visitor: open
-targets only); anything else is a 404 that says nothing of whether the file exists. A deployment that lets its web server send the files
-should keep the same check (e.g. nginx's X-Accel-Redirect behind this view)."""
+targets only); anything else is a 404 that says nothing of whether the file exists. A
+deployment that lets its web server send the files should keep the same check (e.g. nginx's
+X-Accel-Redirect behind this view)."""
 from __future__ import annotations
 
 import mimetypes

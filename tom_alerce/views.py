@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from io import StringIO
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -12,7 +11,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.cache import cache
-from django.core.management import call_command
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -28,9 +26,9 @@ from alerce_broker_plugin.dataservice import AlerceBrokerDataService
 from alerce_broker_plugin.ingest import discovery_stamp_candid, find_target
 from alerce_contract.client import AlerceApiError, AlerceClient, client_from_settings
 from tom_alerce.forms import HunterForm
-from tom_alerce.management.commands.updatereduceddata import Command as UpdateReducedData
 from tom_alerce.links import followup_url, tns_report_url
 from tom_alerce.permissions import can_change, valid_coordinates
+from tom_alerce.reduced_data import update_reduced_data
 from tom_alerce.sn_hunter import hunt
 from tom_alerce.stamps import KINDS, StampError, as_png
 from tom_alerce.templatetags.alerce_extras import stamp_urls
@@ -189,8 +187,8 @@ class CheckForNewDataView(UpdateReducedDataView):
     """tomtoolkit's "Check for new data" (``?target_id=`` from a target page, none from the data
     list) asks the data services only for the targets the user may change: tomtoolkit's view
     updated any target id it was given, or every target, for any logged-in user. It answers
-    tomtoolkit's own URL (tom_alerce's paths come first); the update itself is
-    ``manage.py updatereduceddata`` (tom_alerce's)."""
+    tomtoolkit's own URL (tom_alerce's paths come first); the update is tom_alerce's
+    (tom_alerce.reduced_data, as its ``manage.py updatereduceddata``)."""
 
     def get(self, request, *args, **kwargs):
         query = request.GET.copy()
@@ -198,10 +196,8 @@ class CheckForNewDataView(UpdateReducedDataView):
         if target_id is not None and not target_id.isdigit():
             raise Http404(f"no target {target_id!r}")
         targets = Target.objects.all() if target_id is None else Target.objects.filter(pk=target_id)
-        allowed = list(targets_for_user(request.user, targets, "change_target").values_list("id", flat=True))
-        if target_id is not None and not allowed:
+        allowed = targets_for_user(request.user, targets, "change_target")
+        if target_id is not None and not allowed.exists():
             raise Http404(f"no target {target_id} that you may change")
-        out = StringIO()
-        call_command(UpdateReducedData(), target_id=allowed, stdout=out)  # ours, wherever tom_alerce is listed
-        messages.info(request, out.getvalue().strip())
+        messages.info(request, update_reduced_data(allowed))
         return HttpResponseRedirect(f"{self.get_redirect_url(*args, **kwargs)}?{urlencode(query)}")

@@ -1,7 +1,8 @@
 """The other pages of the observer's journeys, in a browser against the real stack: the home
 page's tour, every page the navigation bar links to, the data service's form and results (and
-Create Targets from them), Tonight with the demo's follow-up rule, and the broker API's own docs. Each passes pagecheck's checks:
-every image drawn, nothing fetched from outside loopback, no console error, HTML in budget."""
+Create Targets from them), Tonight with the demo's follow-up rule, "Check for new data" on a
+target page, and the broker API's own docs. Each passes pagecheck's checks: every image
+drawn, nothing fetched from outside loopback, no console error, HTML in budget."""
 from __future__ import annotations
 
 import pytest

@@ -144,7 +144,7 @@ def test_updatereduceddata_fetches_new_detections_from_the_broker(public_alerce,
     assert PhotometryReducedDatum.objects.filter(target=target).count() == before + 1
 
 
-def test_check_for_new_data_reports_a_failing_broker_and_still_updates_the_other_services(
+def test_check_for_new_data_names_each_failing_service_and_still_asks_the_others(
         public_alerce, client, django_user_model, monkeypatch):
     """The target page's button: a service that fails is named with its reason on the page, the
     target's other services are still asked, and nothing is an HTTP 500."""
