@@ -200,4 +200,7 @@ class CheckForNewDataView(UpdateReducedDataView):
         if target_id is not None and not allowed.exists():
             raise Http404(f"no target {target_id} that you may change")
         messages.info(request, update_reduced_data(allowed))
-        return HttpResponseRedirect(f"{self.get_redirect_url(*args, **kwargs)}?{urlencode(query)}")
+        back = self.get_redirect_url(*args, **kwargs)  # the referring page, often with its ?tab=
+        if query:
+            back += ("&" if "?" in back else "?") + urlencode(query)
+        return HttpResponseRedirect(back)

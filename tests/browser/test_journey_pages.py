@@ -123,5 +123,6 @@ def test_check_for_new_data_on_a_target_page_updates_it_from_the_broker(observer
     page.click("a[href='#photometry']")
     page.click("text=Check for new data")
     page.wait_for_url(f"{tom.url}/targets/{target.id}/**")
+    assert page.url == f"{tom.url}/targets/{target.id}/?tab=photometry"  # back on the tab it was asked from
     assert "Update completed successfully" in page.locator(".alert").all_inner_texts()[0]
     assert_page_ok(page, seen)
