@@ -10,13 +10,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sqlalchemy import Float, Integer, Select, and_, func, literal, not_, or_, select
+from sqlalchemy import Boolean, Float, Integer, Select, and_, func, literal, not_, or_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from alerce_contract.taxonomy import LC_CLASSIFIER, LC_CLASSIFIER_LSST, STAMP_CLASSIFIER, STAMP_CLASSIFIER_LSST
 from classifier_service.api.schemas import OBJECT_EXCLUDE, columns
 from classifier_service.store.tables import object_table, probability
 
+# A lower bound on detections alone (ndet >= 2) is a quality cut that keeps most of a broker's
+# objects, while a date range asks for the few of some nights: SQLite is told so (``Likely``)
+# when a query has both, and walks the date's index.
+QUALITY_CUT_SHARE = 0.5
 MAX_PAGE_SIZE = 1000
 MAX_OFFSET = 100_000  # page * page_size beyond this is refused: narrow the filters instead
 DEFAULT_RADIUS_ARCSEC = 30.0
@@ -277,6 +283,35 @@ def _paged(statement: Select, query: ObjectQuery, objects, prob,
             .offset(query.offset).limit(query.page_size + 1))
 
 
+class Likely(ColumnElement[bool]):
+    """A condition and the share of rows SQLite's planner should expect it to keep.
+
+    SQLite keeps no column statistics here, so it rates every one-sided range alike and
+    picks among their indexes by the schema's order, which differs from store to store: "SN,
+    ndet >= 2, last 30 days" walked the ndet index over most objects, 430 ms against 20 ms
+    along lastmjd (100,000 objects). On SQLite the condition is wrapped in likelihood(), a
+    planner hint that leaves the index usable; other databases keep statistics and get it bare.
+    """
+
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals = [("condition", InternalTraversal.dp_clauseelement),
+                           ("share", InternalTraversal.dp_plain_obj)]
+
+    def __init__(self, condition: ColumnElement[bool], share: float) -> None:
+        self.condition, self.share = condition, share
+
+
+@compiles(Likely)
+def _bare(element: Likely, compiler, **kw) -> str:
+    return compiler.process(element.condition, **kw)
+
+
+@compiles(Likely, "sqlite")
+def _likelihood(element: Likely, compiler, **kw) -> str:
+    return f"likelihood({compiler.process(element.condition, **kw)}, {element.share!r})"
+
+
 def _object_filters(query: ObjectQuery, obj=object_table) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     if query.survey is not None:
@@ -290,10 +325,13 @@ def _object_filters(query: ObjectQuery, obj=object_table) -> list[ColumnElement[
     ndet_low, ndet_high = query.ndet
     ndet = (None if ndet_low is None else math.ceil(ndet_low),
             None if ndet_high is None else math.floor(ndet_high))
+    dated = any(v is not None for v in (*query.firstmjd, *query.lastmjd))
     for column, (low, high) in ((obj.c.ndet, ndet), (obj.c.firstmjd, query.firstmjd),
                                 (obj.c.lastmjd, query.lastmjd)):
         if low is not None:
-            where.append(column >= low)
+            at_least = column >= low
+            quality_cut = column is obj.c.ndet and high is None and dated
+            where.append(Likely(at_least, QUALITY_CUT_SHARE) if quality_cut else at_least)
         if high is not None:
             where.append(column <= high)
     if query.cone is not None:

@@ -13,7 +13,8 @@ matters, while 100,000 objects' stamps would take gigabytes.
 A store is built once per size and reused (a SQLite file, a PostgreSQL database named
 after the size); on reuse its missing indexes are created, so a store built before an
 index was added is measured with it. Requests go through the whole app in process
-(routing, validation, the gate, JSON), not over a socket.
+(routing, validation, the gate, JSON), not over a socket, one at a time; bench/api_load.py
+then serves the same store to several clients at once.
 """
 from __future__ import annotations
 
@@ -456,6 +457,12 @@ QUERIES: tuple[tuple[str, str, Callable[[Sample, int], dict[str, Any]]], ...] = 
 )
 
 
+def request(picked: Sample, n: int, round_: int) -> tuple[str, dict[str, Any]]:
+    """The path and parameters of query ``n`` in round ``round_`` (each round asks about other objects)."""
+    _, path, params = QUERIES[n]
+    return path.format(oid=_ztf(picked, round_)[0]), params(picked, round_)
+
+
 class Backends:
     """CPU seconds PostgreSQL's server processes spent for the API's connections, read from
     /proc (the server runs on this machine): a figure the machine's load does not inflate.
@@ -509,11 +516,11 @@ def measure(url: str, repeats: int) -> dict[str, dict[str, float]]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
             for round_ in range(repeats + 1):
-                for n, (label, path, params) in enumerate(QUERIES):
+                for n, (label, _, _) in enumerate(QUERIES):
+                    path, params = request(picked, n, round_)
                     server_before = backends.cpu_s() if backends else 0.0
                     cpu_before, started = time.process_time(), time.perf_counter()
-                    response = await client.get(path.format(oid=_ztf(picked, round_)[0]),
-                                                params=params(picked, round_))
+                    response = await client.get(path, params=params)
                     elapsed = time.perf_counter() - started
                     used = time.process_time() - cpu_before
                     used += (backends.cpu_s() - server_before) if backends else 0.0
@@ -545,19 +552,27 @@ def measure(url: str, repeats: int) -> dict[str, dict[str, float]]:
 
 
 def api_bench(n_objects: int, folder: Path, postgres: str | None, repeats: int = 40,
-              seed: int = 0) -> dict[str, Any]:
-    """Both databases' figures (a PostgreSQL failure is a note, not a failed bench)."""
+              seed: int = 0, clients: int = 8, rounds: int = 5) -> dict[str, Any]:
+    """Both databases' figures, one client at a time and then ``clients`` at once against a
+    served store (``rounds`` times through the queries each; 0 clients skips it). A
+    PostgreSQL failure is a note, not a failed bench."""
+    from classifier_service.bench.api_load import measure_under_load
+
     folder.mkdir(parents=True, exist_ok=True)
     sqlite_url = f"sqlite:///{folder / f'api-{n_objects}.sqlite3'}"
-    result: dict[str, Any] = {"n_objects": n_objects, "repeats": repeats, "built": {}}
+    result: dict[str, Any] = {"n_objects": n_objects, "repeats": repeats, "built": {}, "under_load": {}}
     started = time.perf_counter()
-    result["built"]["sqlite"] = ensure_store(sqlite_url, n_objects, seed)
-    result["sqlite"] = measure(sqlite_url, repeats)
+
+    def both(database: str, url: str) -> None:
+        result["built"][database] = ensure_store(url, n_objects, seed)
+        result[database] = measure(url, repeats)
+        if clients:
+            result["under_load"][database] = measure_under_load(url, clients, rounds, seed)
+
+    both("sqlite", sqlite_url)
     if postgres:
         try:
-            url = postgres_store(postgres, n_objects)
-            result["built"]["postgresql"] = ensure_store(url, n_objects, seed)
-            result["postgresql"] = measure(url, repeats)
+            both("postgresql", postgres_store(postgres, n_objects))
         except Exception as exc:  # noqa: BLE001: no server is a note, not a failed bench
             result["postgresql_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
     result["seconds"] = time.perf_counter() - started
@@ -576,6 +591,10 @@ def report_text(result: dict[str, Any]) -> str:
                         + (f" ({r['n_503']} x 503)" if r["n_503"] else "")
                         for r in (result[db][key] for db in databases))
         lines.append(f"{key[3:]:50}{cells}")
+    for database, f in result.get("under_load", {}).items():
+        lines.append(f"{database}, {f['clients']} clients at once against `serve`: {f['requests_per_s']:.0f} "
+                     f"requests/s, p50/p95 {f['p50_ms']:.1f}/{f['p95_ms']:.1f} ms, worst query p95 "
+                     f"{f['worst_p95_ms']:.1f} ms ({f['worst_query']}), {f['n_503']} x 503")
     if "postgresql_error" in result:
         lines.append(f"PostgreSQL skipped: {result['postgresql_error']}")
     return "\n".join(lines)
@@ -585,6 +604,6 @@ def run_from_args(args: Any) -> int:
     """``alerce-classifier bench --api``: the table, or one JSON object with ``--json``."""
     result = api_bench(args.api_objects, Path(args.api_store),
                        None if args.postgres == "none" else args.postgres,
-                       repeats=args.api_repeats, seed=args.seed)
+                       repeats=args.api_repeats, seed=args.seed, clients=args.api_clients)
     print(json.dumps(result, indent=2) if args.json else report_text(result))
     return 0

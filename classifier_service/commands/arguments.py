@@ -223,6 +223,9 @@ def bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-store", default="var/bench",
                         help="folder of the API bench's SQLite store (default %(default)s)")
     parser.add_argument("--api-repeats", type=positive_int, default=40, help="requests per API query")
+    parser.add_argument("--api-clients", type=non_negative_int, default=8,
+                        help="then this many clients at once against `serve` over each store; 0 skips "
+                             "(default %(default)s)")
 
 
 class Command(NamedTuple):

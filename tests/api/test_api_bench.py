@@ -13,9 +13,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, func, inspect, select, text
 
-from classifier_service.api.objects import ObjectQuery, _classified, build_count, build_select
+from classifier_service.api.objects import ObjectQuery, _classified, build_count, build_select, object_probe
 from classifier_service.api.reads import objects_first, page_rows
 from classifier_service.bench.api import QUERIES, ensure_store, measure, report_text
+from classifier_service.bench.api_load import measure_under_load
 from classifier_service.bench.scenarios import postgres_database
 from classifier_service.store import Store, database_url, tables
 
@@ -64,6 +65,43 @@ def test_a_count_that_reads_the_survey_from_the_oid_counts_what_the_object_table
         expected = conn.execute(select(func.count()).select_from(joined).where(*where)).scalar_one()
         assert conn.execute(build_count(query)).scalar_one() == expected > 0
     engine.dispose()
+
+
+def test_many_clients_at_once_get_every_benchmark_query_answered_by_the_serve_command(bench_url):
+    figures = measure_under_load(bench_url, clients=3, rounds=1)
+
+    assert figures["requests"] == 3 * len(QUERIES) and figures["n_503"] == 0
+    assert figures["p95_ms"] >= figures["p50_ms"] > 0 and figures["requests_per_s"] > 0
+    assert figures["worst_query"] in {label for label, _, _ in QUERIES}
+    table = report_text({"n_objects": N_OBJECTS, "repeats": 1, "load_average": 0.0,
+                         "sqlite": measure(bench_url, repeats=1), "under_load": {"sqlite": figures}})
+    assert "sqlite, 3 clients at once against `serve`" in table
+
+
+def plan(url: str, statement) -> str:
+    engine = create_engine(url)
+    sql = str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as conn:
+        steps = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}").all()
+    engine.dispose()
+    return "\n".join(step[-1] for step in steps)
+
+
+@pytest.mark.parametrize("created_last", ["ix_object_ndet", "ix_object_lastmjd"])
+def test_sqlite_walks_the_date_index_when_a_detection_cut_comes_with_a_date_range(bench_url, created_last):
+    """Without statistics SQLite rates one-sided ranges alike and takes the index the schema
+    lists first; the detection cut is marked as keeping most objects, whatever that order."""
+    engine = create_engine(bench_url)
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP INDEX {created_last}"))
+        tables.create_missing_indexes(conn)
+    engine.dispose()
+    tom_form = ObjectQuery(survey="ZTF", classifier="stamp_classifier", class_name="SN", ndet=(2, None),
+                           lastmjd=(60_000.0, None))
+    detections_only = ObjectQuery(survey="ZTF", classifier="stamp_classifier", ndet=(20, 40))
+
+    assert "USING INDEX ix_object_lastmjd" in plan(bench_url, object_probe(tom_form))
+    assert "USING INDEX ix_object_ndet" in plan(bench_url, object_probe(detections_only))
 
 
 @pytest.mark.parametrize("query", [
