@@ -28,7 +28,7 @@ from sqlalchemy.schema import CreateIndex
 metadata = MetaData()
 # Indexes an older version declared, dropped where found: a changed index gets a new name so
 # that existing stores build it (see create_missing_indexes).
-RETIRED_INDEXES = ("ix_probability_top_class",)
+RETIRED_INDEXES = ("ix_probability_top_class", "ix_object_lastmjd")
 # Columns whose values come compressed (gzipped FITS stamps): PostgreSQL stores them as they are
 # (STORAGE EXTERNAL) instead of running pglz over every stamp, which found nothing to gain and
 # cost a third of the stamps' write (600 simulated alerts: 57 of 85 server CPU ms).
@@ -64,7 +64,10 @@ object_table = Table(
     # ms on SQLite), and a survey's objects in oid order, the lists' default.
     Index("ix_object_oid_survey", "oid", "survey"),
     Index("ix_object_firstmjd", "firstmjd"),
-    Index("ix_object_lastmjd", "lastmjd"),
+    # Objects seen since a date ("SN, ndet >= 2, last 30 days", the TOM's form) are walked along
+    # this index without reading their rows: survey, ndet and oid are in it (1,886 of 100,000
+    # objects on SQLite: 11 -> 1 ms a walk, and a page with its count walks three times).
+    Index("ix_object_lastmjd_survey_ndet_oid", "lastmjd", "survey", "ndet", "oid"),
     Index("ix_object_ndet", "ndet"),
     Index("ix_object_meandec_meanra", "meandec", "meanra"),
 )
