@@ -594,7 +594,8 @@ def report_text(result: dict[str, Any]) -> str:
     for database, f in result.get("under_load", {}).items():
         lines.append(f"{database}, {f['clients']} clients at once against `serve`: {f['requests_per_s']:.0f} "
                      f"requests/s, p50/p95 {f['p50_ms']:.1f}/{f['p95_ms']:.1f} ms, worst query p95 "
-                     f"{f['worst_p95_ms']:.1f} ms ({f['worst_query']}), {f['n_503']} x 503")
+                     f"{f['worst_p95_ms']:.1f} ms ({f['worst_query']}), {f['n_503']} x 503, "
+                     f"{f['n_dropped']} connections dropped")
     if "postgresql_error" in result:
         lines.append(f"PostgreSQL skipped: {result['postgresql_error']}")
     return "\n".join(lines)

@@ -5,8 +5,8 @@ TOM's SN Hunter, its users' target pages and a TNS bot ask at the same time. Her
 server is what users run (``alerce-classifier serve``: uvicorn, its own process, a socket)
 and ``clients`` asynchronous clients each walk the benchmark's queries in their own order,
 as fast as answers come. Figures: requests per second, p50/p95 over every request, each
-query's p95 (the worst named), and 503s: past its queue the gate sheds load at once, an
-answer a client retries, counted rather than hidden. The clients run on the same machine
+query's p95 (the worst named), 503s (past its queue the gate sheds load at once, an
+answer a client retries) and dropped connections, counted rather than hidden. The clients run on the same machine
 and take their share of its cores, as a TOM on the broker's host would.
 """
 from __future__ import annotations
@@ -16,9 +16,10 @@ import contextlib
 import logging
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import numpy as np
@@ -32,35 +33,38 @@ from classifier_service.stream.tansu import free_port
 DEFAULT_CLIENTS = 8
 READY_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 30.0
+DROPPED = 0  # the status recorded for a request whose connection failed (reset, closed, timed out)
 
 
 @contextlib.contextmanager
 def serving(url: str) -> Iterator[str]:
-    """``alerce-classifier serve --db url`` on a free local port, until the block ends: its base URL."""
+    """``alerce-classifier serve --db url`` on a free local port, until the block ends: its base URL.
+    Its log goes to a file (a pipe nobody reads would fill and stop the server) and the last
+    line is the reason given if it exits before answering."""
     port = free_port()
     command = [sys.executable, "-m", "classifier_service.cli", "serve", "--db", url,
                "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_listening(server, base)
-        yield base
-    finally:
-        server.terminate()
+    with tempfile.TemporaryFile("w+") as log:
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, text=True)
+        base = f"http://127.0.0.1:{port}"
         try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        if server.stderr:
-            server.stderr.close()
+            _wait_until_listening(server, base, log)
+            yield base
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
 
-def _wait_until_listening(server: subprocess.Popen, base: str) -> None:
+def _wait_until_listening(server: subprocess.Popen, base: str, log: IO[str]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            reason = (server.stderr.read() if server.stderr else "").strip().splitlines()
+            log.seek(0)
+            reason = log.read().strip().splitlines()
             raise RuntimeError(f"the API server exited with status {server.returncode}: "
                                f"{reason[-1] if reason else 'no message'}")
         try:
@@ -87,8 +91,11 @@ async def _clients(base: str, picked: Sample, clients: int, rounds: int,
                 for n in order.permutation(len(QUERIES)):
                     path, params = request(picked, int(n), round_ * clients + k)
                     started = time.perf_counter()
-                    response = await http.get(path, params=params)
-                    records.append((int(n), time.perf_counter() - started, response.status_code))
+                    try:
+                        status = (await http.get(path, params=params)).status_code
+                    except httpx.TransportError:  # the connection dropped: counted, as a client sees it
+                        status = DROPPED
+                    records.append((int(n), time.perf_counter() - started, status))
 
         started = time.perf_counter()
         await asyncio.gather(*(client(k) for k in range(clients)))
@@ -98,7 +105,8 @@ async def _clients(base: str, picked: Sample, clients: int, rounds: int,
 def measure_under_load(url: str, clients: int = DEFAULT_CLIENTS, rounds: int = 5,
                        seed: int = 0) -> dict[str, Any]:
     """``clients`` clients, each ``rounds`` times through every benchmark query, against a
-    served store. Any answer but 200 or 503 stops the bench with the query that got it."""
+    served store. A dropped connection is counted (``n_dropped``); any answer but 200 or 503
+    stops the bench with the query that got it."""
     engine = create_engine(database_url(url))
     try:
         picked = sample(engine)
@@ -112,7 +120,7 @@ def measure_under_load(url: str, clients: int = DEFAULT_CLIENTS, rounds: int = 5
             records, seconds = asyncio.run(_clients(base, picked, clients, rounds, seed))
     finally:
         httpx_log.setLevel(level)
-    unexpected = [(QUERIES[n][0], status) for n, _, status in records if status not in (200, 503)]
+    unexpected = [(QUERIES[n][0], status) for n, _, status in records if status not in (200, 503, DROPPED)]
     if unexpected:
         raise RuntimeError(f"{unexpected[0][0]}: answered {unexpected[0][1]} under load")
     wall = np.array([s for _, s, _ in records])
@@ -123,5 +131,6 @@ def measure_under_load(url: str, clients: int = DEFAULT_CLIENTS, rounds: int = 5
             "requests_per_s": len(records) / seconds,
             "p50_ms": 1e3 * percentile(wall, 50), "p95_ms": 1e3 * percentile(wall, 95),
             "worst_query": worst[3:], "worst_p95_ms": per_query[worst],
-            "n_503": sum(status == 503 for _, _, status in records), "p95_ms_by_query": per_query}
+            "n_503": sum(status == 503 for _, _, status in records),
+            "n_dropped": sum(status == DROPPED for _, _, status in records), "p95_ms_by_query": per_query}
 

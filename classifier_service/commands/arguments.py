@@ -38,6 +38,11 @@ EVALUATED = ("stamp", "lc", "adversarial")
 SCENARIOS = ("replay", "kafka")
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 STEADY_RATE = 280.0  # Rubin: ~10 million alerts a night
+# uvicorn closes a connection idle for 5 s; a client reusing it just then gets a reset instead of
+# an answer, and under load (the server's loop late, a client slow to send) that happened to 5
+# of 3,900 requests of 100 clients at once. 65 s outlasts the idle timeout of the usual proxies
+# in front (60 s), so the proxy, not the API, closes an idle connection.
+KEEP_ALIVE_S = 65.0
 
 
 def run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -138,6 +143,11 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="address to listen on (env ALERCE_API_HOST)")
     parser.add_argument("--port", **env_default("ALERCE_API_PORT", DEFAULT_PORT, port),
                         help="port to listen on (env ALERCE_API_PORT)")
+    parser.add_argument("--keep-alive", **env_default("ALERCE_API_KEEP_ALIVE", KEEP_ALIVE_S, positive_float),
+                        metavar="SECONDS",
+                        help="how long an idle connection is kept open for the client's next request; "
+                             "longer than the idle timeout of a proxy in front (env ALERCE_API_KEEP_ALIVE; "
+                             "default %(default)s)")
     parser.add_argument("--client-config", type=Path, default=None, metavar="PATH",
                         help="also write an alerce client config pointing here; then "
                              "export ALERCE_CONFIG_PATH=PATH")

@@ -1,8 +1,8 @@
 """``alerce-classifier serve``: the read-only ALeRCE-compatible API over a store.
 
-Options also read ALERCE_DB (as ``run`` and ``replay`` do), ALERCE_API_HOST and
-ALERCE_API_PORT, so the same command runs from a shell or a container. The default port,
-8001, is where example_tom's ALERCE_API_URL looks.
+Options also read ALERCE_DB (as ``run`` and ``replay`` do), ALERCE_API_HOST, ALERCE_API_PORT
+and ALERCE_API_KEEP_ALIVE, so the same command runs from a shell or a container. The default
+port, 8001, is where example_tom's ALERCE_API_URL looks.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def build_server(args: argparse.Namespace) -> uvicorn.Server:
         write_alerce_client_config(url, args.client_config)
         log.info("alerce client config for %s written to %s", url, args.client_config)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
-                            access_log=False)
+                            access_log=False, timeout_keep_alive=args.keep_alive)
     return uvicorn.Server(config)
 
 

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import time
 from contextlib import contextmanager
 
 import httpx
@@ -36,6 +38,32 @@ def test_serve_answers_over_http_and_writes_the_client_config(store_url, tmp_pat
     assert config["stamps_ztf"]["AVRO_URL"] == base_url
     assert config["multisurvey"]["URL_MS"] == f"{base_url}/"
     assert config["stamps"]["STAMP_URL"] == f"{base_url}/stamps_api"
+
+
+def answered_after_idling(base_url: str, idle_s: float) -> bool:
+    """Whether a second request on the same connection, ``idle_s`` after the first, is answered."""
+    host, port = base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request("GET", "/ztf/v1/classifiers")
+        assert connection.getresponse().read()
+        time.sleep(idle_s)
+        connection.request("GET", "/ztf/v1/classifiers")
+        return connection.getresponse().status == 200
+    except (http.client.RemoteDisconnected, ConnectionError):
+        return False
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(("options", "answered"), [((), True), (("--keep-alive", "0.5"), False)])
+def test_an_idle_connection_stays_open_for_the_clients_next_request(store_url, options, answered):
+    """uvicorn's own default closed connections idle for 5 s, and under load a client reusing
+    one as it closed got a reset; serve keeps them longer than a proxy in front would."""
+    args = parse("--db", store_url, "--port", str(free_port()), *options)
+    with contextmanager(serve_in_thread)(serve.build_server(args)) as base_url:
+        assert answered_after_idling(base_url, idle_s=1.5) is answered
+    assert parse().keep_alive == 65
 
 
 def test_the_client_config_advertises_only_routes_serve_has(app):
