@@ -25,7 +25,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -552,10 +552,11 @@ def measure(url: str, repeats: int) -> dict[str, dict[str, float]]:
 
 
 def api_bench(n_objects: int, folder: Path, postgres: str | None, repeats: int = 40,
-              seed: int = 0, clients: int = 8, rounds: int = 5) -> dict[str, Any]:
-    """Both databases' figures, one client at a time and then ``clients`` at once against a
-    served store (``rounds`` times through the queries each; 0 clients skips it). A
-    PostgreSQL failure is a note, not a failed bench."""
+              seed: int = 0, clients: int = 8, rounds: int = 5,
+              workers: Sequence[int] = (1, 2)) -> dict[str, Any]:
+    """Both databases' figures, one client at a time and then ``clients`` at once against the
+    store served by each of ``workers`` processes (``rounds`` times through the queries each;
+    0 clients skips it). A PostgreSQL failure is a note, not a failed bench."""
     from classifier_service.bench.api_load import measure_under_load
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -567,7 +568,8 @@ def api_bench(n_objects: int, folder: Path, postgres: str | None, repeats: int =
         result["built"][database] = ensure_store(url, n_objects, seed)
         result[database] = measure(url, repeats)
         if clients:
-            result["under_load"][database] = measure_under_load(url, clients, rounds, seed)
+            result["under_load"][database] = {
+                str(n): measure_under_load(url, clients, rounds, seed, workers=n) for n in workers}
 
     both("sqlite", sqlite_url)
     if postgres:
@@ -591,8 +593,10 @@ def report_text(result: dict[str, Any]) -> str:
                         + (f" ({r['n_503']} x 503)" if r["n_503"] else "")
                         for r in (result[db][key] for db in databases))
         lines.append(f"{key[3:]:50}{cells}")
-    for database, f in result.get("under_load", {}).items():
-        lines.append(f"{database}, {f['clients']} clients at once against `serve`: {f['requests_per_s']:.0f} "
+    for database, f in ((db, f) for db, by_workers in result.get("under_load", {}).items()
+                        for f in by_workers.values()):
+        lines.append(f"{database}, {f['clients']} clients at once against `serve --workers {f['workers']}`: "
+                     f"{f['requests_per_s']:.0f} "
                      f"requests/s, p50/p95 {f['p50_ms']:.1f}/{f['p95_ms']:.1f} ms, worst query p95 "
                      f"{f['worst_p95_ms']:.1f} ms ({f['worst_query']}), {f['n_503']} x 503, "
                      f"{f['n_dropped']} connections dropped")
@@ -605,6 +609,7 @@ def run_from_args(args: Any) -> int:
     """``alerce-classifier bench --api``: the table, or one JSON object with ``--json``."""
     result = api_bench(args.api_objects, Path(args.api_store),
                        None if args.postgres == "none" else args.postgres,
-                       repeats=args.api_repeats, seed=args.seed, clients=args.api_clients)
+                       repeats=args.api_repeats, seed=args.seed, clients=args.api_clients,
+                       workers=args.api_workers)
     print(json.dumps(result, indent=2) if args.json else report_text(result))
     return 0

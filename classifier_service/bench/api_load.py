@@ -37,13 +37,14 @@ DROPPED = 0  # the status recorded for a request whose connection failed (reset,
 
 
 @contextlib.contextmanager
-def serving(url: str) -> Iterator[str]:
-    """``alerce-classifier serve --db url`` on a free local port, until the block ends: its base URL.
+def serving(url: str, workers: int = 1) -> Iterator[str]:
+    """``alerce-classifier serve --db url --workers workers`` on a free local port, until the
+    block ends: its base URL.
     Its log goes to a file (a pipe nobody reads would fill and stop the server) and the last
     line is the reason given if it exits before answering."""
     port = free_port()
     command = [sys.executable, "-m", "classifier_service.cli", "serve", "--db", url,
-               "--host", "127.0.0.1", "--port", str(port)]
+               "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     with tempfile.TemporaryFile("w+") as log:
         server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, text=True)
         base = f"http://127.0.0.1:{port}"
@@ -103,9 +104,9 @@ async def _clients(base: str, picked: Sample, clients: int, rounds: int,
 
 
 def measure_under_load(url: str, clients: int = DEFAULT_CLIENTS, rounds: int = 5,
-                       seed: int = 0) -> dict[str, Any]:
+                       seed: int = 0, workers: int = 1) -> dict[str, Any]:
     """``clients`` clients, each ``rounds`` times through every benchmark query, against a
-    served store. A dropped connection is counted (``n_dropped``); any answer but 200 or 503
+    store served by ``workers`` processes. A dropped connection is counted (``n_dropped``); any answer but 200 or 503
     stops the bench with the query that got it."""
     engine = create_engine(database_url(url))
     try:
@@ -116,7 +117,7 @@ def measure_under_load(url: str, clients: int = DEFAULT_CLIENTS, rounds: int = 5
     level = httpx_log.level
     httpx_log.setLevel(logging.WARNING)  # httpx logs every request at INFO
     try:
-        with serving(url) as base:
+        with serving(url, workers) as base:
             records, seconds = asyncio.run(_clients(base, picked, clients, rounds, seed))
     finally:
         httpx_log.setLevel(level)
@@ -127,7 +128,7 @@ def measure_under_load(url: str, clients: int = DEFAULT_CLIENTS, rounds: int = 5
     per_query = {f"{n:02d} {QUERIES[n][0]}": 1e3 * percentile(np.array([s for m, s, _ in records if m == n]), 95)
                  for n in range(len(QUERIES))}
     worst = max(per_query, key=per_query.__getitem__)
-    return {"clients": clients, "requests": len(records), "seconds": seconds,
+    return {"clients": clients, "workers": workers, "requests": len(records), "seconds": seconds,
             "requests_per_s": len(records) / seconds,
             "p50_ms": 1e3 * percentile(wall, 50), "p95_ms": 1e3 * percentile(wall, 95),
             "worst_query": worst[3:], "worst_p95_ms": per_query[worst],

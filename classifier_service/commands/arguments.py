@@ -24,6 +24,7 @@ from classifier_service.commands.options import (
     port,
     positive_float,
     positive_int,
+    positive_ints,
 )
 from classifier_service.train import SHARED_DATA
 
@@ -148,6 +149,9 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how long an idle connection is kept open for the client's next request; "
                              "longer than the idle timeout of a proxy in front (env ALERCE_API_KEEP_ALIVE; "
                              "default %(default)s)")
+    parser.add_argument("--workers", **env_default("ALERCE_API_WORKERS", 1, positive_int),
+                        help="processes answering on the one port, each with its own connections "
+                             "(env ALERCE_API_WORKERS; default %(default)s)")
     parser.add_argument("--client-config", type=Path, default=None, metavar="PATH",
                         help="also write an alerce client config pointing here; then "
                              "export ALERCE_CONFIG_PATH=PATH")
@@ -236,6 +240,9 @@ def bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-clients", type=non_negative_int, default=8,
                         help="then this many clients at once against `serve` over each store; 0 skips "
                              "(default %(default)s)")
+    parser.add_argument("--api-workers", type=positive_ints, default=[1, 2],
+                        help="`serve --workers` counts the clients are measured against, comma-separated "
+                             "(default 1,2)")
 
 
 class Command(NamedTuple):

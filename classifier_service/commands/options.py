@@ -75,6 +75,15 @@ non_negative_float = _at_least(float, 0)
 
 
 @converter
+def positive_ints(text: str) -> list[int]:
+    """Comma-separated whole numbers of 1 or more: "1,2"."""
+    values = [_number(int, part.strip(), "a whole number") for part in text.split(",")]
+    if any(value < 1 for value in values):
+        raise ValueError("each must be 1 or more")
+    return values
+
+
+@converter
 def port(text: str) -> int:
     value = _number(int, text, "a port number")
     if not 0 < value < 65536:

@@ -74,8 +74,8 @@ def test_many_clients_at_once_get_every_benchmark_query_answered_by_the_serve_co
     assert figures["p95_ms"] >= figures["p50_ms"] > 0 and figures["requests_per_s"] > 0
     assert figures["worst_query"] in {label for label, _, _ in QUERIES}
     table = report_text({"n_objects": N_OBJECTS, "repeats": 1, "load_average": 0.0,
-                         "sqlite": measure(bench_url, repeats=1), "under_load": {"sqlite": figures}})
-    assert "sqlite, 3 clients at once against `serve`" in table
+                         "sqlite": measure(bench_url, repeats=1), "under_load": {"sqlite": {"1": figures}}})
+    assert "sqlite, 3 clients at once against `serve --workers 1`" in table
 
 
 def plan(url: str, statement) -> str:

@@ -6,11 +6,13 @@ import http.client
 import json
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 from api_live import free_port, serve_in_thread
 
+from classifier_service.bench.api_load import serving
 from classifier_service.commands import serve
 
 
@@ -64,6 +66,39 @@ def test_an_idle_connection_stays_open_for_the_clients_next_request(store_url, o
     with contextmanager(serve_in_thread)(serve.build_server(args)) as base_url:
         assert answered_after_idling(base_url, idle_s=1.5) is answered
     assert parse().keep_alive == 65
+
+
+def child_processes(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def serve_process(port: str) -> int:
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in argv and port.encode() in argv:
+            return int(cmdline.parent.name)
+    raise AssertionError(f"no serve process on port {port}")
+
+
+def test_serve_with_two_workers_answers_every_request_from_two_processes(store_url):
+    with serving(store_url, workers=2) as base_url:
+        answers = [httpx.get(f"{base_url}/ztf/v1/objects", params={"page": page}) for page in range(1, 9)]
+        parent = serve_process(base_url.rsplit(":", 1)[1])
+        workers = [pid for pid in child_processes(parent)
+                   if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert [a.status_code for a in answers] == [200] * 8 and answers[0].json()["items"]
+    assert len(workers) == 2
 
 
 def test_the_client_config_advertises_only_routes_serve_has(app):
