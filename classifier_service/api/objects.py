@@ -287,10 +287,11 @@ class Likely(ColumnElement[bool]):
     """A condition and the share of rows SQLite's planner should expect it to keep.
 
     SQLite keeps no column statistics here, so it rates every one-sided range alike and
-    picks among their indexes by the schema's order, which differs from store to store: "SN,
-    ndet >= 2, last 30 days" walked the ndet index over most objects, 430 ms against 20 ms
-    along lastmjd (100,000 objects). On SQLite the condition is wrapped in likelihood(), a
-    planner hint that leaves the index usable; other databases keep statistics and get it bare.
+    picks among their indexes by the schema's order (stores made before ``tables.create_tables``
+    list them in any order): "SN, ndet >= 2, last 30 days" walked the ndet index over most
+    objects, 430 ms against 20 ms along lastmjd (100,000 objects). On SQLite the condition is
+    wrapped in likelihood(), a planner hint that leaves the index usable; other databases keep
+    statistics and get it bare.
     """
 
     inherit_cache = True

@@ -101,8 +101,8 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
     def create_all(self) -> None:
-        metadata.create_all(self.engine)
-        with self.engine.begin() as conn:  # a store made before an index was added gets it
+        with self.engine.begin() as conn:  # a store made before an index was added gets it too
+            tables.create_tables(conn)
             tables.create_missing_indexes(conn)
             if self.dialect == "postgresql":
                 tables.store_uncompressed(conn)

@@ -23,7 +23,7 @@ from sqlalchemy import (
     inspect,
     text,
 )
-from sqlalchemy.schema import CreateIndex
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 metadata = MetaData()
 # Indexes an older version declared, dropped where found: a changed index gets a new name so
@@ -240,6 +240,19 @@ dead_letter = Table(
 )
 
 
+def create_tables(connection) -> None:
+    """Create the tables the database lacks, without their indexes: ``create_missing_indexes``
+    builds those, in name order.
+
+    SQLite keeps no statistics here and, between two indexes it rates alike, takes the one its
+    schema lists first; SQLAlchemy's ``create_all`` creates a table's indexes from a set, in an
+    order that changes from process to process, so two stores planned one query differently
+    (430 against 20 ms). In name order every store lists them alike.
+    """
+    for table in metadata.sorted_tables:
+        connection.execute(CreateTable(table, if_not_exists=True))
+
+
 def create_missing_indexes(connection) -> list[str]:
     """Create the indexes declared here that the database lacks, drop retired ones; the names
     of those created.
@@ -253,7 +266,7 @@ def create_missing_indexes(connection) -> list[str]:
         before = _index_names(connection, table)
         for name in sorted(before.intersection(RETIRED_INDEXES)):
             connection.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
-        missing = [index for index in table.indexes if index.name not in before]
+        missing = sorted((index for index in table.indexes if index.name not in before), key=lambda ix: ix.name)
         for index in missing:  # IF NOT EXISTS: two workers may start on one store at once
             connection.execute(CreateIndex(index, if_not_exists=True))
         if missing:

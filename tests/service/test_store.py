@@ -69,6 +69,21 @@ def test_create_all_makes_alerces_tables(store: Store):
             "feature", "taxonomy", "cutout", "dead_letter"} <= names
 
 
+def test_every_store_lists_its_indexes_in_name_order(tmp_path):
+    """SQLite breaks ties between indexes it rates alike by the order its schema lists them: in
+    one order on every store, a query is planned alike on every store."""
+    store = Store(f"sqlite:///{tmp_path / 'a.sqlite3'}")
+    store.create_all()
+    with store.engine.connect() as conn:
+        listed = conn.exec_driver_sql(  # sqlite_schema's rows in the order they were created
+            "SELECT tbl_name, name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL "
+            "ORDER BY rowid").all()
+    store.dispose()
+    for table in tables.metadata.sorted_tables:
+        names = [name for tbl_name, name in listed if tbl_name == table.name]
+        assert names == sorted(ix.name for ix in table.indexes), table.name
+
+
 def test_writing_the_same_batch_twice_changes_no_row(store: Store):
     store.write(a_batch())
     before = table_checksums(store)
