@@ -590,13 +590,12 @@ def report_text(result: dict[str, Any]) -> str:
                         + (f" ({r['n_503']} x 503)" if r["n_503"] else "")
                         for r in (result[db][key] for db in databases))
         lines.append(f"{key[3:]:50}{cells}")
-    for database, f in ((db, f) for db, by_workers in result.get("under_load", {}).items()
-                        for f in by_workers.values()):
-        lines.append(f"{database}, {f['clients']} clients at once against `serve --workers {f['workers']}`: "
-                     f"{f['requests_per_s']:.0f} "
-                     f"requests/s, p50/p95 {f['p50_ms']:.1f}/{f['p95_ms']:.1f} ms, worst query p95 "
-                     f"{f['worst_p95_ms']:.1f} ms ({f['worst_query']}), {f['n_503']} x 503, "
-                     f"{f['n_dropped']} connections dropped")
+    for database, by_workers in result.get("under_load", {}).items():
+        for f in by_workers.values():
+            lines.append(f"{database}, {f['clients']} clients at once against `serve --workers {f['workers']}`: "
+                         f"{f['requests_per_s']:.0f} requests/s, p50/p95 {f['p50_ms']:.1f}/{f['p95_ms']:.1f} ms, "
+                         f"worst query p95 {f['worst_p95_ms']:.1f} ms ({f['worst_query']}), {f['n_503']} x 503, "
+                         f"{f['n_dropped']} connections dropped")
     if "postgresql_error" in result:
         lines.append(f"PostgreSQL skipped: {result['postgresql_error']}")
     return "\n".join(lines)

@@ -6,8 +6,8 @@ server is what users run (``alerce-classifier serve``: uvicorn, its own process,
 and ``clients`` asynchronous clients each walk the benchmark's queries in their own order,
 as fast as answers come. Figures: requests per second, p50/p95 over every request, each
 query's p95 (the worst named), 503s (past its queue the gate sheds load at once, an
-answer a client retries) and dropped connections, counted rather than hidden. The clients run on the same machine
-and take their share of its cores, as a TOM on the broker's host would.
+answer a client retries) and dropped connections, counted rather than hidden. The clients
+run on the same machine and take their share of its cores, as a TOM on the broker's host would.
 """
 from __future__ import annotations
 
@@ -30,7 +30,6 @@ from classifier_service.bench.measure import percentile
 from classifier_service.store import database_url
 from classifier_service.stream.tansu import free_port
 
-DEFAULT_CLIENTS = 8
 READY_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 30.0
 DROPPED = 0  # the status recorded for a request whose connection failed (reset, closed, timed out)
@@ -39,9 +38,8 @@ DROPPED = 0  # the status recorded for a request whose connection failed (reset,
 @contextlib.contextmanager
 def serving(url: str, workers: int = 1) -> Iterator[str]:
     """``alerce-classifier serve --db url --workers workers`` on a free local port, until the
-    block ends: its base URL.
-    Its log goes to a file (a pipe nobody reads would fill and stop the server) and the last
-    line is the reason given if it exits before answering."""
+    block ends: its base URL. Its log goes to a file (a pipe nobody reads would fill and stop
+    the server), whose last line is the reason given if it exits before answering."""
     port = free_port()
     command = [sys.executable, "-m", "classifier_service.cli", "serve", "--db", url,
                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
@@ -103,11 +101,11 @@ async def _clients(base: str, picked: Sample, clients: int, rounds: int,
         return records, time.perf_counter() - started
 
 
-def measure_under_load(url: str, clients: int = DEFAULT_CLIENTS, rounds: int = 5,
-                       seed: int = 0, workers: int = 1) -> dict[str, Any]:
+def measure_under_load(url: str, clients: int, rounds: int = 5, seed: int = 0,
+                       workers: int = 1) -> dict[str, Any]:
     """``clients`` clients, each ``rounds`` times through every benchmark query, against a
-    store served by ``workers`` processes. A dropped connection is counted (``n_dropped``); any answer but 200 or 503
-    stops the bench with the query that got it."""
+    store served by ``workers`` processes. A dropped connection is counted (``n_dropped``);
+    any answer but 200 or 503 stops the bench with the query that got it."""
     engine = create_engine(database_url(url))
     try:
         picked = sample(engine)
@@ -134,4 +132,3 @@ def measure_under_load(url: str, clients: int = DEFAULT_CLIENTS, rounds: int = 5
             "worst_query": worst[3:], "worst_p95_ms": per_query[worst],
             "n_503": sum(status == 503 for _, _, status in records),
             "n_dropped": sum(status == DROPPED for _, _, status in records), "p95_ms_by_query": per_query}
-

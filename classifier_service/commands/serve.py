@@ -22,6 +22,7 @@ from classifier_service.commands.preflight import reach_database
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
 # What each of --workers processes imports to build its app (uvicorn needs a name, not an object).
@@ -34,7 +35,7 @@ def build_server(args: argparse.Namespace) -> uvicorn.Server:
     from classifier_service.api import create_app
 
     app = create_app(args.db)
-    _prepare(args, app)
+    _prepare(args, app.state.engine)
     return uvicorn.Server(uvicorn.Config(app, **_options(args)))
 
 
@@ -45,13 +46,13 @@ def app_from_environment() -> FastAPI:
     return create_app(os.environ["ALERCE_DB"])
 
 
-def _prepare(args: argparse.Namespace, app: FastAPI) -> None:
+def _prepare(args: argparse.Namespace, engine: Engine) -> None:
     """Before serving: the database answers (a SQLite store may not exist yet: the worker
     creates it), and the client config is written if asked for."""
     from classifier_service.api import write_alerce_client_config
 
     if not args.db.startswith("sqlite"):
-        reach_database(app.state.engine, args.db)
+        reach_database(engine, args.db)
     if args.client_config is not None:
         url = f"http://{args.host}:{args.port}"
         write_alerce_client_config(url, args.client_config)
@@ -70,13 +71,13 @@ def run(args: argparse.Namespace) -> int:
         log.info("serving %s %s", args.db, where)
         server.run()
         return 0
-    from classifier_service.api import create_app
+    from classifier_service.api.db import read_only_engine
 
-    checked = create_app(args.db)
+    engine = read_only_engine(args.db)
     try:
-        _prepare(args, checked)
+        _prepare(args, engine)
     finally:
-        checked.state.engine.dispose()
+        engine.dispose()
     os.environ["ALERCE_DB"] = args.db  # the worker processes inherit it
     log.info("serving %s with %d worker processes %s", args.db, args.workers, where)
     uvicorn.run(APP_FACTORY, factory=True, workers=args.workers, **_options(args))

@@ -22,7 +22,7 @@ def test_last_nights_supernovae_are_listed_with_stamps_scores_and_host_hints(obs
     cards = page.locator(".sn-candidate")
     assert cards.count() >= 5
     assert page.locator(".sn-candidate img.alerce-stamp").count() == 3 * cards.count()
-    stamps = [box for box in (img.bounding_box() for img in cards.first.locator("img.alerce-stamp").all())]
+    stamps = [img.bounding_box() for img in cards.first.locator("img.alerce-stamp").all()]
     assert len({round(box["y"]) for box in stamps}) == 1, stamps  # science, template, difference side by side
     assert_page_ok(page, seen, visible=(".sn-candidate .sn-score", ".sn-candidate .sn-score-bar .alerce-bar-fill",
                                         ".sn-candidate .sn-stamp-probabilities"))
