@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import fastavro
 
-from classifier_service.surveys.avro_reader import ReadFunction, compile_reader
+from classifier_service.surveys.avro_reader import ReadFunction, UncheckedText, compile_reader
 from classifier_service.surveys.base import AlertParseError
 
 if TYPE_CHECKING:
@@ -60,7 +60,10 @@ class ParsedSchema:
             if self.reads <= COMPILE_AFTER:
                 return self._read_with_fastavro(data, pos)
             self.compiled = compile_reader(self.schema) or self._read_with_fastavro
-        return self.compiled(data, pos)
+        try:
+            return self.compiled(data, pos)
+        except UncheckedText:  # rare: fastavro's plain record, whose bad string the parser names
+            return self._read_with_fastavro(data, pos)
 
     def _read_with_fastavro(self, data: bytes, pos: int) -> tuple[Any, int]:
         stream = io.BytesIO(data)

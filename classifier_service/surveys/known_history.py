@@ -68,7 +68,7 @@ def decode_batch(payloads: Sequence[bytes], store: Any = None, registry: Any = N
         except ValueError as exc:  # AlertParseError
             decoded.append(exc)
     if store is not None:
-        records = [r for records in decoded if isinstance(records, list) for r in records if type(r) is dict]
+        records = [r for records in decoded if isinstance(records, list) for r in records if isinstance(r, dict)]
         stored = stored if stored is not None else StoredHistory()
         stored.read_from(store, ztf_oids(records))
         drop_stored_history(records, stored)

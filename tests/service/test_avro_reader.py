@@ -12,7 +12,7 @@ import pytest
 
 from classifier_service.surveys import avro
 from classifier_service.surveys.avro_reader import compile_reader
-from classifier_service.surveys.base import AlertParseError
+from classifier_service.surveys.base import MAX_TEXT_CHARS, AlertParseError, TextChecked, check_text
 
 EVERY_TYPE = {
     "type": "record", "name": "every", "namespace": "test", "fields": [
@@ -196,3 +196,56 @@ def test_schema_text_cannot_inject_code():
     schema = {"type": "record", "name": "r", "fields": [
         {"name": evil, "type": {"type": "enum", "name": "e", "symbols": ["a", "b"]}}]}
     assert generated_record(schema, b"\x02") == {evil: "b"}
+
+
+def read_twice(schema: dict, data: bytes) -> dict:
+    """The record as the decoder reads it once its reader is generated (the second read)."""
+    parsed = avro.ParsedSchema(fastavro.parse_schema(schema))
+    parsed.read(data, 0)
+    record, end = parsed.read(data, 0)
+    assert parsed.compiled is not None and end == len(data)
+    return record
+
+
+BAD_TEXT = ["a\x00b", "line\nbreak", "\u202eevil", "x" * (MAX_TEXT_CHARS + 1)]
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT, ids=["NUL", "LF", "U+202E", "too long"])
+def test_a_string_check_text_refuses_anywhere_leaves_the_record_for_the_parser_to_name(bad):
+    """The generated reader checks every string as it reads it; one that fails sends the record
+    back to fastavro, so the parser's walk refuses it with the string's path and reason."""
+    record = random_every(random.Random(3))
+    record["points"] = [{"x": 1.0, "label": "fine"}, {"x": 2.0, "label": bad}]
+    got = read_twice(EVERY_TYPE, encoded(EVERY_TYPE, record))
+    assert type(got) is dict and repr(got) == repr(fastavro_record(EVERY_TYPE, encoded(EVERY_TYPE, record)))
+    with pytest.raises(AlertParseError, match=r"^points\[1\]\.label (holds the non-printable|is \d+ characters)"):
+        check_text(got)
+
+
+def test_a_record_whose_strings_all_pass_is_marked_checked_and_not_walked_again():
+    record = random_every(random.Random(4))
+    got = read_twice(EVERY_TYPE, encoded(EVERY_TYPE, record))
+    assert type(got) is TextChecked and got == fastavro_record(EVERY_TYPE, encoded(EVERY_TYPE, record))
+    check_text(got)
+
+
+def test_the_reader_refuses_exactly_the_strings_check_text_refuses():
+    """Random text in every string field, printable or not: the generated reader passes a record
+    exactly when check_text passes fastavro's reading of it (map keys, like check_text, unread)."""
+    rng = random.Random(5)
+    alphabet = "az é\t\n\x00\x7f\u200b\u202e\U0001f600\ud7ff"
+    refused = 0
+    for _ in range(300):
+        record = random_every(rng)
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(4)))
+        record[rng.choice(["text", "maybe"])] = text
+        record["tags"] = {text: 1}
+        data = encoded(EVERY_TYPE, record)
+        try:
+            check_text(fastavro_record(EVERY_TYPE, data))
+            expected = TextChecked
+        except AlertParseError:
+            expected, refused = dict, refused + 1
+        assert type(read_twice(EVERY_TYPE, data)) is expected, repr(text)
+    assert 50 < refused < 250
+
