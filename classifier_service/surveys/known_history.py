@@ -1,7 +1,8 @@
 """Decoding alerts without parsing, merging or writing again the history the store holds.
 
-A ZTF alert repeats 30 days of history (``prv_candidates``, ``fp_hists``) that, after an
-object's first alert, is nearly all stored. The worker reads each batch's objects from the
+A ZTF alert repeats 30 days of history (``prv_candidates``, ``fp_hists``), a Rubin alert 12
+months (``prvDiaSources``, ``prvDiaForcedSources``); after an object's first alert, nearly all
+of it is stored. The worker reads each batch's objects from the
 store once (:class:`StoredHistory`: their detections, upper limits and forced-photometry
 epochs, which the light-curve merge needs anyway) right after decoding, and the history
 detections (by candid) and forced-photometry epochs (by pid) stored for their object are
@@ -28,8 +29,21 @@ from typing import Any
 from alerce_contract.names import ZTF_OID
 from classifier_service.surveys.avro import iter_records
 
-HISTORY = "prv_candidates"
-FORCED = "fp_hists"
+
+@dataclass(frozen=True, slots=True)
+class HistoryLayout:
+    """Where a survey's packet repeats its history, and the fields the store knows it by."""
+
+    detections: str  # the array of earlier detections (ZTF's also holds upper limits)
+    candid: str  # a detection's field the store keeps as its candid
+    forced: str  # the array of forced photometry
+    epoch: str  # a forced point's field the store keeps as its pid
+    magnitude: str | None = None  # where upper limits share the array: null on a limit
+
+
+ZTF = HistoryLayout("prv_candidates", "candid", "fp_hists", "pid", magnitude="magpsf")
+# Rubin repeats 12 months: a year of diaSources and forced sources in every alert.
+RUBIN = HistoryLayout("prvDiaSources", "diaSourceId", "prvDiaForcedSources", "visit")
 
 
 @dataclass
@@ -70,38 +84,49 @@ def decode_batch(payloads: Sequence[bytes], store: Any = None, registry: Any = N
     if store is not None:
         records = [r for records in decoded if isinstance(records, list) for r in records if isinstance(r, dict)]
         stored = stored if stored is not None else StoredHistory()
-        stored.read_from(store, ztf_oids(records))
+        stored.read_from(store, {identity[0] for r in records if (identity := history_identity(r))})
         drop_stored_history(records, stored)
     return decoded
 
 
-def ztf_oids(records: Iterable[dict[str, Any]]) -> set[str]:
-    """The object ids of ZTF records; not yet parsed, so only well-formed ids reach the database."""
-    return {oid for r in records if isinstance(oid := r.get("objectId"), str) and "candidate" in r
-            and ZTF_OID.fullmatch(oid)}
+def history_identity(record: dict[str, Any]) -> tuple[str, HistoryLayout] | None:
+    """The object id a record's history is stored under, and where the record keeps that history;
+    None for a record whose object cannot be told before parsing (its history is then all kept).
+    Not parsed yet: only ids of the survey's form reach the database."""
+    oid = record.get("objectId")
+    if isinstance(oid, str) and "candidate" in record and ZTF_OID.fullmatch(oid):
+        return oid, ZTF
+    source = record.get("diaSource")  # the parser's oid is the diaSource's diaObjectId, when it has one
+    if isinstance(source, dict) and type(dia_object := source.get("diaObjectId")) is int and dia_object > 0:
+        return str(dia_object), RUBIN
+    return None
 
 
 def drop_stored_history(records: Sequence[dict[str, Any]], stored: StoredHistory) -> None:
-    """Remove from ZTF records the history detections and forced photometry stored for their object."""
+    """Remove from records the history detections and forced photometry stored for their object."""
     candids: dict[str, set[int]] = {}
     for record in records:
-        oid = record.get("objectId")
-        if type(oid) is not str or oid not in stored.detections or not (record.get(HISTORY) or record.get(FORCED)):
+        identity = history_identity(record)
+        if identity is None or identity[0] not in stored.detections:
             continue  # a new object's history is all new
-        known = candids.get(oid)
-        if known is None:
-            known = candids[oid] = stored.candids(oid)
-        if type(record.get(HISTORY)) is list:
-            record[HISTORY] = [p for p in record[HISTORY] if not (_is_detection(p) and p["candid"] in known)]
-        if type(record.get(FORCED)) is list:
-            record[FORCED] = [fp for fp in record[FORCED] if not _is_stored_epoch(fp, oid, stored.forced_photometry)]
+        oid, layout = identity
+        history, forced = record.get(layout.detections), record.get(layout.forced)
+        if type(history) is list and history:
+            known = candids.get(oid)
+            if known is None:
+                known = candids[oid] = stored.candids(oid)
+            record[layout.detections] = [entry for entry in history if not _is_stored_detection(entry, layout, known)]
+        if type(forced) is list and forced:
+            record[layout.forced] = [entry for entry in forced
+                                     if not _is_stored_epoch(entry, layout, oid, stored.forced_photometry)]
 
 
 # Records are not parsed yet: an entry of another shape (a hostile writer schema) is kept for
 # the parser to refuse.
-def _is_detection(entry: Any) -> bool:
-    return type(entry) is dict and entry.get("magpsf") is not None and type(entry.get("candid")) is int
+def _is_stored_detection(entry: Any, layout: HistoryLayout, known: set[int]) -> bool:
+    return (type(entry) is dict and type(candid := entry.get(layout.candid)) is int and candid in known
+            and (layout.magnitude is None or entry.get(layout.magnitude) is not None))
 
 
-def _is_stored_epoch(entry: Any, oid: str, stored: set[tuple[str, int]]) -> bool:
-    return type(entry) is dict and type(entry.get("pid")) is int and (oid, entry["pid"]) in stored
+def _is_stored_epoch(entry: Any, layout: HistoryLayout, oid: str, stored: set[tuple[str, int]]) -> bool:
+    return type(entry) is dict and type(epoch := entry.get(layout.epoch)) is int and (oid, epoch) in stored

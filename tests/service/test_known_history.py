@@ -1,8 +1,11 @@
 """Decoding skips the history the store holds, and the store ends up exactly as without the skip."""
 from __future__ import annotations
 
+import pytest
+
 from classifier_service.bench.scenarios import MemorySource
 from classifier_service.simulate import simulate_alert_packets
+from classifier_service.simulate.rubin import simulate_rubin_alerts
 from classifier_service.store import Store
 from classifier_service.surveys.known_history import decode_batch
 from classifier_service.worker import Worker
@@ -20,17 +23,26 @@ def replayed(payloads, url, *, skip_stored_history):
     return store
 
 
-def test_stored_history_is_dropped_and_the_stored_rows_are_the_same(tmp_path):
-    payloads = list(simulate_alert_packets(60, seed=3))
+# (survey, packets, the history arrays, the field that marks an entry a detection)
+SURVEYS = {
+    "ZTF": (lambda n, seed: simulate_alert_packets(n, seed=seed), "prv_candidates", "fp_hists", "magpsf"),
+    "Rubin": (lambda n, seed: simulate_rubin_alerts(n, seed=seed), "prvDiaSources", "prvDiaForcedSources", "diaSourceId"),
+}
+
+
+@pytest.mark.parametrize("survey", SURVEYS)
+def test_stored_history_is_dropped_and_the_stored_rows_are_the_same(tmp_path, survey):
+    simulate, detections, forced, marks_detection = SURVEYS[survey]
+    payloads = list(simulate(60, 3))
     full = replayed(payloads, f"sqlite:///{tmp_path / 'full.sqlite3'}", skip_stored_history=False)
     skipped = replayed(payloads, f"sqlite:///{tmp_path / 'skip.sqlite3'}", skip_stored_history=True)
 
     assert table_checksums(skipped) == table_checksums(full)
     records = [r for records in decode_batch(payloads, skipped) for r in records]
     everything = [r for records in decode_batch(payloads) for r in records]
-    assert sum(len(r["prv_candidates"] or ()) for r in records) < sum(len(r["prv_candidates"] or ()) for r in everything)
-    assert not any(p["magpsf"] is not None for r in records for p in r["prv_candidates"] or ())
-    assert not any(r["fp_hists"] for r in records)
+    assert sum(len(r[detections] or ()) for r in records) < sum(len(r[detections] or ()) for r in everything)
+    assert not any(p[marks_detection] is not None for r in records for p in r[detections] or ())
+    assert any(r[forced] for r in everything) and not any(r[forced] for r in records)
     full.dispose()
     skipped.dispose()
 
