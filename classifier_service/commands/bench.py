@@ -26,7 +26,7 @@ from classifier_service.commands.run import classifier_names
 
 def run(args: argparse.Namespace) -> int:
     from classifier_service.bench import scenarios as bench
-    from classifier_service.bench.rubin import rubin_replay
+    from classifier_service.bench.rubin import rubin_replays
     from classifier_service.classifiers.registry import load_classifiers
     from classifier_service.simulate import simulate_alert_packets
     from classifier_service.stream.tansu import TansuBroker
@@ -55,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
                                                    folder=Path(folder), lightcurves=lightcurves).as_dict()
             extras["pipeline_fraction_of_decode_limit"] = (
                 results["replay"]["alerts_per_s"] / extras["decode_limit"]["alerts_per_s"])
-            results["replay_lsst"] = rubin_replay(args.n_alerts, args.seed, classifiers,  # Rubin beside ZTF
-                                                  batch_size=args.batch_size, folder=Path(folder))
+            results["replay_stored"] = bench.stored_replay_bench(payloads, classifiers, batch_size=args.batch_size,
+                                                                 folder=Path(folder)).as_dict()
+            results["replay_lsst"], results["replay_lsst_stored"] = rubin_replays(  # Rubin beside ZTF
+                args.n_alerts, args.seed, classifiers, batch_size=args.batch_size, folder=Path(folder))
             if args.postgres != "none":
                 try:
                     with bench.postgres_database(args.postgres) as url:
@@ -173,6 +175,10 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     if "replay" in summary:
         line("replay, 1 process, SQLite", f"{summary['replay']['alerts_per_s']:.0f} alerts/s, "
              f"{100 * summary['pipeline_fraction_of_decode_limit']:.0f}% of the decode limit [>= 50%]")
+    if "replay_stored" in summary:
+        line("replay again, history stored, SQLite", f"ZTF {summary['replay_stored']['alerts_per_s']:.0f}, "
+             f"Rubin {summary['replay_lsst_stored']['alerts_per_s']:.0f} alerts/s "
+             f"(first pass: {summary['replay']['alerts_per_s']:.0f}, {summary['replay_lsst']['alerts_per_s']:.0f})")
     if "replay_postgresql" in summary and "replay" in summary:
         ratio = summary["replay"]["alerts_per_s"] / max(summary["replay_postgresql"]["alerts_per_s"], 1e-9)
         line("replay, 1 process, PostgreSQL", f"{summary['replay_postgresql']['alerts_per_s']:.0f} alerts/s, "

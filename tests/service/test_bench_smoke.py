@@ -18,7 +18,7 @@ def test_bench_json_reports_throughput_latency_and_time_per_stage(capsys):
     for key in ("alerts_per_s", "p50_latency_s", "p95_latency_s", "stage_s_per_alert"):
         assert key in summary
     assert summary["headline"] == "kafka"
-    for scenario in ("replay", "kafka"):
+    for scenario in ("replay", "replay_stored", "replay_lsst", "replay_lsst_stored", "kafka"):
         result = summary[scenario]
         assert result["n_alerts"] > 0 and result["alerts_per_s"] > 0
         assert result["p95_latency_s"] >= result["p50_latency_s"] > 0
