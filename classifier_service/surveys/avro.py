@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import fastavro
 
-from classifier_service.surveys.avro_reader import ReadFunction, UncheckedText, compile_reader
+from classifier_service.surveys.avro_reader import Known, Reader, UncheckedText, compile_reader
 from classifier_service.surveys.base import AlertParseError
+from classifier_service.surveys.history_layout import SKIPPABLE
 
 if TYPE_CHECKING:
     from classifier_service.surveys.registry import SchemaRegistry
@@ -51,19 +52,33 @@ class ParsedSchema:
 
     schema: Any
     reads: int = 0
-    compiled: ReadFunction | None = None
+    compiled: Reader | None = None
+    generated: bool = False  # tried: ``compiled`` None then means fastavro reads every record
 
-    def read(self, data: bytes, pos: int) -> tuple[Any, int]:
-        """The record at ``pos`` and the position after it."""
-        if self.compiled is None:
+    def read(self, data: bytes, pos: int, known: Known | None = None) -> tuple[Any, int]:
+        """The record at ``pos`` and the position after it; history entries ``known`` names are
+        left out (by the generated reader, unbuilt; fastavro's records keep them)."""
+        if not self.generated:
             self.reads += 1
             if self.reads <= COMPILE_AFTER:
                 return self._read_with_fastavro(data, pos)
-            self.compiled = compile_reader(self.schema) or self._read_with_fastavro
+            self.compiled, self.generated = compile_reader(self.schema, SKIPPABLE), True
+        if self.compiled is None:
+            return self._read_with_fastavro(data, pos)
         try:
-            return self.compiled(data, pos)
+            return self.compiled.read(data, pos, known)
         except UncheckedText:  # rare: fastavro's plain record, whose bad string the parser names
             return self._read_with_fastavro(data, pos)
+
+    def read_prefix(self, data: bytes, pos: int) -> dict[str, Any] | None:
+        """The record's fields before its history, or None where they cannot be read alone (no
+        generated reader yet or none for this schema, damage: the whole read will say what)."""
+        if self.compiled is None or self.compiled.prefix is None:
+            return None
+        try:
+            return self.compiled.prefix(data, pos)
+        except Exception:  # noqa: BLE001: any damage is the whole read's to report
+            return None
 
     def _read_with_fastavro(self, data: bytes, pos: int) -> tuple[Any, int]:
         stream = io.BytesIO(data)
@@ -81,26 +96,49 @@ class Container:
     blocks_start: int
 
 
-def iter_records(payload: bytes | BinaryIO,
-                 registry: SchemaRegistry | None = None) -> Iterator[dict[str, Any]]:
+def iter_records(payload: bytes | BinaryIO, registry: SchemaRegistry | None = None,
+                 known: Known | None = None) -> Iterator[dict[str, Any]]:
     """Yield the records of one container or wire-format message; AlertParseError where unreadable.
 
     Records before the damaged block are yielded, so a truncated file loses only its tail.
-    A wire-format message needs ``registry`` for its writer schema.
+    A wire-format message needs ``registry`` for its writer schema. ``known``: history entries
+    the store holds, left out unbuilt, for a payload of one record (see :func:`single_record_prefix`).
     """
     data = _as_bytes(payload)
     if is_wire_format(data):
-        yield read_wire_record(data, registry)
+        yield read_wire_record(data, registry, known)
         return
     container = read_header(data)
     schema = parsed_schema(container.schema_json)
     for block in _iter_blocks(data, container):
         pos = 0
         for _ in range(block.count):
-            record, pos = _read_record(block.data, pos, schema, block.damage)
+            record, pos = _read_record(block.data, pos, schema, block.damage, known)
             yield record
         if block.damage:
             raise AlertParseError(block.damage)
+
+
+def single_record_prefix(payload: bytes, registry: SchemaRegistry | None = None) -> dict[str, Any] | None:
+    """The fields before the history of a payload's one record (a Kafka message: a container of
+    one record, uncompressed, or a wire-format message), read alone; None for anything else, or
+    where they cannot be read alone (:meth:`ParsedSchema.read_prefix`)."""
+    try:
+        if is_wire_format(payload):
+            if registry is None or len(payload) < WIRE_HEADER_SIZE:
+                return None
+            schema = registry.schema(int.from_bytes(payload[1:WIRE_HEADER_SIZE], "big"))
+            return schema.read_prefix(payload, WIRE_HEADER_SIZE)
+        container = read_header(payload)
+        if container.codec != "null":
+            return None  # inflating twice would cost what skipping saves
+        blocks = _iter_blocks(payload, container)
+        block = next(blocks, None)
+        if block is None or block.count != 1 or block.damage or next(blocks, None) is not None:
+            return None
+        return parsed_schema(container.schema_json).read_prefix(block.data, 0)
+    except (ValueError, IndexError):  # AlertParseError, SchemaRegistryError: the whole read reports it
+        return None
 
 
 
@@ -142,7 +180,7 @@ def is_wire_format(data: bytes) -> bool:
     return data[:1] == WIRE_MAGIC
 
 
-def read_wire_record(data: bytes, registry: SchemaRegistry | None) -> dict[str, Any]:
+def read_wire_record(data: bytes, registry: SchemaRegistry | None, known: Known | None = None) -> dict[str, Any]:
     """The one record of a Confluent wire-format message, read with the registry's writer schema."""
     if len(data) < WIRE_HEADER_SIZE:
         raise AlertParseError("truncated wire-format message: no schema id")
@@ -153,7 +191,7 @@ def read_wire_record(data: bytes, registry: SchemaRegistry | None) -> dict[str, 
     if registry is None:
         raise AlertParseError(f"wire-format message with schema id {schema_id}, but no schema registry "
                               "is configured (--schema-registry or ALERCE_SCHEMA_REGISTRY)")
-    record, end = _read_record(data, WIRE_HEADER_SIZE, registry.schema(schema_id))
+    record, end = _read_record(data, WIRE_HEADER_SIZE, registry.schema(schema_id), known=known)
     left = len(data) - end
     if left:
         raise AlertParseError(f"corrupt wire-format record: {left} bytes left over after a record "
@@ -249,11 +287,11 @@ def _check_record_sizes(block: _Block) -> None:
         raise AlertParseError(f"Avro record of {len(block.data)} bytes is over the {MAX_RECORD_BYTES}-byte cap")
 
 
-def _read_record(data: bytes, pos: int, schema: ParsedSchema,
-                 damage: str | None = None) -> tuple[dict[str, Any], int]:
+def _read_record(data: bytes, pos: int, schema: ParsedSchema, damage: str | None = None,
+                 known: Known | None = None) -> tuple[dict[str, Any], int]:
     """The record at ``pos`` and the position after it."""
     try:
-        record, end = schema.read(data, pos)
+        record, end = schema.read(data, pos, known)
     except Exception as exc:  # IndexError, struct.error, UnicodeDecodeError, CorruptRecord, EOFError...
         raise AlertParseError(damage or f"corrupt Avro record: {type(exc).__name__}: {exc}") from exc
     if end - pos > MAX_RECORD_BYTES:  # one of several in a block: known only once read

@@ -28,16 +28,20 @@ and the parser's walk names the string and why.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, NamedTuple
 
 from fastavro.read import LOGICAL_READERS
 from fastavro.schema import extract_logical_type
 
 from classifier_service.surveys.base import MAX_TEXT_CHARS, TextChecked
+from classifier_service.surveys.history_layout import IDENTITY_FIELDS, StoredEntry
 
 # (data, position) -> (value, position after it)
 ReadFunction = Callable[[bytes, int], tuple[Any, int]]
+# A history array's name -> the keys of its entries the store holds, which are skipped unbuilt.
+Known = Mapping[str, Collection[int]]
+_INTEGER = {"int", "long"}
 
 _UINT64 = (1 << 64) - 1
 _MAX_VARINT_BYTES = 10
@@ -86,32 +90,54 @@ _RUNTIME = {
     "read_long": read_long, "CorruptRecord": CorruptRecord, "bad_index": _bad_index,
     "unpack_float": struct.Struct("<f").unpack_from, "unpack_double": struct.Struct("<d").unpack_from,
     "MAX_TEXT_CHARS": MAX_TEXT_CHARS, "UncheckedText": UncheckedText, "TextChecked": TextChecked,
+    "SKIPPED": object(),  # what a history entry the store holds reads as
 }
 
 
-def compile_reader(schema: Any) -> ReadFunction | None:
-    """A function reading one record of ``schema`` (fastavro's parsed form), or None where the
-    schema holds something only fastavro reads."""
-    generator = _Generator()
+class Reader(NamedTuple):
+    """What is generated for one writer schema.
+
+    ``read(d, p, known=None)``: the record at ``p`` and the position after it; the entries of
+    a history array named in ``known`` whose key is in its set are skipped, never built (see
+    :mod:`classifier_service.surveys.history_layout`). ``prefix(d, p)``: who the alert is about
+    (the first of IDENTITY_FIELDS, the fields before it skipped), to look the store up before
+    the whole read; None for a schema without history arrays or identity.
+    """
+
+    read: Callable[[bytes, int, Known | None], tuple[Any, int]]
+    prefix: Callable[[bytes, int], dict[str, Any]] | None
+
+
+def compile_reader(schema: Any, skippable: Mapping[str, StoredEntry] | None = None) -> Reader | None:
+    """The reader of one record of ``schema`` (fastavro's parsed form), or None where the schema
+    holds something only fastavro reads. ``skippable``: the top-level array fields whose entries
+    ``known`` may name, and how an entry is told stored."""
+    generator = _Generator(skippable or {})
     try:
         record = generator.function_for(schema)
-        generator.lines += ["def read_checked(d, p):", f"    r, p = {record}(d, p)", "    return TextChecked(r), p"]
+        generator.lines += ["def read_checked(d, p, known=None):", f"    r, p = {record}(d, p, known)",
+                            "    if p > len(d):  # skipping moves past bytes without reading them",
+                            "        raise CorruptRecord('the record runs past the end')",
+                            "    return TextChecked(r), p"]
         code = compile("\n".join(generator.lines), "<avro reader>", "exec")
     except (Unsupported, RecursionError, SyntaxError):  # nested past Python's limits: fastavro's
         return None
     namespace = dict(_RUNTIME, **generator.constants)
     exec(code, namespace)  # noqa: S102: source generated here, names and values never spliced in raw
-    return namespace["read_checked"]
+    return Reader(namespace["read_checked"], namespace.get("read_prefix"))
 
 
 class _Generator:
     """Python source for the records of one schema: a function per named record."""
 
-    def __init__(self) -> None:
+    def __init__(self, skippable: Mapping[str, StoredEntry]) -> None:
         self.lines: list[str] = []
         self.constants: dict[str, Any] = {}
         self.named: dict[str, Any] = {}  # full name -> its definition
         self.functions: dict[str, str] = {}  # record full name -> function name
+        self.skippers: dict[str, str] = {}  # record full name -> function skipping one
+        self.skippable = skippable
+        self.history: tuple[str, StoredEntry] | None = None  # the top-level field being generated
         self._counter = 0
 
     def fresh(self, stem: str) -> str:
@@ -123,7 +149,7 @@ class _Generator:
         schema = self.resolve(schema)
         if not isinstance(schema, dict) or schema.get("type") != "record":
             raise Unsupported("the top level is not a record")
-        return self.record_function(schema)
+        return self.record_function(schema, top=True)
 
     def resolve(self, schema: Any) -> Any:
         """A reference by name to its definition; a definition is remembered by its name."""
@@ -138,19 +164,127 @@ class _Generator:
                 return schema["type"]
         return schema
 
-    def record_function(self, schema: dict[str, Any]) -> str:
+    def record_function(self, schema: dict[str, Any], top: bool = False) -> str:
+        """The function reading a record; the top level's takes ``known`` for its history arrays,
+        and its fields before the first of them also make ``read_prefix``."""
         name = schema["name"]
         if name in self.functions:
             return self.functions[name]
         function = self.functions[name] = self.fresh("record_")
         body: list[str] = []
         values = []
+        histories = 0
         for field in schema["fields"]:
             value = self.fresh("v")
+            history = self.skippable.get(field["name"]) if top and self.is_record_array(field["type"]) else None
+            histories += history is not None
+            self.history = (field["name"], history) if history is not None else None
             body += self.read(field["type"], value, "    ")
+            self.history = None
             values.append(f"{field['name']!r}: {value}")
-        self.lines += [f"def {function}(d, p):", *body, f"    return {{{', '.join(values)}}}, p", ""]
+        known = ", known=None" if top else ""
+        self.lines += [f"def {function}(d, p{known}):", *body, f"    return {{{', '.join(values)}}}, p", ""]
+        if histories:
+            self.prefix_function(schema)
         return function
+
+    def prefix_function(self, schema: dict[str, Any]) -> None:
+        """``read_prefix``: the first of IDENTITY_FIELDS the record has, read alone (the fields
+        before it skipped), as {field: value} or {field: {sub-field: value}}; none if it has none."""
+        lines = ["def read_prefix(d, p):"]
+        for field in schema["fields"]:
+            if field["name"] not in IDENTITY_FIELDS:
+                lines += self.skip(field["type"], "    ")
+                continue
+            inner, value = IDENTITY_FIELDS[field["name"]], self.fresh("v")
+            if inner is None:
+                lines += self.read(field["type"], value, "    ")
+                self.lines += [*lines, f"    return {{{field['name']!r}: {value}}}", ""]
+                return
+            record = self.resolve(field["type"])
+            names = [f["name"] for f in record["fields"]] if isinstance(record, dict) and record.get("type") == "record" else []
+            if inner not in names:
+                return
+            for sub in record["fields"][:names.index(inner)]:
+                lines += self.skip(sub["type"], "    ")
+            lines += self.read(record["fields"][names.index(inner)]["type"], value, "    ")
+            self.lines += [*lines, f"    return {{{field['name']!r}: {{{inner!r}: {value}}}}}", ""]
+            return
+
+    def stored_entry_function(self, schema: dict[str, Any], entry: StoredEntry) -> str | None:
+        """For a history array's record: a function returning (SKIPPED, end) for an entry whose
+        ``entry.key`` is in the ``known`` set (and ``entry.present`` not null), moved past
+        unbuilt (only those fields read), else (the record, end), read from its start again; None
+        where the record lacks those fields or its key is no integer."""
+        fields = [field["name"] for field in schema["fields"]]
+        deciding = [entry.key] + ([entry.present] if entry.present else [])
+        if not set(deciding) <= set(fields) or not self.is_integer(schema["fields"][fields.index(entry.key)]["type"]):
+            return None  # a key of another type may not even hash: such entries are read and parsed
+        function = self.fresh("skip_or_record_")
+        record = self.record_function(schema)
+        last = max(fields.index(name) for name in deciding)
+        decide: list[str] = []  # move past the fields before the deciding ones, reading those
+        skip: list[str] = []  # move past the rest
+        names = {name: self.fresh("v") for name in deciding}
+        for i, field in enumerate(schema["fields"]):
+            if field["name"] in names:
+                decide += self.read(field["type"], names[field["name"]], "    ")
+            elif i < last:
+                decide += self.skip(field["type"], "    ")
+            else:
+                skip += self.skip(field["type"], "        ")
+        present = f" and {names[entry.present]} is not None" if entry.present else ""
+        self.lines += [f"def {function}(d, p, known):", "    start = p", *decide,
+                       f"    if {names[entry.key]} in known{present}:", *skip, "        return SKIPPED, p",
+                       f"    return {record}(d, start)", ""]
+        return function
+
+    def is_record_array(self, schema: Any) -> bool:
+        """An array of records, or a union of one with null: the shape of a history."""
+        schema = self.resolve(schema)
+        if isinstance(schema, list):
+            branches = [self.resolve(branch) for branch in schema if self.resolve(branch) != "null"]
+            if len(branches) != 1:
+                return False
+            schema = branches[0]
+        if not isinstance(schema, dict) or schema.get("type") != "array":
+            return False
+        return self.item_record(schema["items"]) is not None
+
+    def item_record(self, items: Any) -> tuple[dict[str, Any], int | None] | None:
+        """A history array's items: a record, or a union of one record with null (as Spark writes
+        them): the record and its branch index (None: no union); None for other items."""
+        items = self.resolve(items)
+        if isinstance(items, dict) and items.get("type") == "record":
+            return items, None
+        if not isinstance(items, list):
+            return None
+        branches = [self.resolve(branch) for branch in items]
+        records = [i for i, branch in enumerate(branches) if branch != "null"]
+        if len(records) != 1 or not isinstance(branches[records[0]], dict) or branches[records[0]].get("type") != "record":
+            return None
+        return branches[records[0]], records[0]
+
+    def stored_item_function(self, items: Any, entry: StoredEntry) -> str | None:
+        """stored_entry_function for a history array's items, through their union if they have one."""
+        found = self.item_record(items)
+        inner = self.stored_entry_function(found[0], entry) if found else None
+        if inner is None or found[1] is None:
+            return inner
+        function = self.fresh("skip_or_item_")
+        nulls = [i for i, branch in enumerate(items) if self.resolve(branch) == "null"]
+        self.lines += [f"def {function}(d, p, known):", "    b = d[p]", "    p += 1",
+                       f"    if b == {2 * found[1]}:", f"        return {inner}(d, p, known)",
+                       *[line for i in nulls for line in (f"    if b == {2 * i}:", "        return None, p")],
+                       "    raise bad_index('union', b)", ""]
+        return function
+
+    def is_integer(self, schema: Any) -> bool:
+        """An int or long, or a union of them with null."""
+        schema = self.resolve(schema)
+        branches = schema if isinstance(schema, list) else [schema]
+        kinds = [self.resolve(branch) for branch in branches]
+        return all(kind in _INTEGER or kind == "null" for kind in kinds) and any(kind in _INTEGER for kind in kinds)
 
     def read(self, schema: Any, target: str, indent: str, check_text: bool = True) -> list[str]:
         """Statements that read one value of ``schema`` at ``p`` into ``target`` and move ``p``
@@ -226,10 +360,12 @@ class _Generator:
     def read_blocks(self, schema: dict[str, Any], kind: str, target: str, indent: str) -> list[str]:
         """Arrays and maps: blocks of a count (negative: then a byte size) until a zero count.
         Each item takes at least a byte, so a count beyond the bytes left is damage."""
+        history, self.history = self.history, None  # a top-level history array's, not its items'
         items = schema["items"] if kind == "array" else schema["values"]
         if self.min_size(items, set()) == 0:
             raise Unsupported("items of no size")
         out, count, item = self.fresh("a"), self.fresh("n"), self.fresh("x")
+        stored = self.stored_item_function(items, history[1]) if history else None
         inner = indent + "        "
         lines = [f"{indent}{out} = {'[]' if kind == 'array' else '{}'}",
                  f"{indent}{count}, p = read_long(d, p)",
@@ -245,11 +381,80 @@ class _Generator:
             lines += self.read("string", key, inner, check_text=False)
             lines += self.read(items, item, inner)
             lines.append(f"{inner}{out}[{key}] = {item}")
+        elif stored is not None:
+            known = self.fresh("known")
+            lines.insert(0, f"{indent}{known} = known.get({history[0]!r}) if known else None")
+            lines += [f"{inner}if {known}:",
+                      f"{inner}    {item}, p = {stored}(d, p, {known})",
+                      f"{inner}    if {item} is not SKIPPED:",
+                      f"{inner}        {out}.append({item})",
+                      f"{inner}else:",
+                      *self.read(items, item, inner + "    "),
+                      f"{inner}    {out}.append({item})"]
         else:
             lines += self.read(items, item, inner)
             lines.append(f"{inner}{out}.append({item})")
         lines += [f"{indent}    {count}, p = read_long(d, p)", f"{indent}{target} = {out}"]
         return lines
+
+    def skip(self, schema: Any, indent: str) -> list[str]:
+        """Statements that move ``p`` past one value of ``schema`` without building it. Strings
+        are not checked: a skipped entry is one the store holds, checked when it came first."""
+        schema = self.resolve(schema)
+        if isinstance(schema, dict) and "logicalType" in schema:
+            schema = self.resolve({key: value for key, value in schema.items() if key != "logicalType"})
+        if isinstance(schema, list):
+            lines = [f"{indent}b = d[p]", f"{indent}p += 1"]
+            for index, branch in enumerate(schema):
+                lines.append(f"{indent}{'if' if index == 0 else 'elif'} b == {2 * index}:")
+                lines += self.skip(branch, indent + "    ") or [f"{indent}    pass"]
+            return lines + [f"{indent}else:", f"{indent}    raise bad_index('union', b)"]
+        kind = schema if isinstance(schema, str) else schema.get("type")
+        if kind == "null":
+            return []
+        if kind == "boolean":
+            return [f"{indent}p += 1"]
+        if kind in _INTEGER:
+            return [f"{indent}while d[p] > 127:", f"{indent}    p += 1", f"{indent}p += 1"]
+        if kind in _FIXED_SIZE:
+            return [f"{indent}p += {_FIXED_SIZE[kind]}"]
+        if kind in ("string", "bytes"):
+            return [f"{indent}n, p = read_long(d, p)",
+                    f"{indent}if n < 0 or p + n > len(d):",
+                    f"{indent}    raise CorruptRecord('{kind} of ' + str(n) + ' bytes past the end')",
+                    f"{indent}p += n"]
+        if kind == "fixed":
+            return [f"{indent}p += {int(schema['size'])}"]
+        if kind == "enum":
+            return [f"{indent}_, p = read_long(d, p)"]
+        if kind in ("record", "error"):
+            return [f"{indent}p = {self.skip_function(schema)}(d, p)"]
+        if kind in ("array", "map"):
+            count, size = self.fresh("n"), self.fresh("size")
+            item = self.skip("string", indent + "            ") if kind == "map" else []
+            item += self.skip(schema["items"] if kind == "array" else schema["values"], indent + "            ")
+            return [f"{indent}{count}, p = read_long(d, p)",
+                    f"{indent}while {count}:",
+                    f"{indent}    if {count} < 0:  # a block with its size in bytes: jumped over",
+                    f"{indent}        {size}, p = read_long(d, p)",
+                    f"{indent}        if {size} < 0 or p + {size} > len(d):",
+                    f"{indent}            raise CorruptRecord('a block of ' + str({size}) + ' bytes past the end')",
+                    f"{indent}        p += {size}",
+                    f"{indent}    else:",
+                    f"{indent}        for _ in range({count}):",
+                    *(item or [f"{indent}            pass"]),
+                    f"{indent}    {count}, p = read_long(d, p)"]
+        raise Unsupported(f"type {kind!r}")
+
+    def skip_function(self, schema: dict[str, Any]) -> str:
+        """The function moving past one record of ``schema``: (d, p) -> p."""
+        name = schema["name"]
+        if name in self.skippers:
+            return self.skippers[name]
+        function = self.skippers[name] = self.fresh("skip_")
+        body = [line for field in schema["fields"] for line in self.skip(field["type"], "    ")]
+        self.lines += [f"def {function}(d, p):", *body, "    return p", ""]
+        return function
 
     def min_size(self, schema: Any, seen: set[str]) -> int:
         """The fewest bytes a value of ``schema`` takes (records counted once on a cycle)."""

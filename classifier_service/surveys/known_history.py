@@ -2,23 +2,23 @@
 
 A ZTF alert repeats 30 days of history (``prv_candidates``, ``fp_hists``), a Rubin alert 12
 months (``prvDiaSources``, ``prvDiaForcedSources``); after an object's first alert, nearly all
-of it is stored. The worker reads each batch's objects from the
-store once (:class:`StoredHistory`: their detections, upper limits and forced-photometry
-epochs, which the light-curve merge needs anyway) right after decoding, and the history
-detections (by candid) and forced-photometry epochs (by pid) stored for their object are
-dropped from the decoded records, so the parser does not validate them, the light-curve
-merge does not deduplicate them against their stored copy and the store stage does not
-compare them again. An object the store has never seen costs no query beyond that read.
+of it is stored. The worker reads each batch's objects from the store once
+(:class:`StoredHistory`: their detections, upper limits and forced-photometry epochs, which
+the light-curve merge needs anyway), before the records are read whole: who each alert is
+about comes from the fields before its history, read alone. The history detections (by
+candid) and forced-photometry epochs (by pid) stored for the object are then skipped by the
+generated reader, which moves past them without building them
+(:mod:`classifier_service.surveys.avro_reader`), so they are neither built nor validated by
+the parser, deduplicated by the light-curve merge against their stored copy, or compared
+again by the store stage. An object the store has never seen costs no query beyond that read.
 Upper limits are kept: they are cheap, and one between two alerts is only ever told in the
 later alert's history.
 
 What comes out is the record the parser would see if the alert carried only its new
 history; the store's rows are the same as with the whole history (a stored detection is
-not rewritten by ``store.rows.detection_rows`` either). Decoding still reads every entry
-(:mod:`classifier_service.surveys.avro_reader`): an entry is known only once its candid or
-pid is read, and a fastavro reader schema keeping only the fields used costs more than the
-full read (0.68 against 0.43 CPU ms per alert: fastavro resolves such a schema field by field,
-entry by entry).
+not rewritten by ``store.rows.detection_rows`` either). Records read otherwise (fastavro
+reads a schema's first record; compressed and multi-record files are read whole) have the
+same entries dropped after reading.
 """
 from __future__ import annotations
 
@@ -26,24 +26,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerce_contract.names import ZTF_OID
-from classifier_service.surveys.avro import iter_records
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryLayout:
-    """Where a survey's packet repeats its history, and the fields the store knows it by."""
-
-    detections: str  # the array of earlier detections (ZTF's also holds upper limits)
-    candid: str  # a detection's field the store keeps as its candid
-    forced: str  # the array of forced photometry
-    epoch: str  # a forced point's field the store keeps as its pid
-    magnitude: str | None = None  # where upper limits share the array: null on a limit
-
-
-ZTF = HistoryLayout("prv_candidates", "candid", "fp_hists", "pid", magnitude="magpsf")
-# Rubin repeats 12 months: a year of diaSources and forced sources in every alert.
-RUBIN = HistoryLayout("prvDiaSources", "diaSourceId", "prvDiaForcedSources", "visit")
+from classifier_service.surveys.avro import iter_records, single_record_prefix
+from classifier_service.surveys.avro_reader import Known
+from classifier_service.surveys.history_layout import StoredEntry, history_identity
 
 
 @dataclass
@@ -74,32 +59,40 @@ def decode_batch(payloads: Sequence[bytes], store: Any = None, registry: Any = N
                  stored: StoredHistory | None = None) -> list[list[dict[str, Any]] | ValueError]:
     """Each payload's records (``iter_records``), less the history ``store`` holds, or the
     AlertParseError that makes it a dead letter. What was read of the store is kept in
-    ``stored`` for the stages after."""
-    decoded: list[list[dict[str, Any]] | ValueError] = []
-    for payload in payloads:
-        try:
-            decoded.append(list(iter_records(payload, registry)))
-        except ValueError as exc:  # AlertParseError
-            decoded.append(exc)
-    if store is not None:
-        records = [r for records in decoded if isinstance(records, list) for r in records if isinstance(r, dict)]
-        stored = stored if stored is not None else StoredHistory()
-        stored.read_from(store, {identity[0] for r in records if (identity := history_identity(r))})
-        drop_stored_history(records, stored)
+    ``stored`` for the stages after.
+
+    Three steps: who each alert is about, from the fields before its history alone
+    (``single_record_prefix``); one read of the store for all of them; then each record read
+    with the entries stored for its object skipped unbuilt. A payload whose prefix cannot be read
+    alone (fastavro's first record of a schema, a compressed or multi-record file) is read whole,
+    and its stored entries are dropped after (``drop_stored_history``)."""
+    if store is None:
+        return [_records(payload, registry) for payload in payloads]
+    stored = stored if stored is not None else StoredHistory()
+    prefixes = [single_record_prefix(payload, registry) for payload in payloads]
+    identities = [history_identity(prefix) if prefix is not None else None for prefix in prefixes]
+    stored.read_from(store, {identity[0] for identity in identities if identity is not None})
+    epochs: dict[str, set[int]] = {}
+    for oid, pid in stored.forced_photometry:
+        epochs.setdefault(oid, set()).add(pid)
+    decoded = []
+    for payload, identity in zip(payloads, identities):
+        known = None
+        if identity is not None and identity[0] in stored.detections:
+            oid, layout = identity
+            known = {layout.detections: stored.candids(oid), layout.forced: epochs.get(oid, set())}
+        decoded.append(_records(payload, registry, known))
+    records = [r for records in decoded if isinstance(records, list) for r in records if isinstance(r, dict)]
+    stored.read_from(store, {identity[0] for r in records if (identity := history_identity(r))})
+    drop_stored_history(records, stored)
     return decoded
 
 
-def history_identity(record: dict[str, Any]) -> tuple[str, HistoryLayout] | None:
-    """The object id a record's history is stored under, and where the record keeps that history;
-    None for a record whose object cannot be told before parsing (its history is then all kept).
-    Not parsed yet: only ids of the survey's form reach the database."""
-    oid = record.get("objectId")
-    if isinstance(oid, str) and "candidate" in record and ZTF_OID.fullmatch(oid):
-        return oid, ZTF
-    source = record.get("diaSource")  # the parser's oid is the diaSource's diaObjectId, when it has one
-    if isinstance(source, dict) and type(dia_object := source.get("diaObjectId")) is int and dia_object > 0:
-        return str(dia_object), RUBIN
-    return None
+def _records(payload: bytes, registry: Any, known: Known | None = None) -> list[dict[str, Any]] | ValueError:
+    try:
+        return list(iter_records(payload, registry, known))
+    except ValueError as exc:  # AlertParseError
+        return exc
 
 
 def drop_stored_history(records: Sequence[dict[str, Any]], stored: StoredHistory) -> None:
@@ -115,18 +108,18 @@ def drop_stored_history(records: Sequence[dict[str, Any]], stored: StoredHistory
             known = candids.get(oid)
             if known is None:
                 known = candids[oid] = stored.candids(oid)
-            record[layout.detections] = [entry for entry in history if not _is_stored_detection(entry, layout, known)]
+            record[layout.detections] = [entry for entry in history if not _is_stored(entry, layout.detection, known)]
         if type(forced) is list and forced:
             record[layout.forced] = [entry for entry in forced
-                                     if not _is_stored_epoch(entry, layout, oid, stored.forced_photometry)]
+                                     if not _is_stored_epoch(entry, layout.epoch, oid, stored.forced_photometry)]
 
 
 # Records are not parsed yet: an entry of another shape (a hostile writer schema) is kept for
-# the parser to refuse.
-def _is_stored_detection(entry: Any, layout: HistoryLayout, known: set[int]) -> bool:
-    return (type(entry) is dict and type(candid := entry.get(layout.candid)) is int and candid in known
-            and (layout.magnitude is None or entry.get(layout.magnitude) is not None))
+# the parser to refuse. The same tests as the generated reader's skip.
+def _is_stored(entry: Any, how: StoredEntry, known: set[int]) -> bool:
+    return (type(entry) is dict and type(key := entry.get(how.key)) is int and key in known
+            and (how.present is None or entry.get(how.present) is not None))
 
 
-def _is_stored_epoch(entry: Any, layout: HistoryLayout, oid: str, stored: set[tuple[str, int]]) -> bool:
-    return type(entry) is dict and type(epoch := entry.get(layout.epoch)) is int and (oid, epoch) in stored
+def _is_stored_epoch(entry: Any, how: StoredEntry, oid: str, stored: set[tuple[str, int]]) -> bool:
+    return type(entry) is dict and type(epoch := entry.get(how.key)) is int and (oid, epoch) in stored

@@ -1,4 +1,5 @@
-"""The generated Avro reader gives fastavro's records, and refuses what is not a record."""
+"""The generated Avro reader gives fastavro's records, less the history entries the store holds,
+and refuses what is not a record."""
 from __future__ import annotations
 
 import io
@@ -13,6 +14,7 @@ import pytest
 from classifier_service.surveys import avro
 from classifier_service.surveys.avro_reader import compile_reader
 from classifier_service.surveys.base import MAX_TEXT_CHARS, AlertParseError, TextChecked, check_text
+from classifier_service.surveys.history_layout import SKIPPABLE, history_identity
 
 EVERY_TYPE = {
     "type": "record", "name": "every", "namespace": "test", "fields": [
@@ -66,9 +68,9 @@ def fastavro_record(schema: dict, data: bytes) -> dict:
 
 
 def generated_record(schema: dict, data: bytes) -> dict:
-    read = compile_reader(fastavro.parse_schema(schema))
-    assert read is not None
-    record, end = read(data, 0)
+    reader = compile_reader(fastavro.parse_schema(schema))
+    assert reader is not None
+    record, end = reader.read(data, 0)
     assert end == len(data)
     return record
 
@@ -105,8 +107,8 @@ def test_every_real_alert_schema_gets_a_generated_reader_with_fastavros_records(
         payload = path.read_bytes()
         header = avro.read_header(payload)
         schema = fastavro.parse_schema(json.loads(header.schema_json))
-        read = compile_reader(schema)
-        assert read is not None, path
+        reader = compile_reader(schema)
+        assert reader is not None, path
         try:
             reference = list(fastavro.reader(io.BytesIO(payload)))
         except Exception:  # noqa: BLE001: the damaged Ampel files, compared in test_avro
@@ -115,7 +117,7 @@ def test_every_real_alert_schema_gets_a_generated_reader_with_fastavros_records(
         for block in avro._iter_blocks(payload, header):
             pos = 0
             for _ in range(block.count):
-                record, pos = read(block.data, pos)
+                record, pos = reader.read(block.data, pos)
                 records.append(record)
             assert pos == len(block.data), path
         assert repr(records) == repr(reference), path
@@ -142,7 +144,7 @@ def test_bit_flips_are_refused_wherever_fastavro_refuses_them_and_read_alike_els
     payload = path.read_bytes()
     header = avro.read_header(payload)
     schema = fastavro.parse_schema(json.loads(header.schema_json))
-    read = compile_reader(schema)
+    reader = compile_reader(schema)
     (block,) = [b.data for b in avro._iter_blocks(payload, header)]
     rng = random.Random(7)
     outcomes = {"both": 0, "refused": 0}
@@ -156,7 +158,7 @@ def test_bit_flips_are_refused_wherever_fastavro_refuses_them_and_read_alike_els
         except Exception:  # noqa: BLE001: fastavro refuses it
             expected = None
         try:
-            got = repr(read(data, 0)[0])
+            got = repr(reader.read(data, 0)[0])
         except Exception:  # noqa: BLE001: refused
             got = None
         assert got in (expected, None), data
@@ -169,7 +171,7 @@ def test_every_truncation_of_a_real_alert_is_a_parse_error(shared_data):
     payload = path.read_bytes()
     header = avro.read_header(payload)
     schema = avro.ParsedSchema(fastavro.parse_schema(json.loads(header.schema_json)))
-    schema.compiled = compile_reader(schema.schema)
+    schema.compiled, schema.generated = compile_reader(schema.schema), True
     (block,) = [b.data for b in avro._iter_blocks(payload, header)]
     for end in range(0, len(block), 97):
         with pytest.raises(AlertParseError, match="corrupt Avro record"):
@@ -249,3 +251,87 @@ def test_the_reader_refuses_exactly_the_strings_check_text_refuses():
         assert type(read_twice(EVERY_TYPE, data)) is expected, repr(text)
     assert 50 < refused < 250
 
+
+
+def every_real_record(shared_data: Path) -> list[tuple[Path, dict, bytes, dict]]:
+    """(file, fastavro's parsed writer schema, the record's bytes, fastavro's record) of every
+    readable real ZTF and Rubin alert."""
+    out = []
+    for path in [*every_real_alert_file(shared_data), *sorted((shared_data / "lsst_alerts").rglob("*.avro"))]:
+        payload = path.read_bytes()
+        header = avro.read_header(payload)
+        schema = fastavro.parse_schema(json.loads(header.schema_json))
+        try:
+            blocks = list(avro._iter_blocks(payload, header))
+        except AlertParseError:
+            continue
+        for block in blocks:
+            pos, stream = 0, io.BytesIO(block.data)
+            for _ in range(block.count):
+                try:
+                    record = fastavro.schemaless_reader(stream, schema, None)
+                except Exception:  # noqa: BLE001: the damaged Ampel files
+                    break
+                out.append((path, schema, block.data[pos:stream.tell()], record))
+                pos = stream.tell()
+    return out
+
+
+def stored_keys(record: dict, rng: random.Random) -> dict[str, set[int]]:
+    """A random half of each history array's keys, as if the store held those entries."""
+    known = {}
+    for array, entry in SKIPPABLE.items():
+        keys = [e[entry.key] for e in record.get(array) or () if e.get(entry.key) is not None]
+        known[array] = set(rng.sample(keys, len(keys) // 2)) | {-1}
+    return known
+
+
+def without_stored(record: dict, known: dict[str, set[int]]) -> dict:
+    """fastavro's record less the entries ``known`` names, by the test known_history drops them by."""
+    out = dict(record)
+    for array, entry in SKIPPABLE.items():
+        if record.get(array) is not None:
+            out[array] = [e for e in record[array] if not (e.get(entry.key) in known[array]
+                                                           and (entry.present is None or e.get(entry.present) is not None))]
+    return out
+
+
+def test_history_entries_the_store_holds_are_skipped_unbuilt_and_the_rest_read_as_fastavro_reads_them(shared_data):
+    rng = random.Random(9)
+    records = every_real_record(shared_data)
+    skipped, readers = 0, {}
+    for path, schema, data, record in records:
+        reader = readers.get(path) or readers.setdefault(path, compile_reader(schema, SKIPPABLE))
+        known = stored_keys(record, rng)
+        got, end = reader.read(data, 0, known)
+        assert end == len(data) and repr(got) == repr(without_stored(record, known)), path
+        skipped += sum(len(record.get(a) or ()) - len(got.get(a) or ()) for a in SKIPPABLE)
+    assert {p.parts[-3] for p, *_ in records} >= {"fink-client"} and skipped > 500
+
+
+def test_the_prefix_tells_who_the_alert_is_about_as_the_whole_record_does(shared_data):
+    told, readers = 0, {}
+    for path, schema, data, record in every_real_record(shared_data):
+        reader = readers.get(path) or readers.setdefault(path, compile_reader(schema, SKIPPABLE))
+        assert reader.prefix is not None, path
+        identity = history_identity(reader.prefix(data, 0))
+        assert identity == history_identity(record), path
+        told += identity is not None
+    assert told > 300
+
+
+def test_every_truncation_of_a_real_alert_read_with_its_history_known_is_a_parse_error(shared_data):
+    """Skipping moves past bytes without reading them: a record cut short is still refused."""
+    path = shared_data / "ztf_alerts" / "ampel-ztf" / "single" / "ZTF20abyfpze.avro"
+    payload = path.read_bytes()
+    header = avro.read_header(payload)
+    schema = avro.ParsedSchema(fastavro.parse_schema(json.loads(header.schema_json)))
+    schema.compiled, schema.generated = compile_reader(schema.schema, SKIPPABLE), True
+    (block,) = [b.data for b in avro._iter_blocks(payload, header)]
+    record = fastavro.schemaless_reader(io.BytesIO(block), schema.schema, None)
+    known = {array: {e[entry.key] for e in record.get(array) or () if e.get(entry.key) is not None}
+             for array, entry in SKIPPABLE.items()}
+    assert len(avro._read_record(block, 0, schema, known=known)[0]["prv_candidates"]) < len(record["prv_candidates"])
+    for end in range(0, len(block), 89):
+        with pytest.raises(AlertParseError, match="corrupt Avro record"):
+            avro._read_record(block[:end], 0, schema, known=known)
