@@ -24,6 +24,13 @@ parse holds to ``[A-Za-z_][A-Za-z0-9_]*``): the record comes back as a ``TextChe
 the parsers do not walk again (that walk cost 0.16 ms an alert, a tenth of the pipeline). A
 string that fails raises :class:`UncheckedText`; the caller then reads the record with fastavro
 and the parser's walk names the string and why.
+
+A packet repeats its object's history (ZTF 30 days, Rubin 12 months), which after the first
+alert the store mostly holds. The top-level history arrays (``history_layout.SKIPPABLE``) are
+read with a ``known`` set of keys: an entry whose key is in it is moved past without building
+it (each type has generated skip statements: a float is ``p += 4``), and only the others are
+read, from the entry's start. Who the alert is about, to look those keys up, comes from
+``prefix``, which reads one identity field and skips the fields before it.
 """
 from __future__ import annotations
 
@@ -166,7 +173,7 @@ class _Generator:
 
     def record_function(self, schema: dict[str, Any], top: bool = False) -> str:
         """The function reading a record; the top level's takes ``known`` for its history arrays,
-        and its fields before the first of them also make ``read_prefix``."""
+        and where it has one, ``read_prefix`` is made for it too."""
         name = schema["name"]
         if name in self.functions:
             return self.functions[name]
