@@ -26,8 +26,10 @@ from classifier_service.store import Store
 from classifier_service.stream.archive import ArchiveSource
 from classifier_service.stream.base import RawMessage
 from classifier_service.surveys import parse_record
-from classifier_service.surveys.avro import iter_records, split_records
+from classifier_service.surveys.avro import iter_records, single_record_prefix, split_records
 from classifier_service.surveys.base import AlertParseError
+from classifier_service.surveys.history_layout import history_identity
+from classifier_service.surveys.known_history import decode_batch
 from classifier_service.surveys.registry import SchemaRegistry, SchemaRegistryError
 from classifier_service.worker import Worker
 from tests.facilities.loopback import LoopbackServer, QuietJSONHandler
@@ -144,6 +146,26 @@ def test_the_worker_stores_wire_format_messages_exactly_as_the_container_file(
         worker(from_container).process(list(ArchiveSource([shared_data / RUBIN_AVRO]).messages()))
         assert table_checksums(sqlite_store) == table_checksums(from_container)
     assert sqlite_store.row_counts()["detection"] > 0
+
+
+def test_wire_format_messages_of_stored_objects_are_read_without_their_stored_history(
+        wire_messages, registry_server, sqlite_store, tmp_path):
+    """The live stream's messages take the decoder's skip: who each is about comes from its
+    prefix, and the entries stored for that object are never built; the store ends the same."""
+    registry = SchemaRegistry(registry_server.url)
+    payloads = [message.payload for message in wire_messages]
+    worker(sqlite_store, registry).process(wire_messages)
+    whole = [r for records in decode_batch(payloads, registry=registry) for r in records]
+    told = [history_identity(single_record_prefix(payload, registry)) for payload in payloads]
+    assert [identity is not None for identity in told] == [bool(r["diaSource"]["diaObjectId"]) for r in whole]
+    assert sum(identity is not None for identity in told) == 5  # two are solar-system sources
+
+    known = [r for records in decode_batch(payloads, sqlite_store, registry) for r in records]
+    assert sum(len(r["prvDiaSources"] or ()) for r in known) < sum(len(r["prvDiaSources"] or ()) for r in whole)
+    assert sum(len(r["prvDiaForcedSources"] or ()) for r in known) < sum(len(r["prvDiaForcedSources"] or ()) for r in whole)
+    before = table_checksums(sqlite_store)
+    assert worker(sqlite_store, registry).process(wire_messages).n_dead_letters == 0
+    assert table_checksums(sqlite_store) == before
 
 
 def test_the_registry_is_asked_once_per_schema_id(rubin, wire_messages, registry_server, sqlite_store):
