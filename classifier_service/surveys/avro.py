@@ -71,8 +71,9 @@ class ParsedSchema:
             return self._read_with_fastavro(data, pos)
 
     def read_prefix(self, data: bytes, pos: int) -> dict[str, Any] | None:
-        """The record's fields before its history, or None where they cannot be read alone (no
-        generated reader yet or none for this schema, damage: the whole read will say what)."""
+        """Who the record is about (its identity field, read alone: ``Reader.prefix``), or None
+        where that cannot be read alone (no generated reader yet or none for this schema, damage:
+        the whole read will say what)."""
         if self.compiled is None or self.compiled.prefix is None:
             return None
         try:
@@ -120,9 +121,9 @@ def iter_records(payload: bytes | BinaryIO, registry: SchemaRegistry | None = No
 
 
 def single_record_prefix(payload: bytes, registry: SchemaRegistry | None = None) -> dict[str, Any] | None:
-    """The fields before the history of a payload's one record (a Kafka message: a container of
-    one record, uncompressed, or a wire-format message), read alone; None for anything else, or
-    where they cannot be read alone (:meth:`ParsedSchema.read_prefix`)."""
+    """Who a payload's one record is about (:meth:`ParsedSchema.read_prefix`), for a Kafka message:
+    a container of one uncompressed record, or a wire-format message; None for anything else, or
+    where it cannot be read alone."""
     try:
         if is_wire_format(payload):
             if registry is None or len(payload) < WIRE_HEADER_SIZE:
@@ -139,7 +140,6 @@ def single_record_prefix(payload: bytes, registry: SchemaRegistry | None = None)
         return parsed_schema(container.schema_json).read_prefix(block.data, 0)
     except (ValueError, IndexError):  # AlertParseError, SchemaRegistryError: the whole read reports it
         return None
-
 
 
 def split_records(payload: bytes) -> Iterator[bytes]:
