@@ -1,6 +1,7 @@
 """What every survey adapter provides, and the errors a bad packet raises."""
 from __future__ import annotations
 
+import copy
 import math
 import time
 from typing import Any, Protocol
@@ -46,9 +47,16 @@ def latest_mjd() -> float:
 class TextChecked(dict):
     """A decoded record whose strings were checked as :func:`check_text` checks them while they
     were read (:mod:`classifier_service.surveys.avro_reader`): walking its ~1,200 values again
-    would cost a tenth of the pipeline."""
+    would cost a tenth of the pipeline. A copy, which its maker may change, is a plain dict whose
+    text is checked again; the worker itself only ever removes history entries."""
 
     __slots__ = ()
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return copy.deepcopy(dict(self), memo)
 
 
 def check_text(record: dict[str, Any]) -> None:

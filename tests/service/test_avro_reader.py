@@ -2,6 +2,7 @@
 and refuses what is not a record."""
 from __future__ import annotations
 
+import copy
 import io
 import json
 import math
@@ -229,6 +230,14 @@ def test_a_record_whose_strings_all_pass_is_marked_checked_and_not_walked_again(
     got = read_twice(EVERY_TYPE, encoded(EVERY_TYPE, record))
     assert type(got) is TextChecked and got == fastavro_record(EVERY_TYPE, encoded(EVERY_TYPE, record))
     check_text(got)
+
+
+def test_a_copy_of_a_checked_record_which_its_maker_may_change_is_checked_again():
+    record = read_twice(EVERY_TYPE, encoded(EVERY_TYPE, random_every(random.Random(4))))
+    for copied in (copy.copy(record), copy.deepcopy(record), record.copy(), dict(record)):
+        copied["text"] = "a\x00b"
+        with pytest.raises(AlertParseError, match="^text holds the non-printable character U[+]0000"):
+            check_text(copied)
 
 
 def test_the_reader_refuses_exactly_the_strings_check_text_refuses():
