@@ -248,29 +248,24 @@ class _Generator:
 
     def is_record_array(self, schema: Any) -> bool:
         """An array of records, or a union of one with null: the shape of a history."""
-        schema = self.resolve(schema)
-        if isinstance(schema, list):
-            branches = [self.resolve(branch) for branch in schema if self.resolve(branch) != "null"]
-            if len(branches) != 1:
-                return False
-            schema = branches[0]
-        if not isinstance(schema, dict) or schema.get("type") != "array":
-            return False
-        return self.item_record(schema["items"]) is not None
+        found = self.nullable(schema)
+        array = found[0] if found else None
+        return isinstance(array, dict) and array.get("type") == "array" and self.item_record(array["items"]) is not None
 
     def item_record(self, items: Any) -> tuple[dict[str, Any], int | None] | None:
         """A history array's items: a record, or a union of one record with null (as Spark writes
         them): the record and its branch index (None: no union); None for other items."""
-        items = self.resolve(items)
-        if isinstance(items, dict) and items.get("type") == "record":
-            return items, None
-        if not isinstance(items, list):
-            return None
-        branches = [self.resolve(branch) for branch in items]
-        records = [i for i, branch in enumerate(branches) if branch != "null"]
-        if len(records) != 1 or not isinstance(branches[records[0]], dict) or branches[records[0]].get("type") != "record":
-            return None
-        return branches[records[0]], records[0]
+        found = self.nullable(items)
+        return found if found and isinstance(found[0], dict) and found[0].get("type") == "record" else None
+
+    def nullable(self, schema: Any) -> tuple[Any, int | None] | None:
+        """A schema resolved, with None for its branch index; or of a union, its one branch that is
+        not null and that branch's index; None for a union of several others."""
+        schema = self.resolve(schema)
+        if not isinstance(schema, list):
+            return schema, None
+        others = [i for i, branch in enumerate(schema) if self.resolve(branch) != "null"]
+        return (self.resolve(schema[others[0]]), others[0]) if len(others) == 1 else None
 
     def stored_item_function(self, items: Any, entry: StoredEntry) -> str | None:
         """stored_entry_function for a history array's items, through their union if they have one."""

@@ -22,13 +22,13 @@ same entries dropped after reading.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from classifier_service.surveys.avro import iter_records, single_record_prefix
 from classifier_service.surveys.avro_reader import Known
-from classifier_service.surveys.history_layout import StoredEntry, history_identity
+from classifier_service.surveys.history_layout import HistoryLayout, StoredEntry, history_identity
 
 
 @dataclass
@@ -39,6 +39,8 @@ class StoredHistory:
     non_detections: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
     forced_photometry: set[tuple[str, int]] = field(default_factory=set)  # (oid, pid)
     read: set[str] = field(default_factory=set)  # the objects asked for, stored or not
+    _epochs: dict[str, set[int]] = field(default_factory=dict)  # forced_photometry by oid
+    _known: dict[str, Known] = field(default_factory=dict)  # oid -> what known() answered
 
     def read_from(self, store: Any, oids: Iterable[str]) -> None:
         """Read the objects not read yet: three queries, whatever their number."""
@@ -47,12 +49,23 @@ class StoredHistory:
             return
         self.detections.update(store.detections_of(missing))
         self.non_detections.update(store.non_detections_of(missing))
-        self.forced_photometry |= store.forced_photometry_keys_of(missing)
+        epochs = store.forced_photometry_keys_of(missing)
+        self.forced_photometry |= epochs
+        for oid, pid in epochs:
+            self._epochs.setdefault(oid, set()).add(pid)
         self.read.update(missing)
 
-    def candids(self, oid: str) -> set[int]:
-        """The candids stored for ``oid``."""
-        return {row["candid"] for row in self.detections.get(oid, ())}
+    def known(self, oid: str, layout: HistoryLayout) -> Known | None:
+        """The keys of ``oid``'s history entries the store holds, by the array of ``layout`` they
+        come in (candids, pids); None for an object it does not hold. Made once per object."""
+        if oid not in self.detections:
+            return None
+        known = self._known.get(oid)
+        if known is None:
+            known = self._known[oid] = {
+                layout.detections: {row["candid"] for row in self.detections[oid]},
+                layout.forced: self._epochs.get(oid, set())}
+        return known
 
 
 def decode_batch(payloads: Sequence[bytes], store: Any = None, registry: Any = None,
@@ -72,16 +85,8 @@ def decode_batch(payloads: Sequence[bytes], store: Any = None, registry: Any = N
     prefixes = [single_record_prefix(payload, registry) for payload in payloads]
     identities = [history_identity(prefix) if prefix is not None else None for prefix in prefixes]
     stored.read_from(store, {identity[0] for identity in identities if identity is not None})
-    epochs: dict[str, set[int]] = {}
-    for oid, pid in stored.forced_photometry:
-        epochs.setdefault(oid, set()).add(pid)
-    decoded = []
-    for payload, identity in zip(payloads, identities):
-        known = None
-        if identity is not None and identity[0] in stored.detections:
-            oid, layout = identity
-            known = {layout.detections: stored.candids(oid), layout.forced: epochs.get(oid, set())}
-        decoded.append(_records(payload, registry, known))
+    decoded = [_records(payload, registry, stored.known(*identity) if identity is not None else None)
+               for payload, identity in zip(payloads, identities)]
     records = [r for records in decoded if isinstance(records, list) for r in records if isinstance(r, dict)]
     stored.read_from(store, {identity[0] for r in records if (identity := history_identity(r))})
     drop_stored_history(records, stored)
@@ -97,29 +102,20 @@ def _records(payload: bytes, registry: Any, known: Known | None = None) -> list[
 
 def drop_stored_history(records: Sequence[dict[str, Any]], stored: StoredHistory) -> None:
     """Remove from records the history detections and forced photometry stored for their object."""
-    candids: dict[str, set[int]] = {}
     for record in records:
         identity = history_identity(record)
-        if identity is None or identity[0] not in stored.detections:
+        known = stored.known(*identity) if identity is not None else None
+        if known is None:
             continue  # a new object's history is all new
-        oid, layout = identity
-        history, forced = record.get(layout.detections), record.get(layout.forced)
-        if type(history) is list and history:
-            known = candids.get(oid)
-            if known is None:
-                known = candids[oid] = stored.candids(oid)
-            record[layout.detections] = [entry for entry in history if not _is_stored(entry, layout.detection, known)]
-        if type(forced) is list and forced:
-            record[layout.forced] = [entry for entry in forced
-                                     if not _is_stored_epoch(entry, layout.epoch, oid, stored.forced_photometry)]
+        layout = identity[1]
+        for array, how in ((layout.detections, layout.detection), (layout.forced, layout.epoch)):
+            entries = record.get(array)
+            if type(entries) is list and entries:
+                record[array] = [entry for entry in entries if not _is_stored(entry, how, known[array])]
 
 
 # Records are not parsed yet: an entry of another shape (a hostile writer schema) is kept for
-# the parser to refuse. The same tests as the generated reader's skip.
-def _is_stored(entry: Any, how: StoredEntry, known: set[int]) -> bool:
+# the parser to refuse. The same test as the generated reader's skip.
+def _is_stored(entry: Any, how: StoredEntry, known: Collection[int]) -> bool:
     return (type(entry) is dict and type(key := entry.get(how.key)) is int and key in known
             and (how.present is None or entry.get(how.present) is not None))
-
-
-def _is_stored_epoch(entry: Any, how: StoredEntry, oid: str, stored: set[tuple[str, int]]) -> bool:
-    return type(entry) is dict and type(epoch := entry.get(how.key)) is int and (oid, epoch) in stored
