@@ -74,7 +74,7 @@ def periodic_target(name: str, periodic: dict[str, float]) -> Target:
     mjd = np.sort(now_mjd() - 28.0 + rng.uniform(0, 28.0, 44))
     # The phase counts from the first detection, so every run has the same light curve (and finds
     # the same period) whatever the hour: from MJD 0 the 28 days fell on other phases each run, and
-    # the period found moved about 0.55 d enough to print 0.549 some hours.
+    # the period found moved about 0.55 d enough to print 0.551 some hours.
     mag = 17.5 + 0.4 * np.sin(2 * np.pi * (mjd - mjd[0]) / RRL_PERIOD) + rng.normal(0, 0.02, mjd.size)
     PhotometryReducedDatum.objects.bulk_create([
         PhotometryReducedDatum(target=target, timestamp=mjd_to_datetime(t), brightness=m, brightness_error=0.03,
