@@ -53,8 +53,12 @@ METADATA_FEATURES: tuple[tuple[str, float, float, float], ...] = (
     ("fwhm", 2.5, 0.0, 10.0),  # typical ZTF seeing (pixels)
     ("magpsf", 19.5, 10.0, 23.0),
     ("sigmapsf", 0.1, 0.0, 1.0),
-    ("ecliptic_latitude", 0.0, -90.0, 90.0),
-    ("galactic_latitude", 0.0, -90.0, 90.0),
+    # Distances from the ecliptic and the Galactic plane: both skies are symmetric about them, and
+    # unsigned the network need not learn each class's latitudes twice from a few real objects.
+    # Measured for 1.4.0 (three fit seeds, 136 real objects): balanced accuracy 0.762 signed, 0.808
+    # unsigned (its model card).
+    ("abs_ecliptic_latitude", 0.0, 0.0, 90.0),
+    ("abs_galactic_latitude", 0.0, 0.0, 90.0),
     ("diffmaglim", 20.0, 15.0, 23.0),
     ("classtar", 0.5, 0.0, 1.0),  # SExtractor star/galaxy: undecided
     ("log_ndethist", 0.0, 0.0, 12.0),  # log1p of counts, which span 0..10^4
@@ -183,8 +187,8 @@ def _metadata_row(metadata: Mapping[str, Any], ecliptic: float | None, galactic:
     ndet, ncov = _number(metadata.get("ndethist")), _number(metadata.get("ncovhist"))
     derived = {
         "isdiffpos": _isdiffpos(metadata.get("isdiffpos")),
-        "ecliptic_latitude": ecliptic,
-        "galactic_latitude": galactic,
+        "abs_ecliptic_latitude": None if ecliptic is None else abs(ecliptic),
+        "abs_galactic_latitude": None if galactic is None else abs(galactic),
         "log_ndethist": None if ndet is None else math.log1p(max(ndet, 0.0)),
         "log_ncovhist": None if ncov is None else math.log1p(max(ncov, 0.0)),
         "log_ncov_minus_ndet": None if ndet is None or ncov is None else math.log1p(max(ncov - ndet, 0.0)),

@@ -21,6 +21,15 @@ _GAL_TO_ICRS = np.array([
     [-0.4838350155, +0.7469822445, +0.4559837762],
 ])
 MIN_DEC = -30.0
+# |Galactic latitude| of the variable stars of GCVS (Samus et al. 2017, Astron. Rep. 61, 80), every
+# 5th percentile of the 59,099 stars of ../shared/data/labels/gcvs_fink-science/gcvs.parquet. Drawn
+# at a uniform longitude and cut at MIN_DEC they give the latitudes of its 42,376 stars north of
+# dec -30 (|b| median 12.6 against 12.7, 95th percentile 63 against 62, 42% within 10 deg), as do
+# the 73 real labelled variable stars of the alerts there (median 18, 41% within 10 deg). A Laplace
+# profile of scale 8 deg put 68% within 10 deg and 95% within 27, which taught the stamp
+# classifier that a star off the plane is an AGN.
+STAR_ABS_B_PERCENTILES = (0.0, 1.0, 2.1, 3.1, 4.1, 5.3, 6.5, 7.6, 8.9, 10.3, 11.8, 13.7, 15.6, 18.2, 19.7,
+                          23.1, 27.8, 33.7, 42.9, 58.8, 89.9)
 # ZTF's site (east longitude, latitude; degrees) and how high it looks: the 311 real alert packets
 # of ../shared/data/ztf_alerts lie at Palomar airmass median 1.27, 95% below 2.09 (their ra, dec, jd).
 PALOMAR = (-116.8650, 33.3563)
@@ -39,12 +48,18 @@ def galactic_to_icrs(l_deg: float, b_deg: float) -> tuple[float, float]:
     return float(ra), float(np.degrees(np.arcsin(np.clip(vector[2], -1, 1))))
 
 
+def star_latitude(rng: np.random.Generator) -> float:
+    """A Galactic latitude (deg) distributed as the catalogued variable stars' (:data:`STAR_ABS_B_PERCENTILES`)."""
+    levels = np.linspace(0.0, 1.0, len(STAR_ABS_B_PERCENTILES))
+    return float(np.interp(rng.uniform(), levels, STAR_ABS_B_PERCENTILES)) * rng.choice([-1, 1])
+
+
 def sky_position(rng: np.random.Generator, galactic: bool) -> tuple[float, float, float]:
-    """(ra, dec, b): Galactic sources within ~10 deg of the plane, others at |b| > 15 deg."""
+    """(ra, dec, b): Galactic sources as the variable stars of GCVS, others at |b| > 15 deg."""
     while True:
         l = rng.uniform(0, 360)
         if galactic:
-            b = float(np.clip(rng.laplace(0, 8.0), -89, 89))
+            b = star_latitude(rng)
         else:
             b = float(np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(15)), 1)))) * rng.choice([-1, 1])
         ra, dec = galactic_to_icrs(l, b)

@@ -101,7 +101,18 @@ def test_metadata_is_clipped_and_derived_as_alerce_did():
     assert features["magpsf"] == 23.0
     assert features["log_ndethist"] == pytest.approx(np.log1p(9))
     assert features["log_ncov_minus_ndet"] == pytest.approx(np.log1p(90))
-    assert features["ecliptic_latitude"] == pytest.approx(0.0, abs=1e-6)
+    assert features["abs_ecliptic_latitude"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_network_reads_distances_from_the_ecliptic_and_the_galactic_plane_not_their_sides():
+    def latitudes(ra: float, dec: float) -> tuple[float, float]:
+        features = dict(zip(METADATA_NAMES, metadata_features({"ra": ra, "dec": dec})))
+        return features["abs_ecliptic_latitude"], features["abs_galactic_latitude"]
+
+    north_galactic_pole, south_galactic_pole = latitudes(192.8595, 27.1283), latitudes(12.8595, -27.1283)
+    north_ecliptic_pole, south_ecliptic_pole = latitudes(270.0, 66.5607), latitudes(90.0, -66.5607)
+    assert north_galactic_pole[1] == pytest.approx(90.0, abs=0.01) and south_galactic_pole[1] == pytest.approx(90.0, abs=0.01)
+    assert north_ecliptic_pole[0] == pytest.approx(90.0, abs=0.01) and south_ecliptic_pole[0] == pytest.approx(90.0, abs=0.01)
 
 
 def test_metadata_of_a_batch_is_each_alerts_metadata_bit_for_bit():
