@@ -30,6 +30,7 @@ MIN_DEC = -30.0
 # classifier that a star off the plane is an AGN.
 STAR_ABS_B_PERCENTILES = (0.0, 1.0, 2.1, 3.1, 4.1, 5.3, 6.5, 7.6, 8.9, 10.3, 11.8, 13.7, 15.6, 18.2, 19.7,
                           23.1, 27.8, 33.7, 42.9, 58.8, 89.9)
+_STAR_LEVELS = np.linspace(0.0, 1.0, len(STAR_ABS_B_PERCENTILES))  # the cumulative share at each entry
 # ZTF's site (east longitude, latitude; degrees) and how high it looks: the 311 real alert packets
 # of ../shared/data/ztf_alerts lie at Palomar airmass median 1.27, 95% below 2.09 (their ra, dec, jd).
 PALOMAR = (-116.8650, 33.3563)
@@ -48,20 +49,15 @@ def galactic_to_icrs(l_deg: float, b_deg: float) -> tuple[float, float]:
     return float(ra), float(np.degrees(np.arcsin(np.clip(vector[2], -1, 1))))
 
 
-def star_latitude(rng: np.random.Generator) -> float:
-    """A Galactic latitude (deg) distributed as the catalogued variable stars' (:data:`STAR_ABS_B_PERCENTILES`)."""
-    levels = np.linspace(0.0, 1.0, len(STAR_ABS_B_PERCENTILES))
-    return float(np.interp(rng.uniform(), levels, STAR_ABS_B_PERCENTILES)) * rng.choice([-1, 1])
-
-
 def sky_position(rng: np.random.Generator, galactic: bool) -> tuple[float, float, float]:
     """(ra, dec, b): Galactic sources as the variable stars of GCVS, others at |b| > 15 deg."""
     while True:
         l = rng.uniform(0, 360)
         if galactic:
-            b = star_latitude(rng)
+            abs_b = float(np.interp(rng.uniform(), _STAR_LEVELS, STAR_ABS_B_PERCENTILES))
         else:
-            b = float(np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(15)), 1)))) * rng.choice([-1, 1])
+            abs_b = float(np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(15)), 1))))
+        b = abs_b * rng.choice([-1, 1])
         ra, dec = galactic_to_icrs(l, b)
         if dec > MIN_DEC:
             return ra, dec, b
