@@ -22,28 +22,20 @@ from alerce_contract.taxonomy import STAMP_CLASSES, STAMP_CLASSIFIER_LSST
 from classifier_service.alert import Alert
 from classifier_service.classifiers import artifacts
 from classifier_service.classifiers.base import Classification, ClassifierInput, ClassifierOutput
+from classifier_service.coordinates import ecliptic_latitude, galactic_latitude
 from classifier_service.cutouts import decode_cutouts
 
 NAME = STAMP_CLASSIFIER_LSST
 MODELS_DIR = artifacts.MODELS_DIR / NAME
 ARTIFACT = "model.joblib"
-FEATURE_VERSION = "lsst-stamp-1.0.0"
+FEATURE_VERSION = "lsst-stamp-1.1.0"  # 1.1.0: latitudes from classifier_service.coordinates
 MISSING = -999.0
-OBLIQUITY = np.radians(23.4393)
-_GAL_POLE = (np.radians(192.85948), np.radians(27.12825))
 NAMES = (
     "reliability", "extendedness", "snr", "positive", "log_ndethist", "log_abs_flux", "ss_associated",
     "abs_ecliptic_lat", "abs_galactic_lat",
     "diff_centre_fraction", "diff_peak_over_noise", "diff_negative_fraction", "diff_psf_correlation",
     "template_centre_over_diff", "template_concentration", "science_over_template", "nan_fraction",
 )
-
-
-def _latitudes(ra: float, dec: float) -> tuple[float, float]:
-    r, d = np.radians(ra), np.radians(dec)
-    ecl = np.arcsin(np.sin(d) * np.cos(OBLIQUITY) - np.cos(d) * np.sin(OBLIQUITY) * np.sin(r))
-    gal = np.arcsin(np.sin(d) * np.sin(_GAL_POLE[1]) + np.cos(d) * np.cos(_GAL_POLE[1]) * np.cos(r - _GAL_POLE[0]))
-    return abs(float(np.degrees(ecl))), abs(float(np.degrees(gal)))
 
 
 def stamp_features(science: np.ndarray, template: np.ndarray, difference: np.ndarray) -> list[float]:
@@ -78,7 +70,8 @@ def alert_features(alert: Alert) -> np.ndarray:
     row = [
         meta.get("rb", MISSING), meta.get("extendedness", MISSING), meta.get("snr", MISSING),
         float(candidate.isdiffpos > 0), float(np.log10(1 + (meta.get("ndethist") or 1))), float(np.log10(flux)),
-        float(bool(meta.get("ssnamenr"))), *_latitudes(candidate.ra, candidate.dec),
+        float(bool(meta.get("ssnamenr"))), abs(float(ecliptic_latitude(candidate.ra, candidate.dec))),
+        abs(float(galactic_latitude(candidate.ra, candidate.dec))),
         *stamp_features(*decode_cutouts(alert.cutouts)),
     ]
     return np.nan_to_num(np.asarray(row, dtype=float), nan=MISSING)

@@ -21,6 +21,7 @@ from alerce_contract.taxonomy import STAMP_CLASSES, STAMP_CLASSIFIER
 from classifier_service.alert import Alert
 from classifier_service.classifiers import artifacts
 from classifier_service.classifiers.base import Classification, ClassifierInput, ClassifierOutput
+from classifier_service.coordinates import ecliptic_latitude, galactic_latitude
 from classifier_service.cutouts import CutoutError, decode_cutouts
 
 log = logging.getLogger(__name__)
@@ -69,16 +70,6 @@ METADATA_FEATURES: tuple[tuple[str, float, float, float], ...] = (
 )
 METADATA_NAMES: tuple[str, ...] = tuple(f[0] for f in METADATA_FEATURES)
 
-_OBLIQUITY_J2000 = math.radians(23.4392911)
-# Rotation from ICRS equatorial unit vectors to galactic ones (Hipparcos, ESA 1997).
-_ICRS_TO_GALACTIC = np.array([
-    [-0.0548755604162154, -0.8734370902348850, -0.4838350155487132],
-    [+0.4941094278755837, -0.4448296299600112, +0.7469822444972189],
-    [-0.8676661490190047, -0.1980763734312015, +0.4559837761750669],
-])
-
-
-# --- inputs: pure functions shared by training and inference ---------------------------
 
 def center_stamp(image: np.ndarray, size: int = STAMP_SIZE, full: int = CUTOUT_SIZE) -> np.ndarray:
     """Pad a (possibly edge-truncated) cutout to ``full`` x ``full`` with NaN, then take the centre."""
@@ -137,25 +128,6 @@ def centred_stamps(images: Sequence[np.ndarray], size: int = STAMP_SIZE) -> list
 def prepare_stamps(images: Sequence[np.ndarray], size: int = STAMP_SIZE) -> np.ndarray:
     """Science, template and difference images to the (3, size, size) float32 network input."""
     return normalize_stamps(np.stack(centred_stamps(images, size)))
-
-
-def galactic_latitude(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
-    """Galactic latitude (deg) of ICRS positions (deg): stars crowd the plane, AGN avoid it."""
-    return _latitude_after_rotation(ra, dec, _ICRS_TO_GALACTIC)
-
-
-def ecliptic_latitude(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
-    """Mean ecliptic latitude of J2000 (deg): asteroids crowd the ecliptic."""
-    c, s = math.cos(_OBLIQUITY_J2000), math.sin(_OBLIQUITY_J2000)
-    return _latitude_after_rotation(ra, dec, np.array([[1, 0, 0], [0, c, s], [0, -s, c]]))
-
-
-def _latitude_after_rotation(ra: np.ndarray, dec: np.ndarray, rotation: np.ndarray) -> np.ndarray:
-    """Latitude in the frame ``rotation`` maps equatorial unit vectors to (only its z row matters)."""
-    ra_r, dec_r = np.radians(ra), np.radians(dec)
-    x, y, z = rotation[2]
-    sin_latitude = np.cos(dec_r) * (x * np.cos(ra_r) + y * np.sin(ra_r)) + z * np.sin(dec_r)
-    return np.degrees(np.arcsin(np.clip(sin_latitude, -1.0, 1.0)))
 
 
 def metadata_features(metadata: Mapping[str, Any]) -> np.ndarray:

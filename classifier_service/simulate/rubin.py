@@ -34,9 +34,8 @@ from classifier_service.simulate.fits import multi_extension_fits
 from classifier_service.simulate.lightcurves import place_transient
 from classifier_service.simulate.schema import avro_fields
 from classifier_service.simulate.objects import FRESH_TRANSIENT_FRACTION, MAX_OBJECT_TRIES, STAMP_CLASS_OF
-from classifier_service.simulate.sky import (
-    _GAL_TO_ICRS, ecliptic_position, galactic_to_icrs, sun_longitude_deg, up_at,
-)
+from classifier_service.coordinates import icrs_to_ecliptic, icrs_to_galactic
+from classifier_service.simulate.sky import ecliptic_position, sky_position, sun_longitude_deg, up_at
 from classifier_service.simulate.sources import CLASSES, TRANSIENTS, build_source
 from classifier_service.simulate.stamps import Host, Scene, _bogus_artefacts, _grid, moffat, render
 
@@ -53,6 +52,7 @@ PAIR_WEIGHTS = np.array([0.2, 0.2, 0.15, 0.12, 0.06, 0.05, 0.12, 0.1])
 PAIR_GAP_DAYS = 33.0 / 1440.0
 NIGHT_START, NIGHT_END = 0.0, 0.40  # Cerro Pachón night in fractional UTC MJD
 CERRO_PACHON = (-70.7367, -30.2407)  # east longitude, latitude (degrees)
+DEC_RANGE = (-90.0, 30.0)  # the survey's declinations, the northern ecliptic spur included
 SEASON_DAYS = 210.0
 HISTORY_DAYS = 365.0  # Rubin packets carry 12 months of history
 DETECTION_SNR = 5.0
@@ -206,25 +206,10 @@ def visit_id(mjd: float, serial: int) -> int:
 
 
 def position(rng: np.random.Generator, galactic: bool) -> tuple[float, float]:
-    """Rubin's sky (dec < +30): stars toward the southern Galactic plane and bulge, the rest
-    at high latitude."""
-    while True:
-        if galactic:
-            ra, dec = galactic_to_icrs(rng.uniform(-100, 40), float(rng.laplace(0, 6.0)))
-        else:
-            ra, dec = float(rng.uniform(0, 360)), float(np.degrees(np.arcsin(rng.uniform(-1, 0.5))))
-            _, b = _galactic_latitude(ra, dec)
-            if abs(b) < 15:
-                continue
-        if dec < 30:
-            return ra, dec
-
-
-def _galactic_latitude(ra: float, dec: float) -> tuple[float, float]:
-    """(l, b) of an ICRS position."""
-    r, d = np.radians(ra), np.radians(dec)
-    vector = _GAL_TO_ICRS.T @ np.array([np.cos(d) * np.cos(r), np.cos(d) * np.sin(r), np.sin(d)])
-    return float(np.degrees(np.arctan2(vector[1], vector[0]))), float(np.degrees(np.arcsin(vector[2])))
+    """Rubin's sky: stars at the latitudes of GCVS's variable stars, the rest beyond |b| 15 deg
+    (as ZTF's, :func:`sky_position`), within the survey's declinations."""
+    ra, dec, _ = sky_position(rng, galactic, DEC_RANGE)
+    return ra, dec
 
 
 def _history(rng: np.random.Generator, night: float) -> tuple[np.ndarray, np.ndarray, int]:
@@ -292,7 +277,7 @@ def _spurious(class_name: str, rng: np.random.Generator, night: float, night_sky
     phot = observe(np.array([flux]), mjd, band, rng)
     phot.flux[0] = np.sign(flux) * max(abs(phot.flux[0]), DETECTION_SNR * phot.flux_err[0] * 1.05)
     if class_name == "asteroid":
-        draw = partial(ecliptic_position, rng, sun_longitude_deg(night) + 180.0 if night_sky else None)
+        draw = partial(ecliptic_position, rng, sun_longitude_deg(night) + 180.0 if night_sky else None, DEC_RANGE)
     else:
         draw = partial(position, rng, galactic=False)
     ra, dec = up_at(draw, mjd, CERRO_PACHON) if night_sky else draw()
@@ -378,12 +363,13 @@ def _dia_object(obj: RubinObject, i: int) -> dict[str, Any]:
 
 
 def _ss_source(obj: RubinObject, i: int, rng: np.random.Generator) -> dict[str, Any]:
-    lon, lat = _galactic_latitude(obj.ra, obj.dec)
+    galactic_lon, galactic_lat = icrs_to_galactic(obj.ra, obj.dec)
+    ecliptic_lon, ecliptic_lat = icrs_to_ecliptic(obj.ra, obj.dec)
     return {"diaSourceId": int(obj.source_ids[i]), "ssObjectId": obj.ss_object_id,
             "designation": f"20{rng.integers(10, 26)} {chr(65 + rng.integers(24))}{chr(65 + rng.integers(25))}"
                            f"{rng.integers(1, 300)}",
-            "eclLambda": float(obj.ra), "eclBeta": float(rng.uniform(-10, 10)), "galLon": lon % 360,
-            "galLat": lat, "ephOffset": _f(rng.exponential(0.3))}
+            "eclLambda": float(ecliptic_lon), "eclBeta": float(ecliptic_lat), "galLon": float(galactic_lon),
+            "galLat": float(galactic_lat), "ephOffset": _f(rng.exponential(0.3))}
 
 
 def _psf(fwhm: float, beta: float) -> np.ndarray:

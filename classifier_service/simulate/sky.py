@@ -12,14 +12,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from classifier_service.coordinates import ecliptic_to_icrs, galactic_to_icrs
 from classifier_service.simulate.candidates import near_source
 
-# Rotation from Galactic (l, b) unit vectors to ICRS (ra, dec) ones (IAU 1958 / Hipparcos).
-_GAL_TO_ICRS = np.array([
-    [-0.0548755604, +0.4941094279, -0.8676661490],
-    [-0.8734370902, -0.4448296300, -0.1980763734],
-    [-0.4838350155, +0.7469822445, +0.4559837762],
-])
 MIN_DEC = -30.0
 # |Galactic latitude| of the variable stars of GCVS (Samus et al. 2017, Astron. Rep. 61, 80), every
 # 5th percentile of the 59,099 stars of ../shared/data/labels/gcvs_fink-science/gcvs.parquet. Drawn
@@ -42,15 +37,10 @@ HOSTS = ("star", "nuclear", "offset", "hostless")
 MISSING = -999.0  # ZTF's marker for "no such PS1 source"
 
 
-def galactic_to_icrs(l_deg: float, b_deg: float) -> tuple[float, float]:
-    l, b = np.radians(l_deg), np.radians(b_deg)
-    vector = _GAL_TO_ICRS @ np.array([np.cos(b) * np.cos(l), np.cos(b) * np.sin(l), np.sin(b)])
-    ra = np.degrees(np.arctan2(vector[1], vector[0])) % 360.0
-    return float(ra), float(np.degrees(np.arcsin(np.clip(vector[2], -1, 1))))
-
-
-def sky_position(rng: np.random.Generator, galactic: bool) -> tuple[float, float, float]:
-    """(ra, dec, b): Galactic sources as the variable stars of GCVS, others at |b| > 15 deg."""
+def sky_position(rng: np.random.Generator, galactic: bool,
+                 dec_range: tuple[float, float] = (MIN_DEC, 90.0)) -> tuple[float, float, float]:
+    """(ra, dec, b) within ``dec_range`` (ZTF's sky by default): Galactic sources as the variable
+    stars of GCVS, others at |b| > 15 deg."""
     while True:
         l = rng.uniform(0, 360)
         if galactic:
@@ -59,8 +49,8 @@ def sky_position(rng: np.random.Generator, galactic: bool) -> tuple[float, float
             abs_b = float(np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(15)), 1))))
         b = abs_b * rng.choice([-1, 1])
         ra, dec = galactic_to_icrs(l, b)
-        if dec > MIN_DEC:
-            return ra, dec, b
+        if dec_range[0] < dec < dec_range[1]:
+            return float(ra), float(dec), b
 
 
 def local_sidereal_deg(mjd: np.ndarray | float, longitude_deg: float) -> np.ndarray:
@@ -138,7 +128,6 @@ def ps1_neighbours(rng: np.random.Generator, host: str, mag: float) -> dict[str,
     return fields
 
 
-OBLIQUITY = np.radians(23.4393)
 # Main-belt orbits: heliocentric distances 2.1-3.3 AU, inclinations Rayleigh-distributed with
 # sigma 7 deg (mean 8.8 deg; most main-belt asteroids have i < 20 deg, e.g. the MPC orbit
 # catalogue's numbered objects). Seen from the Earth near opposition a body at r AU appears
@@ -149,9 +138,11 @@ INCLINATION_SIGMA = np.radians(7.0)
 OPPOSITION_SPREAD = np.radians(60.0)  # heliocentric longitude from the Earth's: ZTF looks at night
 
 
-def ecliptic_position(rng: np.random.Generator, earth_longitude_deg: float | None = None) -> tuple[float, float]:
-    """(ra, dec) of a main-belt asteroid seen from the Earth at night; in any season, or in the
-    one where the Earth's heliocentric longitude is ``earth_longitude_deg`` (Sun's + 180)."""
+def ecliptic_position(rng: np.random.Generator, earth_longitude_deg: float | None = None,
+                      dec_range: tuple[float, float] = (MIN_DEC, 90.0)) -> tuple[float, float]:
+    """(ra, dec) within ``dec_range`` (ZTF's sky by default) of a main-belt asteroid seen from the
+    Earth at night; in any season, or in the one where the Earth's heliocentric longitude is
+    ``earth_longitude_deg`` (Sun's + 180)."""
     while True:
         r = rng.uniform(*MAIN_BELT_AU)
         beta_sun = np.arcsin(np.sin(rng.rayleigh(INCLINATION_SIGMA)) * np.sin(rng.uniform(0, 2 * np.pi)))
@@ -161,9 +152,6 @@ def ecliptic_position(rng: np.random.Generator, earth_longitude_deg: float | Non
         earth = rng.uniform(0, 2 * np.pi) if earth_longitude_deg is None else np.radians(earth_longitude_deg)
         lam = np.arctan2(seen[1], seen[0]) + earth
         beta = np.arcsin(seen[2] / np.linalg.norm(seen))
-        x = np.cos(beta) * np.cos(lam)
-        y = np.cos(beta) * np.sin(lam) * np.cos(OBLIQUITY) - np.sin(beta) * np.sin(OBLIQUITY)
-        z = np.cos(beta) * np.sin(lam) * np.sin(OBLIQUITY) + np.sin(beta) * np.cos(OBLIQUITY)
-        dec = float(np.degrees(np.arcsin(np.clip(z, -1, 1))))
-        if dec > MIN_DEC:
-            return float(np.degrees(np.arctan2(y, x)) % 360.0), dec
+        ra, dec = ecliptic_to_icrs(np.degrees(lam), np.degrees(beta))
+        if dec_range[0] < dec < dec_range[1]:
+            return float(ra), float(dec)

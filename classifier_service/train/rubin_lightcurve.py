@@ -27,7 +27,7 @@ from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
 from classifier_service.train.model_card import ConfusionMatrix, ModelCard, write_model_card
 
-VERSION = "1.2.0"  # 1.2.0: retrained on the simulator of 944c247 and the forest of 39a1303 (1.1.0 no longer reproduced)
+VERSION = "1.3.0"  # 1.3.0: the simulator puts stars where GCVS has them (was a Laplace profile of 6 deg toward the bulge)
 PER_CLASS = {"full": 120, "quick": 12}
 SETTINGS = {"full": ForestSettings(n_estimators=150, max_depth=12), "quick": ForestSettings(n_estimators=20, max_depth=8)}
 MAX_TRIES_PER_OBJECT = 20

@@ -26,7 +26,7 @@ from classifier_service.surveys.avro import iter_records
 from classifier_service.train.model_card import ConfusionMatrix, ModelCard, write_model_card
 from classifier_service.train.rubin_lightcurve import _markdown
 
-VERSION = "1.2.0"  # 1.2.0: retrained on the simulator of 944c247 (the stream's variable-star rates)
+VERSION = "1.3.0"  # 1.3.0: stars where GCVS has them; latitudes from classifier_service.coordinates
 PER_CLASS = {"full": 200, "quick": 20}
 TREES = {"full": 200, "quick": 30}
 

@@ -56,7 +56,7 @@ from classifier_service.train.model_card import ConfusionMatrix, ModelCard, writ
 
 log = logging.getLogger(__name__)
 
-VERSION = "1.4.0"
+VERSION = "1.4.1"  # 1.4.1: 1.4.0 retrained on the simulator whose sky rotations moved by < 1e-5 deg (coordinates.py)
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 ASTEROID_MAX_DIST_ARCSEC = 5.0
 K_FOLDS = 5

@@ -10,8 +10,6 @@ from classifier_service.classifiers.stamp_classifier import (
     STAMP_SIZE,
     CutoutError,
     center_stamp,
-    ecliptic_latitude,
-    galactic_latitude,
     metadata_features,
     metadata_matrix,
     normalize_stamp,
@@ -123,14 +121,3 @@ def test_metadata_of_a_batch_is_each_alerts_metadata_bit_for_bit():
     expected = np.stack([metadata_features(alert) for alert in alerts])
     assert metadata_matrix(alerts).tobytes() == expected.tobytes()
     assert metadata_matrix([]).shape == (0, len(METADATA_NAMES))
-
-
-def test_latitudes_agree_with_astropy():
-    from astropy import units as u
-    from astropy.coordinates import SkyCoord
-
-    rng = np.random.default_rng(1)
-    ra, dec = rng.uniform(0, 360, 50), rng.uniform(-89, 89, 50)
-    coords = SkyCoord(ra=ra * u.deg, dec=dec * u.deg, frame="icrs")
-    assert np.allclose(galactic_latitude(ra, dec), coords.galactic.b.deg, atol=1e-4)
-    assert np.allclose(ecliptic_latitude(ra, dec), coords.barycentricmeanecliptic.lat.deg, atol=1e-3)

@@ -102,6 +102,22 @@ def test_solar_system_sources_come_without_object_or_history(night, alerts):
         assert alert.metadata["ssnamenr"]
 
 
+def test_solar_system_sources_carry_their_ecliptic_and_galactic_coordinates(night):
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
+    records = [record for packet, truth, _ in night if truth == "asteroid" for record in iter_records(packet)]
+    assert records
+    for record in records:
+        source, ss = record["diaSource"], record["ssSource"]
+        sky = SkyCoord(source["ra"] * u.deg, source["dec"] * u.deg)
+        ecliptic = sky.barycentricmeanecliptic
+        assert SkyCoord(ss["eclLambda"] * u.deg, ss["eclBeta"] * u.deg, frame="barycentricmeanecliptic").separation(
+            ecliptic).deg < 1e-3
+        assert SkyCoord(l=ss["galLon"] * u.deg, b=ss["galLat"] * u.deg, frame="galactic").separation(sky).deg < 1e-4
+        assert abs(ss["eclBeta"]) < 40, "main-belt asteroids near the ecliptic"
+
+
 def test_fluxes_are_nJy_and_magnitudes_follow(night, alerts):
     for (packet, _, _), alert in zip(night, alerts):
         flux = next(iter_records(packet))["diaSource"]["psfFlux"]

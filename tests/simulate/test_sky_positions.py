@@ -1,12 +1,15 @@
 """Simulated objects sit where the catalogues put their kind: variable stars at the Galactic
-latitudes of GCVS's, extragalactic sources off the plane, all of it north of ZTF's dec -30."""
+latitudes of GCVS's, extragalactic sources off the plane, all of it north of ZTF's dec -30,
+and on Rubin's sky the same kinds south of its dec +30."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from classifier_service.simulate.sky import MIN_DEC, STAR_ABS_B_PERCENTILES, sky_position
+from classifier_service.coordinates import galactic_latitude
+from classifier_service.simulate import rubin
+from classifier_service.simulate.sky import MIN_DEC, STAR_ABS_B_PERCENTILES, ecliptic_position, sky_position
 
 GCVS = ("labels", "gcvs_fink-science", "gcvs.parquet")
 
@@ -48,3 +51,19 @@ def test_extragalactic_sources_avoid_the_plane_and_everything_is_north_of_dec_mi
     positions = [sky_position(rng, galactic=k % 2 == 0) for k in range(2000)]
     assert all(dec > MIN_DEC for _, dec, _ in positions)
     assert all(abs(b) >= 15 - 1e-9 for _, _, b in positions[1::2])
+
+
+def test_rubins_stars_lie_at_gcvs_latitudes_and_everything_within_its_declinations(gcvs_abs_b):
+    abs_b, dec = gcvs_abs_b
+    south = abs_b[dec < rubin.DEC_RANGE[1]]
+    rng = np.random.default_rng(2)
+    stars = np.array([rubin.position(rng, galactic=True) for _ in range(4000)])
+    others = np.array([rubin.position(rng, galactic=False) for _ in range(1000)])
+    asteroids = np.array([ecliptic_position(rng, None, rubin.DEC_RANGE) for _ in range(1000)])
+    simulated = np.abs(galactic_latitude(stars[:, 0], stars[:, 1]))
+    assert abs(np.median(simulated) - np.median(south)) < 0.1 * np.median(south) + 0.5
+    assert abs(np.mean(simulated < 10) - np.mean(south < 10)) < 0.03
+    assert (np.abs(galactic_latitude(others[:, 0], others[:, 1])) >= 15 - 1e-9).all()
+    for ra_dec in (stars, others, asteroids):
+        assert (ra_dec[:, 1] < rubin.DEC_RANGE[1]).all()
+    assert (asteroids[:, 1] < MIN_DEC).any(), "asteroids also south of ZTF's sky"
