@@ -2,12 +2,13 @@
 
 Schemathesis draws requests from the OpenAPI document, valid and invalid, for every route
 and sends them to the live server, checking each answer against the document (status codes,
-content types, response schemas). A few dozen examples per route keep it well under a minute.
+content types, response schemas): schemathesis's boundary values of every parameter (its
+"coverage" phase: empty, shortest, longest, smallest, largest, wrong type, ...) and a few dozen
+drawn examples per route, well under a minute in all.
 
-Each route is its own test, named by its method and path, drawn from the route's public
-Hypothesis strategies: schemathesis's ``@schema.parametrize()`` gives all routes' tests one
-node id under pytest 9, and pytest-xdist (``make test`` runs two workers), which schedules by
-node id, ran one route of the 21.
+Each route is its own test, named by its method and path: schemathesis's ``@schema.parametrize()``
+gives all routes' tests one node id under pytest 9, and pytest-xdist (``make test`` runs two
+workers), which schedules by node id, ran one route of the 21.
 """
 from __future__ import annotations
 
@@ -32,7 +33,19 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 @pytest.mark.parametrize("route", sorted(ROUTES))
-def test_no_route_answers_a_server_error(route: str, live_url: str):
+def test_no_boundary_value_gets_a_server_error(route: str, live_url: str):
+    operation = ROUTES[route]
+    cases = schema.iter_coverage_cases(operation, generation_modes=list(GenerationMode),
+                                       generation_config=schema.config.generation_for(operation=operation))
+    sent = 0
+    for case in cases:
+        case.call_and_validate(base_url=live_url, checks=CHECKS)
+        sent += 1
+    assert sent, f"schemathesis drew no boundary values for {route}"
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_no_drawn_request_gets_a_server_error(route: str, live_url: str):
     valid_or_not = st.one_of(ROUTES[route].as_strategy(GenerationMode.POSITIVE),
                              ROUTES[route].as_strategy(GenerationMode.NEGATIVE))
 
