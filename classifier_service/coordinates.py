@@ -2,7 +2,7 @@
 classifiers' inputs (stars crowd the Galactic plane, asteroids the ecliptic) and for the
 simulators that put sources on the sky, so that what a simulator places at a latitude is what
 a classifier reads there. Angles in degrees; arrays or scalars. Checked against astropy in
-tests/classifiers/test_stamp_inputs.py.
+tests/classifiers/test_coordinates.py.
 """
 from __future__ import annotations
 

@@ -71,6 +71,8 @@ METADATA_FEATURES: tuple[tuple[str, float, float, float], ...] = (
 METADATA_NAMES: tuple[str, ...] = tuple(f[0] for f in METADATA_FEATURES)
 
 
+# --- inputs: pure functions shared by training and inference ---------------------------
+
 def center_stamp(image: np.ndarray, size: int = STAMP_SIZE, full: int = CUTOUT_SIZE) -> np.ndarray:
     """Pad a (possibly edge-truncated) cutout to ``full`` x ``full`` with NaN, then take the centre."""
     image = np.asarray(image, dtype=np.float32)

@@ -28,13 +28,13 @@ import fastavro
 import numpy as np
 
 from alerce_contract.bands import FID_OF_BAND, NJY_ZERO_POINT
+from classifier_service.coordinates import icrs_to_ecliptic, icrs_to_galactic
 from classifier_service.simulate.alerts import class_sampler
 from classifier_service.simulate.cadence import YEAR
 from classifier_service.simulate.fits import multi_extension_fits
 from classifier_service.simulate.lightcurves import place_transient
 from classifier_service.simulate.schema import avro_fields
 from classifier_service.simulate.objects import FRESH_TRANSIENT_FRACTION, MAX_OBJECT_TRIES, STAMP_CLASS_OF
-from classifier_service.coordinates import icrs_to_ecliptic, icrs_to_galactic
 from classifier_service.simulate.sky import ecliptic_position, sky_position, sun_longitude_deg, up_at
 from classifier_service.simulate.sources import CLASSES, TRANSIENTS, build_source
 from classifier_service.simulate.stamps import Host, Scene, _bogus_artefacts, _grid, moffat, render

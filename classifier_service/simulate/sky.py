@@ -16,6 +16,7 @@ from classifier_service.coordinates import ecliptic_to_icrs, galactic_to_icrs
 from classifier_service.simulate.candidates import near_source
 
 MIN_DEC = -30.0
+DEC_RANGE = (MIN_DEC, 90.0)  # ZTF's sky
 # |Galactic latitude| of the variable stars of GCVS (Samus et al. 2017, Astron. Rep. 61, 80), every
 # 5th percentile of the 59,099 stars of ../shared/data/labels/gcvs_fink-science/gcvs.parquet. Drawn
 # at a uniform longitude and cut at MIN_DEC they give the latitudes of its 42,376 stars north of
@@ -38,7 +39,7 @@ MISSING = -999.0  # ZTF's marker for "no such PS1 source"
 
 
 def sky_position(rng: np.random.Generator, galactic: bool,
-                 dec_range: tuple[float, float] = (MIN_DEC, 90.0)) -> tuple[float, float, float]:
+                 dec_range: tuple[float, float] = DEC_RANGE) -> tuple[float, float, float]:
     """(ra, dec, b) within ``dec_range`` (ZTF's sky by default): Galactic sources as the variable
     stars of GCVS, others at |b| > 15 deg."""
     while True:
@@ -139,7 +140,7 @@ OPPOSITION_SPREAD = np.radians(60.0)  # heliocentric longitude from the Earth's:
 
 
 def ecliptic_position(rng: np.random.Generator, earth_longitude_deg: float | None = None,
-                      dec_range: tuple[float, float] = (MIN_DEC, 90.0)) -> tuple[float, float]:
+                      dec_range: tuple[float, float] = DEC_RANGE) -> tuple[float, float]:
     """(ra, dec) within ``dec_range`` (ZTF's sky by default) of a main-belt asteroid seen from the
     Earth at night; in any season, or in the one where the Earth's heliocentric longitude is
     ``earth_longitude_deg`` (Sun's + 180)."""
