@@ -80,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
                             results["kafka_steady" + suffix] = workers.measure(
                                 payloads[1:], args.steady_rate, n).as_dict()
     lc = next((c for c in classifiers if hasattr(c, "extractor")), None)
-    if lc is not None and lightcurves:
-        extras["features"] = bench.features_bench(list(lightcurves.values()), lc.extractor)
+    if lc is not None and (features := bench.features_bench(list(lightcurves.values()), lc.extractor)):
+        extras["features"] = features
     headline = "kafka" if "kafka" in results else "replay"
     summary = {
         **results[headline],
@@ -139,7 +139,8 @@ def report_text(summary: dict[str, Any], scenarios: tuple[str, ...]) -> str:
         lines.insert(2, f"PostgreSQL skipped: {summary['postgresql_error']}")
     if "features" in summary:
         f = summary["features"]
-        lines.insert(2, f"features ({f['n_objects']} objects): {_ms(f['batch_s_per_object']):.2f} CPU ms/object "
+        lines.insert(2, f"features ({f['n_objects']} classifiable objects, median {f['median_points']:.0f} points): "
+                        f"{_ms(f['batch_s_per_object']):.2f} CPU ms/object "
                         f"in one batch, {_ms(f['single_s_per_object']):.2f} one by one")
     lines.append("ms per alert:")
     for key in ("stage_s_per_alert", "classifier_s_per_alert"):
@@ -198,7 +199,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         line("features CPU ms/obj: batch / one by one",
              f"{_ms(f['batch_s_per_object']):.2f} / {_ms(f['single_s_per_object']):.2f} [batch <= 2, one by one <= 3]")
     else:
-        line("features", "not measured (no light-curve classifier loaded, or no replay)")
+        line("features", "not measured (no light-curve classifier loaded, or no classifiable light curve replayed)")
     start, end = summary.get("load_average_start"), summary["load_average"]
     line("load average, start / end", f"{start[0]:.1f} / {end[0]:.1f} on {summary['cpu_count']} CPUs"
          if start else f"{end[0]:.1f} on {summary['cpu_count']} CPUs")
