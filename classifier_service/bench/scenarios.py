@@ -186,6 +186,24 @@ def features_bench(lightcurves: Sequence[Any], extractor: Any, n_objects: int = 
             "single_s_per_object": statistics.median(single) / len(sample)}
 
 
+def long_lightcurves(per_class: int = 5, seed: int = 0) -> list[Any]:
+    """Light curves of years, as a star known for long reaches the classifier: ``per_class`` simulated
+    stars of every periodic class over 300 to 1,500 days with at least 40 detections (the replay's
+    night gives short ones: a period search's cost grows with the baseline's frequency grid and the
+    points)."""
+    from alerce_contract.taxonomy import PERIODIC
+    from classifier_service.lightcurve import build_lightcurve
+    from classifier_service.simulate.lightcurves import simulate_lightcurve
+
+    rng = np.random.default_rng(seed)
+    curves = []
+    for lc_class in PERIODIC:
+        for _ in range(per_class):
+            sim = simulate_lightcurve(lc_class, rng, duration_days=float(rng.uniform(300, 1500)), min_detections=40)
+            curves.append(build_lightcurve("long", sim.detections("long"), sim.non_detections("long"), sim.metadata))
+    return curves
+
+
 def replay_bench(payloads: Sequence[bytes], classifiers: Sequence[Classifier], *, batch_size: int,
                  folder: Path, url: str | None = None, lightcurves: dict[str, Any] | None = None) -> BenchResult:
     """Alerts from memory through the worker into SQLite (or the empty database at ``url``);

@@ -82,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
     lc = next((c for c in classifiers if hasattr(c, "extractor")), None)
     if lc is not None and (features := bench.features_bench(list(lightcurves.values()), lc.extractor)):
         extras["features"] = features
+    if lc is not None:
+        extras["features_long"] = bench.features_bench(bench.long_lightcurves(seed=args.seed or 0), lc.extractor)
     headline = "kafka" if "kafka" in results else "replay"
     summary = {
         **results[headline],
@@ -142,6 +144,11 @@ def report_text(summary: dict[str, Any], scenarios: tuple[str, ...]) -> str:
         lines.insert(2, f"features ({f['n_objects']} classifiable objects, median {f['median_points']:.0f} points): "
                         f"{_ms(f['batch_s_per_object']):.2f} CPU ms/object "
                         f"in one batch, {_ms(f['single_s_per_object']):.2f} one by one")
+    if "features_long" in summary:
+        f = summary["features_long"]
+        lines.insert(3, f"features on long curves ({f['n_objects']} simulated periodic stars of 300-1,500 days, "
+                        f"median {f['median_points']:.0f} points): {_ms(f['batch_s_per_object']):.2f} CPU ms/object "
+                        f"in one batch, {_ms(f['single_s_per_object']):.2f} one by one")
     lines.append("ms per alert:")
     for key in ("stage_s_per_alert", "classifier_s_per_alert"):
         names = dict.fromkeys(name for s in scenarios for name in summary[s][key])
@@ -200,6 +207,11 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
              f"{_ms(f['batch_s_per_object']):.2f} / {_ms(f['single_s_per_object']):.2f} [batch <= 2, one by one <= 3]")
     else:
         line("features", "not measured (no light-curve classifier loaded, or no classifiable light curve replayed)")
+    if "features_long" in summary:
+        f = summary["features_long"]
+        line("features, long curves: batch / one",
+             f"{_ms(f['batch_s_per_object']):.2f} / {_ms(f['single_s_per_object']):.2f} CPU ms/obj "
+             f"(median {f['median_points']:.0f} points; the goals are read on the stream's curves above)")
     start, end = summary.get("load_average_start"), summary["load_average"]
     line("load average, start / end", f"{start[0]:.1f} / {end[0]:.1f} on {summary['cpu_count']} CPUs"
          if start else f"{end[0]:.1f} on {summary['cpu_count']} CPUs")

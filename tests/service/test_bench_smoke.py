@@ -29,6 +29,8 @@ def test_bench_json_reports_throughput_latency_and_time_per_stage(capsys):
     assert summary["decode_limit"]["alerts_per_s"] > 0 < summary["pipeline_fraction_of_decode_limit"]
     assert summary["processes"]["sqlite"]["2"]["n_alerts"] == summary["replay"]["n_alerts"]
     assert summary["kafka_steady"]["rate"] == 280 and summary["kafka_steady"]["n_delivered"] > 0
+    # beside the night's curves, curves of years simulated for the figure
+    assert summary["features_long"]["n_objects"] > 0 and summary["features_long"]["median_points"] >= 40
     # --processes 2 also runs both Kafka scenarios with two workers in one consumer group
     assert summary["kafka_2p"]["n_processes"] == summary["kafka_steady_2p"]["n_processes"] == 2
     assert summary["kafka_2p"]["n_delivered"] == summary["kafka_2p"]["n_alerts"] == summary["kafka"]["n_alerts"]
