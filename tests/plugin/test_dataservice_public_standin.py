@@ -166,7 +166,8 @@ def test_check_for_new_data_names_each_failing_service_and_still_asks_the_others
     report = " ".join(str(message) for message in response.context["messages"])
     assert report.startswith("Update completed with errors: ")
     assert f"{SERVICE_NAME} ({oid}: BrokerQueryError: " in report and "HTTP 500" in report
-    assert f"Simbad ({oid}: ConnectionError: Failed to resolve 'simbad.cds.unistra.fr')" in report
+    assert (f"Simbad ({oid}: QueryServiceError: Simbad could not be reached from this TOM "
+            f"(Failed to resolve 'simbad.cds.unistra.fr'). Is this machine offline?)") in report
     assert PhotometryReducedDatum.objects.filter(target=target).count() == photometry
 
 
