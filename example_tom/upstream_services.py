@@ -25,15 +25,14 @@ UNREACHABLE = (RequestsConnectionError, DALServiceError)
 _URL = re.compile(r"https?://[^\s/:]+")
 
 
-def why_unreachable(service: str, exc: Exception) -> QueryServiceError:
-    """The error tomtoolkit's views show: which service, and the host that did not answer
-    (requests names the request; pyvo names the address in its message)."""
+def unreachable_reason(service: str, exc: Exception) -> str:
+    """Which service, and the host that did not answer (requests names the request; pyvo names
+    the address in its message)."""
     request = getattr(exc, "request", None)
     url = getattr(request, "url", None) or next(iter(_URL.findall(str(exc))), "")
     host = urlsplit(url).hostname
     detail = f"no connection to {host}" if host else str(exc).strip().splitlines()[0][:200]
-    return QueryServiceError(f"{service} could not be reached from this TOM ({detail}). "
-                             f"Is this machine offline?")
+    return f"{service} could not be reached from this TOM ({detail}). Is this machine offline?"
 
 
 class ReportsUnreachable:
@@ -51,11 +50,11 @@ class ReportsUnreachable:
 
     def _reach(self, query, *args: Any, **kwargs: Any) -> Any:
         if self._unreachable is not None:
-            raise why_unreachable(self.name, self._unreachable)
+            raise QueryServiceError(unreachable_reason(self.name, self._unreachable))
         try:
             return query(*args, **kwargs)
         except UNREACHABLE as exc:
-            raise why_unreachable(self.name, exc) from exc
+            raise QueryServiceError(unreachable_reason(self.name, exc)) from exc
 
     def query_service(self, *args: Any, **kwargs: Any) -> Any:
         return self._reach(super().query_service, *args, **kwargs)

@@ -42,5 +42,6 @@ def test_a_facility_form_the_portal_cannot_build_says_why_not_just_bad_request(c
     response = client.get(f"/observations/LCO/create/?target_id={target.id}", HTTP_REFERER=f"/targets/{target.id}/")
     page = response.content.decode()
     assert response.status_code == 400
-    assert "Error loading LCO form: ConnectionError" in page and "observe.lco.global" in page
+    assert ("LCO could not be reached from this TOM (HTTPSConnectionPool(host=&#x27;observe.lco.global&#x27;, "
+            "port=443): Failed to resolve). Is this machine offline?") in page
     assert 'href="/facilities/tonight/"' in page and f'href="/targets/{target.id}/"' in page
