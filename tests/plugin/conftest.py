@@ -32,7 +32,7 @@ def public_alerce(standin_objects, tom_settings) -> Iterator[PublicAlerceStandIn
     """The stand-in of api.alerce.online, configured as the DataService's broker."""
     standin = PublicAlerceStandIn(objects=standin_objects).start()
     tom_settings.DATA_SERVICES = {SERVICE_NAME: {"api_url": standin.url, "stamp_url": standin.url,
-                                                 "timeout": SLOW_S / 2, "retries": 0}}
+                                                 "timeout": SLOW_S / 4, "retries": 0}}
     try:
         yield standin
     finally:
