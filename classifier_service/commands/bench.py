@@ -80,9 +80,9 @@ def run(args: argparse.Namespace) -> int:
                             results["kafka_steady" + suffix] = workers.measure(
                                 payloads[1:], args.steady_rate, n).as_dict()
     lc = next((c for c in classifiers if hasattr(c, "extractor")), None)
-    if lc is not None and (features := bench.features_bench(list(lightcurves.values()), lc.extractor)):
-        extras["features"] = features
     if lc is not None:
+        if features := bench.features_bench(list(lightcurves.values()), lc.extractor):
+            extras["features"] = features
         extras["features_long"] = bench.features_bench(bench.long_lightcurves(seed=args.seed or 0), lc.extractor)
     headline = "kafka" if "kafka" in results else "replay"
     summary = {
@@ -139,16 +139,11 @@ def report_text(summary: dict[str, Any], scenarios: tuple[str, ...]) -> str:
             f"{n}: {f['alerts_per_s']:.0f} alerts/s" for n, f in figures.items()))
     if "postgresql_error" in summary:
         lines.insert(2, f"PostgreSQL skipped: {summary['postgresql_error']}")
+    if "features_long" in summary:  # inserted first, so that it follows the night's figure
+        lines.insert(2, "features on long curves " + _features_text(
+            summary["features_long"], "simulated periodic stars of 300-1,500 days"))
     if "features" in summary:
-        f = summary["features"]
-        lines.insert(2, f"features ({f['n_objects']} classifiable objects, median {f['median_points']:.0f} points): "
-                        f"{_ms(f['batch_s_per_object']):.2f} CPU ms/object "
-                        f"in one batch, {_ms(f['single_s_per_object']):.2f} one by one")
-    if "features_long" in summary:
-        f = summary["features_long"]
-        lines.insert(3, f"features on long curves ({f['n_objects']} simulated periodic stars of 300-1,500 days, "
-                        f"median {f['median_points']:.0f} points): {_ms(f['batch_s_per_object']):.2f} CPU ms/object "
-                        f"in one batch, {_ms(f['single_s_per_object']):.2f} one by one")
+        lines.insert(2, "features " + _features_text(summary["features"], "classifiable objects"))
     lines.append("ms per alert:")
     for key in ("stage_s_per_alert", "classifier_s_per_alert"):
         names = dict.fromkeys(name for s in scenarios for name in summary[s][key])
@@ -162,6 +157,12 @@ def report_text(summary: dict[str, Any], scenarios: tuple[str, ...]) -> str:
         row(f"  {name} per item", [_ms(p.get("s_per_item")) for p in parts], ".3f")
         row(f"  {name} per call", [_ms(p.get("s_per_call")) for p in parts], ".1f")
     return "\n".join(lines + summary_lines(summary))
+
+
+def _features_text(figures: dict[str, Any], what: str) -> str:
+    return (f"({figures['n_objects']} {what}, median {figures['median_points']:.0f} points): "
+            f"{_ms(figures['batch_s_per_object']):.2f} CPU ms/object in one batch, "
+            f"{_ms(figures['single_s_per_object']):.2f} one by one")
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
