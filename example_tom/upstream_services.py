@@ -10,6 +10,7 @@ TOM's demo runs, each was a server error.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,7 +49,7 @@ class ReportsUnreachable:
         except UNREACHABLE as exc:
             self._unreachable = exc
 
-    def _reach(self, query, *args: Any, **kwargs: Any) -> Any:
+    def _reach(self, query: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if self._unreachable is not None:
             raise QueryServiceError(unreachable_reason(self.name, self._unreachable))
         try:
