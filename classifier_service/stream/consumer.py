@@ -9,7 +9,8 @@ classified ones, so that both follow the same policies.
   published) a batch: a crash replays, never loses. A commit refused because the partition
   moved to another member is left to the new owner (which replays it).
 * A broker that cannot be reached is waited for (librdkafka reconnects; errors are logged
-  as one line each, repeats muted for ``LOG_REPEAT_S``); with ``unreachable_limit_s`` set, a
+  as one line each, repeats muted for ``LOG_REPEAT_S``, librdkafka's own log lines too: a
+  broker that is down is retried several times a second, each try a line); with ``unreachable_limit_s`` set, a
   broker still unreachable after that long raises :class:`KafkaUnavailable` so that a worker
   exits non-zero for its supervisor; a listener leaves it unset and waits for ever.
 * A fatal consumer error closes the consumer and subscribes a new one, after a capped
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -56,6 +58,39 @@ LOG_REPEAT_S = 30.0
 # is not delayed to fill a batch, long enough to batch what arrives together.
 DEFAULT_LINGER_S = 0.05
 PROBE_EVERY_S = 5.0
+
+
+class MutedRepeats:
+    """A logger that drops a line logged in the last ``every_s`` seconds, numbers aside
+    (librdkafka's "after 12ms", "3 identical error(s) suppressed"), and says how many it
+    dropped when the line comes again. confluent-kafka takes it as ``logger=``: it only calls
+    ``log(level, format, *args)``."""
+
+    NUMBERS = re.compile(r"\d+")
+
+    def __init__(self, logger: logging.Logger, every_s: float = LOG_REPEAT_S) -> None:
+        self.logger = logger
+        self.every_s = every_s
+        self._last: dict[str, float] = {}
+        self._muted: dict[str, int] = {}
+
+    def log(self, level: int, msg: str, *args: Any, key: str | None = None) -> None:
+        line = msg % args if args else msg
+        key = key or self.NUMBERS.sub("#", line)
+        now = time.monotonic()
+        if now - self._last.get(key, -self.every_s) < self.every_s:
+            self._muted[key] = self._muted.get(key, 0) + 1
+            return
+        if len(self._last) > 1000:  # a bounded memory of what was said
+            self._last.clear()
+        self._last[key] = now
+        muted = self._muted.pop(key, 0)
+        self.logger.log(level, "%s%s", line, f" ({muted} more like it in the last {self.every_s:.0f} s)" if muted else "")
+
+    def forget(self, key: str) -> None:
+        """Let the next line of ``key`` through (the trouble ended)."""
+        self._last.pop(key, None)
+        self._muted.pop(key, None)
 
 
 class KafkaUnavailable(Unavailable):
@@ -128,7 +163,7 @@ def caught_up(bootstrap_servers: str, group_id: str, topic: str, timeout_s: floa
     from the high watermarks: tansu's counts a producer's batch as one message.)
     """
     consumer = Consumer(client_settings(bootstrap_servers, CONSUMER_DEFAULTS, {"group.id": group_id},
-                                        CONSUMER_REQUIRED, {"enable.partition.eof": True}), logger=log)
+                                        CONSUMER_REQUIRED, {"enable.partition.eof": True}), logger=MutedRepeats(log))
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
         if metadata is None or metadata.error is not None or not metadata.partitions:
@@ -205,7 +240,7 @@ class KafkaSource:
         self._last_activity: float | None = None  # set when partitions are first assigned
         self._unreachable_since: float | None = None
         self._last_probe = 0.0
-        self._logged: dict[str, float] = {}
+        self._log = MutedRepeats(log)
         self._assigned: frozenset[tuple[str, int]] = frozenset()
         self._consumer = self._subscribe()
 
@@ -275,7 +310,7 @@ class KafkaSource:
 
     # --- policies ------------------------------------------------------------------------
     def _subscribe(self) -> Consumer:
-        consumer = Consumer(self.settings, logger=log)
+        consumer = Consumer(self.settings, logger=self._log)
         consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
         return consumer
 
@@ -339,16 +374,12 @@ class KafkaSource:
             log.info("Kafka at %s reachable again after %.0f s", self.bootstrap_servers,
                      time.monotonic() - self._unreachable_since)
             self._unreachable_since = None
-            self._logged.pop("unreachable", None)
+            self._log.forget("unreachable")
         self._backoff.reset()
 
     def _log_once(self, line: str, key: str | None = None) -> None:
         """One warning line per kind of trouble every LOG_REPEAT_S, not one per retry."""
-        key = key or line
-        now = time.monotonic()
-        if now - self._logged.get(key, -LOG_REPEAT_S) >= LOG_REPEAT_S:
-            self._logged[key] = now
-            log.warning("%s", line)
+        self._log.log(logging.WARNING, "%s", line, key=key)
 
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         self._last_activity = time.monotonic()  # idle time counts from the (re)assignment

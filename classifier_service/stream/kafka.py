@@ -24,7 +24,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from alerce_contract.classified import encode_classified
 from classifier_service.stream.base import ClassifiedAlert, DeadLetter, Unavailable
 from classifier_service.stream.classified import classified_record
-from classifier_service.stream.consumer import client_settings
+from classifier_service.stream.consumer import MutedRepeats, client_settings
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class KafkaSink:
         self.spill_path = Path(spill_path)
         config = client_settings(bootstrap_servers, PRODUCER_DEFAULTS, settings or {})
         self.message_max_bytes = int(config.get("message.max.bytes", DEFAULT_MESSAGE_MAX_BYTES))
-        self._producer = Producer(config, logger=log)
+        self._producer = Producer(config, logger=MutedRepeats(log))
         self._failures: list[str] = []
 
     def publish(self, alerts: Sequence[ClassifiedAlert], dead_letters: Sequence[DeadLetter]) -> None:

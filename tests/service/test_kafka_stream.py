@@ -251,3 +251,17 @@ def test_brokers_unreachable_past_the_limit_end_the_stream_with_kafka_unavailabl
     stream.close()
     waiting = [r.message for r in caplog.records if "unreachable" in r.message and "waiting" in r.message]
     assert len(waiting) == 1 and "\n" not in waiting[0]  # one line, repeats muted
+
+
+def test_librdkafkas_own_lines_about_a_broker_that_is_down_come_once_not_once_per_try(caplog):
+    """librdkafka retries a broker that is down several times a second and logs each try
+    (a TOM's listener logged 500 lines in 30 s): the same line, numbers aside, comes once
+    per LOG_REPEAT_S."""
+    stream = KafkaSource(["raw"], bootstrap_servers="127.0.0.1:9", group_id="g", batch_timeout_s=0.2,
+                         unreachable_limit_s=3.0, settings={"reconnect.backoff.max.ms": 100})
+    with pytest.raises(KafkaUnavailable):
+        for _ in stream.batches():
+            pass
+    stream.close()
+    tries = [r.message for r in caplog.records if "Connect to ipv4#127.0.0.1:9 failed" in r.message]
+    assert len(tries) == 2  # librdkafka's own line, and the loop's "unreachable ...; waiting"
