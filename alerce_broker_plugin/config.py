@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from alerce_contract.client import SETTINGS_BLOCK, AlerceClient, client_from_settings, settings_block
+from alerce_contract.client import SETTINGS_BLOCK, AlerceClient, client_from_settings, setting_number, settings_block
 from alerce_contract.taxonomy import LC_CLASSIFIER, STAMP_CLASSIFIER
 
 SERVICE_NAME = SETTINGS_BLOCK
@@ -28,12 +28,12 @@ def api_client() -> AlerceClient:
 
 
 def classifier_cache_ttl_s() -> float:
-    return float(settings_block(settings).get("classifier_cache_ttl_s", 3600))
+    return setting_number("classifier_cache_ttl_s", settings_block(settings).get("classifier_cache_ttl_s", 3600), float)
 
 
 def page_size() -> int:
     """Objects asked per ``/objects`` page while walking the pages of a query."""
-    return int(settings_block(settings).get("page_size", 50))
+    return setting_number("page_size", settings_block(settings).get("page_size", 50), int)
 
 
 def result_classifiers() -> tuple[str, ...]:

@@ -90,7 +90,10 @@ class ClassifiedAlertStream(AlertStream):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.alert_filters = [AlertFilter.from_config(dict(f)) for f in self.filters]
-        self.decode: Callable[[bytes], dict[str, Any]] = import_string(self.decoder)
+        try:
+            self.decode: Callable[[bytes], dict[str, Any]] = import_string(self.decoder)
+        except ImportError as exc:
+            raise ImportError(f"DECODER {self.decoder!r} cannot be imported: {exc}") from exc
         self._stop = threading.Event()
         self._source: KafkaSource | None = None
 

@@ -4,8 +4,9 @@ reported on the query page instead of an HTTP 500.
 tomtoolkit's views show a ``QueryServiceError`` (and an HTTP error or a read timeout) with its
 reason, but not a host that cannot be reached: requests' ``ConnectionError`` (TNS, NED and MPC
 Explorer) and pyvo's ``DALServiceError`` (Simbad, whose constructor already asks SIMBAD's TAP
-service for its fields, so the query view had no service to report with). Offline, as this
-TOM's demo runs, each was a server error.
+service for its fields, so the query view had no service to report with). Offline, as the
+demo runs, each was a server error. A TOM registers these through
+:class:`alerce_broker_plugin.apps.TomDataservices`.
 """
 from __future__ import annotations
 
@@ -86,6 +87,6 @@ class MPCExplorer(ReportsUnreachable, MPCExplorerDataService):
     """tomtoolkit's MPC Explorer service, an unreachable Minor Planet Center reported."""
 
 
-# tomtoolkit's class paths (tom_dataservices' AppConfig.data_services) -> this TOM's.
+# tomtoolkit's class paths (tom_dataservices' AppConfig.data_services) -> the wrapped ones.
 REPLACEMENTS = {f"{cls.__bases__[1].__module__}.{cls.__bases__[1].__name__}": f"{__name__}.{cls.__name__}"
                 for cls in (Simbad, TNS, NED, MPCExplorer)}

@@ -99,9 +99,8 @@ class AlerceConfig:
         object.__setattr__(self, "stamp_url", str(self.stamp_url or default_stamps).rstrip("/"))
         default_lsst = PUBLIC_LSST_API_URL if api_url == PUBLIC_API_URL else api_url
         object.__setattr__(self, "lsst_api_url", str(self.lsst_api_url or default_lsst).rstrip("/"))
-        for name in ("timeout", "connect_timeout", "backoff"):
-            object.__setattr__(self, name, float(getattr(self, name)))
-        object.__setattr__(self, "retries", int(self.retries))
+        for name, kind in (("timeout", float), ("connect_timeout", float), ("backoff", float), ("retries", int)):
+            object.__setattr__(self, name, setting_number(name, getattr(self, name), kind))
 
     @property
     def is_public(self) -> bool:
@@ -117,6 +116,15 @@ class AlerceConfig:
             raise ValueError(f"DATA_SERVICES[{SETTINGS_BLOCK!r}]: unknown keys {sorted(unknown)}; "
                              f"known: {sorted(known | TOM_KEYS)}")
         return cls(**{key: value for key, value in block.items() if key in known})
+
+
+def setting_number(key: str, value: Any, kind: type[int] | type[float]) -> Any:
+    """``value`` of the settings block's ``key`` as ``kind``; a ValueError naming the key if it is not one."""
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"DATA_SERVICES[{SETTINGS_BLOCK!r}][{key!r}]: {value!r} is not "
+                         f"{'a whole number' if kind is int else 'a number'}") from None
 
 
 def settings_block(settings: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from django.core.exceptions import BadRequest
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from example_tom.upstream_services import UNREACHABLE, unreachable_reason
+from alerce_broker_plugin.upstream_services import UNREACHABLE, unreachable_reason
 
 _FORM = re.compile(r"Error loading (.+?) form:")
 

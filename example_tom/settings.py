@@ -57,9 +57,10 @@ TOM_NAME = 'example_tom'
 # CSS_THEME = 'Dark'
 
 # tom_alerce first: its templates replace tomtoolkit's CDN-loading ones (pages work offline).
-# tom_dataservices without tomtoolkit's own ALeRCE service, its catalogues safe offline (example_tom/apps.py).
+# tom_dataservices without tomtoolkit's own ALeRCE service, its catalogues safe offline
+# (alerce_broker_plugin.apps.TomDataservices, as docs/install_into_a_tom.md says).
 INSTALLED_APPS = ['tom_alerce'] + [
-    'example_tom.apps.TomDataservices' if app == 'tom_dataservices' else app
+    'alerce_broker_plugin.apps.TomDataservices' if app == 'tom_dataservices' else app
     for app in TOMTOOLKIT_INSTALLED_APPS
 ] + [
     'bootstrap',  # django-bootstrap-static: Bootstrap 5 served locally (see BOOTSTRAP5 below)

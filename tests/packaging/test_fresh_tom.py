@@ -23,7 +23,12 @@ from classifier_service.stream.tansu import free_port
 from tests.realstack import copy_store, serve
 
 BIN = Path(sys.executable).parent
-FIRST_APPS = ["tom_alerce"]  # before tomtoolkit's apps: its offline templates and command win
+# Step 2's INSTALLED_APPS head, as the doc writes it: tom_alerce before tomtoolkit's apps (its
+# offline templates and command win), tom_dataservices replaced (no tomtoolkit ALeRCE service).
+INSTALLED_APPS_HEAD = """INSTALLED_APPS = ['tom_alerce'] + [
+    'alerce_broker_plugin.apps.TomDataservices' if app == 'tom_dataservices' else app
+    for app in TOMTOOLKIT_INSTALLED_APPS
+] + ["""
 APPS = ["tom_alertstreams", "alerce_broker_plugin", "facilities"]
 # tom_setup's answers: continue, custom code app name (default), sidereal targets, no hints.
 TOM_SETUP_ANSWERS = "y\n\n1\n\n"
@@ -102,11 +107,11 @@ def new_tom(folder: Path, api_url: str) -> Path:
     apps = "".join(f"    '{app}',\n" for app in APPS)
     assert "INSTALLED_APPS = TOMTOOLKIT_INSTALLED_APPS + [" in text and "    'custom_code',\n]" in text, \
         "tom_setup's INSTALLED_APPS changed shape"
-    text = text.replace("INSTALLED_APPS = TOMTOOLKIT_INSTALLED_APPS + [",
-                        f"INSTALLED_APPS = {FIRST_APPS!r} + TOMTOOLKIT_INSTALLED_APPS + [")
+    text = text.replace("INSTALLED_APPS = TOMTOOLKIT_INSTALLED_APPS + [", INSTALLED_APPS_HEAD)
     text = text.replace("    'custom_code',\n]", f"    'custom_code',\n{apps}]")
     settings.write_text(text + SETTINGS.format(api_url=api_url))
     run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], tom)
+    (tom / "check.txt").write_text(run([sys.executable, "manage.py", "check"], tom).stdout)
     return tom
 
 
@@ -118,7 +123,19 @@ def walk(real_alerts_store, tmp_path_factory) -> dict:
     with ThreadPoolExecutor(1) as pool:
         making = pool.submit(new_tom, tmp_path_factory.mktemp("fresh_tom"), f"http://127.0.0.1:{port}")
         with serve(copy_store(real_alerts_store, broker), broker / "serve.log", port):
-            return json.loads(run([sys.executable, "-c", WALK], making.result()).stdout.strip().splitlines()[-1])
+            tom = making.result()
+            walked = json.loads(run([sys.executable, "-c", WALK], tom).stdout.strip().splitlines()[-1])
+    return {**walked, "check": (tom / "check.txt").read_text()}
+
+
+def test_the_documented_steps_give_a_tom_whose_check_is_clean(walk):
+    assert walk["check"].strip() == "System check identified no issues (0 silenced)."
+
+
+def test_the_catalog_search_offers_the_broker_not_tomtoolkits_own_alerce(walk):
+    html = walk["pages"]["target list"]["html"]  # its Catalog Search menu lists every data service
+    assert 'data_service=ALeRCEBroker"' in html and 'data_service=Simbad"' in html
+    assert 'data_service=ALeRCE"' not in html
 
 
 def test_the_data_service_form_renders(walk):

@@ -41,4 +41,4 @@ def test_the_data_services_menu_offers_the_broker_and_the_catalogues_not_tomtool
     services = get_data_service_classes()
     assert set(services) == {"ALeRCEBroker", "Simbad", "TNS", "NED", "MPC Explorer"}
     catalogues = [cls for name, cls in services.items() if name != "ALeRCEBroker"]
-    assert all(cls.__module__ == "example_tom.upstream_services" for cls in catalogues)
+    assert all(cls.__module__ == "alerce_broker_plugin.upstream_services" for cls in catalogues)
