@@ -96,7 +96,8 @@ def user_error(exc: Exception) -> str | None:
 def _broker_missing(prog: str, exc: ModuleNotFoundError) -> int:
     """A TOM-only install (the apps, not the broker): one line saying which extra to install."""
     print(f"{prog}: error: {(exc.name or str(exc)).partition('.')[0]} is not installed; the broker's commands "
-          "need pip install '.[broker]'", file=sys.stderr)
+          "need the [broker] extra (pip install '.[broker]' in a checkout, '<wheel file>[broker]' from a wheel)",
+          file=sys.stderr)
     return EXIT_USAGE
 
 

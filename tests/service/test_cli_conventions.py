@@ -23,7 +23,7 @@ UNREACHABLE_KAFKA = "127.0.0.1:1"
 SITE_PACKAGES = next(p for p in sys.path if p.endswith("site-packages"))
 HIDING = ("import sys; sys.modules[sys.argv.pop(1)] = None; from classifier_service.cli import main; "
           "sys.exit(main(sys.argv[1:]))")  # as if a package were not installed
-BROKER_MISSING = "is not installed; the broker's commands need pip install '.[broker]'"
+BROKER_MISSING = "is not installed; the broker's commands need the [broker] extra (pip install '.[broker]' in a checkout"
 
 # id: (argv after `alerce-classifier`, extra environment, what the one line says)
 CASES = {
