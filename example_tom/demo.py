@@ -267,10 +267,19 @@ class Demo:
             return None
         return service
 
+    @staticmethod
+    def create_store(url: str) -> None:
+        from classifier_service.store import Store
+
+        store = Store(url)
+        store.create_all()
+        store.dispose()
+
     def start_services(self) -> None:
         cli = [str(BIN / "alerce-classifier")]
         store = f"sqlite:///{VAR / 'alerce.sqlite3'}"
         manage = [str(BIN / "python"), "manage.py"]
+        self.create_store(store)  # serve refuses a path with no store; the worker fills it
         self.start_service("api", [*cli, "serve", "--db", store, "--port", str(self.api_port)], self.api_port)
         self.start_service("worker", [*cli, "run", "--bootstrap-servers", self.broker.bootstrap_servers,
                                       "--topic", INPUT_TOPIC, "--output-topic", CLASSIFIED_TOPIC,

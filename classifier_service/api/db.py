@@ -10,6 +10,7 @@ never waits for a connection another request holds.
 """
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import sqlite3
@@ -22,12 +23,40 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
+from classifier_service.commands.options import (
+    CommandError,
+    EnvValue,
+    converter,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from classifier_service.store import database_url
 
 # SQL functions the cone search uses; PostgreSQL has them, some SQLite builds lack them.
 _SQLITE_MATH = {"sin": math.sin, "cos": math.cos, "radians": math.radians}
 # SQLite calls the progress handler every this many virtual-machine instructions.
 _SQLITE_PROGRESS_STEPS = 10_000
+
+
+@converter
+def _seconds(text: str) -> float:
+    """A finite number of seconds more than 0 (an endless limit is none, and PostgreSQL's
+    statement_timeout takes no infinity)."""
+    value = positive_float(text)
+    if math.isinf(value):
+        raise ValueError("must be a finite number of seconds")
+    return value
+
+
+# Each limit's variable and the range the gate and the pool can work with.
+_LIMIT_VARIABLES = {
+    "concurrency": ("ALERCE_API_CONCURRENCY", positive_int),  # 0: no request could ever run
+    "queue": ("ALERCE_API_QUEUE", non_negative_int),  # 0: no waiting room, busy at once
+    # 0 would time out even a free slot: asyncio.wait_for(..., 0) gives up before acquiring.
+    "queue_wait_s": ("ALERCE_API_QUEUE_WAIT", _seconds),
+    "statement_timeout_s": ("ALERCE_API_STATEMENT_TIMEOUT", _seconds),  # 0: every statement cancelled
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +80,19 @@ class Limits:
     @classmethod
     def from_environment(cls) -> Limits:
         """The defaults, overridden by ALERCE_API_CONCURRENCY, ALERCE_API_QUEUE,
-        ALERCE_API_QUEUE_WAIT and ALERCE_API_STATEMENT_TIMEOUT (seconds) where set."""
-        names = {"concurrency": ("ALERCE_API_CONCURRENCY", int),
-                 "queue": ("ALERCE_API_QUEUE", int),
-                 "queue_wait_s": ("ALERCE_API_QUEUE_WAIT", float),
-                 "statement_timeout_s": ("ALERCE_API_STATEMENT_TIMEOUT", float)}
-        return cls(**{field: kind(os.environ[name]) for field, (name, kind) in names.items()
-                      if os.environ.get(name)})
+        ALERCE_API_QUEUE_WAIT and ALERCE_API_STATEMENT_TIMEOUT (seconds) where set.
+
+        A value out of its range is a CommandError naming the variable: a server started with
+        it would answer every request 503 (or never time a statement out) instead of failing.
+        """
+        values = {}
+        for field, (variable, convert) in _LIMIT_VARIABLES.items():
+            if raw := os.environ.get(variable):
+                try:
+                    values[field] = convert(EnvValue(raw, variable))
+                except argparse.ArgumentTypeError as exc:
+                    raise CommandError(str(exc)) from None
+        return cls(**values)
 
 
 def read_only_engine(url: str, limits: Limits = Limits()) -> Engine:
@@ -68,7 +103,8 @@ def read_only_engine(url: str, limits: Limits = Limits()) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed.database, limits, pool)
     if parsed.get_backend_name() == "postgresql":
-        timeout_ms = int(limits.statement_timeout_s * 1000)
+        # Rounded up: 0 ms would switch PostgreSQL's timeouts off.
+        timeout_ms = math.ceil(limits.statement_timeout_s * 1000)
         options = (f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms} "
                    f"-c idle_in_transaction_session_timeout={4 * timeout_ms}")
         engine = create_engine(parsed, pool_pre_ping=True, **pool, connect_args={
@@ -79,7 +115,7 @@ def read_only_engine(url: str, limits: Limits = Limits()) -> Engine:
 
 def _sqlite_engine(path: str | None, limits: Limits, pool: dict) -> Engine:
     if not path or path == ":memory:":
-        raise ValueError("the API serves an existing SQLite file, not an in-memory database")
+        raise CommandError("the API serves an existing SQLite file, not an in-memory database")
     uri = f"{Path(path).absolute().as_uri()}?mode=ro"
     timeout = limits.statement_timeout_s
 

@@ -7,17 +7,24 @@ container. The default port, 8001, is where example_tom's ALERCE_API_URL looks.
 One process answers with one core's worth of Python (routing, validation, JSON); ``--workers
 N`` runs N processes on one socket, as uvicorn does, each with its own app: its own pool of
 ALERCE_API_CONCURRENCY connections and its own gate, so the store sees up to N times as many.
+
+A mistake stops it before anything is served, in one line (exit status 2): an ALERCE_API_* limit
+out of its range, a database that holds no store (``replay`` and ``run`` make one), an address it
+cannot listen on. Otherwise each would be a server answering every request 503, or none at all.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import socket
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 from classifier_service.commands.arguments import serve_arguments as add_arguments  # noqa: F401 (tests)
+from classifier_service.commands.options import CommandError
 from classifier_service.commands.preflight import reach_database
 
 if TYPE_CHECKING:
@@ -27,16 +34,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 # What each of --workers processes imports to build its app (uvicorn needs a name, not an object).
 APP_FACTORY = "classifier_service.commands.serve:app_from_environment"
+# The first bytes of every SQLite database file (an empty file is an empty database too).
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def build_server(args: argparse.Namespace) -> uvicorn.Server:
-    """The one-process uvicorn server for ``args`` (tests run it in a thread; ``run`` blocks on it)."""
-    # Imported here so that the other subcommands do not pay for FastAPI.
-    from classifier_service.api import create_app
-
-    app = create_app(args.db)
-    _prepare(args, app.state.engine)
-    return uvicorn.Server(uvicorn.Config(app, **_options(args)))
+    """The one-process uvicorn server for ``args`` (tests run it in a thread; ``run`` hands it
+    its bound socket)."""
+    return uvicorn.Server(uvicorn.Config(_checked_app(args), **_options(args)))
 
 
 def app_from_environment() -> FastAPI:
@@ -46,17 +51,75 @@ def app_from_environment() -> FastAPI:
     return create_app(os.environ["ALERCE_DB"])
 
 
-def _prepare(args: argparse.Namespace, engine: Engine) -> None:
-    """Before serving: the database answers (a SQLite store may not exist yet: the worker
-    creates it), and the client config is written if asked for."""
-    from classifier_service.api import write_alerce_client_config
+def _checked_app(args: argparse.Namespace) -> FastAPI:
+    """The app over ``args.db`` once its ALERCE_API_* limits and its store are checked, and the
+    client config written if asked for: a mistake in either is one line now, not a server
+    that answers every request 503."""
+    # Imported here so that the other subcommands do not pay for FastAPI.
+    from classifier_service.api import create_app, write_alerce_client_config
 
-    if not args.db.startswith("sqlite"):
-        reach_database(engine, args.db)
+    app = create_app(args.db)
+    _check_store(app.state.engine, args.db)
     if args.client_config is not None:
         url = f"http://{args.host}:{args.port}"
         write_alerce_client_config(url, args.client_config)
         log.info("alerce client config for %s written to %s", url, args.client_config)
+    return app
+
+
+def _check_store(engine: Engine, url: str) -> None:
+    """CommandError unless the database at ``url`` answers and holds the store's tables.
+
+    Creates nothing: the engine opens SQLite read-only, and a SQLite path is looked at before
+    it is opened, since whatever is not a SQLite file would only fail at the first query.
+    """
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+
+    from classifier_service.store.tables import metadata
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and (problem := _not_a_sqlite_database(Path(parsed.database))):
+        raise _no_store(url, problem)
+    reach_database(engine, url)
+    missing = sorted(set(metadata.tables) - set(inspect(engine).get_table_names()))
+    if len(missing) == len(metadata.tables):
+        raise _no_store(url, "the database has none of the store's tables")
+    if missing:
+        raise _no_store(url, f"the database lacks the store's tables {', '.join(missing)}")
+
+
+def _not_a_sqlite_database(path: Path) -> str | None:
+    """Why ``path`` holds no SQLite database, or None if it may."""
+    if not path.exists():
+        return "no such file"
+    if not path.is_file():
+        return "not a file"
+    with path.open("rb") as file:
+        header = file.read(len(SQLITE_HEADER))
+    return None if header in (b"", SQLITE_HEADER) else "not a SQLite database"
+
+
+def _no_store(url: str, reason: str) -> CommandError:
+    from sqlalchemy.engine import make_url
+
+    shown = make_url(url).render_as_string(hide_password=True)
+    return CommandError(f"there is no store at {shown}: {reason}; "
+                        f"`alerce-classifier replay PATH... --db {shown}` (or `run`) makes one")
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` as uvicorn binds one, so that a port in use or a bad
+    host is one line before anything is said to be served."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return listener
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -66,18 +129,15 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     where = f"on http://{args.host}:{args.port} (OpenAPI at /openapi.json)"
-    if args.workers == 1:
-        server = build_server(args)
-        log.info("serving %s %s", args.db, where)
-        server.run()
-        return 0
-    from classifier_service.api.db import read_only_engine
-
-    engine = read_only_engine(args.db)
-    try:
-        _prepare(args, engine)
-    finally:
-        engine.dispose()
+    with _listening_socket(args.host, args.port) as listener:
+        if args.workers == 1:
+            server = build_server(args)
+            log.info("serving %s %s", args.db, where)
+            server.run(sockets=[listener])
+            return 0
+        _checked_app(args).state.engine.dispose()
+    # uvicorn's supervisor binds the address again for its worker processes (across uvicorn's
+    # versions it takes no socket from its caller); it was free a moment ago.
     os.environ["ALERCE_DB"] = args.db  # the worker processes inherit it
     log.info("serving %s with %d worker processes %s", args.db, args.workers, where)
     uvicorn.run(APP_FACTORY, factory=True, workers=args.workers, **_options(args))
