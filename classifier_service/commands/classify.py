@@ -12,7 +12,8 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,15 +29,29 @@ from classifier_service.stream.base import ClassifiedAlert, DeadLetter
 from classifier_service.stream.file_sink import classifications_dict
 from classifier_service.worker import Worker
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+# The columns a light-curve CSV needs, each as its accepted names (ALeRCE's first).
+DETECTION_COLUMNS = (("objectId", "oid"), ("mjd",), ("fid",), ("magpsf",), ("sigmapsf",))
+NON_DETECTION_COLUMNS = (("objectId", "oid"), ("mjd", "jd"), ("fid",), ("diffmaglim",))
+
 
 def run(args: argparse.Namespace) -> int:
+    if args.non_detections and not args.detections:
+        raise CommandError("--non-detections needs --detections (the light curves its upper limits belong to)")
     if bool(args.paths) == bool(args.detections):
         raise CommandError("give alert PATHs or --detections CSV (not both)")
-    classifiers = load_classifiers(args.classifiers.split(",") if args.classifiers else None)
-    if args.detections:
-        lines = classify_csv(args.detections, args.non_detections, classifiers)
+    classifier_names = args.classifiers.split(",") if args.classifiers else None
+    if args.detections:  # the CSVs are read before the classifiers load, so that a wrong file fails at once
+        # candids are 19-digit integers: read them as text so no float rounds them.
+        detections = read_table(args.detections, "--detections", DETECTION_COLUMNS, dtype={"candid": str})
+        non_detections = (read_table(args.non_detections, "--non-detections", NON_DETECTION_COLUMNS)
+                          if args.non_detections else None)
+        lines = classify_csv(detections, non_detections, load_classifiers(classifier_names))
     else:
-        lines = classify_archives(args.paths, classifiers, args.batch_size)
+        lines = classify_archives(args.paths, load_classifiers(classifier_names), args.batch_size)
     for line in lines:
         print(json.dumps(line), flush=False)
     sys.stdout.flush()
@@ -85,13 +100,34 @@ def _each_batch(worker: Worker) -> Iterator[None]:
         yield None
 
 
-def classify_csv(detections_csv: str, non_detections_csv: str | None,
-                 classifiers: Sequence[Classifier]) -> Iterator[dict[str, Any]]:
+def read_table(path: Path, option: str, needed: Sequence[tuple[str, ...]], **read_options: Any) -> pd.DataFrame:
+    """The CSV at ``path`` with an ``oid`` column; a file that is not such a table is a
+    CommandError naming ``option``, the columns it lacks and those ``needed``."""
     import pandas as pd
 
-    # candids are 19-digit integers: read them as text so no float rounds them.
-    detections = _with_oid(pd.read_csv(detections_csv, dtype={"candid": str}))
-    non_detections = _with_oid(pd.read_csv(non_detections_csv)) if non_detections_csv else None
+    try:
+        table = pd.read_csv(path, **read_options)
+    except UnicodeDecodeError:
+        raise CommandError(f"{option} {path}: not a CSV table (not UTF-8 text; a binary file?)") from None
+    except pd.errors.EmptyDataError:
+        raise CommandError(f"{option} {path}: not a CSV table (the file is empty)") from None
+    except pd.errors.ParserError as exc:
+        raise CommandError(f"{option} {path}: not a CSV table ({str(exc).strip()})") from None
+    missing = [names for names in needed if not table.columns.isin(names).any()]
+    if missing:
+        raise CommandError(f"{option} {path} lacks the columns {_listed(missing)}; classify reads ALeRCE's "
+                           f"{option.strip('-')} CSV, with {_listed(needed)} at least")
+    return table if "oid" in table.columns else table.rename(columns={"objectId": "oid"})
+
+
+def _listed(columns: Sequence[tuple[str, ...]]) -> str:
+    """``[("objectId", "oid"), ("mjd",)]`` as "objectId (or oid), mjd", as a user reads them."""
+    return ", ".join(names[0] + "".join(f" (or {other})" for other in names[1:]) for names in columns)
+
+
+def classify_csv(detections: pd.DataFrame, non_detections: pd.DataFrame | None,
+                 classifiers: Sequence[Classifier]) -> Iterator[dict[str, Any]]:
+    """One line per object of ALeRCE-format light curves (tables from :func:`read_table`)."""
     nd_groups = dict(tuple(non_detections.groupby("oid"))) if non_detections is not None else {}
     inputs = []
     for oid, rows in detections.groupby("oid", sort=False):
@@ -106,14 +142,6 @@ def classify_csv(detections_csv: str, non_detections_csv: str | None,
     for item, outs in zip(inputs, outputs):
         yield {"objectId": item.alert.oid, "candid": item.alert.candid,
                "classifications": classifications_dict(outs)}
-
-
-def _with_oid(frame):
-    if "oid" not in frame.columns:
-        if "objectId" not in frame.columns:
-            raise CommandError("the CSV needs an objectId or oid column")
-        frame = frame.rename(columns={"objectId": "oid"})
-    return frame
 
 
 def _alert_of(oid: str, rows) -> Alert:
