@@ -38,14 +38,22 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="alerce-classifier", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    parser.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS,
-                        help="DEBUG, INFO, WARNING or ERROR (default %(default)s)")
-    parser.add_argument("--debug", action="store_true",
-                        help="show the traceback of a failure instead of its one-line message")
+    _add_common_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, declared in arguments.COMMANDS.items():
-        declared.add_arguments(sub.add_parser(name, help=declared.help, description=declared.help))
+        command = sub.add_parser(name, help=declared.help, description=declared.help)
+        declared.add_arguments(command)
+        _add_common_options(command, defaults=False)
     return parser
+
+
+def _add_common_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    """--log-level and --debug, before the command or after it: a command sets them only when
+    they are given (its defaults would undo the ones given before it)."""
+    parser.add_argument("--log-level", default="INFO" if defaults else argparse.SUPPRESS, type=str.upper,
+                        choices=LOG_LEVELS, help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    parser.add_argument("--debug", action="store_true", default=False if defaults else argparse.SUPPRESS,
+                        help="show the traceback of a failure instead of its one-line message")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +88,8 @@ def user_error(exc: Exception) -> str | None:
     if isinstance(exc, (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)):
         return f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc)
     module = type(exc).__module__
+    if module == "classifier_service.classifiers.registry":  # UnknownClassifierError: a typo in a name
+        return str(exc)
     if module.startswith("sqlalchemy"):
         from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -87,6 +97,8 @@ def user_error(exc: Exception) -> str | None:
             return f"bad database URL: {_first_line(exc)}"
         if isinstance(exc, DBAPIError) and exc.statement is None:  # raised while connecting
             return f"cannot reach the database: {_first_line(exc.orig)}"
+        if isinstance(exc, DBAPIError) and "readonly database" in str(exc.orig):  # made read-only mid-run
+            return f"cannot write the store: {_first_line(exc.orig)}"
     if module.startswith("confluent_kafka") or module == "cimpl":
         error = exc.args[0] if exc.args else exc
         return f"Kafka: {getattr(error, 'str', lambda: str(error))()}"

@@ -145,8 +145,14 @@ class Decode:
         self.store = store
 
     def execute(self, batch: Batch) -> Batch:
-        payloads = [message.payload for message in batch.messages]
-        for message, records in zip(batch.messages, decode_batch(payloads, self.store, self.registry, batch.stored)):
+        readable = []
+        for message in batch.messages:
+            if message.unreadable is None:
+                readable.append(message)
+            else:
+                batch.reject(AlertItem(message, message.source), self.name, message.unreadable)
+        payloads = [message.payload for message in readable]
+        for message, records in zip(readable, decode_batch(payloads, self.store, self.registry, batch.stored)):
             if isinstance(records, ValueError):  # AlertParseError
                 batch.reject(AlertItem(message, message.source), self.name, str(records))
                 continue
@@ -397,17 +403,19 @@ GC_YOUNG_THRESHOLD = 10_000
 
 # What "unreachable" looks like: a connection refused, dropped or timed out, a sink unacknowledged.
 INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError, Unavailable)
-# SQLite raises OperationalError for a wrong schema too ("no such table"); waiting cannot mend
-# that, so it ends the run at once instead of being retried as an outage.
-SCHEMA_ERRORS = ("no such table", "no such column", "has no column", "syntax error")
+# SQLite raises OperationalError for a wrong schema too ("no such table") and for a store it
+# may read but not write ("attempt to write a readonly database"); waiting cannot mend those,
+# so they end the run at once instead of being retried as an outage.
+NOT_OUTAGES = ("no such table", "no such column", "has no column", "syntax error", "readonly database")
 
 
 def is_outage(exc: BaseException) -> bool:
-    """An error worth waiting out: the database or a sink unreachable, not a broken schema."""
+    """An error worth waiting out: the database or a sink unreachable, not a broken schema or a
+    read-only store."""
     if not isinstance(exc, INFRASTRUCTURE_ERRORS):
         return False
     text = str(getattr(exc, "orig", None) or exc).lower()
-    return not any(marker in text for marker in SCHEMA_ERRORS)
+    return not any(marker in text for marker in NOT_OUTAGES)
 
 
 class Worker:

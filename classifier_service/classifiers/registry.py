@@ -23,9 +23,15 @@ CLASSIFIERS: list[str] = [
 ]
 
 
+class UnknownClassifierError(ValueError):
+    """A classifier name that no registered classifier declares: a typo, not a missing model."""
+
+
 def load_classifiers(names: Sequence[str] | None = None) -> list[Classifier]:
-    """Instances of the registered classifiers (optionally only ``names``) that can load."""
+    """Instances of the registered classifiers (optionally only ``names``) that can load;
+    UnknownClassifierError for a name that no registered classifier has."""
     wanted = set(names) if names is not None else None
+    declared_names: set[str] = set()
     loaded: list[Classifier] = []
     for path in CLASSIFIERS:
         module_name, _, class_name = path.partition(":")
@@ -39,6 +45,8 @@ def load_classifiers(names: Sequence[str] | None = None) -> list[Classifier]:
             log.warning("classifier %s cannot be imported: %s", path, exc)
             continue
         declared = getattr(cls, "name", None)
+        if isinstance(declared, str):
+            declared_names.add(declared)
         if wanted is not None and isinstance(declared, str) and declared not in wanted:
             continue
         try:
@@ -52,6 +60,10 @@ def load_classifiers(names: Sequence[str] | None = None) -> list[Classifier]:
         if wanted is None or classifier.name in wanted:
             loaded.append(classifier)
     if wanted is not None:
+        unknown = wanted - declared_names - {c.name for c in loaded}
+        if unknown:
+            raise UnknownClassifierError(f"no classifier is called {', '.join(sorted(unknown))}; "
+                                         f"the registered ones: {', '.join(sorted(declared_names))}")
         missing = wanted - {c.name for c in loaded}
         if missing:
             log.warning("requested classifiers not loaded: %s", sorted(missing))

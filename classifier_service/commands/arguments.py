@@ -57,7 +57,8 @@ def run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="regex subscription that also follows topics created later, "
                              r"e.g. '^ztf_.*_programid1$' (ALERCE_TOPIC_PATTERN)")
     parser.add_argument("--date", **env_default("ALERCE_DATE", "today"),
-                        help="'today', YYYYMMDD or YYYYMMDD:YYYYMMDD (UTC) for '{date}' topics (ALERCE_DATE)")
+                        help="'today', YYYYMMDD or YYYYMMDD:YYYYMMDD (UTC) for '{date}' topics "
+                             "(ALERCE_DATE; default %(default)s)")
     parser.add_argument("--group-id", **env_default("ALERCE_GROUP_ID", "alerce-classifier"),
                         help="consumer group shared by the workers (ALERCE_GROUP_ID)")
     parser.add_argument("--output-topic", **env_default("ALERCE_OUTPUT_TOPIC"),
@@ -119,7 +120,8 @@ def replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--processes", **env_default("ALERCE_PROCESSES", 1, positive_int),
                         help="worker processes, each object's alerts in order in one of them "
                              "(ALERCE_PROCESSES; default %(default)s)")
-    parser.add_argument("--output", help="also write classified alerts as JSON lines to this file")
+    parser.add_argument("--output", help="also write classified alerts as JSON lines to this file, and "
+                                         'the dead letters as lines of their own ("dead_letter": true)')
     parser.add_argument("--schema-registry", metavar="URL", **env_default("ALERCE_SCHEMA_REGISTRY"),
                         help="Confluent schema-registry URL for files holding one wire-format "
                              "message each, e.g. saved from Rubin's stream (env ALERCE_SCHEMA_REGISTRY)")

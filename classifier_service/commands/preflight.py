@@ -18,10 +18,22 @@ def open_store(url: str):
     store = Store(url)
     try:
         store.create_all()
+        _check_writable(store)
     except DBAPIError as exc:
         store.dispose()
         raise _database_error(url, exc) from exc
     return store
+
+
+def _check_writable(store) -> None:
+    """A DBAPIError if the store can be read but not written (a read-only file or database, a
+    standby): a run would otherwise fail at its first batch, after loading every model. The
+    probe deletes nothing and is rolled back."""
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        conn.execute(text("DELETE FROM dead_letter WHERE 1 = 0"))
+        conn.rollback()
 
 
 def reach_database(engine, url: str) -> None:

@@ -19,6 +19,9 @@ class RawMessage:
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
+    # Why the source could not read this message at all (a file it may not open, a tarball
+    # broken from here on): the decode stage stores it as a dead letter with this reason.
+    unreadable: str | None = None
 
 
 class Source(Protocol):

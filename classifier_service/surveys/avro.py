@@ -199,10 +199,22 @@ def read_wire_record(data: bytes, registry: SchemaRegistry | None, known: Known 
     return record
 
 
+# Leading bytes of what is often given in place of an Avro container, and what to tell the user.
+_LOOKALIKES = ((b"\x1f\x8b", "gzip-compressed data (gunzip it first)"),
+               (b"PAR1", "a Parquet file"), (b"SIMPLE", "a FITS file"), (b"{", "JSON text"))
+
+
+def _what_it_is(data: bytes) -> str:
+    if not data:
+        return "empty (0 bytes)"
+    named = next((what for magic, what in _LOOKALIKES if data.startswith(magic)), None)
+    return named or f"bad magic bytes {data[:4]!r}"
+
+
 def read_header(data: bytes) -> Container:
     """Parse the container header (magic, metadata map, sync marker)."""
     if not data.startswith(MAGIC):
-        raise AlertParseError("not an Avro container: bad magic bytes")
+        raise AlertParseError(f"not an Avro container: {_what_it_is(data)}")
     try:
         pos = len(MAGIC)
         meta: dict[str, bytes] = {}

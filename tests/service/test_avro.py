@@ -1,7 +1,9 @@
 """Avro containers: the cached-schema reader gives what fastavro.reader gives, only faster."""
 from __future__ import annotations
 
+import gzip
 import io
+import re
 from pathlib import Path
 
 import fastavro
@@ -87,6 +89,18 @@ def test_a_truncated_file_yields_its_head_then_a_clear_error():
 @pytest.mark.parametrize("payload", [b"", b"Obj", b"not avro at all", b"Obj\x01\x02"])
 def test_garbage_is_an_alert_parse_error(payload):
     with pytest.raises(AlertParseError):
+        list(avro.iter_records(payload))
+
+
+@pytest.mark.parametrize("payload, said", [
+    (b"", "empty (0 bytes)"),
+    (gzip.compress(b"Obj\x01"), "gzip-compressed data (gunzip it first)"),
+    (b"PAR1\x15\x04", "a Parquet file"),
+    (b'{"objectId": "ZTF18aaaaaaa"}', "JSON text"),
+    (b"not avro at all", "bad magic bytes b'not '"),
+])
+def test_what_is_not_an_avro_container_is_named_in_the_dead_letters_reason(payload, said):
+    with pytest.raises(AlertParseError, match=re.escape(f"not an Avro container: {said}")):
         list(avro.iter_records(payload))
 
 

@@ -61,11 +61,19 @@ CASES = {
     "train into site-packages": (["train", "--out", f"{SITE_PACKAGES}/models"], {},
                                  "is inside an installed package (site-packages)"),
     "classify with nothing to classify": (["classify"], {}, "give alert PATHs or --detections CSV"),
+    "a folder without alert archives": (["replay", "../logs"], {},
+                                        "no alert archives (.avro files or tarballs (.tar, .tar.gz, .tgz)) "
+                                        "in ../logs; 1 other file(s), not .avro files or tarballs"),
+    "an unknown classifier": (["replay", ".", "--db", "sqlite:///../store.sqlite3", "--classifiers", "stamp_clasifier"],
+                              {}, "no classifier is called stamp_clasifier; the registered ones: lc_classifier, "),
+    "a store that cannot be written": (["replay", ".", "--db", "sqlite:///file:../read-only.sqlite3?mode=ro&uri=true"],
+                                       {}, "attempt to write a readonly database"),
 }
 
 
 # Runs that are not mistakes, started with the mistakes so that all wait for Kafka together.
 DEBUG = ["--debug", "replay", ".", "--db", UNREACHABLE_PG]
+DEBUG_AFTER = ["replay", ".", "--db", UNREACHABLE_PG, "--debug"]  # where a user adds it to a command line
 VERSION = ["--version"]
 
 
@@ -79,9 +87,19 @@ def _command(argv: list[str], env: dict[str, str]) -> list[str]:
 def outcomes(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
     """Every case, ``--debug`` and ``--version``, run at once (the Kafka cases wait for the
     connection time-out, the others start meanwhile)."""
-    cwd = tmp_path_factory.mktemp("cli")
+    from classifier_service.store import Store
+
+    beside = tmp_path_factory.mktemp("cli")
+    cwd = beside / "night"
+    cwd.mkdir()
+    (cwd / "alert.avro").write_bytes(b"")  # "replay ." has something to replay: its mistake is elsewhere
+    (beside / "logs").mkdir()
+    (beside / "logs" / "night.txt").write_text("observing log")
+    made = Store(f"sqlite:///{beside / 'read-only.sqlite3'}")
+    made.create_all()
+    made.dispose()
     runs = {name: (argv, extra) for name, (argv, extra, _) in CASES.items()}
-    runs |= {"debug": (DEBUG, {}), "version": (VERSION, {})}
+    runs |= {"debug": (DEBUG, {}), "debug after the command": (DEBUG_AFTER, {}), "version": (VERSION, {})}
     running = {}
     for name, (argv, extra) in runs.items():
         env = {**os.environ, **extra}
@@ -105,8 +123,9 @@ def test_a_mistake_is_one_line_on_stderr_and_exit_status_2(case, outcomes):
     assert "Traceback" not in result.stderr
 
 
-def test_debug_shows_the_traceback_instead(outcomes):
-    result = outcomes["debug"]
+@pytest.mark.parametrize("run", ["debug", "debug after the command"])
+def test_debug_shows_the_traceback_instead(outcomes, run):
+    result = outcomes[run]
     assert result.returncode != 0
     assert "Traceback" in result.stderr and "CommandError" in result.stderr
 

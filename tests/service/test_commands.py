@@ -77,3 +77,9 @@ def test_the_console_script_runs_replay(shared_data, tmp_path):
          "--no-classify"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "alerts processed: 2" in result.stdout
+
+
+def test_a_classifier_name_no_registered_classifier_has_is_an_error_naming_the_registered_ones(fake_registry):
+    with pytest.raises(registry.UnknownClassifierError,
+                       match="no classifier is called nope; the registered ones: counting, missing"):
+        registry.load_classifiers(["nope", "counting"])

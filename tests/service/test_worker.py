@@ -262,3 +262,17 @@ def test_a_store_without_tables_fails_at_once_instead_of_being_waited_out_as_an_
     with pytest.raises(OperationalError, match="no such table"):
         worker.run()
     store.dispose()
+
+
+def test_a_store_that_cannot_be_written_fails_at_once_instead_of_being_waited_out_as_an_outage(
+        shared_data, tmp_path):
+    from sqlalchemy.exc import OperationalError
+
+    made = Store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    made.create_all()
+    made.dispose()
+    store = Store(f"sqlite:///file:{tmp_path / 'store.sqlite3'}?mode=ro&uri=true")  # as a file of mode 444
+    worker = Worker(ListSource([messages(shared_data / "ztf_alerts/fink-client/single")]), store, max_outage_s=600)
+    with pytest.raises(OperationalError, match="readonly database"):
+        worker.run()
+    store.dispose()
