@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from classifier_service.api import docs_routes, lsst_routes, stamp_routes, ztf_routes
 from classifier_service.api.db import Limits, read_only_engine
-from classifier_service.api.gate import Gate
+from classifier_service.api.gate import PATTERN_MEANINGS, Gate
 from classifier_service.api.objects import QueryError
 from classifier_service.api.schemas import Error
 
@@ -79,10 +79,16 @@ def _openapi_without_422(app: FastAPI) -> dict:
 
 
 async def _bad_parameters(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()]
+    errors = [{"loc": list(e.get("loc", ())), "msg": _in_words(e)} for e in exc.errors()]
     detail = "; ".join(f"{'.'.join(map(str, e['loc'][1:])) or 'request'}: {e['msg']}"
                        for e in errors)
     return JSONResponse(status_code=400, content={"detail": detail, "errors": errors})
+
+
+def _in_words(error: dict) -> str:
+    """pydantic's message, except a pattern's regex: what the parameter must be instead."""
+    pattern = (error.get("ctx") or {}).get("pattern")
+    return PATTERN_MEANINGS.get(pattern) or str(error.get("msg", ""))
 
 
 async def _bad_query(_request: Request, exc: QueryError) -> JSONResponse:

@@ -26,6 +26,14 @@ log = logging.getLogger(__name__)
 _UNPRINTABLE = frozenset({"Cc", "Cf", "Cs"})
 # Object identifiers in paths: printable ASCII without spaces (ZTF oids, LSST integer ids).
 OID_PATTERN = r"^[!-~]+$"
+LSST_OID_PATTERN = r"^(ss)?[0-9]+$"  # a diaObjectId, or "ss" and an ssObjectId
+LSST_SURVEY_PATTERN = "^lsst$"
+# What a parameter that does not match its pattern must be, in words (pydantic names the regex).
+PATTERN_MEANINGS = {
+    OID_PATTERN: "must be an object id: printable ASCII without spaces, such as ZTF18abbuksn",
+    LSST_OID_PATTERN: "must be a Rubin diaObjectId (digits), or ss and the digits of an ssObjectId",
+    LSST_SURVEY_PATTERN: 'must be "lsst" (ZTF objects have their own routes)',
+}
 
 
 def unprintable(text: str) -> str | None:

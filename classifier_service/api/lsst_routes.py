@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, func, select
 from alerce_contract.bands import ALERCE_LSST_BAND, ALERCE_LSST_BAND_ID, BAND_OF_FID, NJY_ZERO_POINT
 from classifier_service.api import schemas
 from classifier_service.api.db import store
+from classifier_service.api.gate import LSST_OID_PATTERN, LSST_SURVEY_PATTERN
 from classifier_service.api.gate import OID_PATTERN
 from classifier_service.api.objects import (
     MAX_PAGE_SIZE,
@@ -50,8 +51,8 @@ lightcurve_router = APIRouter(prefix="/lightcurve_api", tags=["lsst"])
 probability_router = APIRouter(prefix="/probability_api", tags=["lsst"])
 
 Db = Annotated[Engine, Depends(store)]
-Survey = Annotated[str, Query(pattern="^lsst$", description='"lsst" (ZTF has its own routes)')]
-Oid = Annotated[str, Query(min_length=1, max_length=32, pattern=r"^(ss)?[0-9]+$",
+Survey = Annotated[str, Query(pattern=LSST_SURVEY_PATTERN, description='"lsst" (ZTF has its own routes)')]
+Oid = Annotated[str, Query(min_length=1, max_length=32, pattern=LSST_OID_PATTERN,
                            description="The diaObjectId (or ss + ssObjectId)")]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 # ALeRCE's LSST order_by names -> the store's columns.
@@ -79,12 +80,12 @@ def list_objects(
     class_name: Annotated[str | None, Query(max_length=32)] = None,
     ranking: Annotated[int | None, Query(ge=1, le=1000)] = None,
     n_det: Annotated[list[FiniteFloat] | None, Query(description="min[, max]")] = None,
-    probability: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+    probability: Annotated[float | None, Query(ge=0.0, le=1.0, allow_inf_nan=False)] = None,
     firstmjd: Annotated[list[FiniteFloat] | None, Query(description="min[, max]")] = None,
     lastmjd: Annotated[list[FiniteFloat] | None, Query(description="min[, max]")] = None,
-    ra: Annotated[float | None, Query(ge=0.0, le=360.0)] = None,
-    dec: Annotated[float | None, Query(ge=-90.0, le=90.0)] = None,
-    radius: Annotated[float | None, Query(gt=0.0, le=MAX_RADIUS_ARCSEC)] = None,
+    ra: Annotated[float | None, Query(ge=0.0, le=360.0, allow_inf_nan=False)] = None,
+    dec: Annotated[float | None, Query(ge=-90.0, le=90.0, allow_inf_nan=False)] = None,
+    radius: Annotated[float | None, Query(gt=0.0, le=MAX_RADIUS_ARCSEC, allow_inf_nan=False)] = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 10,
     count: bool = False,

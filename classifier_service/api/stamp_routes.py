@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 
 from alerce_contract.stamps import CutoutError
 from classifier_service.api.db import store
-from classifier_service.api.gate import OID_PATTERN
+from classifier_service.api.gate import LSST_SURVEY_PATTERN, OID_PATTERN
 from classifier_service.api.stamps import (
     content_disposition,
     gzipped_fits,
@@ -68,7 +68,7 @@ def get_stamp(
 @ms_router.get("/stamp", tags=["lsst"], response_class=Response, responses=STAMP_RESPONSES)
 def get_lsst_stamp(
     db: Db, oid: Oid, measurement_id: Candid, stamp_type: LsstStampType,
-    file_format: StampFormat, survey_id: Annotated[str, Query(pattern="^lsst$")],
+    file_format: StampFormat, survey_id: Annotated[str, Query(pattern=LSST_SURVEY_PATTERN)],
     is_compressed: bool = True,
 ) -> Response:
     """One cutout of a Rubin alert, named by its diaSourceId (``measurement_id``)."""

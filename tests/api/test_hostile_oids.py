@@ -87,6 +87,22 @@ def test_printable_text_that_names_no_object_is_not_found(any_store_client, oid)
         assert {item["oid"] for item in items} <= {"ZTF18abfaepq"}
 
 
+@pytest.mark.parametrize("path, params, said", [
+    ("/ztf/v1/objects/ZTF18abf%C3%A9epq", {}, "oid: must be an object id: printable ASCII without spaces"),
+    ("/lightcurve_api/detections", {"survey_id": "lsst", "oid": "ZTF18abfaepq"},
+     "oid: must be a Rubin diaObjectId (digits), or ss and the digits of an ssObjectId"),
+    ("/object_api/list_objects", {"survey": "ztf"}, 'survey: must be "lsst" (ZTF objects have their own routes)'),
+    ("/ztf/v1/objects", {"classifier": "stamp_classifier", "probability": "nan"},
+     "probability: Input should be a finite number"),
+    ("/ztf/v1/objects", {"ra": "inf", "dec": "0", "radius": "5"}, "ra: Input should be a finite number"),
+])
+def test_a_refused_parameter_is_said_in_words_not_as_a_regex(client, path, params, said):
+    response = client.get(path, params=params)
+    assert response.status_code == 400
+    assert response.json()["detail"] == said or response.json()["detail"].startswith(said), response.text
+    assert "^" not in response.json()["detail"]
+
+
 def test_the_stamp_file_name_header_is_ascii_with_the_exact_name_percent_encoded():
     header = content_disposition("ZTF\u202e\r\n\"x.png")
     assert header == ("inline; filename=\"ZTF____x.png\"; "
