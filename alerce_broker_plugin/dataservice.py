@@ -20,6 +20,7 @@ from tom_dataservices.dataservices import DataService, QueryServiceError
 from tom_targets.models import Target
 
 from alerce_broker_plugin import config, ingest
+from alerce_broker_plugin.permissions import can_change, import_refusal
 from alerce_contract.client import STAMP_TYPES, AlerceApiError, AlerceClient, survey_of
 from alerce_contract.names import broker_name
 from alerce_contract.taxonomy import LC_CLASSIFIERS, STAMP_CLASSIFIERS, classifier_survey
@@ -190,6 +191,19 @@ class AlerceBrokerDataService(DataService):
             logger.warning(self.warnings[oid])
         return cutouts
 
+    def to_target(self, target_result: dict | None = None, **kwargs) -> Target | None:
+        """tomtoolkit's Create Targets, refused (None, the reason on the page) where the object's
+        target in this TOM (by name, alias or position) is one the user may not change:
+        tomtoolkit would otherwise update it and give the user, and the user's groups, every
+        permission on it."""
+        if target_result and self.user is not None:
+            refusal = import_refusal(self.fetch_object(target_result["oid"], target_result), self.user)
+            if refusal is not None:
+                if (request := kwargs.get("request")) is not None:
+                    messages.error(request, refusal)
+                return None
+        return super().to_target(target_result, **kwargs)
+
     def create_target_from_query(self, target_result: dict, **kwargs) -> Target:
         """The TOM's target for this object (matched by name, alias or position) or a new one;
         a part the broker could not give (stamps) becomes a warning on the page."""
@@ -206,7 +220,11 @@ class AlerceBrokerDataService(DataService):
         return ingest.target_extras(self.fetch_object(query_results["oid"], query_results))
 
     def query_reduced_data(self, target: Target, **kwargs) -> dict[str, Any]:
-        """The object's record under ``photometry`` (also refreshes classifications and cutouts)."""
+        """The object's record under ``photometry`` (also refreshes classifications and cutouts);
+        QueryServiceError for a user who may not change ``target`` (tomtoolkit's update-data
+        form takes any target id)."""
+        if self.user is not None and not can_change(self.user, target):
+            raise QueryServiceError("not updated: you do not have access to this target")
         oid = self._oid_of_target.get(target.name) or self._broker_oid(target)
         return {"photometry": self.fetch_object(oid)}
 

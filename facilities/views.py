@@ -7,19 +7,20 @@ from datetime import datetime, timezone
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views import View
 from django.views.generic import ListView, TemplateView
 from tom_targets.models import Target
 
+from alerce_broker_plugin.permissions import can_change, visible_targets
 from facilities.followup.tonight import PLOT_AIRMASS_CEILING, assess, candidates
 from facilities.followup.trigger import fire_rules
 from facilities.forms import TNSReportForm, initial_from
 from facilities.models import FollowupRule, TNSReport
 from facilities.tns import service
 from facilities.tns.client import LIVE_URL, SANDBOX_URL, TNSError
-from tom_alerce.permissions import can_change, visible_targets
 
 
 def tns_tab_context(context) -> dict:
@@ -138,7 +139,10 @@ class FollowupTargetView(LoginRequiredMixin, TemplateView):
 
     def post(self, request, pk: int):
         target = target_for(request.user, pk, change=True)
-        rule = get_object_or_404(FollowupRule, pk=request.POST.get("rule"), active=True)
+        rule_id = request.POST.get("rule", "")
+        if not rule_id.isdigit():
+            return HttpResponseBadRequest(f"rule must be a rule's id, not {rule_id[:40]!r}")
+        rule = get_object_or_404(FollowupRule, pk=int(rule_id), active=True)
         fired = fire_rules(target, rules=[rule])
         if fired:
             messages.info(request, f"{rule.name}: {fired[0].get_status_display()} {fired[0].detail}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from urllib.parse import urlencode
 
 import plotly
 from django.conf import settings
@@ -15,19 +14,19 @@ from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
 from tom_dataproducts.models import DataProduct
-from tom_dataproducts.views import UpdateReducedDataView
 from tom_targets.models import Target
 from tom_targets.permissions import targets_for_user
 
 from alerce_broker_plugin.dataservice import AlerceBrokerDataService
-from alerce_broker_plugin.ingest import discovery_stamp_candid, find_target
+from alerce_broker_plugin.ingest import discovery_stamp_candid
+from alerce_broker_plugin.permissions import import_refusal
 from alerce_contract.client import AlerceApiError, AlerceClient, client_from_settings
 from tom_alerce.forms import HunterForm
 from tom_alerce.links import followup_url, tns_report_url
-from tom_alerce.permissions import can_change, valid_coordinates
 from tom_alerce.reduced_data import update_reduced_data
 from tom_alerce.sn_hunter import hunt
 from tom_alerce.stamps import KINDS, StampError, as_png
@@ -142,18 +141,6 @@ class SNHunterCandidatesView(TemplateView):
         return response
 
 
-def import_refusal(obj, user) -> str | None:
-    """Why ``user`` may not import ``obj``, or None. A target the TOM already has under its name,
-    an alias or its position is changed only with change permission; the answer is the same
-    whether the user cannot see it or only cannot change it, so it reveals nothing (no pk)."""
-    if not valid_coordinates(obj.ra, obj.dec):
-        return f"{obj.oid}: not imported (the broker gives no valid position: ra={obj.ra}, dec={obj.dec})"
-    existing = find_target(obj.oid, obj.ra, obj.dec)
-    if existing is not None and not can_change(user, existing):
-        return f"{obj.oid}: not imported: a target with this name or position exists and you do not have access to it"
-    return None
-
-
 class CreateTargetView(LoginRequiredMixin, View):
     """Create (or update) the target of an SN Hunter candidate by the data service's own import:
     the same extras, photometry, cutouts and classifications as Data Services -> Create Targets,
@@ -183,16 +170,17 @@ class CreateTargetView(LoginRequiredMixin, View):
         return redirect(reverse("targets:detail", kwargs={"pk": result.target.pk}) + "?tab=alerce")
 
 
-class CheckForNewDataView(UpdateReducedDataView):
-    """tomtoolkit's "Check for new data" (``?target_id=`` from a target page, none from the data
-    list) asks the data services only for the targets the user may change: tomtoolkit's view
-    updated any target id it was given, or every target, for any logged-in user. It answers
-    tomtoolkit's own URL (tom_alerce's paths come first); the update is tom_alerce's
-    (tom_alerce.reduced_data, as its ``manage.py updatereduceddata``)."""
+class CheckForNewDataView(LoginRequiredMixin, View):
+    """tomtoolkit's "Check for new data", on POST only, asking the data services only for the
+    targets the user may change (``target_id``, else all of them): tomtoolkit's view updated
+    any target id it was given, or every target, for any logged-in user, on a GET, so that a
+    link on another site could start imports. tom_alerce's photometry partial posts it with
+    its CSRF token; it answers tomtoolkit's own URL (tom_alerce's paths come first); the update
+    is tom_alerce's (tom_alerce.reduced_data, as its ``manage.py updatereduceddata``). Back to
+    the page it was asked from, if that page is this TOM's."""
 
-    def get(self, request, *args, **kwargs):
-        query = request.GET.copy()
-        target_id = query.pop("target_id", [None])[-1]
+    def post(self, request, *args, **kwargs):
+        target_id = request.POST.get("target_id")
         if target_id is not None and not target_id.isdigit():
             raise Http404(f"no target {target_id!r}")
         targets = Target.objects.all() if target_id is None else Target.objects.filter(pk=target_id)
@@ -200,7 +188,8 @@ class CheckForNewDataView(UpdateReducedDataView):
         if target_id is not None and not allowed.exists():
             raise Http404(f"no target {target_id} that you may change")
         messages.info(request, update_reduced_data(allowed))
-        back = self.get_redirect_url(*args, **kwargs)  # the referring page, often with its ?tab=
-        if query:
-            back += ("&" if "?" in back else "?") + urlencode(query)
+        back = request.META.get("HTTP_REFERER", "")  # the referring page, often with its ?tab=
+        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
+                                               require_https=request.is_secure()):
+            back = reverse("targets:detail", kwargs={"pk": target_id}) if target_id else reverse("targets:list")
         return HttpResponseRedirect(back)

@@ -79,7 +79,7 @@ visit("create targets", reverse("dataservices:create-target"), "post",
 target = Target.objects.order_by("pk").first()
 visit("target list", reverse("targets:list"))
 visit("target page", reverse("targets:detail", kwargs={"pk": target.pk}))
-response = visit("check for new data", reverse("dataproducts:update-reduced-data") + f"?target_id={target.pk}")
+response = visit("check for new data", reverse("dataproducts:update-reduced-data"), "post", target_id=target.pk)
 pages["check for new data"]["messages"] = [str(m) for m in get_messages(response.wsgi_request)]
 visit("SN Hunter", reverse("tom_alerce:sn-hunter"))
 visit("SN Hunter list", reverse("tom_alerce:sn-hunter-candidates") + "?hours=720")

@@ -159,8 +159,8 @@ def test_check_for_new_data_names_each_failing_service_and_still_asks_the_others
     target.give_user_access(observer)
     client.force_login(observer)
     public_alerce.faults["/ztf/v1/objects/"] = "500"
-    response = client.get(reverse("dataproducts:update-reduced-data"), {"target_id": target.id},
-                          HTTP_REFERER=f"/targets/{target.id}/", follow=True)
+    response = client.post(reverse("dataproducts:update-reduced-data"), {"target_id": target.id},
+                           HTTP_REFERER=f"/targets/{target.id}/", follow=True)
     public_alerce.faults.clear()
     assert response.status_code == 200
     report = " ".join(str(message) for message in response.context["messages"])
@@ -172,8 +172,9 @@ def test_check_for_new_data_names_each_failing_service_and_still_asks_the_others
 
 
 def test_check_for_new_data_asks_only_for_targets_the_user_may_change(public_alerce, client, django_user_model):
-    """A target id the user may not change is a 404 and asks nothing; without an id, only the
-    user's own targets are updated (tomtoolkit's view updated any target for any logged-in user)."""
+    """A target id the user may not change is a 404 and asks nothing; a GET (a link, maybe on
+    another site) imports nothing; without an id, only the user's own targets are updated
+    (tomtoolkit's view updated any target for any logged-in user, on a GET)."""
     mine, theirs = sorted(public_alerce.objects)[:2]
     for oid in (mine, theirs):
         call_command("rundataquery", a_saved_query(oid=oid, max_results=1).id)
@@ -182,10 +183,11 @@ def test_check_for_new_data_asks_only_for_targets_the_user_may_change(public_ale
     client.force_login(observer)
     public_alerce.requests.clear()
     update = reverse("dataproducts:update-reduced-data")
-    assert client.get(update, {"target_id": Target.objects.get(name=theirs).id}).status_code == 404
-    assert client.get(update, {"target_id": "1 OR 1=1"}).status_code == 404
+    assert client.post(update, {"target_id": Target.objects.get(name=theirs).id}).status_code == 404
+    assert client.post(update, {"target_id": "1 OR 1=1"}).status_code == 404
+    assert client.get(update, {"target_id": Target.objects.get(name=mine).id}).status_code == 405  # a link imports nothing
     assert public_alerce.requests == []
-    assert client.get(update, HTTP_REFERER="/dataproducts/data/").status_code == 302
+    assert client.post(update, HTTP_REFERER="/dataproducts/data/").status_code == 302
     asked = {path.rsplit("/", 1)[-1] for path in public_alerce.requests if path.startswith("/ztf/v1/objects/")}
     assert mine in asked and theirs not in asked
 
@@ -236,3 +238,20 @@ def test_a_failing_query_shows_a_clear_error(public_alerce, client, fault):
     feedback = response.context["query_feedback"]
     assert "error with the underlying query service" in feedback and public_alerce.url in feedback
     assert response.context["results"] == []
+
+
+def test_check_for_new_data_goes_back_only_to_a_page_of_this_tom(public_alerce, client, django_user_model):
+    """tomtoolkit's view redirected to whatever Referer the request carried."""
+    oid = sorted(public_alerce.objects)[0]
+    call_command("rundataquery", a_saved_query(oid=oid, max_results=1).id)
+    target = Target.objects.get(name=oid)
+    observer = django_user_model.objects.create_user("observer")
+    target.give_user_access(observer)
+    client.force_login(observer)
+    update = reverse("dataproducts:update-reduced-data")
+
+    elsewhere = client.post(update, {"target_id": target.id}, HTTP_REFERER="https://evil.example/")
+    here = client.post(update, {"target_id": target.id}, HTTP_REFERER=f"http://testserver/targets/{target.id}/?tab=photometry")
+
+    assert elsewhere["Location"] == f"/targets/{target.id}/"
+    assert here["Location"] == f"http://testserver/targets/{target.id}/?tab=photometry"

@@ -170,6 +170,53 @@ def test_an_ordinary_users_import_of_someone_elses_private_target_is_refused_wit
                        f"and you do not have access to it")  # nothing more: no pk, no link
 
 
+def test_data_services_create_targets_of_someone_elses_private_target_is_refused_and_grants_nothing(
+        world, monkeypatch):
+    """tomtoolkit's Create Targets updates the matched target and gives the user (and the
+    user's groups) every permission on it: the ALeRCEBroker service refuses instead."""
+    from django.core.cache import cache
+
+    from alerce_broker_plugin.dataservice import AlerceBrokerDataService
+
+    bob, brokered = world["bob"], world["brokered"]
+    before = snapshot(world)
+    broker_object = SimpleNamespace(oid=brokered.name, ra=brokered.ra, dec=brokered.dec)
+    monkeypatch.setattr(AlerceBrokerDataService, "fetch_object", lambda self, oid, result=None: broker_object)
+    monkeypatch.setattr(AlerceBrokerDataService, "import_object", lambda self, obj: pytest.fail("imported"))
+    cache.set("result_0", {"oid": brokered.name, "ra": brokered.ra, "dec": brokered.dec})  # as RunQueryView leaves it
+
+    response = browser(bob).post("/tom_dataservices/query/create_targets/",
+                                 {"query_id": "", "data_service": "ALeRCEBroker", "selected_results": ["0"]})
+
+    assert snapshot(world) == before
+    assert not bob.has_perm("tom_targets.view_target", brokered)
+    assert response.status_code == 302 and response["Location"] == "/targets/"
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        f"{brokered.name}: not imported: a target with this name or position exists and you do not have access to it"]
+
+
+def test_data_services_update_data_of_a_target_the_user_may_not_change_writes_nothing(world, monkeypatch):
+    from alerce_broker_plugin.dataservice import AlerceBrokerDataService
+
+    monkeypatch.setattr(AlerceBrokerDataService, "fetch_object", lambda *args: pytest.fail("asked the broker"))
+    before = snapshot(world)
+
+    response = browser(world["bob"]).post("/tom_dataservices/query/update_data/",
+                                          {"target": world["private"].pk, "data_service": "ALeRCEBroker"})
+
+    assert snapshot(world) == before
+    assert response.status_code == 302
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Error retrieving data from Data Service: not updated: you do not have access to this target"]
+
+
+def test_a_rule_that_is_not_an_id_is_a_bad_request_not_a_server_error(world):
+    alice = browser(world["alice"])
+    for rule in ("abc", "", "1.5", "-1"):
+        response = alice.post(f"/facilities/followup/{world['private'].pk}/", {"rule": rule})
+        assert response.status_code == 400, rule
+
+
 def test_the_targets_api_refuses_anonymous_writes_and_scopes_every_method_to_object_permissions(world):
     private = world["private"]
     before = snapshot(world)

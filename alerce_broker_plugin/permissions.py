@@ -1,8 +1,9 @@
 """Which targets a user may see and change: tomtoolkit's rule (django-guardian object
 permissions, public and open targets) in the few shapes the apps' pages need.
 
-Every page of tom_alerce and facilities lists and acts through these, so a private
-target never shows to, nor changes for, a user without the permission.
+Every page of tom_alerce and facilities, and this plugin's DataService behind tomtoolkit's
+Data Services pages, lists and acts through these, so a private target never shows to, nor
+changes for, a user without the permission.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import math
 from django.db.models import QuerySet
 from tom_targets.models import Target
 from tom_targets.permissions import targets_for_user
+
+from alerce_broker_plugin.ingest import BrokerObject, find_target
 
 VIEW = "view_target"
 CHANGE = "change_target"
@@ -38,3 +41,15 @@ def valid_coordinates(ra, dec) -> bool:
     except (TypeError, ValueError):
         return False
     return math.isfinite(ra) and math.isfinite(dec) and 0.0 <= ra < 360.0 and -90.0 <= dec <= 90.0
+
+
+def import_refusal(obj: BrokerObject, user) -> str | None:
+    """Why ``user`` may not import ``obj``, or None. A target the TOM already has under its name,
+    an alias or its position is changed only with change permission; the answer is the same
+    whether the user cannot see it or only cannot change it, so it reveals nothing (no pk)."""
+    if not valid_coordinates(obj.ra, obj.dec):
+        return f"{obj.oid}: not imported (the broker gives no valid position: ra={obj.ra}, dec={obj.dec})"
+    existing = find_target(obj.oid, obj.ra, obj.dec)
+    if existing is not None and not can_change(user, existing):
+        return f"{obj.oid}: not imported: a target with this name or position exists and you do not have access to it"
+    return None
