@@ -27,6 +27,10 @@ def update_reduced_data(targets: QuerySet) -> str:
     """Ask each of ``targets`` 's data services for new data; the report the page shows."""
     classes = get_data_service_classes()
     sources = sources_by_target(set(classes), targets)
+    if not sources:
+        return ("Nothing to update: no data of this target came from a data service (Data Services "
+                "or the SN Hunter import it)" if targets.count() == 1 else
+                "Nothing to update: no data of these targets came from a data service")
     services: dict[str, object] = {}
     failures: dict[str, list[str]] = defaultdict(list)
     for target_id, target in sorted(Target.objects.in_bulk(list(sources)).items()):  # in_bulk batches the ids
@@ -40,7 +44,12 @@ def update_reduced_data(targets: QuerySet) -> str:
                 logger.warning("updatereduceddata: %s for %s failed", name, target.name, exc_info=True)
                 failures[name].append(f"{target.name}: {reason(error)}")
     if not failures:
-        return "Update completed successfully"
+        asked = defaultdict(int)
+        for names in sources.values():
+            for name in names:
+                asked[name] += 1
+        return "Update completed successfully: asked " + ", ".join(
+            f"{name} for {n} target{'s' if n > 1 else ''}" for name, n in sorted(asked.items()))
     return "Update completed with errors: " + "; ".join(
         f"{name} ({', '.join(failed)})" for name, failed in sorted(failures.items()))
 

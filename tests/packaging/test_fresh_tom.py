@@ -174,7 +174,7 @@ def test_tom_alerces_offline_base_page_is_in_use(walk):
 def test_check_for_new_data_asks_the_broker_again(walk):
     page = walk["pages"]["check for new data"]
     assert page["status"] == 302
-    assert page["messages"] == ["Update completed successfully"]
+    assert page["messages"] == ["Update completed successfully: asked ALeRCEBroker for 1 target"]
 
 
 def test_the_sn_hunter_renders_and_reaches_the_broker(walk):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from django.contrib.messages import get_messages
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -255,3 +256,18 @@ def test_check_for_new_data_goes_back_only_to_a_page_of_this_tom(public_alerce, 
 
     assert elsewhere["Location"] == f"/targets/{target.id}/"
     assert here["Location"] == f"http://testserver/targets/{target.id}/?tab=photometry"
+
+
+def test_check_for_new_data_on_a_target_no_service_gave_data_says_there_is_nothing_to_update(
+        public_alerce, client, django_user_model):
+    target = Target.objects.create(name="my own target", type=Target.SIDEREAL, ra=10.0, dec=-20.0)
+    observer = django_user_model.objects.create_user("observer")
+    target.give_user_access(observer)
+    client.force_login(observer)
+
+    response = client.post(reverse("dataproducts:update-reduced-data"), {"target_id": target.id})
+
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Nothing to update: no data of this target came from a data service (Data Services or the SN Hunter "
+        "import it)"]
+    assert public_alerce.requests == []
