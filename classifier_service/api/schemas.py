@@ -102,10 +102,13 @@ class LightCurve(BaseModel):
     non_detections: list[NonDetection]  # type: ignore[valid-type]
 
 
-# ALeRCE's v2 forced photometry: survey-specific fields nested under ``extra_fields``.
+# ALeRCE's v2 forced photometry: survey-specific fields nested under ``extra_fields``, and its
+# multi-survey ids (aid, sid: null here, as ALeRCE's are optional), which the official client's
+# pandas format drops by name (a KeyError without them).
 FORCED_PHOTOMETRY_EXCLUDE = ("extra",)
-ForcedPhotometry = model_for("ForcedPhotometry", tables.forced_photometry,
-                             FORCED_PHOTOMETRY_EXCLUDE, extra_fields=(dict[str, Any] | None, None))
+ForcedPhotometry = model_for("ForcedPhotometry", tables.forced_photometry, FORCED_PHOTOMETRY_EXCLUDE,
+                             extra_fields=(dict[str, Any] | None, None), aid=(str | None, None),
+                             sid=(str | None, None))
 
 
 # --- per-object products --------------------------------------------------------------

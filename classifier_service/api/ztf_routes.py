@@ -164,13 +164,20 @@ def _non_detections(conn: Connection, oid: str) -> list[dict]:
 @v2_router.get("/lightcurve/forced-photometry/{oid}",
                response_model=list[schemas.ForcedPhotometry], tags=["lightcurve"])
 def get_forced_photometry(db: Db, oid: Oid) -> list[dict]:
-    """Forced photometry epochs (ZTF ``fp_hists``), oldest first."""
+    """Forced photometry epochs (ZTF ``fp_hists``), oldest first.
+
+    Each epoch's ``pid`` is also in its ``extra_fields``: the official client's pandas format
+    joins the expanded extra fields back onto the epochs by the columns they share, and an
+    epoch's processing id is the key that makes that join row by row."""
     table = tables.forced_photometry
     statement = (select_for(table, schemas.FORCED_PHOTOMETRY_EXCLUDE, oid)
                  .add_columns(table.c.extra.label("extra_fields")).order_by(table.c.mjd))
     with db.connect() as conn:
         require_object(conn, oid)
-        return fetch_rows(conn, statement)
+        rows = fetch_rows(conn, statement)
+    for row in rows:
+        row["extra_fields"] = {**(row["extra_fields"] or {}), "pid": row["pid"]}
+    return rows
 
 
 # --- per-object products --------------------------------------------------------------

@@ -83,6 +83,16 @@ def test_query_forced_photometry_expands_extra_fields(alerce):
     assert len(epochs) > 0 and "magzpsci" in epochs[0] and "field" in epochs[0]
 
 
+def test_query_forced_photometry_as_a_table_one_row_per_epoch(alerce):
+    """The client's pandas format drops ALeRCE's aid and sid columns by name, then joins the
+    expanded extra fields back on the columns they share."""
+    epochs = alerce.query_forced_photometry("ZTF20acunklg", survey="ztf")
+    table = alerce.query_forced_photometry("ZTF20acunklg", survey="ztf", format="pandas")
+    assert len(table) == len(epochs) > 0
+    assert {"mjd", "fid", "mag", "e_mag", "field", "magzpsci"} <= set(table.columns)
+    assert sorted(table["pid"]) == sorted(epoch["pid"] for epoch in epochs)
+
+
 def test_query_classifiers_and_classes(alerce):
     classifiers = alerce.query_classifiers(survey="ztf")
     names = {c["classifier_name"]: c for c in classifiers}
