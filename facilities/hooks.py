@@ -17,9 +17,11 @@ log = logging.getLogger(__name__)
 
 def on_alert_received(target: Target, alert: dict | None = None, created: bool = False,
                       filters: list[str] | None = None, **kwargs) -> None:
-    """Run the automatic TNS policies and the follow-up rules on a freshly updated target."""
-    for action in (apply_policies, fire_rules):
+    """Run the automatic TNS policies (which read the alert's solar-system association) and the
+    follow-up rules on a freshly updated target."""
+    actions = {"apply_policies": lambda: apply_policies(target, alert), "fire_rules": lambda: fire_rules(target)}
+    for name, action in actions.items():
         try:
-            action(target)
+            action()
         except Exception:
-            log.exception("%s failed for %s", action.__name__, target.name)
+            log.exception("%s failed for %s", name, target.name)

@@ -38,6 +38,7 @@ def tns_tab_context(context) -> dict:
         "tns_report": built["at_report"]["0"] if built else None,
         "tns_preview": json.dumps(built, indent=2) if built else "",
         "tns_preview_error": preview_error,
+        "tns_warning": service.report_warning(target) if built else None,
         "tns_destination": tns_destination(),
         "tns_reports": target.tns_reports.all(),
         "tns_live_report": service.live_report(target),
@@ -83,6 +84,9 @@ class ReportToTNSView(LoginRequiredMixin, View):
                                  else " ".join(errors) for name, errors in form.errors.items())
             messages.error(request, f"The TNS report was not sent: {problems}")
             return redirect(_target_tab(target.pk, "tns"))
+        warning = service.report_warning(target)
+        if warning:
+            messages.warning(request, f"Reported by hand although {warning}")
         report = service.submit_report(target, mode="manual", dry_run=form.cleaned_data["dry_run"],
                                        payload=form.edited(built))
         level = messages.ERROR if report.status in (TNSReport.Status.FAILED, TNSReport.Status.REJECTED) \

@@ -3,14 +3,26 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils import timezone
 from tom_targets.models import Target
 
+from alerce_contract.names import SOLAR_SYSTEM_PREFIX
 from facilities.models import TNSAutoReportDecision, TNSAutoReportPolicy, TNSReport
 from facilities.target_facts import TargetFacts, target_facts
+from facilities.tns.report import REPORTED_CLASS
 
 log = logging.getLogger(__name__)
+
+# ZTF's (and ALeRCE's) association of a candidate with a known asteroid: ssnamenr names the
+# nearest one, ssdistnr its distance in arcsec (-999 when there is none).
+SOLAR_SYSTEM_MATCH_ARCSEC = 5.0
+# Reports the automatic mode never redoes: TNS has or had its say. A person may still report by hand.
+FINAL_FOR_AUTO = (*TNSReport.ACTIVE, TNSReport.Status.ALREADY_ON_TNS, TNSReport.Status.REJECTED)
+# Reports that reached, or are on their way to, TNS: what the daily cap counts.
+UPLOADS = (TNSReport.Status.QUEUED, TNSReport.Status.SENDING, TNSReport.Status.SENT,
+           TNSReport.Status.OUTCOME_UNKNOWN, TNSReport.Status.ACCEPTED, TNSReport.Status.REJECTED)
 
 
 @dataclass(frozen=True)
@@ -20,16 +32,20 @@ class Decision:
 
 
 def decide(policy: TNSAutoReportPolicy, facts: TargetFacts, reported_today: int,
-           already_reported: bool) -> Decision:
-    """Pure: the policy's verdict on one target, with the reason a person can read."""
-    if already_reported:
-        return Decision(False, "already reported to TNS")
+           solar_system: str | None = None) -> Decision:
+    """Pure: the policy's verdict on a target not yet reported, with the reason a person can read."""
+    if solar_system:
+        return Decision(False, f"not a transient: {solar_system}")
+    if facts.not_reportable_survey:
+        return Decision(False, facts.not_reportable_survey)
     top = facts.top(policy.classifier_name)
     if top is None:
         return Decision(False, f"no {policy.classifier_name} classification")
     class_name, probability = top
     if class_name != policy.class_name:
         return Decision(False, f"{policy.classifier_name} top class is {class_name}, not {policy.class_name}")
+    if class_name != REPORTED_CLASS:
+        return Decision(False, f"{class_name} is not reported: TNS files these reports as possible supernovae")
     if probability < policy.min_probability:
         return Decision(False, f"P({class_name}) = {probability:.2f} < {policy.min_probability:.2f}")
     if facts.ndet < policy.min_detections:
@@ -42,23 +58,71 @@ def decide(policy: TNSAutoReportPolicy, facts: TargetFacts, reported_today: int,
     return Decision(True, f"{class_name} with P = {probability:.2f}, {facts.ndet} detections, mag {magnitude:.2f}")
 
 
-def apply_policies(target: Target) -> list[TNSAutoReportDecision]:
-    """Run every active policy on a target; log each decision, report where one says so."""
-    from facilities.tns.service import live_report, submit_report
+def known_solar_system_object(alert: dict[str, Any] | None) -> str | None:
+    """Which known solar-system object the alert is, as its survey says; None for none.
+
+    Rubin names a solar-system source ``ss`` + ssObjectId (or sets ssObjectId on the diaSource);
+    ZTF puts the nearest known asteroid in ssnamenr/ssdistnr, at the top of the message or in
+    its ``candidate`` as raw ZTF alerts carry them.
+    """
+    if not alert:
+        return None
+    oid = str(alert.get("objectId") or "")
+    if oid.startswith(SOLAR_SYSTEM_PREFIX):
+        return f"Rubin associates it with solar-system object {oid.removeprefix(SOLAR_SYSTEM_PREFIX)}"
+    for fields in (alert, alert.get("candidate") or {}, alert.get("diaSource") or {}):
+        ss_object_id = fields.get("ssObjectId")
+        if ss_object_id not in (None, 0, "0", ""):
+            return f"Rubin associates it with solar-system object {ss_object_id}"
+        name, distance = fields.get("ssnamenr"), fields.get("ssdistnr")
+        if name not in (None, "", "null") and distance is not None \
+                and 0 <= float(distance) <= SOLAR_SYSTEM_MATCH_ARCSEC:
+            return f"known solar-system object {name} is {float(distance):.1f} arcsec away"
+    return None
+
+
+def apply_policies(target: Target, alert: dict[str, Any] | None = None) -> list[TNSAutoReportDecision]:
+    """Run every active policy on a target; log each decision, report where one says so.
+
+    A target whose report TNS has settled (or is settling) gets one decision saying so, not one
+    per alert, and costs no TNS request.
+    """
+    from facilities.tns.service import submit_report
 
     facts = target_facts(target)
+    solar_system = known_solar_system_object(alert)
     decisions = []
     for policy in TNSAutoReportPolicy.objects.filter(active=True):
-        since = timezone.now() - timezone.timedelta(days=1)
-        reported_today = TNSAutoReportDecision.objects.filter(policy=policy, report=True, created__gte=since).count()
-        decision = decide(policy, facts, reported_today, already_reported=live_report(target) is not None)
+        final = target.tns_reports.filter(status__in=FINAL_FOR_AUTO).first()
+        if final:
+            decision, _ = TNSAutoReportDecision.objects.get_or_create(
+                policy=policy, target=target, report=False, reason=_final_reason(final))
+            decisions.append(decision)
+            continue
+        decision = decide(policy, facts, _uploads_today(policy), solar_system)
         reason = decision.reason + (" (dry run: nothing sent)" if decision.report and policy.dry_run else "")
         decisions.append(TNSAutoReportDecision.objects.create(
             policy=policy, target=target, report=decision.report, reason=reason))
         log.info("TNS policy %s on %s: %s — %s", policy.name, target.name,
                  "report" if decision.report else "skip", reason)
         if decision.report:
-            report = submit_report(target, mode="auto", dry_run=policy.dry_run)
+            report = submit_report(target, mode="auto", dry_run=policy.dry_run, classifier=policy.classifier_name)
             if report.status in (TNSReport.Status.FAILED,):
                 log.error("automatic TNS report of %s failed: %s", target.name, report.error)
     return decisions
+
+
+def _uploads_today(policy: TNSAutoReportPolicy) -> int:
+    """Automatic reports sent to TNS in the last day (a dry-run policy counts its would-be uploads)."""
+    statuses = (*UPLOADS, TNSReport.Status.DRY_RUN) if policy.dry_run else UPLOADS
+    since = timezone.now() - timezone.timedelta(days=1)
+    return TNSReport.objects.filter(mode="auto", status__in=statuses, created__gte=since).count()
+
+
+def _final_reason(report: TNSReport) -> str:
+    if report.status == TNSReport.Status.ALREADY_ON_TNS:
+        return f"already on TNS as {report.iau_name}; not reported automatically again (report it by hand if needed)"
+    if report.status == TNSReport.Status.REJECTED:
+        return (f"TNS rejected the earlier report ({report.error}); not retried automatically "
+                f"(fix it and report it by hand)")
+    return "already reported to TNS"

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import math
+
 import numpy as np
 from astropy.time import Time
 
@@ -20,6 +22,7 @@ ZTF_INSTRUMENT_ID = "196"
 ZTF_FILTER_IDS = {1: "110", 2: "111", 3: "112"}
 AB_MAG_UNITS = "1"
 AT_TYPE_PSN = "1"  # "PSN": possible supernova
+REPORTED_CLASS = "SN"  # the class a PSN report stands for
 ALERCE_GROUP_ID = "74"
 ZTF_DATA_SOURCE_ID = "48"
 ZTF_EXPTIME = "30"
@@ -61,7 +64,7 @@ class ReportCandidate:
     dec: float
     detections: Sequence[PhotometryPoint]
     non_detections: Sequence[UpperLimit] = ()
-    classifier: str = "stamp_classifier"
+    classifier: str | None = "stamp_classifier"  # None: no classifier has classified the object
     class_name: str = "SN"
     probability: float | None = None
     host_name: str | None = None  # ALeRCE sends the key whenever it looked for a host, even ""
@@ -132,14 +135,27 @@ def remarks(candidate: ReportCandidate, settings: ReporterSettings) -> str:
     score = (f" with P({candidate.class_name}) = {candidate.probability:.2f}"
              if candidate.probability is not None else "")
     url = settings.object_url.format(oid=candidate.internal_name)
-    return (f"{prefix} classified using {settings.describe(candidate.classifier)}{score} and the public "
-            f"ZTF stream. Discovery image and light curve in {url} ")
+    source = (f"classified using {settings.describe(candidate.classifier)}{score} and the public ZTF stream"
+              if candidate.classifier else "from the public ZTF stream (not classified)")
+    return f"{prefix} {source}. Discovery image and light curve in {url} "
+
+
+def coordinate_problem(ra: float | None, dec: float | None) -> str | None:
+    """Why TNS would refuse a position (it feeds back on ra/dec and stores nothing), or None."""
+    if ra is None or not (math.isfinite(ra) and 0 <= ra < 360):
+        return f"impossible coordinates: ra = {ra} is not within 0 <= ra < 360 deg"
+    if dec is None or not (math.isfinite(dec) and -90 <= dec <= 90):
+        return f"impossible coordinates: dec = {dec} is not within -90 <= dec <= 90 deg"
+    return None
 
 
 def build_at_report(candidate: ReportCandidate, settings: ReporterSettings) -> dict:
     """One entry of a bulk report's ``at_report`` (see :func:`bulk_report`)."""
     if not candidate.detections:
         raise ValueError(f"{candidate.internal_name}: a report needs at least one detection")
+    problem = coordinate_problem(candidate.ra, candidate.dec)
+    if problem:
+        raise ValueError(f"{candidate.internal_name}: {problem}")
     detections = sorted(candidate.detections, key=lambda p: p.mjd)
     discovery = detections[0]
     error = _fmt(candidate.position_error_arcsec)

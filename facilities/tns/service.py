@@ -42,6 +42,7 @@ from facilities.tns.client import (
 )
 from facilities.tns.report import (
     ALERCE_CLASSIFIER_DESCRIPTIONS,
+    REPORTED_CLASS,
     ReportCandidate,
     ReporterSettings,
     build_at_report,
@@ -55,7 +56,8 @@ Status = TNSReport.Status
 ENVIRONMENT = {"base_url": "TNS_BASE_URL", "bot_id": "TNS_BOT_ID", "bot_name": "TNS_BOT_NAME",
                "api_key": "TNS_API_KEY", "group_id": "TNS_GROUP_ID", "reporter": "TNS_REPORTER"}
 SENDING_STALE_S = 300.0  # a "sending" older than this lost its process: the outcome is unknown
-UNKNOWN_GRACE_S = 900.0  # TNS processes bulk reports within minutes; not found after this = never arrived
+UNKNOWN_GRACE_S = 900.0
+REPORTING_CLASSIFIERS = ("stamp_classifier", "lc_classifier")  # TNS processes bulk reports within minutes; not found after this = never arrived
 
 
 def tns_settings() -> dict:
@@ -111,18 +113,52 @@ def internal_name(target: Target) -> str:
     return broker_name([target.name, *target.aliases.values_list("name", flat=True)])
 
 
-def candidate_for(target: Target, classifier: str = "stamp_classifier") -> ReportCandidate:
+def candidate_for(target: Target, classifier: str | None = None) -> ReportCandidate:
+    """What a report of the target says; ValueError when TNS reporting here cannot describe it.
+
+    ``classifier`` is the one whose class the report states (a policy's); by default the first
+    of REPORTING_CLASSIFIERS that classified the target, so the remark names a real verdict.
+    """
     facts = target_facts(target)
-    top = facts.top(classifier)
+    if facts.not_reportable_survey:
+        raise ValueError(facts.not_reportable_survey)
+    classifier = classifier or reporting_classifier(facts.top_classes)
+    top = facts.top(classifier) if classifier else None
     return ReportCandidate(
         internal_name=internal_name(target), ra=target.ra, dec=target.dec,
-        detections=facts.detections, non_detections=facts.non_detections, classifier=classifier,
-        class_name=top[0] if top else "SN", probability=top[1] if top else None,
+        detections=facts.detections, non_detections=facts.non_detections,
+        classifier=classifier if top else None,
+        class_name=top[0] if top else REPORTED_CLASS, probability=top[1] if top else None,
     )
 
 
-def build_report(target: Target) -> dict:
-    return bulk_report([build_at_report(candidate_for(target), reporter_settings())])
+def reporting_classifier(top_classes: dict[str, tuple[str, float]]) -> str | None:
+    """The classifier a hand-made report names: ALeRCE's stamp classifier first, then any other."""
+    ranked = [c for c in REPORTING_CLASSIFIERS if c in top_classes] + sorted(top_classes)
+    return ranked[0] if ranked else None
+
+
+def class_warning(candidate: ReportCandidate) -> str | None:
+    """What an observer should know before sending a hand-made report as a possible supernova."""
+    if candidate.classifier is None:
+        return "no classifier has classified this target; the report calls it a supernova candidate"
+    if candidate.class_name != REPORTED_CLASS:
+        return (f"{candidate.classifier}'s top class is {candidate.class_name}, not {REPORTED_CLASS}; "
+                f"TNS will file it as a possible supernova")
+    return None
+
+
+def report_warning(target: Target) -> str | None:
+    """The class warning of a hand-made report of the target (None when it cannot be built: the
+    builder says why)."""
+    try:
+        return class_warning(candidate_for(target))
+    except ValueError:
+        return None
+
+
+def build_report(target: Target, classifier: str | None = None) -> dict:
+    return bulk_report([build_at_report(candidate_for(target, classifier), reporter_settings())])
 
 
 def live_report(target: Target) -> TNSReport | None:
@@ -131,10 +167,12 @@ def live_report(target: Target) -> TNSReport | None:
 
 def submit_report(target: Target, *, mode: str = "manual", dry_run: bool = False,
                   client: TNSClient | None = None, poll_attempts: int | None = None,
-                  poll_interval_s: float | None = None, payload: dict | None = None) -> TNSReport:
+                  poll_interval_s: float | None = None, payload: dict | None = None,
+                  classifier: str | None = None) -> TNSReport:
     """Report a target once. Returns the report record, whatever happened; never raises for TNS.
 
-    ``payload`` is the bulk report as an observer edited it on the TNS tab (default: built here).
+    ``payload`` is the bulk report as an observer edited it on the TNS tab (default: built here,
+    naming ``classifier``'s class).
 
     After an upload the reply is polled ``poll_attempts`` times (DATA_SERVICES['TNS']
     ``poll_attempts``/``poll_interval_s``); what is still open then is ``tns_poll``'s.
@@ -145,7 +183,7 @@ def submit_report(target: Target, *, mode: str = "manual", dry_run: bool = False
         return existing
     name = internal_name(target)
     try:
-        payload = build_report(target) if payload is None else payload
+        payload = build_report(target, classifier) if payload is None else payload
     except ValueError as exc:
         return TNSReport.objects.create(target=target, internal_name=name, mode=mode, payload={},
                                         status=Status.FAILED, error=str(exc))

@@ -11,6 +11,9 @@ and plays the failures a real night brings, one per upload from ``upload_failure
 - ``long_429``: answers 429 with a two-minute reset, stores nothing;
 - ``504_after_store``: stores it, answers 504 Gateway Time-out;
 - ``lost``: resets the connection before storing anything (the upload never arrived).
+
+As TNS does, it refuses a report whose ra or dec is outside the sky (feedback on the field,
+no object) and one whose internal name a test lists in ``reject_internal_names``.
 """
 from __future__ import annotations
 
@@ -197,9 +200,12 @@ class TNSStandIn(LoopbackServer):
         for report in self.state.reports[report_id]["at_report"].values():
             name = report["internal_name"]
             ra, dec = float(report["ra"]["value"]), float(report["dec"]["value"])
+            invalid = _invalid_coordinates(report, ra, dec)
             if name in self.state.reject_internal_names:
+                invalid = invalid or {"ra": {"value": report["ra"]["value"], "message": "Invalid ra"}}
+            if invalid:  # as TNS: feedback on each bad field, nothing stored for this report
                 rejected = True
-                feedback.append({"ra": {"value": report["ra"]["value"], "message": "Invalid ra"}})
+                feedback.append(invalid)
                 continue
             existing = self._near(ra, dec, 2.0) or [o for o, obj in self.state.objects.items() if name in obj["names"]]
             if existing:
@@ -241,3 +247,13 @@ class TNSStandIn(LoopbackServer):
             return 200, {"id_code": 200, "id_message": "OK",
                          "data": {"reply": {"objname": objname, "name_prefix": obj["prefix"]}}}, {}
         return 200, {"id_code": 200, "id_message": "OK", "data": {"reply": {}}}, {}
+
+
+def _invalid_coordinates(report: dict, ra: float, dec: float) -> dict:
+    """TNS's feedback on a position outside the sky: one entry per bad field."""
+    feedback = {}
+    if not (math.isfinite(ra) and 0 <= ra < 360):
+        feedback["ra"] = {"value": report["ra"]["value"], "message": "Invalid ra: must be within [0, 360)"}
+    if not (math.isfinite(dec) and -90 <= dec <= 90):
+        feedback["dec"] = {"value": report["dec"]["value"], "message": "Invalid dec: must be within [-90, 90]"}
+    return feedback
