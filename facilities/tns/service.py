@@ -56,8 +56,11 @@ Status = TNSReport.Status
 ENVIRONMENT = {"base_url": "TNS_BASE_URL", "bot_id": "TNS_BOT_ID", "bot_name": "TNS_BOT_NAME",
                "api_key": "TNS_API_KEY", "group_id": "TNS_GROUP_ID", "reporter": "TNS_REPORTER"}
 SENDING_STALE_S = 300.0  # a "sending" older than this lost its process: the outcome is unknown
-UNKNOWN_GRACE_S = 900.0
-REPORTING_CLASSIFIERS = ("stamp_classifier", "lc_classifier")  # TNS processes bulk reports within minutes; not found after this = never arrived
+UNKNOWN_GRACE_S = 900.0  # TNS processes bulk reports within minutes; not found after this = never arrived
+# A sent report whose reply TNS has not processed after this long is not getting one: what
+# became of it is asked by name and position instead (outcome unknown, then settled).
+REPLY_TIMEOUT_S = 86400.0
+REPORTING_CLASSIFIERS = ("stamp_classifier", "lc_classifier")
 
 
 def tns_settings() -> dict:
@@ -243,12 +246,18 @@ def send_queued(report: TNSReport, client: TNSClient) -> TNSReport:
     return _finish(report, Status.SENT, report_id=report_id, error="")
 
 
-def poll_report(report: TNSReport, client: TNSClient | None = None) -> TNSReport:
-    """Ask TNS what became of a sent report, and record it."""
+def poll_report(report: TNSReport, client: TNSClient | None = None, *, now: datetime | None = None) -> TNSReport:
+    """Ask TNS what became of a sent report, and record it; a reply still unprocessed after
+    ``reply_timeout_s`` makes the outcome unknown, for ``settle_unknown`` to search TNS."""
     if report.status != Status.SENT or not report.report_id:
         return report
     reply = (client or client_from_settings()).report_reply(report.report_id)
     if not reply.processed:
+        timeout = float(tns_settings().get("reply_timeout_s", REPLY_TIMEOUT_S))
+        if (now or _now()) - report.modified >= timedelta(seconds=timeout):
+            _finish(report, Status.OUTCOME_UNKNOWN,
+                    error=f"TNS had not processed report {report.report_id} {timeout / 3600:g} h after it was "
+                          f"sent; asking TNS whether the object exists")
         return report
     report.feedback = reply.feedback
     if reply.accepted and reply.objname:
@@ -309,7 +318,7 @@ def poll_pending(client: TNSClient | None = None, *, now: datetime | None = None
             if report.status == Status.QUEUED:
                 send_queued(report, client)
             elif report.status == Status.SENT:
-                poll_report(report, client)
+                poll_report(report, client, now=now)
             else:
                 settle_unknown(report, client, now=now)
         except TNSError as exc:  # TNS unreachable or rate limited: the next pass tries again

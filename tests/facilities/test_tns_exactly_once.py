@@ -102,6 +102,26 @@ def test_a_report_left_sending_by_a_dead_process_is_settled_by_tns_poll(tns, cli
     assert not TNSReport.objects.filter(status=Status.SENDING).exists()
 
 
+def test_a_sent_report_whose_reply_never_comes_is_settled_by_a_search_after_a_day(tns, client):
+    """A report whose reply TNS never processes does not stay "sent", blocking its target, for
+    ever: a day on, TNS is searched for the object (here it has it, under its name)."""
+    tns.state.replies_before_processed = 10**6
+    target = make_candidate("ZTF26aaanoreply")
+    report = service.submit_report(target, client=client, poll_interval_s=0)
+    assert report.status == Status.SENT
+
+    service.poll_pending(client, now=later(service.REPLY_TIMEOUT_S - 60))
+    report.refresh_from_db()
+    assert report.status == Status.SENT
+    service.poll_pending(client, now=later(service.REPLY_TIMEOUT_S + 1))
+    report.refresh_from_db()
+    assert report.status == Status.OUTCOME_UNKNOWN and "had not processed report" in report.error
+    service.poll_pending(client, now=later(service.REPLY_TIMEOUT_S + 2))
+    report.refresh_from_db()
+    assert report.status == Status.ACCEPTED and report.iau_name.startswith("AT ")
+    assert tns.state.uploads == ["ZTF26aaanoreply"]
+
+
 def test_a_night_of_every_failure_reports_every_target_at_most_once_and_leaves_nothing_open(tns, client, caplog):
     """Thirteen targets, one failure each where there is one, resubmitted and polled as a busy night would."""
     tns.state.process_at_once = False

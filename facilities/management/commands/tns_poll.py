@@ -1,9 +1,10 @@
 """manage.py tns_poll: move every open TNS report on; run it every few minutes (cron, systemd timer).
 
 Sends reports queued behind a rate limit once it resets, polls sent reports for TNS's
-verdict, turns a "sending" abandoned by its process into "outcome unknown", and settles
-those by searching TNS: no report stays open longer than the grace periods in
-``DATA_SERVICES['TNS']`` (``sending_stale_s``, ``unknown_grace_s``) while TNS answers.
+verdict, turns a "sending" abandoned by its process, and a "sent" report whose reply TNS
+never processes, into "outcome unknown", and settles those by searching TNS: no report stays
+open longer than the grace periods in ``DATA_SERVICES['TNS']`` (``sending_stale_s``,
+``reply_timeout_s``, ``unknown_grace_s``) while TNS answers.
 """
 from __future__ import annotations
 
