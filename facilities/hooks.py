@@ -10,7 +10,7 @@ import logging
 from tom_targets.models import Target
 
 from facilities.followup.trigger import fire_rules
-from facilities.tns.policy import apply_policies
+from facilities.tns.policy import apply_policies, known_solar_system_object
 
 log = logging.getLogger(__name__)
 
@@ -18,10 +18,17 @@ log = logging.getLogger(__name__)
 def on_alert_received(target: Target, alert: dict | None = None, created: bool = False,
                       filters: list[str] | None = None, **kwargs) -> None:
     """Run the automatic TNS policies (which read the alert's solar-system association) and the
-    follow-up rules on a freshly updated target."""
-    actions = {"apply_policies": lambda: apply_policies(target, alert), "fire_rules": lambda: fire_rules(target)}
+    follow-up rules on a freshly updated target: no telescope time for a known asteroid."""
+    actions = {"apply_policies": lambda: apply_policies(target, alert), "fire_rules": lambda: _follow_up(target, alert)}
     for name, action in actions.items():
         try:
             action()
         except Exception:
             log.exception("%s failed for %s", name, target.name)
+
+
+def _follow_up(target: Target, alert: dict | None) -> None:
+    if solar_system := known_solar_system_object(alert):
+        log.info("no follow-up of %s: %s", target.name, solar_system)
+        return
+    fire_rules(target)

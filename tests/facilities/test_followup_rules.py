@@ -111,6 +111,16 @@ def test_the_stream_hook_fires_the_rules_once_however_often_the_target_is_update
     assert len(portal.state.submitted) == 1
 
 
+def test_the_stream_hook_spends_no_telescope_time_on_a_known_asteroid(portal):
+    lco_rule(max_airmass=2.6)
+    target = make_candidate("ZTF26aaaaabe", ra=40.0, dec=-85.0)
+
+    on_alert_received(target, alert={"objectId": target.name, "ssnamenr": "2004 XR14", "ssdistnr": 0.4},
+                      created=True)
+
+    assert not FollowupTrigger.objects.filter(target=target).exists() and portal.state.submitted == []
+
+
 def test_the_nightly_budget_limits_the_requests_of_a_rule_per_night(portal):
     lco_rule(nightly_budget=2)
     targets = [make_candidate(f"ZTF26aaaaac{i}", ra=150.0 + i) for i in range(3)]
