@@ -7,13 +7,12 @@ changes for, a user without the permission.
 """
 from __future__ import annotations
 
-import math
-
 from django.db.models import QuerySet
 from tom_targets.models import Target
 from tom_targets.permissions import targets_for_user
 
 from alerce_broker_plugin.ingest import BrokerObject, find_target
+from alerce_contract.sky import position_problem
 
 VIEW = "view_target"
 CHANGE = "change_target"
@@ -35,12 +34,8 @@ def can_change(user, target: Target) -> bool:
 
 
 def valid_coordinates(ra, dec) -> bool:
-    """Finite, 0 <= ra < 360 and -90 <= dec <= 90 (degrees): what a target's pages can draw."""
-    try:
-        ra, dec = float(ra), float(dec)
-    except (TypeError, ValueError):
-        return False
-    return math.isfinite(ra) and math.isfinite(dec) and 0.0 <= ra < 360.0 and -90.0 <= dec <= 90.0
+    """A position on the sky (alerce_contract.sky): what a target's pages can draw."""
+    return position_problem(ra, dec) is None
 
 
 def import_refusal(obj: BrokerObject, user) -> str | None:

@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import math
-
 import numpy as np
 from astropy.time import Time
 
 from alerce_contract.bands import band_name
+from alerce_contract.sky import position_problem
 
 ZTF_INSTRUMENT_ID = "196"
 ZTF_FILTER_IDS = {1: "110", 2: "111", 3: "112"}
@@ -140,22 +139,13 @@ def remarks(candidate: ReportCandidate, settings: ReporterSettings) -> str:
     return f"{prefix} {source}. Discovery image and light curve in {url} "
 
 
-def coordinate_problem(ra: float | None, dec: float | None) -> str | None:
-    """Why TNS would refuse a position (it feeds back on ra/dec and stores nothing), or None."""
-    if ra is None or not (math.isfinite(ra) and 0 <= ra < 360):
-        return f"impossible coordinates: ra = {ra} is not within 0 <= ra < 360 deg"
-    if dec is None or not (math.isfinite(dec) and -90 <= dec <= 90):
-        return f"impossible coordinates: dec = {dec} is not within -90 <= dec <= 90 deg"
-    return None
-
-
 def build_at_report(candidate: ReportCandidate, settings: ReporterSettings) -> dict:
     """One entry of a bulk report's ``at_report`` (see :func:`bulk_report`)."""
     if not candidate.detections:
         raise ValueError(f"{candidate.internal_name}: a report needs at least one detection")
-    problem = coordinate_problem(candidate.ra, candidate.dec)
+    problem = position_problem(candidate.ra, candidate.dec)  # TNS would feed back on ra/dec and store nothing
     if problem:
-        raise ValueError(f"{candidate.internal_name}: {problem}")
+        raise ValueError(f"{candidate.internal_name}: impossible coordinates: {problem}")
     detections = sorted(candidate.detections, key=lambda p: p.mjd)
     discovery = detections[0]
     error = _fmt(candidate.position_error_arcsec)
