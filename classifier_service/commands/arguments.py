@@ -18,6 +18,7 @@ from classifier_service.commands.options import (
     database_url,
     env_default,
     existing_path,
+    finite_float,
     flag,
     non_negative_float,
     non_negative_int,
@@ -160,11 +161,11 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def simulate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--n-alerts", type=non_negative_int, required=True, help="how many alerts to simulate")
+    parser.add_argument("--n-alerts", type=positive_int, required=True, help="how many alerts to simulate")
     parser.add_argument("--survey", choices=SURVEYS, default="ztf",
                         help="whose alerts: ZTF's or Rubin's (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same alerts)")
-    parser.add_argument("--start-mjd", type=float, default=None, help="MJD of the simulated night")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (same seed, same alerts)")
+    parser.add_argument("--start-mjd", type=finite_float, default=None, help="MJD of the simulated night")
     parser.add_argument("--class-mix", default=None,
                         help="weights of the objects' classes, e.g. SN=0.3,VS=0.3,AGN=0.2,asteroid=0.1,bogus=0.1 "
                              f"(default {','.join(f'{k}={v}' for k, v in SIMULATED_MIX.items())})")

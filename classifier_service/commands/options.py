@@ -8,6 +8,7 @@ variable it came from.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -72,6 +73,15 @@ positive_int = _at_least(int, 1)
 non_negative_int = _at_least(int, 0)
 positive_float = _at_least(float, 0, above=True)
 non_negative_float = _at_least(float, 0)
+
+
+@converter
+def finite_float(text: str) -> float:
+    """A number that is neither NaN nor infinite."""
+    value = _number(float, text, "a number")
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return value
 
 
 @converter
