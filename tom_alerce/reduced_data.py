@@ -11,7 +11,7 @@ reported with its reason while the other services and targets go on.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from django.db.models import QuerySet
 from tom_dataproducts.models import REDUCED_DATUM_MODELS
@@ -44,10 +44,7 @@ def update_reduced_data(targets: QuerySet) -> str:
                 logger.warning("updatereduceddata: %s for %s failed", name, target.name, exc_info=True)
                 failures[name].append(f"{target.name}: {reason(error)}")
     if not failures:
-        asked = defaultdict(int)
-        for names in sources.values():
-            for name in names:
-                asked[name] += 1
+        asked = Counter(name for names in sources.values() for name in names)
         return "Update completed successfully: asked " + ", ".join(
             f"{name} for {n} target{'s' if n > 1 else ''}" for name, n in sorted(asked.items()))
     return "Update completed with errors: " + "; ".join(

@@ -23,7 +23,7 @@ from tom_targets.permissions import targets_for_user
 
 from alerce_broker_plugin.dataservice import AlerceBrokerDataService
 from alerce_broker_plugin.ingest import discovery_stamp_candid
-from alerce_broker_plugin.permissions import import_refusal
+from alerce_broker_plugin.permissions import changeable_targets, import_refusal
 from alerce_contract.client import AlerceApiError, AlerceClient, client_from_settings
 from tom_alerce.forms import HunterForm
 from tom_alerce.links import followup_url, tns_report_url
@@ -184,7 +184,7 @@ class CheckForNewDataView(LoginRequiredMixin, View):
         if target_id is not None and not target_id.isdigit():
             raise Http404(f"no target {target_id!r}")
         targets = Target.objects.all() if target_id is None else Target.objects.filter(pk=target_id)
-        allowed = targets_for_user(request.user, targets, "change_target")
+        allowed = changeable_targets(request.user, targets)
         if target_id is not None and not allowed.exists():
             raise Http404(f"no target {target_id} that you may change")
         messages.info(request, update_reduced_data(allowed))

@@ -47,12 +47,16 @@ def reach_database(engine, url: str) -> None:
         raise _database_error(url, exc) from exc
 
 
-def _database_error(url: str, exc) -> CommandError:
+def shown_url(url: str) -> str:
+    """A database URL as a message may show it: without its password."""
     from sqlalchemy.engine import make_url
 
-    shown = make_url(url).render_as_string(hide_password=True)
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _database_error(url: str, exc) -> CommandError:
     reason = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
-    return CommandError(f"cannot open the database {shown}: {reason}")
+    return CommandError(f"cannot open the database {shown_url(url)}: {reason}")
 
 
 def check_kafka(bootstrap_servers: str, settings: Mapping[str, Any], timeout_s: float = KAFKA_TIMEOUT_S) -> None:

@@ -25,7 +25,7 @@ import uvicorn
 
 from classifier_service.commands.arguments import serve_arguments as add_arguments  # noqa: F401 (tests)
 from classifier_service.commands.options import CommandError
-from classifier_service.commands.preflight import reach_database
+from classifier_service.commands.preflight import reach_database, shown_url
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -101,9 +101,7 @@ def _not_a_sqlite_database(path: Path) -> str | None:
 
 
 def _no_store(url: str, reason: str) -> CommandError:
-    from sqlalchemy.engine import make_url
-
-    shown = make_url(url).render_as_string(hide_password=True)
+    shown = shown_url(url)
     return CommandError(f"there is no store at {shown}: {reason}; "
                         f"`alerce-classifier replay PATH... --db {shown}` (or `run`) makes one")
 

@@ -10,8 +10,8 @@ classified ones, so that both follow the same policies.
   moved to another member is left to the new owner (which replays it).
 * A broker that cannot be reached is waited for (librdkafka reconnects; errors are logged
   as one line each, repeats muted for ``LOG_REPEAT_S``, librdkafka's own log lines too: a
-  broker that is down is retried several times a second, each try a line); with ``unreachable_limit_s`` set, a
-  broker still unreachable after that long raises :class:`KafkaUnavailable` so that a worker
+  broker that is down is retried several times a second, each try a line); with
+  ``unreachable_limit_s`` set, a broker still unreachable after that long raises :class:`KafkaUnavailable` so that a worker
   exits non-zero for its supervisor; a listener leaves it unset and waits for ever.
 * A fatal consumer error closes the consumer and subscribes a new one, after a capped
   backoff; what was not committed is read again.
@@ -63,7 +63,7 @@ PROBE_EVERY_S = 5.0
 class MutedRepeats:
     """A logger that drops a line logged in the last ``every_s`` seconds, numbers aside
     (librdkafka's "after 12ms", "3 identical error(s) suppressed"), and says how many it
-    dropped when the line comes again. confluent-kafka takes it as ``logger=``: it only calls
+    dropped when the line is logged again. confluent-kafka takes it as ``logger=``: it only calls
     ``log(level, format, *args)``."""
 
     NUMBERS = re.compile(r"\d+")
@@ -83,9 +83,10 @@ class MutedRepeats:
             return
         if len(self._last) > 1000:  # a bounded memory of what was said
             self._last.clear()
+            self._muted.clear()
         self._last[key] = now
         muted = self._muted.pop(key, 0)
-        self.logger.log(level, "%s%s", line, f" ({muted} more like it in the last {self.every_s:.0f} s)" if muted else "")
+        self.logger.log(level, "%s%s", line, f" ({muted} more like it since it was last logged)" if muted else "")
 
     def forget(self, key: str) -> None:
         """Let the next line of ``key`` through (the trouble ended)."""

@@ -93,6 +93,7 @@ def apply_policies(target: Target, alert: dict[str, Any] | None = None) -> list[
     solar_system = known_solar_system_object(alert)
     decisions = []
     for policy in TNSAutoReportPolicy.objects.filter(active=True):
+        # asked again for each policy: the one before may have just reported the target
         final = target.tns_reports.filter(status__in=FINAL_FOR_AUTO).first()
         if final:
             decision, _ = TNSAutoReportDecision.objects.get_or_create(
