@@ -18,8 +18,9 @@ Each alert that passes a filter creates or updates its target, joins the filter'
 TargetList, gets the message's photometry and classifications (through the same
 :mod:`alerce_broker_plugin.ingest` as the DataService) and, when anything changed, fires
 the ``alerce_alert_received`` hook: ``HOOKS["alerce_alert_received"]`` is called with
-``target``, ``alert`` (the decoded message), ``created`` and ``filters`` (the names it
-passed), for follow-up and TNS rules. The same alert twice changes nothing and fires nothing.
+``target``, ``alert`` (the decoded message, with every field of the schema this TOM ships:
+ssnamenr/ssdistnr tell the TNS policy a known asteroid), ``created`` and ``filters`` (the names
+it passed), for follow-up and TNS rules. The same alert twice changes nothing and fires nothing.
 
 Offsets are committed only after an alert is stored (or judged unreadable and logged), so
 a crash or a broker outage replays alerts rather than losing them; a failing database is

@@ -2,7 +2,9 @@
 
 Each payload carries its writer schema (``schemas/classified_alert.avsc``) in the header, as
 ZTF's own alerts do, so any Avro reader decodes it without a schema registry and readers of a
-newer schema version resolve older payloads. The broker builds the record
+newer schema version resolve older payloads: :func:`decode_classified` resolves each one against
+the schema shipped here, so a payload written before a field was added (ssnamenr, ssdistnr)
+decodes with that field's default. The broker builds the record
 (``classifier_service.stream.classified``); the TOM listener decodes it here, and its
 ``classifications`` field has the shape of :mod:`alerce_contract.classifications`.
 """
@@ -38,9 +40,10 @@ def encode_classified(record: dict[str, Any]) -> bytes:
 
 
 def decode_classified(payload: bytes) -> dict[str, Any]:
-    """The record of one classified-alert payload; ClassifiedDecodeError if it is not one."""
+    """The record of one classified-alert payload, with every field of the schema shipped here
+    (resolved against the payload's writer schema); ClassifiedDecodeError if it is not one."""
     try:
-        records = list(fastavro.reader(io.BytesIO(payload)))
+        records = list(fastavro.reader(io.BytesIO(payload), reader_schema=classified_schema()))
     except Exception as exc:  # fastavro raises ValueError, EOFError, IndexError, ...
         raise ClassifiedDecodeError(f"not an Avro container: {type(exc).__name__}: {exc}") from exc
     if len(records) != 1 or "classifications" not in records[0]:

@@ -392,6 +392,7 @@ class Publish:
                 firstmjd=summary.object_row["firstmjd"], lastmjd=summary.object_row["lastmjd"],
                 classifications=[out for c in item.classifications for out in c.outputs],
                 lightcurve=summary.lightcurve,
+                ssnamenr=alert.metadata.get("ssnamenr"), ssdistnr=alert.metadata.get("ssdistnr"),
             ))
         for sink in self.sinks:
             sink.publish(batch.classified, batch.dead_letters)

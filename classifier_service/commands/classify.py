@@ -26,7 +26,7 @@ from classifier_service.lightcurve.columns import as_int
 from classifier_service.store import Store
 from classifier_service.stream.archive import ArchiveSource
 from classifier_service.stream.base import ClassifiedAlert, DeadLetter
-from classifier_service.stream.file_sink import classifications_dict
+from classifier_service.stream.classified import classifications_dict
 from classifier_service.worker import Worker
 
 if TYPE_CHECKING:

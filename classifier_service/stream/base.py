@@ -93,6 +93,10 @@ class ClassifiedAlert:
     classifications: list  # list[classifier_service.classifiers.base.ClassifierOutput]
     # The object's merged light curve, for the classified stream's detections (optional).
     lightcurve: Any = None  # classifier_service.lightcurve.model.LightCurve | None
+    # The nearest known solar-system object as the alert's candidate names it (ZTF's ssnamenr and
+    # ssdistnr, arcsec; placeholders "null" and -999 included): TNS reporting skips asteroids.
+    ssnamenr: str | None = None
+    ssdistnr: float | None = None
 
 
 class Sink(Protocol):

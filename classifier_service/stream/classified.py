@@ -7,14 +7,30 @@ record, whose ``classifications`` has the shape that ``alerce-classifier classif
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
+from classifier_service.classifiers.base import ClassifierOutput
 from classifier_service.lightcurve.model import LightCurve
 from classifier_service.stream.base import ClassifiedAlert
+
+# What ZTF writes in ssnamenr when no known solar-system object is near the candidate (with
+# ssdistnr -999): the record says null instead, so no reader needs to know ZTF's placeholders.
+NO_SOLAR_SYSTEM_NAME = ("", "null")
 
 
 def classified_record(alert: ClassifiedAlert, lightcurve: LightCurve | None = None) -> dict[str, Any]:
     """The Avro record of one classified alert (plain Python values, NaN as null)."""
+    return {
+        **alert_fields(alert),
+        "detections": detection_records(lightcurve) if lightcurve is not None else [],
+        "non_detections": non_detection_records(lightcurve) if lightcurve is not None else [],
+    }
+
+
+def alert_fields(alert: ClassifiedAlert) -> dict[str, Any]:
+    """The record's fields but the object's history: what the JSON-lines sink writes too."""
+    ssnamenr, ssdistnr = solar_system_association(alert.ssnamenr, alert.ssdistnr)
     return {
         "objectId": alert.oid,
         "candid": int(alert.candid),
@@ -28,16 +44,29 @@ def classified_record(alert: ClassifiedAlert, lightcurve: LightCurve | None = No
         "ndet": int(alert.ndet),
         "firstmjd": float(alert.firstmjd),
         "lastmjd": float(alert.lastmjd),
-        "classifications": {
-            output.classifier_name: {
-                "version": str(output.classifier_version),
-                "probabilities": {str(k): float(v) for k, v in output.probabilities.items()},
-            }
-            for output in alert.classifications
-        },
-        "detections": detection_records(lightcurve) if lightcurve is not None else [],
-        "non_detections": non_detection_records(lightcurve) if lightcurve is not None else [],
+        "classifications": classifications_dict(alert.classifications),
+        "ssnamenr": ssnamenr,
+        "ssdistnr": ssdistnr,
     }
+
+
+def classifications_dict(outputs: Sequence[ClassifierOutput]) -> dict[str, dict[str, Any]]:
+    """{classifier_name: {"version", "probabilities": {class_name: p}}}, ALeRCE's shape."""
+    return {
+        output.classifier_name: {
+            "version": str(output.classifier_version),
+            "probabilities": {str(k): float(v) for k, v in output.probabilities.items()},
+        }
+        for output in outputs
+    }
+
+
+def solar_system_association(name: Any, distance: Any) -> tuple[str | None, float | None]:
+    """The candidate's nearest known solar-system object and its distance (arcsec), each None
+    where the survey gives none: ZTF's "null" name and -999 (any negative) distance mean none."""
+    known_name = None if name is None or str(name) in NO_SOLAR_SYSTEM_NAME else str(name)
+    known_distance = _finite_or_none(distance)
+    return known_name, known_distance if known_distance is not None and known_distance >= 0 else None
 
 
 def detection_records(lc: LightCurve) -> list[dict[str, Any]]:

@@ -11,25 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from classifier_service.classifiers.base import ClassifierOutput
 from classifier_service.stream.base import ClassifiedAlert, DeadLetter
-
-
-def classifications_dict(outputs: Sequence[ClassifierOutput]) -> dict[str, dict[str, Any]]:
-    """{classifier_name: {"version", "probabilities": {class_name: p}}}, ALeRCE's shape."""
-    return {out.classifier_name: {"version": out.classifier_version,
-                                  "probabilities": {k: float(v) for k, v in out.probabilities.items()}}
-            for out in outputs}
-
-
-def classified_dict(alert: ClassifiedAlert) -> dict[str, Any]:
-    return {
-        "objectId": alert.oid, "candid": alert.candid, "survey": alert.survey,
-        "ra": alert.ra, "dec": alert.dec, "mjd": alert.mjd, "fid": alert.fid,
-        "magpsf": alert.magpsf, "sigmapsf": alert.sigmapsf, "ndet": alert.ndet,
-        "firstmjd": alert.firstmjd, "lastmjd": alert.lastmjd,
-        "classifications": classifications_dict(alert.classifications),
-    }
+from classifier_service.stream.classified import alert_fields
 
 
 def dead_letter_dict(letter: DeadLetter) -> dict[str, Any]:
@@ -46,7 +29,7 @@ class JsonLinesSink:
         self._out: IO[str] = open(path, "a", encoding="utf-8") if self._owned else sys.stdout
 
     def publish(self, alerts: Sequence[ClassifiedAlert], dead_letters: Sequence[DeadLetter]) -> None:
-        lines = [json.dumps(classified_dict(alert)) for alert in alerts]
+        lines = [json.dumps(alert_fields(alert)) for alert in alerts]
         if self.dead_letters:
             lines.extend(json.dumps(dead_letter_dict(letter)) for letter in dead_letters)
         if lines:

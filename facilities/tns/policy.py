@@ -62,8 +62,8 @@ def known_solar_system_object(alert: dict[str, Any] | None) -> str | None:
     """Which known solar-system object the alert is, as its survey says; None for none.
 
     Rubin names a solar-system source ``ss`` + ssObjectId (or sets ssObjectId on the diaSource);
-    ZTF puts the nearest known asteroid in ssnamenr/ssdistnr, at the top of the message or in
-    its ``candidate`` as raw ZTF alerts carry them.
+    ZTF puts the nearest known asteroid in ssnamenr/ssdistnr: at the top of the message as the
+    classified stream carries them (null for none), or in its ``candidate`` as raw ZTF alerts do.
     """
     if not alert:
         return None

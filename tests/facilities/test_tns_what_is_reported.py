@@ -101,7 +101,8 @@ def test_an_alert_of_a_known_asteroid_is_not_reported_and_the_decision_says_why(
     ({"objectId": "313853037543735399", "diaSource": {"ssObjectId": 0}}, False),
     (ztf_alert("ZTF26aaasso2", ssnamenr="2004 XR14", ssdistnr=5.1), False),  # too far to be it
     (ztf_alert("ZTF26aaasso2"), False),  # ssnamenr "null", ssdistnr -999
-    ({"objectId": "ZTF26aaasso2", "survey": "ZTF"}, False),  # the classified stream carries neither
+    ({"objectId": "ZTF26aaasso2", "ssnamenr": None, "ssdistnr": None}, False),  # classified stream: none known
+    ({"objectId": "ZTF26aaasso2", "survey": "ZTF"}, False),  # no solar-system fields at all
     (None, False),
 ])
 def test_a_known_solar_system_object_is_one_ztf_or_rubin_associates_with_the_alert(alert, solar_system):

@@ -4,7 +4,8 @@ Real ZTF alerts go to the input topic, an ``alerce-classifier run`` worker class
 onto the classified topic, and the listener (as ``readstreams`` would run it) turns them
 into TOM targets. An unreadable message on the classified topic is logged and skipped.
 Running the same alerts through again changes nothing in the TOM, and the listener reads
-only the new messages (its offsets were committed).
+only the new messages (its offsets were committed). The listener fires the example TOM's
+hook, so the automatic TNS policy sees each alert: a known asteroid is never reported.
 """
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ from alerce_broker_plugin.stream import ClassifiedAlertStream
 from classifier_service.stream.consumer import caught_up
 from classifier_service.stream.kafka import create_topics
 from classifier_service.stream.tansu import FAST_CONSUMER_SETTINGS
+from classifier_service.surveys.avro import iter_records
+from tests.facilities.conftest import tns  # noqa: F401 (fixture: the TNS stand-in as the TOM's TNS)
 from tests.plugin.alerce_standin import ALERT_FILES, load_alerts
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
@@ -136,3 +139,30 @@ def test_alerts_on_the_input_topic_become_tom_targets_exactly_once(tansu, shared
     assert replay.messages == report.messages - 1 and replay.changed == 0  # the new messages only
     assert (tom_state(), TargetClassification.objects.count()) == state
     assert classified_by == set(TargetClassification.objects.values_list("classifier_name", flat=True))
+
+
+def test_an_alert_ztf_puts_on_a_known_asteroid_is_not_reported_to_tns(tansu, shared_data, tmp_path, tns):
+    """Real ZTF alerts, seven near a known asteroid, through the worker and the listener into the
+    example TOM's hook: the automatic TNS policy skips those within 5 arcsec, and says why."""
+    from facilities.models import TNSAutoReportDecision, TNSAutoReportPolicy
+
+    policy = TNSAutoReportPolicy.objects.create(name="auto", dry_run=True, min_probability=0.0, min_detections=1,
+                                                max_magnitude=25.0, daily_cap=100)
+    paths = sorted((shared_data / "ztf_alerts/ampel-ztf/recent_alerts_v1.8").glob("*.avro"))
+    candidates = {record["objectId"]: record["candidate"]
+                  for path in paths for record in iter_records(path.read_bytes())}
+    asteroids = {oid: c for oid, c in candidates.items() if c["ssnamenr"] != "null" and 0 <= c["ssdistnr"] <= 5}
+    raw, classified = new_topics(tansu.bootstrap_servers, "ztf-raw", "classified")
+    produce(tansu.bootstrap_servers, raw, [path.read_bytes() for path in paths])
+    run_worker(tansu.bootstrap_servers, raw, classified, tmp_path / "store.sqlite3")
+    listen(tansu.bootstrap_servers, classified, "tom")
+
+    reasons = dict(TNSAutoReportDecision.objects.filter(policy=policy).values_list("target__name", "reason"))
+    assert set(reasons) == set(candidates)  # every alert reached the policy
+    assert sorted(asteroids) == ["ZTF18aayhxzx", "ZTF18aayhyjr", "ZTF18aayhyju"]  # 4-5 arcsec; 4 more are farther
+    for oid, candidate in asteroids.items():
+        assert reasons[oid] == (f"not a transient: known solar-system object {candidate['ssnamenr']} "
+                                f"is {candidate['ssdistnr']:.1f} arcsec away")
+    assert not [oid for oid, reason in reasons.items() if oid not in asteroids and reason.startswith("not a transient")]
+    assert not TNSAutoReportDecision.objects.filter(target__name__in=asteroids, report=True).exists()
+    assert tns.state.uploads == []

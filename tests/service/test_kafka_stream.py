@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import uuid
 from datetime import date
+from importlib import resources
 
+import fastavro
 import numpy as np
 import pytest
 
-from alerce_contract.classified import ClassifiedDecodeError, decode_classified, encode_classified
+from alerce_contract.classified import SCHEMA_RESOURCE, ClassifiedDecodeError, decode_classified, encode_classified
 from classifier_service.classifiers.base import ClassifierOutput
 from classifier_service.lightcurve.model import LightCurve
 from classifier_service.stream.base import ClassifiedAlert, DeadLetter, RawMessage
@@ -20,11 +23,11 @@ from classifier_service.stream.kafka import KafkaDeliveryError, KafkaSink, creat
 from classifier_service.stream.tansu import FAST_CONSUMER_SETTINGS
 
 
-def classified_alert(oid: str = "ZTF20abcdefg", candid: int = 1234567890123) -> ClassifiedAlert:
+def classified_alert(oid: str = "ZTF20abcdefg", candid: int = 1234567890123, **fields) -> ClassifiedAlert:
     return ClassifiedAlert(
         oid=oid, candid=candid, survey="ZTF", ra=150.1, dec=2.2, mjd=59000.5, fid=2,
         magpsf=18.3, sigmapsf=0.05, ndet=2, firstmjd=58990.5, lastmjd=59000.5,
-        classifications=[ClassifierOutput("stamp_classifier", "1.0.0", {"SN": 0.7, "AGN": 0.3})],
+        classifications=[ClassifierOutput("stamp_classifier", "1.0.0", {"SN": 0.7, "AGN": 0.3})], **fields,
     )
 
 
@@ -45,7 +48,7 @@ def test_classified_alert_round_trips_with_the_contract_keys():
     record = decode_classified(encode_classified(classified_record(classified_alert(), lightcurve())))
     assert set(record) == {
         "objectId", "candid", "survey", "ra", "dec", "mjd", "fid", "magpsf", "sigmapsf", "ndet",
-        "firstmjd", "lastmjd", "classifications", "detections", "non_detections",
+        "firstmjd", "lastmjd", "classifications", "detections", "non_detections", "ssnamenr", "ssdistnr",
     }
     assert record["objectId"] == "ZTF20abcdefg" and record["candid"] == 1234567890123
     assert record["classifications"] == {
@@ -63,6 +66,32 @@ def test_uncorrected_magnitudes_travel_as_null_not_nan():
 def test_an_alert_without_light_curve_has_empty_history():
     record = decode_classified(encode_classified(classified_record(classified_alert())))
     assert record["detections"] == [] and record["non_detections"] == []
+
+
+@pytest.mark.parametrize("ssnamenr, ssdistnr, sent", [
+    ("43769", 4.0, ("43769", 4.0)),  # ZTF18aayhyjr's asteroid, as ZTF named it
+    ("null", -999.0, (None, None)),  # ZTF's placeholders: no known object near
+    (None, None, (None, None)),  # a survey that says nothing
+])
+def test_the_known_asteroid_near_the_candidate_travels_with_ztfs_placeholders_as_null(ssnamenr, ssdistnr, sent):
+    alert = classified_alert(ssnamenr=ssnamenr, ssdistnr=ssdistnr)
+    record = decode_classified(encode_classified(classified_record(alert)))
+    assert (record["ssnamenr"], record["ssdistnr"]) == sent
+
+
+def schema_before_solar_system_fields() -> dict:
+    """The classified-alert schema as it was before ssnamenr and ssdistnr were added."""
+    schema = json.loads(resources.files("alerce_contract").joinpath(SCHEMA_RESOURCE).read_text())
+    schema["fields"] = [f for f in schema["fields"] if f["name"] not in ("ssnamenr", "ssdistnr")]
+    return schema
+
+
+def test_a_payload_written_before_the_solar_system_fields_decodes_with_them_null():
+    record = classified_record(classified_alert(ssnamenr="43769", ssdistnr=4.0), lightcurve())
+    old = {k: v for k, v in record.items() if k not in ("ssnamenr", "ssdistnr")}
+    payload = io.BytesIO()
+    fastavro.writer(payload, fastavro.parse_schema(schema_before_solar_system_fields()), [old])
+    assert decode_classified(payload.getvalue()) == {**old, "ssnamenr": None, "ssdistnr": None}
 
 
 def test_garbage_is_a_clear_decode_error():

@@ -6,9 +6,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from alerce_contract.classified import decode_classified, encode_classified
 from classifier_service.store import Store, tables
 from classifier_service.stream.archive import ArchiveSource
 from classifier_service.stream.base import RawMessage
+from classifier_service.stream.classified import classified_record
 from classifier_service.surveys import parse_record
 from classifier_service.surveys.avro import iter_records
 from classifier_service.worker import Worker
@@ -251,6 +253,22 @@ def test_published_alerts_carry_their_objects_light_curve(shared_data, sqlite_st
         messages(shared_data / "ztf_alerts/ampel-ztf/single/ZTF20abyfpze.avro"))
     (alert,) = sink.alerts
     assert alert.lightcurve is not None and len(alert.lightcurve) == alert.ndet > 10
+
+
+def test_published_alerts_name_the_known_asteroid_ztf_puts_near_their_candidate(shared_data, sqlite_store):
+    """Real ZTF alerts, seven of them near a known asteroid: each classified record carries the
+    candidate's ssnamenr/ssdistnr, and null where ZTF says "null" / -999 (none known)."""
+    folder = shared_data / "ztf_alerts/ampel-ztf/recent_alerts_v1.8"
+    candidates = {record["objectId"]: record["candidate"]
+                  for path in sorted(folder.glob("*.avro")) for record in iter_records(path.read_bytes())}
+    sink = RecordingSink()
+    Worker(ListSource([]), sqlite_store, sinks=[sink]).process(messages(folder))
+    sent = {record["objectId"]: (record["ssnamenr"], record["ssdistnr"])
+            for record in (decode_classified(encode_classified(classified_record(a))) for a in sink.alerts)}
+    expected = {oid: (None, None) if c["ssnamenr"] == "null" else (c["ssnamenr"], c["ssdistnr"])
+                for oid, c in candidates.items()}
+    assert sent == expected and sent["ZTF18aayhyjr"] == ("43769", 4.0)
+    assert sum(name is not None for name, _ in sent.values()) == 7
 
 
 def test_a_store_without_tables_fails_at_once_instead_of_being_waited_out_as_an_outage(shared_data, tmp_path):
