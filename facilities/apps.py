@@ -1,5 +1,8 @@
 from django.apps import AppConfig
+from django.core.exceptions import ValidationError
 from django.urls import include, path
+
+from alerce_contract.sky import coordinate_problem
 
 
 class FacilitiesConfig(AppConfig):
@@ -24,18 +27,32 @@ class FacilitiesConfig(AppConfig):
 
 
 def require_sky_coordinates() -> None:
-    """Give the TOM's Target model's ra and dec their sky ranges (0 <= ra <= 360, -90 <= dec <= 90).
+    """Give the TOM's Target model's ra and dec the sky's ranges (alerce_contract.sky:
+    0 <= ra < 360, -90 <= dec <= 90).
 
     tomtoolkit's Target accepts any float, and one target at ra=400 makes every page that
     draws or reports it (visibility, airmass, TNS) fail. As model validators they reach the
     API's serializer (a 400 that names the field), the TOM's forms and ``full_clean``.
     """
-    from django.core.validators import MaxValueValidator, MinValueValidator
     from tom_targets.models import Target
 
-    for name, low, high in (("ra", 0.0, 360.0), ("dec", -90.0, 90.0)):
+    for name, validator in (("ra", validate_ra), ("dec", validate_dec)):
         field = Target._meta.get_field(name)
-        if not any(isinstance(v, MinValueValidator) for v in field._validators):
-            field._validators = [*field._validators, MinValueValidator(low), MaxValueValidator(high)]
+        if validator not in field._validators:
+            field._validators = [*field._validators, validator]
             field.__dict__.pop("validators", None)  # a cached_property: recompute with ours
 
+
+def validate_ra(value) -> None:
+    """A Target's ra on the sky, else a ValidationError saying which range (Django skips None)."""
+    _refuse(coordinate_problem("ra", value))
+
+
+def validate_dec(value) -> None:
+    """A Target's dec on the sky, else a ValidationError saying which range (Django skips None)."""
+    _refuse(coordinate_problem("dec", value))
+
+
+def _refuse(problem: str | None) -> None:
+    if problem is not None:
+        raise ValidationError(problem, code="sky")

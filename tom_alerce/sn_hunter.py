@@ -19,8 +19,7 @@ from django.core.cache import cache
 from django.db.models import Count
 from django.utils import timezone
 from tom_dataproducts.models import PhotometryReducedDatum
-from tom_targets.models import Target, TargetExtra
-from tom_targets.permissions import targets_for_user
+from tom_targets.models import TargetExtra
 
 from alerce_contract.bands import BAND_OF_FID
 from alerce_contract.client import AlerceApiError, AlerceClient, survey_of
@@ -30,6 +29,7 @@ from alerce_contract.taxonomy import SN_CLASS, STAMP_CLASSIFIER, STAMP_CLASSIFIE
 from alerce_broker_plugin.config import classifier_cache_ttl_s
 from alerce_broker_plugin.forms import cached_classifiers
 from alerce_broker_plugin.ingest import discovery_stamp_candid
+from alerce_broker_plugin.permissions import visible_targets
 from tom_alerce.models import TargetClassification
 
 logger = logging.getLogger(__name__)
@@ -233,7 +233,7 @@ def hunt(api: AlerceClient | None, filters: HunterFilters, user) -> tuple[list[C
         except AlerceApiError as exc:
             logger.warning("SN Hunter: API unavailable for %s: %s", stamp_classifier, exc)
             errors.append(str(exc))
-    visible = targets_for_user(user, Target.objects.all(), "view_target")
+    visible = visible_targets(user)
     known = dict(visible.filter(name__in=[c.oid for c in from_api]).values_list("name", "id"))
     for candidate in from_api:
         candidate.target_id = known.get(candidate.oid)

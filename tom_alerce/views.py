@@ -19,11 +19,10 @@ from django.views import View
 from django.views.generic import TemplateView
 from tom_dataproducts.models import DataProduct
 from tom_targets.models import Target
-from tom_targets.permissions import targets_for_user
 
 from alerce_broker_plugin.dataservice import AlerceBrokerDataService
 from alerce_broker_plugin.ingest import discovery_stamp_candid
-from alerce_broker_plugin.permissions import changeable_targets, import_refusal
+from alerce_broker_plugin.permissions import changeable_targets, import_refusal, visible_targets
 from alerce_contract.client import AlerceApiError, AlerceClient, client_from_settings
 from tom_alerce.forms import HunterForm
 from tom_alerce.links import followup_url, tns_report_url
@@ -49,7 +48,7 @@ def plotly_js(request) -> FileResponse:
 def _stamp_from_data_products(oid: str, kind: str, user) -> bytes | None:
     """The cutout the broker plugin saved as a data product of the target named ``oid``,
     when ``user`` may see that target."""
-    visible = targets_for_user(user, Target.objects.filter(name=oid), "view_target")
+    visible = visible_targets(user, Target.objects.filter(name=oid))
     product = (DataProduct.objects.filter(target__in=visible)
                .filter(Q(product_id__icontains=kind) | Q(data__icontains=kind))
                .order_by("created").first())

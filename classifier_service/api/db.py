@@ -23,7 +23,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
-from classifier_service.commands.options import (
+from classifier_service.settings import (
     CommandError,
     EnvValue,
     converter,

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from classifier_service.commands.options import (
+from classifier_service.commands.options import env_default
+from classifier_service.settings import (
     database_url,
-    env_default,
     existing_path,
     finite_float,
     flag,

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from alerce_contract.sky import wrapped_ra
 from classifier_service.alert import JD_TO_MJD
 from classifier_service.lightcurve.columns import Columns
 from classifier_service.lightcurve.correction import is_stellar
@@ -116,7 +117,7 @@ def mean_position(ra: np.ndarray, dec: np.ndarray, fid: np.ndarray) -> tuple[flo
     weight_ra, weight_dec = error_ra ** -2.0, error_dec ** -2.0
     total_ra, total_dec = weight_ra.sum(), weight_dec.sum()
     offset = (ra - ra[0] + 180.0) % 360.0 - 180.0  # about the first position: no jump at 0/360
-    meanra = (ra[0] + (weight_ra * offset).sum() / total_ra) % 360.0
+    meanra = wrapped_ra(ra[0] + (weight_ra * offset).sum() / total_ra)
     meandec = (weight_dec * dec).sum() / total_dec
     return float(meanra), float(meandec), float(total_ra ** -0.5), float(total_dec ** -0.5)
 

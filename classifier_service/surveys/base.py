@@ -6,6 +6,7 @@ import math
 import time
 from typing import Any, Protocol
 
+from alerce_contract.sky import DEC_MAX, DEC_MIN, RA_MAX, RA_MIN
 from classifier_service.alert import Alert
 
 
@@ -33,8 +34,8 @@ MAX_TEXT_CHARS = 65536
 # 0 for these cameras (they saturate near 12-16), nothing fainter than 40 is measurable.
 MAG_RANGE = (0.0, 40.0)
 ERROR_RANGE = (0.0, math.inf)  # a magnitude's error: above 0, finite
-RA_RANGE = (0.0, 360.0)
-DEC_RANGE = (-90.0, 90.0)
+RA_RANGE = (RA_MIN, RA_MAX)  # the sky's (alerce_contract.sky): ra below RA_MAX, 360 is 0
+DEC_RANGE = (DEC_MIN, DEC_MAX)
 _INF = math.inf
 MJD_OF_UNIX_EPOCH = 40587.0
 
@@ -92,18 +93,22 @@ def _refuse_text(container: Any, path: str = "") -> None:
             _refuse_text(value, where)
 
 
-def checked_number(value: Any, where: str, name: str, bounds: tuple[float, float], *, above: bool = False) -> float:
+def checked_number(value: Any, where: str, name: str, bounds: tuple[float, float], *, above: bool = False,
+                   below: bool = False) -> float:
     """``value`` as a float when finite and within ``bounds`` (``above``: strictly above the low
-    one), else AlertParseError naming it ``where name``. A float in range, nearly every value,
-    passes the first test (NaN fails every comparison), and no message is built for it."""
+    one; ``below``: strictly below the high one), else AlertParseError naming it ``where name``.
+    A float in range, nearly every value, passes the first test (NaN fails every comparison),
+    and no message is built for it."""
     low, high = bounds
-    if type(value) is float and (low < value if above else low <= value) and value <= high and value != _INF:
+    if (type(value) is float and (low < value if above else low <= value)
+            and (value < high or value == high and not below) and value != _INF):
         return value
     what = f"{where} {name}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise AlertParseError(f"{what} {value!r} is not a number")
-    if not math.isfinite(value) or value > high or (value <= low if above else value < low):
-        bound = f"({low}, {high}]" if above else f"[{low}, {high}]"
+    if (not math.isfinite(value) or (value >= high if below else value > high)
+            or (value <= low if above else value < low)):
+        bound = f"{'(' if above else '['}{low}, {high}{')' if below else ']'}"
         raise AlertParseError(f"{what} {value!r} is outside {bound}")
     return float(value)
 
@@ -122,7 +127,8 @@ def checked_id(value: Any, name: str, where: str = "") -> int:
 
 
 def check_position(ra: Any, dec: Any, where: str) -> None:
-    checked_number(ra, where, "ra", RA_RANGE)
+    """A position on the sky (alerce_contract.sky): ra in [0, 360), dec in [-90, 90]."""
+    checked_number(ra, where, "ra", RA_RANGE, below=True)
     checked_number(dec, where, "dec", DEC_RANGE)
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alerce_contract.sky import position_problem
 from classifier_service.alert import Detection, NonDetection
 from classifier_service.lightcurve import build_lightcurve, summarise
 from classifier_service.lightcurve.columns import (
@@ -178,6 +179,14 @@ def test_mean_position_wraps_around_ra_zero():
                                                np.array([1, 1]))
     assert min(ra, 360 - ra) < 1e-6
     assert sigmadec == pytest.approx(0.065 / math.sqrt(2))
+
+
+def test_a_mean_position_just_below_ra_zero_is_zero_not_360():
+    """(5e-14 + (360 - 5.7e-14)) / 2 is a tiny negative ra, which a plain % 360 rounds to 360.0:
+    a position the contract calls 'not on the sky', which a TOM import would refuse."""
+    ra, *_ = mean_position(np.array([5e-14, 359.99999999999994]), np.array([0.0, 0.0]), np.array([1, 1]))
+    assert 0.0 <= ra < 360.0
+    assert position_problem(ra, 0.0) is None
 
 
 def test_build_lightcurve_from_alert_detections(shared_data):

@@ -136,6 +136,7 @@ def test_an_unknown_major_schema_version_is_unsupported(avro_records, shared_dat
 @pytest.mark.parametrize("damage, message", [
     (lambda r: r["diaSource"].pop("ra"), "diaSource ra None is not a number"),
     (lambda r: r["diaSource"].update(dec=95.0), r"diaSource dec 95.0 is outside \[-90.0, 90.0\]"),
+    (lambda r: r["diaSource"].update(ra=360.0), r"diaSource ra 360.0 is outside \[0.0, 360.0\)"),  # 360 is 0
     (lambda r: r["diaSource"].update(psfFluxErr=0.0), "diaSource psfFluxErr 0.0 is outside"),
     (lambda r: r["diaSource"].update(midpointMjdTai=1e9), "diaSource midpointMjdTai 1000000000.0 is outside"),
     (lambda r: r["diaSource"].update(diaObjectId=-5), "diaObjectId -5 is not a positive 64-bit id"),

@@ -246,13 +246,25 @@ def observer() -> User:
     return User.objects.create_user("observer", password="pw")
 
 
-@pytest.mark.parametrize("ra, dec", [("nan", "inf"), ("inf", "0"), ("400", "0"), ("10", "-91")])
+@pytest.mark.parametrize("ra, dec", [("nan", "inf"), ("inf", "0"), ("400", "0"), ("360", "0"), ("10", "-91")])
 def test_impossible_coordinates_are_refused_with_an_error_not_a_500(observer, ra, dec):
     client = browser(observer)
     response = client.post("/api/targets/", f'{{"name": "bad", "type": "SIDEREAL", "ra": {ra}, "dec": {dec}}}'
                            .replace("nan", "NaN").replace("inf", "Infinity"), content_type="application/json")
     assert response.status_code == 400, response.content
     assert not Target.objects.filter(name="bad").exists()
+
+
+def test_the_sky_edges_are_positions_and_a_refusal_names_the_rule(observer):
+    client = browser(observer)
+    # not ra=0.0: tomtoolkit's serializer takes a 0 for a missing ra ('required for SIDEREAL targets')
+    for i, (ra, dec) in enumerate([(1e-9, -90.0), (359.999, 90.0)]):
+        response = client.post("/api/targets/", {"name": f"edge{i}", "type": "SIDEREAL", "ra": ra, "dec": dec},
+                               content_type="application/json")
+        assert response.status_code == 201, response.content
+    response = client.post("/api/targets/", {"name": "bad", "type": "SIDEREAL", "ra": 360.0, "dec": 0.0},
+                           content_type="application/json")
+    assert response.json()["ra"] == ["ra = 360.0 is not within 0 <= ra < 360 deg"]
 
 
 def test_the_sn_hunter_does_not_create_a_target_at_an_impossible_position(observer, monkeypatch):
