@@ -36,7 +36,7 @@ SIMULATED_MIX = {"SN": 0.2, "VS": 0.35, "AGN": 0.15, "asteroid": 0.15, "bogus": 
 SURVEYS = ("lsst", "ztf")  # the keys of commands.simulate.SIMULATORS
 TRAINABLE = ("stamp", "lc", "lsst-lc", "lsst-stamp")  # the keys of commands.train.TRAINERS
 DEFAULT_PORT = 8001  # where example_tom's ALERCE_API_URL looks
-EVALUATED = ("stamp", "lc", "adversarial")
+EVALUATED = ("stamp", "lc", "adversarial", "periods")
 SCENARIOS = ("replay", "kafka")
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 STEADY_RATE = 280.0  # Rubin: ~10 million alerts a night
@@ -198,7 +198,7 @@ def train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--only", choices=EVALUATED, default=None, help="one part (default: all three)")
+    parser.add_argument("--only", choices=EVALUATED, default=None, help="one part (default: all four)")
     parser.add_argument("--data-dir", type=existing_path, default=SHARED_DATA,
                         help="the real data, read in place (default %(default)s)")
     parser.add_argument("--bts-limit", type=positive_int, default=None,
@@ -208,6 +208,8 @@ def evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=non_negative_int, default=6,
                         help="adversarial giveaways removed one by one after the full run (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated alerts, folds and bootstrap")
+    parser.add_argument("--period-seeds", type=positive_ints, default=[5, 6, 7, 8, 9, 10],
+                        help="seeds of the simulated periodic stars whose periods are sought (default 5,6,7,8,9,10)")
 
 
 def bench_arguments(parser: argparse.ArgumentParser) -> None:

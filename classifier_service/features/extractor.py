@@ -17,7 +17,7 @@ from classifier_service.features.period import Period
 from classifier_service.features.rust_features import BandStatistics
 from classifier_service.lightcurve.model import LightCurve
 
-FEATURE_VERSION = "1.5.0"
+FEATURE_VERSION = "1.6.0"  # 1.6.0: the period search asks the epochs without a detection (period.LimitFolds)
 
 FEATURE_GROUPS: tuple[FeatureGroup, ...] = (
     *(group for fid in BANDS for group in (BandStatistics(fid), *spm.groups(fid), *history.groups(fid))),

@@ -67,7 +67,7 @@ from classifier_service.train.model_card import ConfusionMatrix, ModelCard, writ
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "1.8.1"  # 1.8.1: the simulator's sky rotations (coordinates.py) moved positions by < 1e-5 deg and so a few visibilities; 1.8.0: simulated stars at GCVS latitudes redraw the training set; 1.7.0: features 1.5.0
+MODEL_VERSION = "1.9.0"  # 1.9.0: features 1.6.0 (non-detections judge the period's sub-multiples); 1.8.1: the simulator's sky rotations (coordinates.py) moved positions by < 1e-5 deg and so a few visibilities; 1.8.0: simulated stars at GCVS latitudes redraw the training set; 1.7.0: features 1.5.0
 SIMULATED_BASELINE_DAYS = (30.0, 730.0)
 # Share of simulated training curves cut to one alert's 30-day history. The real alert-like objects
 # (Fink's alerts) carry no more, and the log-uniform baselines gave only 9% of curves under 40 days:

@@ -2,44 +2,21 @@
 answer as an exhaustive multi-harmonic periodogram on real periodic stars."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from classifier_service.features.bands import ObjectBands
-from classifier_service.features.period import BandRows, Period, harmonic_fit, periodogram_input
-from classifier_service.lightcurve import build_lightcurve
+from classifier_service.features.period import (
+    BandRows,
+    LimitFolds,
+    Period,
+    binomial_cdf,
+    harmonic_fit,
+    periodogram_input,
+)
+from classifier_service.lightcurve.model import LightCurve
+from classifier_service.train.period_recovery import REFERENCE_PERIODS, real_lightcurves, simulated_stars
 from tests.features.test_lc_features import apparent_lightcurve, ztf_like_epochs
-
-PIPELINE = Path("lightcurves") / "alerce-pipeline-lc_examples"
-UNLABELLED = Path("lightcurves") / "alerce-lc_classifier" / "examples_data_10_objects_unlabeled"
-
-# Best period (days) of the exact four-harmonic multiband periodogram (each band its own mean),
-# scanned over every frequency from 2/T to 20 per day at 10 points per 1/T and then 20x finer
-# around the best: the slow, exhaustive answer the search must reproduce. Left out:
-# ZTF18abombrp (no period: the best model explains 26% of the variance) and ZTF19aawgxdn
-# (126-d baseline), where the scan prefers 2.978 d, three times the 0.992 d found here, whose
-# third harmonic is that period.
-REFERENCE_PERIODS: dict[str, float] = {
-    "ZTF18aasycma": 0.538893, "ZTF18aauxofy": 0.0514515, "ZTF17aaaemke": 0.271882,
-    "ZTF17aaafyya": 0.302248, "ZTF17aaageae": 0.818762, "ZTF17aaaivsr": 0.268149,
-    "ZTF17aaaizej": 0.590996, "ZTF17aaajizt": 0.567455, "ZTF17aaajlul": 0.604027,
-    "ZTF17aaakstv": 0.168060, "ZTF17aaanxog": 3.41649, "ZTF17aaanyaa": 0.198572,
-}
-
-
-def real_lightcurves(shared_data: Path) -> dict[str, object]:
-    import pandas as pd
-
-    curves = {}
-    for folder in sorted((shared_data / PIPELINE).glob("ZTF1*_*")):  # ZTF24aaecooj: forced photometry only
-        oid = folder.name.split("_")[0]
-        curves[oid] = build_lightcurve(oid, pd.read_csv(folder / "detections.csv"))
-    detections = pd.read_parquet(shared_data / UNLABELLED / "detections_sample.parquet").reset_index()
-    for oid, rows in detections.groupby("oid"):
-        curves[oid] = build_lightcurve(oid, rows)
-    return curves
 
 
 def test_periods_of_real_stars_agree_with_an_exhaustive_multi_harmonic_periodogram(shared_data):
@@ -146,23 +123,49 @@ def test_a_short_curve_of_a_pulsator_keeps_its_period():
 
 def test_simulated_periodic_stars_of_every_class_get_their_true_period():
     """Five stars of each periodic class, periods from 0.05 d to a third of the baseline."""
-    from alerce_contract.taxonomy import PERIODIC
-    from classifier_service.simulate.lightcurves import simulate_lightcurve
-
-    rng = np.random.default_rng(5)
-    ratios = []
-    for lc_class in PERIODIC:
-        found = 0
-        while found < 5:
-            sim = simulate_lightcurve(lc_class, rng, duration_days=float(rng.uniform(300, 1500)), min_detections=40)
-            lc = build_lightcurve("sim", sim.detections("sim"), sim.non_detections("sim"), sim.metadata)
-            if not 0.05 <= sim.params["period"] <= np.ptp(lc.mjd) / 3:
-                continue
-            ratios.append((lc_class, Period()([ObjectBands.of(lc)])[0, 0] / sim.params["period"]))
-            found += 1
+    stars = simulated_stars(5, per_class=5)
+    found = Period()([bands for _, _, bands in stars])[:, 0]
+    ratios = [(lc_class, f / period) for (lc_class, period, _), f in zip(stars, found)]
     recovered = [abs(ratio - 1) < 0.01 for _, ratio in ratios]
     assert np.mean(recovered) >= 0.9, ratios  # near-equal eclipses can pass for half the orbit
 
+
+def binary_seen_in_eclipse_only(seed: int, orbital: float = 3.3) -> tuple[LightCurve, LightCurve]:
+    """A detached binary (primary eclipse 0.9 mag, secondary 0.15) whose difference images show
+    only the primary eclipse: with its epochs without a detection (limit 20.5) and without them."""
+    rng = np.random.default_rng(seed)
+    mjd, fid = ztf_like_epochs(rng, 500, 1000)
+    phase = (mjd / orbital) % 1.0
+    dip = (0.9 * np.exp(-0.5 * (np.minimum(phase, 1 - phase) / 0.04) ** 2)
+           + 0.15 * np.exp(-0.5 * ((phase - 0.5) / 0.04) ** 2))
+    seen = dip > 0.25
+    mag = 15 + dip + rng.normal(0, 0.02, mjd.size)
+    missed = (mjd[~seen], fid[~seen].astype(np.int8), np.full(np.count_nonzero(~seen), 20.5))
+    curves = (apparent_lightcurve(mjd[seen], fid[seen], mag[seen], nd=missed),
+              apparent_lightcurve(mjd[seen], fid[seen], mag[seen]))
+    for lc in curves:  # |flux - reference| of a 15-mag reference, as the difference images measure it
+        lc.magpsf[:] = 15 - 2.5 * np.log10(1 - 10 ** (-0.4 * dip[seen]))
+    return curves
+
+
+def test_a_binary_seen_only_in_eclipse_gets_its_orbit_from_the_epochs_it_was_not_seen():
+    """Detections in one eclipse fold as well at any fraction of the orbit (a ~0.5-d alias wins);
+    folded there, the epochs without a detection fall on the eclipse, which they could not have missed."""
+    orbital = 3.3
+    with_limits, without = zip(*(binary_seen_in_eclipse_only(seed, orbital) for seed in range(40, 50)))
+    found = Period()([ObjectBands.of(lc) for lc in with_limits])[:, 0] / orbital
+    blind = Period()([ObjectBands.of(lc) for lc in without])[:, 0] / orbital
+    assert np.count_nonzero(np.abs(found - 1) < 0.01) >= 9, found
+    assert not np.any(np.abs(blind - 1) < 0.01), blind  # the detections alone cannot tell
+
+
+def test_limit_conflicts_count_unseen_epochs_that_fall_among_bright_detections_only():
+    """Folded at the orbit no unseen epoch falls on the eclipse; at a third of it they do."""
+    lc, _ = binary_seen_in_eclipse_only(40)
+    folds = LimitFolds.of(periodogram_input(ObjectBands.of(lc).bands))
+    assert folds.conflicts(1 / 3.3) == 0
+    assert folds.conflicts(3 / 3.3) > 20
+    assert folds.submultiple(3 / 3.3, baseline=1000.0) == 3
 
 
 def test_a_random_walk_gets_a_period_fit_near_zero_and_a_repeating_star_near_one():
@@ -175,3 +178,21 @@ def test_a_random_walk_gets_a_period_fit_near_zero_and_a_repeating_star_near_one
     fits = Period()([ObjectBands.of(apparent_lightcurve(mjd, fid, mag)) for mag in (walk, sine)])[:, 2]
     assert abs(fits[0]) < 0.2
     assert fits[1] > 0.9
+
+
+@pytest.mark.parametrize("k, n, p", [(0, 10, 0.3), (3, 40, 0.2), (12, 2000, 0.02), (600, 2000, 0.5), (5, 5, 0.9)])
+def test_the_binomial_tail_is_scipys_also_where_the_counts_overflow_a_float(k, n, p):
+    from scipy.stats import binom
+
+    assert binomial_cdf(k, n, p) == pytest.approx(float(binom.cdf(k, n, p)), rel=1e-9, abs=1e-300)
+
+
+def test_evaluate_prints_how_often_the_period_is_found(shared_data, capsys):
+    from classifier_service.cli import main
+
+    assert main(["--log-level", "WARNING", "evaluate", "--only", "periods", "--data-dir", str(shared_data),
+                 "--period-seeds", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "== periods: the light-curve features' period search ==" in out
+    assert "simulated: " in out and " of 240 (" in out
+    assert f"within 1% of an exhaustive four-harmonic periodogram: {len(REFERENCE_PERIODS)} of {len(REFERENCE_PERIODS)}" in out
