@@ -5,6 +5,7 @@ from facilities.models import (
     FollowupTrigger,
     TNSAutoReportDecision,
     TNSAutoReportPolicy,
+    TNSOutage,
     TNSReport,
 )
 
@@ -40,3 +41,10 @@ class FollowupRuleAdmin(admin.ModelAdmin):
 class FollowupTriggerAdmin(admin.ModelAdmin):
     list_display = ("rule", "target", "status", "window_start", "window_end", "observation_record", "created")
     list_filter = ("status", "rule")
+
+
+@admin.register(TNSOutage)
+class TNSOutageAdmin(admin.ModelAdmin):
+    """The automatic reports' circuit breaker: deleting the row lets them call TNS again at once."""
+
+    list_display = ("base_url", "failed_at", "reason", "retry_at")

@@ -1,7 +1,8 @@
 """The hook the broker plugin's stream listener fires for each new or changed target.
 
 Wire it in settings: ``HOOKS["alerce_alert_received"] = "facilities.hooks.on_alert_received"``.
-A failure here is logged and never propagates: the listener must keep consuming.
+A failure here is logged and never propagates: the listener must keep consuming. Nor does a
+TNS outage hold it up: automatic reports wait out a cool-down instead (facilities.tns.breaker).
 """
 from __future__ import annotations
 

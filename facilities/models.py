@@ -93,6 +93,22 @@ class TNSAutoReportDecision(models.Model):
         ordering = ["-created"]
 
 
+class TNSOutage(models.Model):
+    """TNS failing an automatic report: the stream's reports leave it alone until ``retry_at``.
+
+    One row per TNS instance, in the database so every listener and web worker sees it; none
+    while TNS answers (see :mod:`facilities.tns.breaker`).
+    """
+
+    base_url = models.CharField(max_length=200, unique=True)
+    failed_at = models.DateTimeField(help_text="when TNS last failed an automatic report")
+    reason = models.TextField(help_text="how it failed: the client's message, never the API key")
+    retry_at = models.DateTimeField(help_text="when automatic reports call TNS again")
+
+    def __str__(self) -> str:
+        return f"TNS at {self.base_url} failing since {self.failed_at:%Y-%m-%d %H:%M:%S} UTC"
+
+
 class FollowupRule(models.Model):
     """Which targets, through which facility and template, and when they can be observed."""
 

@@ -19,7 +19,7 @@ from facilities.followup.tonight import PLOT_AIRMASS_CEILING, assess, candidates
 from facilities.followup.trigger import fire_rules
 from facilities.forms import TNSReportForm, initial_from
 from facilities.models import FollowupRule, TNSReport
-from facilities.tns import service
+from facilities.tns import breaker, service
 from facilities.tns.client import LIVE_URL, SANDBOX_URL, TNSError
 
 
@@ -40,6 +40,7 @@ def tns_tab_context(context) -> dict:
         "tns_preview_error": preview_error,
         "tns_warning": service.report_warning(target) if built else None,
         "tns_destination": tns_destination(),
+        "tns_outage": breaker.outage_notice(),
         "tns_reports": target.tns_reports.all(),
         "tns_live_report": service.live_report(target),
         "tns_can_report": can_change(user, target),

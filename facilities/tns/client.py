@@ -17,9 +17,14 @@ whole body, not each read). The client never sleeps on a rate limit: it raises
 The API key lives in a :class:`Secret` and is revealed only inside ``_post_with_key``,
 whose failures are re-raised without their context, so no traceback, log or debug page
 ever holds it.
+
+A client keeps the outcome of each call (``answers``, ``failures``): whether TNS itself is
+failing, rather than refusing one request, is what automatic reporting's circuit breaker
+(:mod:`facilities.tns.breaker`) goes by.
 """
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import logging
@@ -54,6 +59,10 @@ class TNSError(RuntimeError):
 
 class TNSUnavailable(TNSError):
     """TNS did not answer usefully in time (5xx, time-out, reset, an answer that is not TNS's)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.at = _utcnow()  # when TNS failed: what the breaker tells the decisions it makes meanwhile
 
 
 class ReportOutcomeUnknown(TNSUnavailable):
@@ -142,6 +151,25 @@ class _NoAnswer(Exception):
     """No complete answer: connection failed, reset, timed out, or the deadline passed."""
 
 
+def _observed(call: Callable[..., Any]) -> Callable[..., Any]:
+    """Count a call of the API on its client: answered (a refusal is TNS answering) or failed."""
+
+    @functools.wraps(call)
+    def observed(self: TNSClient, *args, **kwargs):
+        try:
+            result = call(self, *args, **kwargs)
+        except TNSUnavailable as exc:
+            self.failures.append(exc)
+            raise
+        except TNSError:
+            self.answers += 1
+            raise
+        self.answers += 1
+        return result
+
+    return observed
+
+
 class TNSClient:
     """Talks to one TNS instance (live or sandbox) as one bot, politely and safely.
 
@@ -161,8 +189,11 @@ class TNSClient:
         self.session = session or requests.Session()
         self.sleep = sleep
         self.blocked_until: datetime | None = None  # when an exhausted rate-limit budget resets
+        self.answers = 0  # calls TNS answered, refusals included
+        self.failures: list[TNSUnavailable] = []  # calls TNS failed, in order
 
     # -- the API -----------------------------------------------------------------------
+    @_observed
     def send_report(self, at_report: dict[str, Any]) -> str:
         """Upload a bulk AT report; return its report id.
 
@@ -186,6 +217,7 @@ class TNSClient:
             raise ReportOutcomeUnknown(f"POST {path}: HTTP 200 without a report id: {answer.message()}")
         return str(report_id)
 
+    @_observed
     def report_reply(self, report_id: str) -> ReportReply:
         """The feedback of a processed report; ``processed=False`` while TNS answers 404."""
         answer = self._request("/api/get/bulk-report-reply", {"report_id": str(report_id)},
@@ -200,6 +232,7 @@ class TNSClient:
         return ReportReply(processed=True, accepted=accepted, feedback=feedback, objname=objname,
                            prefix=prefix, codes=codes)
 
+    @_observed
     def search(self, *, ra: float | None = None, dec: float | None = None, radius_arcsec: float = 3.0,
                internal_name: str | None = None) -> list[dict[str, Any]]:
         """Objects near a position and/or with an internal name (e.g. a ZTF oid)."""
@@ -212,6 +245,7 @@ class TNSClient:
         data = body.get("data") or {}
         return list(data.get("reply", data) if isinstance(data, dict) else data)
 
+    @_observed
     def get_object(self, objname: str) -> dict[str, Any]:
         body = self._post("/api/get/object", {"data": json.dumps({"objname": objname})})
         data = body.get("data") or {}

@@ -11,7 +11,9 @@ from tom_targets.models import Target
 from alerce_contract.names import SOLAR_SYSTEM_PREFIX
 from facilities.models import TNSAutoReportDecision, TNSAutoReportPolicy, TNSReport
 from facilities.target_facts import TargetFacts, target_facts
+from facilities.tns import breaker
 from facilities.tns.report import REPORTED_CLASS
+from facilities.tns.service import submit_report
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +87,9 @@ def apply_policies(target: Target, alert: dict[str, Any] | None = None) -> list[
     """Run every active policy on a target; log each decision, report where one says so.
 
     A target whose report TNS has settled (or is settling) gets one decision saying so, not one
-    per alert, and costs no TNS request.
+    per alert, and costs no TNS request; while TNS is failing, a report waits for the breaker's
+    cool-down (see :mod:`facilities.tns.breaker`), and the decision says until when.
     """
-    from facilities.tns.service import submit_report
-
     facts = target_facts(target)
     solar_system = known_solar_system_object(alert)
     decisions = []
@@ -101,16 +102,27 @@ def apply_policies(target: Target, alert: dict[str, Any] | None = None) -> list[
             decisions.append(decision)
             continue
         decision = decide(policy, facts, _uploads_today(policy), solar_system)
+        outage = breaker.outage_to_wait_out() if decision.report and not policy.dry_run else None
+        if outage:
+            decision = Decision(False, breaker.waiting_reason(outage, decision.reason))
         reason = decision.reason + (" (dry run: nothing sent)" if decision.report and policy.dry_run else "")
         decisions.append(TNSAutoReportDecision.objects.create(
             policy=policy, target=target, report=decision.report, reason=reason))
         log.info("TNS policy %s on %s: %s — %s", policy.name, target.name,
                  "report" if decision.report else "skip", reason)
         if decision.report:
-            report = submit_report(target, mode="auto", dry_run=policy.dry_run, classifier=policy.classifier_name)
+            report = _report(target, policy)
             if report.status in (TNSReport.Status.FAILED,):
                 log.error("automatic TNS report of %s failed: %s", target.name, report.error)
     return decisions
+
+
+def _report(target: Target, policy: TNSAutoReportPolicy) -> TNSReport:
+    """A dry run, or a report whose TNS calls tell the breaker whether TNS is failing."""
+    if policy.dry_run:
+        return submit_report(target, mode="auto", dry_run=True, classifier=policy.classifier_name)
+    with breaker.watched_client() as client:
+        return submit_report(target, mode="auto", client=client, classifier=policy.classifier_name)
 
 
 def _uploads_today(policy: TNSAutoReportPolicy) -> int:

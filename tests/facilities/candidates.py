@@ -31,5 +31,10 @@ def make_candidate(oid: str, probability: float = 0.93, ra: float = 150.1, dec: 
     return target
 
 
+def ztf_alert(oid: str, **candidate) -> dict:
+    """A ZTF alert as the hook gets it, with ZTF's solar-system fields (no known asteroid by default)."""
+    return {"objectId": oid, "survey": "ZTF", "candidate": {"ssnamenr": "null", "ssdistnr": -999.0, **candidate}}
+
+
 def _utc(mjd: float):
     return Time(mjd, format="mjd").to_datetime(timezone=timezone.utc)

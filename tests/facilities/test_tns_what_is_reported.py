@@ -13,22 +13,11 @@ from facilities.models import TNSAutoReportDecision, TNSAutoReportPolicy, TNSRep
 from facilities.tns import service
 from facilities.tns.policy import known_solar_system_object
 from facilities.views import tns_tab_context
-from .candidates import _utc, make_candidate
+from .candidates import _utc, make_candidate, ztf_alert
 
 pytestmark = pytest.mark.django_db
 Status = TNSReport.Status
 RUBIN_ONLY = "TNS reporting is set up for ZTF discoveries only; this target's photometry is Rubin's"
-
-
-def ztf_alert(oid: str, **candidate) -> dict:
-    """A ZTF alert as the hook gets it, with ZTF's solar-system fields (no known asteroid by default)."""
-    return {"objectId": oid, "survey": "ZTF", "candidate": {"ssnamenr": "null", "ssdistnr": -999.0, **candidate}}
-
-
-@pytest.fixture
-def policy(tns) -> TNSAutoReportPolicy:
-    return TNSAutoReportPolicy.objects.create(name="auto", dry_run=False, min_probability=0.7, min_detections=2,
-                                              max_magnitude=24.0, daily_cap=20)
 
 
 def rubin_candidate(oid: str = "313853037543735399", telescope: str = "Rubin") -> Target:

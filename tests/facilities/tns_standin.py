@@ -10,7 +10,16 @@ and plays the failures a real night brings, one per upload from ``upload_failure
 - ``trickle``: stores it, answers a correct reply one byte at a time, slower than any deadline;
 - ``long_429``: answers 429 with a two-minute reset, stores nothing;
 - ``504_after_store``: stores it, answers 504 Gateway Time-out;
-- ``lost``: resets the connection before storing anything (the upload never arrived).
+- ``lost``: resets the connection before storing anything (the upload never arrived);
+- ``bad_request_400``: refuses that report with 400 Bad Request, stores nothing (not a
+  failure of TNS: it answered, about that report).
+
+While ``outage`` is set, TNS is down and every request, whatever it asks, fails one way (OUTAGES):
+
+- ``503``: 503 Service Unavailable;
+- ``429``: 429 Too Many Requests, resetting in ``rate_limit_reset_s``;
+- ``reset``: the connection is reset before any answer;
+- ``hang``: no answer at all, for longer than any client waits.
 
 As TNS does, it refuses a report whose ra or dec is outside the sky (feedback on the field,
 no object) and one whose internal name a test lists in ``reject_internal_names``.
@@ -30,6 +39,7 @@ from .loopback import LoopbackServer, QuietJSONHandler
 
 API_KEY = "standin-api-key"
 FAILURES = ("non_json_200", "no_id_200", "reset_mid_body", "trickle", "long_429", "504_after_store", "lost")
+OUTAGES = ("503", "429", "reset", "hang")
 
 
 @dataclass
@@ -42,6 +52,7 @@ class TNSState:
     forms: list[str] = field(default_factory=list)  # every request body, to check what was sent
     # scripted behaviour
     upload_failures: list[str] = field(default_factory=list)  # popped one per upload
+    outage: str | None = None  # one of OUTAGES: TNS is down, every request fails so
     rate_limit_reset_s: int = 120
     process_at_once: bool = True  # False: stored reports wait for process_all() or a reply poll
     reject_internal_names: set[str] = field(default_factory=set)
@@ -61,7 +72,12 @@ class TNSStandIn(LoopbackServer):
     def __init__(self) -> None:
         self.state = TNSState()
         self.lock = threading.Lock()
+        self.hung_up = threading.Event()  # set on exit: a hanging request ends with the stand-in
         super().__init__(self._handler())
+
+    def __exit__(self, *exc) -> None:
+        self.hung_up.set()
+        super().__exit__(*exc)
 
     def known(self, internal_name: str, ra: float = 0.0, dec: float = 0.0, prefix: str = "AT",
               objname: str = "2026xyz") -> None:
@@ -85,6 +101,8 @@ class TNSStandIn(LoopbackServer):
                 with standin.lock:
                     standin.state.user_agents.append(agent)
                     standin.state.forms.append(raw)
+                    if standin.state.outage:
+                        return standin._down(self, standin.state.outage)
                     if not agent.startswith("tns_marker{"):
                         return self.send_json(403, {"id_code": 403, "id_message": "Forbidden: no tns_marker"})
                     if form.get("api_key") != API_KEY:
@@ -115,6 +133,11 @@ class TNSStandIn(LoopbackServer):
                 self.connection.close()
                 self.close_connection = True
 
+            def rate_limited(self) -> None:
+                """429, the budget spent until ``rate_limit_reset_s`` from now."""
+                self.send_json(429, {"id_code": 429, "id_message": "Too Many Requests"}, {
+                    "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(standin.state.rate_limit_reset_s)})
+
             def trickle(self, status: int, body: dict) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
@@ -134,13 +157,29 @@ class TNSStandIn(LoopbackServer):
         return Handler
 
     # -- routes ------------------------------------------------------------------------
+    def _down(self, handler, outage: str) -> None:
+        if outage == "503":
+            return handler.send_json(503, {"id_code": 503, "id_message": "Service Unavailable"})
+        if outage == "429":
+            return handler.rate_limited()
+        if outage == "reset":
+            return handler.reset()
+        if outage == "hang":
+            self.lock.release()  # a hanging request must not hold up the others
+            try:
+                self.hung_up.wait()
+            finally:
+                self.lock.acquire()
+            return handler.reset()
+        raise ValueError(f"unknown outage {outage!r}")
+
     def _bulk_report(self, handler, form: dict, failure: str | None) -> None:
-        state = self.state
         if failure == "long_429":
-            return handler.send_json(429, {"id_code": 429, "id_message": "Too Many Requests"}, {
-                "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(state.rate_limit_reset_s)})
+            return handler.rate_limited()
         if failure == "lost":
             return handler.reset()
+        if failure == "bad_request_400":
+            return handler.send_json(400, {"id_code": 400, "id_message": "Bad request: at_report is not valid"})
         report_id = self._store(json.loads(form["data"]))
         ok = {"id_code": 200, "id_message": "OK", "data": {"report_id": report_id}}
         if failure is None:
