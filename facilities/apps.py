@@ -1,3 +1,5 @@
+from collections.abc import Callable
+
 from django.apps import AppConfig
 from django.core.exceptions import ValidationError
 from django.urls import include, path
@@ -32,7 +34,9 @@ def require_sky_coordinates() -> None:
 
     tomtoolkit's Target accepts any float, and one target at ra=400 makes every page that
     draws or reports it (visibility, airmass, TNS) fail. As model validators they reach the
-    API's serializer (a 400 that names the field), the TOM's forms and ``full_clean``.
+    API's serializer (a 400 that names the field), the TOM's forms and ``full_clean``. They
+    change no column, so the fields' ``deconstruct`` leaves them out: ``makemigrations`` in a TOM
+    with these apps must not write a migration into tomtoolkit's installed tom_targets.
     """
     from tom_targets.models import Target
 
@@ -41,6 +45,18 @@ def require_sky_coordinates() -> None:
         if validator not in field._validators:
             field._validators = [*field._validators, validator]
             field.__dict__.pop("validators", None)  # a cached_property: recompute with ours
+            field.deconstruct = _without_validator(field.deconstruct, validator)
+
+
+def _without_validator(deconstruct: Callable[[], tuple], validator: Callable) -> Callable[[], tuple]:
+    """A field's ``deconstruct`` (what migrations compare) as if ``validator`` had not been added."""
+
+    def deconstructed() -> tuple:
+        name, path, args, kwargs = deconstruct()
+        kept = [v for v in kwargs.pop("validators", []) if v is not validator]
+        return name, path, args, {**kwargs, "validators": kept} if kept else kwargs
+
+    return deconstructed
 
 
 def validate_ra(value) -> None:
