@@ -20,7 +20,7 @@ from importlib import metadata
 from typing import NoReturn
 
 from classifier_service.commands import arguments
-from classifier_service.commands.options import CommandError
+from classifier_service.settings import CommandError
 
 COMMANDS = tuple(arguments.COMMANDS)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

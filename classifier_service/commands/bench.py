@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from classifier_service.commands.arguments import SCENARIOS
-from classifier_service.commands.options import CommandError
 from classifier_service.commands.run import classifier_names
-from classifier_service.settings import positive_int
+from classifier_service.settings import CommandError, positive_int
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,9 +20,9 @@ import numpy as np
 from classifier_service.alert import Alert, Detection
 from classifier_service.classifiers.base import Classifier, ClassifierInput
 from classifier_service.classifiers.registry import load_classifiers
-from classifier_service.commands.options import CommandError
 from classifier_service.lightcurve import build_lightcurve
 from classifier_service.lightcurve.columns import as_int
+from classifier_service.settings import CommandError
 from classifier_service.store import Store
 from classifier_service.stream.archive import ArchiveSource
 from classifier_service.stream.base import ClassifiedAlert, DeadLetter

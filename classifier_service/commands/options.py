@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from classifier_service.settings import CommandError, EnvValue  # noqa: F401 (CommandError: the commands' import)
+from classifier_service.settings import EnvValue
 
 
 def env_default(variable: str, default: Any = None, type: Callable[[str], Any] = str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from classifier_service.commands.options import CommandError
+from classifier_service.settings import CommandError
 
 KAFKA_TIMEOUT_S = 10.0
 

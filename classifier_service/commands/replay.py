@@ -7,9 +7,9 @@ from typing import Any
 
 from classifier_service.classifiers.registry import load_classifiers
 from classifier_service.commands.arguments import replay_arguments as add_arguments  # noqa: F401 (tests)
-from classifier_service.commands.options import CommandError
 from classifier_service.commands.preflight import open_store
 from classifier_service.commands.progress import Progress
+from classifier_service.settings import CommandError
 from classifier_service.stream.archive import ArchiveSource
 from classifier_service.stream.file_sink import JsonLinesSink
 from classifier_service.surveys.registry import SchemaRegistry

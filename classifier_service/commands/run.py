@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from classifier_service.commands.arguments import run_arguments as add_arguments  # noqa: F401 (tests)
-from classifier_service.commands.options import CommandError
 from classifier_service.commands.preflight import check_kafka, open_store
+from classifier_service.settings import CommandError
 from classifier_service.stream import tansu
 from classifier_service.stream.base import Unavailable
 from classifier_service.stream.consumer import KafkaSource, env_options, parse_options

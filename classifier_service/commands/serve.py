@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from classifier_service.commands.arguments import serve_arguments as add_arguments  # noqa: F401 (tests)
-from classifier_service.commands.options import CommandError
 from classifier_service.commands.preflight import reach_database, shown_url
+from classifier_service.settings import CommandError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

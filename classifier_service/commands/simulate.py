@@ -11,9 +11,9 @@ from pathlib import Path
 
 from classifier_service.alert import JD_TO_MJD
 from classifier_service.commands.arguments import simulate_arguments as add_arguments  # noqa: F401 (tests)
-from classifier_service.commands.options import CommandError
 from classifier_service.commands.preflight import check_kafka
 from classifier_service.commands.progress import progress
+from classifier_service.settings import CommandError
 from classifier_service.simulate.alerts import ALERTS_PER_NIGHT, class_sampler, simulate_alert_packets
 from classifier_service.simulate.objects import HISTORY_DAYS as ZTF_HISTORY_DAYS
 from classifier_service.simulate.packets import merge_containers

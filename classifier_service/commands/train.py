@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from classifier_service.commands.arguments import train_arguments as add_arguments  # noqa: F401 (tests)
-from classifier_service.commands.options import CommandError
 from classifier_service.commands.progress import progress
+from classifier_service.settings import CommandError
 
 # What each trainer imports beyond the broker: the [train] extra.
 NEEDS = {"stamp": ("torch", "onnx", "matplotlib"), "lc": ("matplotlib",), "lsst-lc": ("matplotlib",),
