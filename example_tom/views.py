@@ -9,9 +9,9 @@ from django.utils import timezone
 from django.views.generic import TemplateView
 from tom_dataproducts.models import PhotometryReducedDatum
 from tom_targets.models import Target
-from tom_targets.permissions import targets_for_user
 
 from alerce_broker_plugin.ingest import FORCED_REDUCTION
+from alerce_broker_plugin.permissions import visible_targets
 from alerce_contract.client import client_from_settings
 from alerce_contract.taxonomy import (LC_CLASSES, LC_CLASSIFIER, LC_CLASSIFIER_LSST, PERIODIC, SN_CLASS,
                                      STAMP_CLASSES, STAMP_CLASSIFIER, STAMP_CLASSIFIER_LSST)
@@ -47,8 +47,7 @@ class HomeView(TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         user = self.request.user
-        visible = targets_for_user(user, Target.objects.all(), "view_target") if user.is_authenticated \
-            else Target.objects.none()
+        visible = visible_targets(user) if user.is_authenticated else Target.objects.none()
         examples = [
             ("A fresh supernova", "the stamp classifier calls its first alert an SN",
              best_example(visible, STAMP_CLASSIFIER, [SN_CLASS], min_probability=0.8,
