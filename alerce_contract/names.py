@@ -9,10 +9,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 SOLAR_SYSTEM_PREFIX = "ss"  # a Rubin source associated with a solar-system object, not a diaObject
+# ZTF's association of a candidate with a known solar-system object: ssnamenr names the nearest
+# one ("null", or empty, when there is none) and ssdistnr its distance in arcsec (-999 when
+# none); ALeRCE calls the candidate that object within SOLAR_SYSTEM_MATCH_ARCSEC.
+NO_SOLAR_SYSTEM_NAMES = ("", "null")
+SOLAR_SYSTEM_MATCH_ARCSEC = 5.0
 ZTF_OID = re.compile(r"ZTF\d{2}[a-z]{7}")
 LSST_OID = re.compile(rf"(?:{SOLAR_SYSTEM_PREFIX})?[1-9]\d{{0,19}}")
+
+
+def solar_system_name(name: Any) -> str | None:
+    """ZTF's ssnamenr (or Rubin's designation) as a name; None where it says there is none."""
+    return None if name is None or str(name) in NO_SOLAR_SYSTEM_NAMES else str(name)
+
+
+def is_known_solar_system_object(name: Any, distance_arcsec: Any) -> bool:
+    """Whether a candidate with this ssnamenr and ssdistnr is a known solar-system object."""
+    return (solar_system_name(name) is not None and distance_arcsec is not None
+            and 0 <= float(distance_arcsec) <= SOLAR_SYSTEM_MATCH_ARCSEC)
 
 
 def survey_of_oid(name: str) -> str | None:

@@ -10,13 +10,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from alerce_contract.names import solar_system_name
 from classifier_service.classifiers.base import ClassifierOutput
 from classifier_service.lightcurve.model import LightCurve
 from classifier_service.stream.base import ClassifiedAlert
-
-# What ZTF writes in ssnamenr when no known solar-system object is near the candidate (with
-# ssdistnr -999): the record says null instead, so no reader needs to know ZTF's placeholders.
-NO_SOLAR_SYSTEM_NAME = ("", "null")
 
 
 def classified_record(alert: ClassifiedAlert, lightcurve: LightCurve | None = None) -> dict[str, Any]:
@@ -63,8 +60,9 @@ def classifications_dict(outputs: Sequence[ClassifierOutput]) -> dict[str, dict[
 
 def solar_system_association(name: Any, distance: Any) -> tuple[str | None, float | None]:
     """The candidate's nearest known solar-system object and its distance (arcsec), each None
-    where the survey gives none: ZTF's "null" name and -999 (any negative) distance mean none."""
-    known_name = None if name is None or str(name) in NO_SOLAR_SYSTEM_NAME else str(name)
+    where the survey gives none: ZTF's "null" name and -999 (any negative) distance mean none, and
+    the record says null instead, so no reader needs to know ZTF's placeholders."""
+    known_name = solar_system_name(name)
     known_distance = _finite_or_none(distance)
     return known_name, known_distance if known_distance is not None and known_distance >= 0 else None
 

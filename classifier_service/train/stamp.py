@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from alerce_contract.names import is_known_solar_system_object
 from classifier_service.alert import Alert
 from classifier_service.classifiers.stamp_classifier import (
     CLASSES,
@@ -58,7 +59,6 @@ log = logging.getLogger(__name__)
 
 VERSION = "1.4.1"  # 1.4.1: 1.4.0 retrained on the simulator whose sky rotations moved by < 1e-5 deg (coordinates.py)
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-ASTEROID_MAX_DIST_ARCSEC = 5.0
 K_FOLDS = 5
 BATCH = 128
 # Injection windows: 20 px off the real candidate in the 8 directions (beyond the 21x21 crop).
@@ -157,8 +157,7 @@ def stamp_label(record: dict[str, Any]) -> str | None:
     truth), so bogus is learned from simulated artefacts only.
     """
     candidate = record.get("candidate") or {}
-    name, dist = candidate.get("ssnamenr"), candidate.get("ssdistnr")
-    if name not in (None, "", "null") and dist is not None and 0 <= dist <= ASTEROID_MAX_DIST_ARCSEC:
+    if is_known_solar_system_object(candidate.get("ssnamenr"), candidate.get("ssdistnr")):
         return "asteroid"
     lc_class = label_alert_record(record)
     return None if lc_class is None else stamp_class_from_lc_class(lc_class)

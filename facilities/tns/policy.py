@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 from tom_targets.models import Target
 
-from alerce_contract.names import SOLAR_SYSTEM_PREFIX
+from alerce_contract.names import SOLAR_SYSTEM_PREFIX, is_known_solar_system_object
 from facilities.models import TNSAutoReportDecision, TNSAutoReportPolicy, TNSReport
 from facilities.target_facts import TargetFacts, target_facts
 from facilities.tns import breaker
@@ -17,9 +17,6 @@ from facilities.tns.service import submit_report
 
 log = logging.getLogger(__name__)
 
-# ZTF's (and ALeRCE's) association of a candidate with a known asteroid: ssnamenr names the
-# nearest one, ssdistnr its distance in arcsec (-999 when there is none).
-SOLAR_SYSTEM_MATCH_ARCSEC = 5.0
 # Reports the automatic mode never redoes: TNS has or had its say. A person may still report by hand.
 FINAL_FOR_AUTO = (*TNSReport.ACTIVE, TNSReport.Status.ALREADY_ON_TNS, TNSReport.Status.REJECTED)
 # Reports that reached, or are on their way to, TNS: what the daily cap counts.
@@ -77,8 +74,7 @@ def known_solar_system_object(alert: dict[str, Any] | None) -> str | None:
         if ss_object_id not in (None, 0, "0", ""):
             return f"Rubin associates it with solar-system object {ss_object_id}"
         name, distance = fields.get("ssnamenr"), fields.get("ssdistnr")
-        if name not in (None, "", "null") and distance is not None \
-                and 0 <= float(distance) <= SOLAR_SYSTEM_MATCH_ARCSEC:
+        if is_known_solar_system_object(name, distance):
             return f"known solar-system object {name} is {float(distance):.1f} arcsec away"
     return None
 
