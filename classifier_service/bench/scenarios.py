@@ -192,16 +192,10 @@ def long_lightcurves(per_class: int = 5, seed: int = 0) -> list[Any]:
     night gives short ones: a period search's cost grows with the baseline's frequency grid and the
     points)."""
     from alerce_contract.taxonomy import PERIODIC
-    from classifier_service.lightcurve import build_lightcurve
-    from classifier_service.simulate.lightcurves import simulate_lightcurve
+    from classifier_service.train.period_recovery import long_star
 
     rng = np.random.default_rng(seed)
-    curves = []
-    for lc_class in PERIODIC:
-        for _ in range(per_class):
-            sim = simulate_lightcurve(lc_class, rng, duration_days=float(rng.uniform(300, 1500)), min_detections=40)
-            curves.append(build_lightcurve("long", sim.detections("long"), sim.non_detections("long"), sim.metadata))
-    return curves
+    return [long_star(lc_class, rng)[1] for lc_class in PERIODIC for _ in range(per_class)]
 
 
 def replay_bench(payloads: Sequence[bytes], classifiers: Sequence[Classifier], *, batch_size: int,

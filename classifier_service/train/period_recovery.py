@@ -72,20 +72,27 @@ def real_lightcurves(data_dir: Path) -> dict[str, LightCurve]:
     return curves
 
 
-def simulated_stars(seed: int, per_class: int = PER_CLASS) -> list[tuple[str, float, ObjectBands]]:
-    """(class, true period, bands) of ``per_class`` simulated stars of every periodic class."""
+def long_star(lc_class: str, rng: np.random.Generator) -> tuple[float, LightCurve]:
+    """One simulated star of ``lc_class`` observed for years (BASELINE_DAYS, at least
+    MIN_DETECTIONS detections): its true period and its light curve."""
     from classifier_service.simulate.lightcurves import simulate_lightcurve
 
+    sim = simulate_lightcurve(lc_class, rng, duration_days=float(rng.uniform(*BASELINE_DAYS)),
+                              min_detections=MIN_DETECTIONS)
+    return float(sim.params["period"]), build_lightcurve("sim", sim.detections("sim"), sim.non_detections("sim"),
+                                                         sim.metadata)
+
+
+def simulated_stars(seed: int, per_class: int = PER_CLASS) -> list[tuple[str, float, ObjectBands]]:
+    """(class, true period, bands) of ``per_class`` simulated stars of every periodic class."""
     rng = np.random.default_rng(seed)
     stars = []
     for lc_class in PERIODIC:
         drawn = 0
         while drawn < per_class:
-            sim = simulate_lightcurve(lc_class, rng, duration_days=float(rng.uniform(*BASELINE_DAYS)),
-                                      min_detections=MIN_DETECTIONS)
-            lc = build_lightcurve("sim", sim.detections("sim"), sim.non_detections("sim"), sim.metadata)
-            if MIN_PERIOD <= sim.params["period"] <= np.ptp(lc.mjd) / 3:
-                stars.append((lc_class, float(sim.params["period"]), ObjectBands.of(lc)))
+            period, lc = long_star(lc_class, rng)
+            if MIN_PERIOD <= period <= np.ptp(lc.mjd) / 3:
+                stars.append((lc_class, period, ObjectBands.of(lc)))
                 drawn += 1
     return stars
 
