@@ -64,4 +64,6 @@ def _rotate(lon: np.ndarray, lat: np.ndarray, rotation: np.ndarray) -> tuple[np.
     lon_r, lat_r = np.radians(lon), np.radians(lat)
     vector = np.stack([np.cos(lat_r) * np.cos(lon_r), np.cos(lat_r) * np.sin(lon_r), np.sin(lat_r)])
     x, y, z = np.tensordot(rotation, vector, axes=1)
-    return np.degrees(np.arctan2(y, x)) % 360.0, np.degrees(np.arcsin(np.clip(z, -1.0, 1.0)))
+    longitude = np.degrees(np.arctan2(y, x)) % 360.0
+    # A longitude a hair below 0 rounds to 360 itself under the modulo: that is 0 again (sky.wrapped_ra).
+    return np.where(longitude >= 360.0, 0.0, longitude), np.degrees(np.arcsin(np.clip(z, -1.0, 1.0)))

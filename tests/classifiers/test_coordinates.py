@@ -53,3 +53,12 @@ def test_the_poles_and_the_centre_are_where_the_frames_put_them():
     assert (float(ra), float(dec)) == pytest.approx((266.405, -28.936), abs=1e-3)
     assert ecliptic_latitude(270.0, 90.0 - 23.4392911) == pytest.approx(90.0, abs=1e-6)  # north ecliptic pole
     assert icrs_to_ecliptic(0.0, 0.0) == pytest.approx((0.0, 0.0), abs=1e-9)  # the March equinox
+
+
+def test_a_longitude_a_hair_below_zero_is_zero_not_360():
+    """Positions on ra = 0 taken to Galactic and back come out a rounding error either side of
+    0; the modulo makes the negative ones 360.0, which is no right ascension (sky.RA_RULE)."""
+    dec = np.linspace(-80, 80, 2001)
+    ra, back_dec = galactic_to_icrs(*icrs_to_galactic(np.zeros_like(dec), dec))
+    assert ra.max() < 360.0 and np.allclose(np.where(ra > 180, ra - 360, ra), 0.0, atol=1e-9)
+    assert np.allclose(back_dec, dec)
