@@ -2,9 +2,9 @@
 
 Every subcommand's help and arguments are declared in ``classifier_service.commands.arguments``,
 so that ``--version`` and ``--help`` import nothing heavy; the module
-``classifier_service.commands.<name>`` provides ``run(args) -> int`` and is imported only to
-run. Options also read ``ALERCE_*`` environment variables where their help says so, so the
-same worker runs from a shell or a container.
+``classifier_service.commands.<name>`` (a hyphen written as an underscore) provides
+``run(args) -> int`` and is imported only to run. Options also read ``ALERCE_*`` environment
+variables where their help says so, so the same worker runs from a shell or a container.
 
 Conventions: a mistake the user can fix (a bad option or environment value, a missing
 path, a bad database URL, an unreachable database or Kafka) is one line on stderr and exit
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        command = importlib.import_module(f"classifier_service.commands.{args.command}")
+        command = importlib.import_module(f"classifier_service.commands.{args.command.replace('-', '_')}")
     except ModuleNotFoundError as exc:
         return _broker_missing(f"alerce-classifier {args.command}", exc)
     try:

@@ -108,16 +108,21 @@ class _SetTrue(argparse.Action):
         setattr(namespace, self.dest, True)
 
 
-def replay_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH", type=existing_path,
-                        help=".avro file, folder or tarball")
+def _replay_worker_arguments(parser: argparse.ArgumentParser, when: str = "") -> None:
+    """The store and the worker of a replay (``when``: the action they are for, if not all)."""
     parser.add_argument("--db", **env_default("ALERCE_DB", DEFAULT_DB, database_url),
                         help="SQLAlchemy URL of the store (env ALERCE_DB; default %(default)s)")
     parser.add_argument("--batch-size", **env_default("ALERCE_BATCH_SIZE", 500, positive_int),
-                        help="alerts per batch (env ALERCE_BATCH_SIZE; default %(default)s)")
+                        help=f"{when}alerts per batch (env ALERCE_BATCH_SIZE; default %(default)s)")
     parser.add_argument("--classifiers", **env_default("ALERCE_CLASSIFIERS"),
-                        help="comma-separated classifier names (default: every one with a model)")
-    parser.add_argument("--no-classify", action="store_true", help="store only; run no classifier")
+                        help=f"{when}comma-separated classifier names (default: every one with a model)")
+    parser.add_argument("--no-classify", action="store_true", help=f"{when}store only; run no classifier")
+
+
+def replay_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", type=existing_path,
+                        help=".avro file, folder or tarball")
+    _replay_worker_arguments(parser)
     parser.add_argument("--processes", **env_default("ALERCE_PROCESSES", 1, positive_int),
                         help="worker processes, each object's alerts in order in one of them "
                              "(ALERCE_PROCESSES; default %(default)s)")
@@ -250,6 +255,29 @@ def bench_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default 1,2)")
 
 
+DEAD_LETTER_ACTIONS = ("summary", "list", "export", "retry")
+
+
+def dead_letters_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", nargs="?", choices=DEAD_LETTER_ACTIONS, default="summary",
+                        help="summary: how many each stage holds and the latest; list: one line each; export: "
+                             "their bytes as files, with a manifest; retry: run them through the worker "
+                             "again and delete the rows of those that now go through (default %(default)s)")
+    _replay_worker_arguments(parser, when="retry: ")
+    parser.add_argument("--stage", action="append", default=[], metavar="STAGE",
+                        help="only the dead letters of this stage (decode, parse, lightcurve, cutout, classify, "
+                             "store); repeatable")
+    parser.add_argument("--id", action="append", type=positive_int, default=[], dest="ids", metavar="ID",
+                        help="only this dead letter (the id `list` shows); repeatable")
+    parser.add_argument("--limit", type=positive_int, default=None,
+                        help="list: at most this many, the newest (default: all)")
+    parser.add_argument("--out", type=Path, metavar="FOLDER",
+                        help="export: the folder to write <id>.payload files and dead_letters.jsonl into")
+    parser.add_argument("--schema-registry", metavar="URL", **env_default("ALERCE_SCHEMA_REGISTRY"),
+                        help="retry: Confluent schema-registry URL for wire-format inputs, as Rubin's stream "
+                             "sends (env ALERCE_SCHEMA_REGISTRY)")
+
+
 class Command(NamedTuple):
     """A subcommand as ``--help`` shows it; its module ``classifier_service.commands.<name>`` runs it."""
 
@@ -272,4 +300,6 @@ COMMANDS: dict[str, Command] = {
     "evaluate": Command("evaluate the shipped classifiers on real labelled data and the simulator against real "
                         "alerts (adversarial validation)", evaluate_arguments),
     "bench": Command("benchmark archive replay and Kafka → store → Kafka on simulated alerts", bench_arguments),
+    "dead-letters": Command("what went aside as dead letters in a store: count, list, export their bytes, or "
+                            "retry them once their cause is mended", dead_letters_arguments),
 }

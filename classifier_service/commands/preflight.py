@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from classifier_service.settings import CommandError
 
 KAFKA_TIMEOUT_S = 10.0
+# The first bytes of every SQLite database file (an empty file is an empty database too).
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def open_store(url: str):
@@ -34,6 +37,46 @@ def _check_writable(store) -> None:
     with store.engine.connect() as conn:
         conn.execute(text("DELETE FROM dead_letter WHERE 1 = 0"))
         conn.rollback()
+
+
+def check_store(engine, url: str) -> None:
+    """CommandError unless the database at ``url`` answers and holds the store's tables.
+
+    Creates nothing (give it an engine that cannot: serve's opens SQLite read-only), and a
+    SQLite path is looked at before it is opened, since a missing file would be made and
+    whatever is not a SQLite file would only fail at the first query.
+    """
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+
+    from classifier_service.store.tables import metadata
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and (problem := _not_a_sqlite_database(Path(parsed.database))):
+        raise _no_store(url, problem)
+    reach_database(engine, url)
+    missing = sorted(set(metadata.tables) - set(inspect(engine).get_table_names()))
+    if len(missing) == len(metadata.tables):
+        raise _no_store(url, "the database has none of the store's tables")
+    if missing:
+        raise _no_store(url, f"the database lacks the store's tables {', '.join(missing)}")
+
+
+def _not_a_sqlite_database(path: Path) -> str | None:
+    """Why ``path`` holds no SQLite database, or None if it may."""
+    if not path.exists():
+        return "no such file"
+    if not path.is_file():
+        return "not a file"
+    with path.open("rb") as file:
+        header = file.read(len(SQLITE_HEADER))
+    return None if header in (b"", SQLITE_HEADER) else "not a SQLite database"
+
+
+def _no_store(url: str, reason: str) -> CommandError:
+    shown = shown_url(url)
+    return CommandError(f"there is no store at {shown}: {reason}; "
+                        f"`alerce-classifier replay PATH... --db {shown}` (or `run`) makes one")
 
 
 def reach_database(engine, url: str) -> None:

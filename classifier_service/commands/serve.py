@@ -18,24 +18,20 @@ import argparse
 import logging
 import os
 import socket
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 from classifier_service.commands.arguments import serve_arguments as add_arguments  # noqa: F401 (tests)
-from classifier_service.commands.preflight import reach_database, shown_url
+from classifier_service.commands.preflight import check_store
 from classifier_service.settings import CommandError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
-    from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
 # What each of --workers processes imports to build its app (uvicorn needs a name, not an object).
 APP_FACTORY = "classifier_service.commands.serve:app_from_environment"
-# The first bytes of every SQLite database file (an empty file is an empty database too).
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def build_server(args: argparse.Namespace) -> uvicorn.Server:
@@ -59,51 +55,12 @@ def _checked_app(args: argparse.Namespace) -> FastAPI:
     from classifier_service.api import create_app, write_alerce_client_config
 
     app = create_app(args.db)
-    _check_store(app.state.engine, args.db)
+    check_store(app.state.engine, args.db)
     if args.client_config is not None:
         url = f"http://{args.host}:{args.port}"
         write_alerce_client_config(url, args.client_config)
         log.info("alerce client config for %s written to %s", url, args.client_config)
     return app
-
-
-def _check_store(engine: Engine, url: str) -> None:
-    """CommandError unless the database at ``url`` answers and holds the store's tables.
-
-    Creates nothing: the engine opens SQLite read-only, and a SQLite path is looked at before
-    it is opened, since whatever is not a SQLite file would only fail at the first query.
-    """
-    from sqlalchemy import inspect
-    from sqlalchemy.engine import make_url
-
-    from classifier_service.store.tables import metadata
-
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and (problem := _not_a_sqlite_database(Path(parsed.database))):
-        raise _no_store(url, problem)
-    reach_database(engine, url)
-    missing = sorted(set(metadata.tables) - set(inspect(engine).get_table_names()))
-    if len(missing) == len(metadata.tables):
-        raise _no_store(url, "the database has none of the store's tables")
-    if missing:
-        raise _no_store(url, f"the database lacks the store's tables {', '.join(missing)}")
-
-
-def _not_a_sqlite_database(path: Path) -> str | None:
-    """Why ``path`` holds no SQLite database, or None if it may."""
-    if not path.exists():
-        return "no such file"
-    if not path.is_file():
-        return "not a file"
-    with path.open("rb") as file:
-        header = file.read(len(SQLITE_HEADER))
-    return None if header in (b"", SQLITE_HEADER) else "not a SQLite database"
-
-
-def _no_store(url: str, reason: str) -> CommandError:
-    shown = shown_url(url)
-    return CommandError(f"there is no store at {shown}: {reason}; "
-                        f"`alerce-classifier replay PATH... --db {shown}` (or `run`) makes one")
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:

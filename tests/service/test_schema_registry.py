@@ -9,15 +9,10 @@ all turns the message into a decode dead letter with its raw bytes; the run goes
 from __future__ import annotations
 
 import argparse
-import io
-import json
-import socket
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import fastavro
 import pytest
 import requests
 
@@ -32,56 +27,15 @@ from classifier_service.surveys.history_layout import history_identity
 from classifier_service.surveys.known_history import decode_batch
 from classifier_service.surveys.registry import SchemaRegistry, SchemaRegistryError
 from classifier_service.worker import Worker
-from tests.facilities.loopback import LoopbackServer, QuietJSONHandler
 from tests.service.conftest import table_checksums
-
-RUBIN_AVRO = "lsst_alerts/fink-client/part-2-918301.avro"
-SCHEMA_ID = 1000
-OTHER_SCHEMA_ID = 1001
-UNKNOWN_SCHEMA_ID = 424242
-
-
-@pytest.fixture(scope="module")
-def rubin(shared_data: Path) -> tuple[dict, list[dict]]:
-    """The real file's writer schema and records, read in place."""
-    with open(shared_data / RUBIN_AVRO, "rb") as handle:
-        reader = fastavro.reader(handle)
-        return reader.writer_schema, list(reader)
-
-
-def wire_message(schema: dict, schema_id: int, record: dict) -> bytes:
-    """What Rubin's producer puts on Kafka: b"\\x00", the schema id, the record without schema."""
-    body = io.BytesIO()
-    fastavro.schemaless_writer(body, fastavro.parse_schema(schema), record)
-    return b"\x00" + schema_id.to_bytes(4, "big") + body.getvalue()
-
-
-@pytest.fixture
-def wire_messages(rubin) -> list[RawMessage]:
-    schema, records = rubin
-    return [RawMessage(wire_message(schema, SCHEMA_ID, record), source=f"rubin/0/{k}")
-            for k, record in enumerate(records)]
-
-
-@pytest.fixture
-def registry_server(rubin):
-    """A Confluent schema registry on loopback that counts the requests for each id."""
-    schema_text = json.dumps(rubin[0])
-    requests_by_id: Counter = Counter()
-
-    class Handler(QuietJSONHandler):
-        def do_GET(self) -> None:
-            prefix = "/schemas/ids/"
-            schema_id = int(self.path[len(prefix):]) if self.path.startswith(prefix) else None
-            requests_by_id[schema_id] += 1
-            if schema_id in (SCHEMA_ID, OTHER_SCHEMA_ID):
-                self.send_json(200, {"schema": schema_text})
-            else:
-                self.send_json(404, {"error_code": 40403, "message": "Schema not found"})
-
-    with LoopbackServer(Handler) as server:
-        server.requests_by_id = requests_by_id
-        yield server
+from tests.service.registry_standin import (
+    OTHER_SCHEMA_ID,
+    RUBIN_AVRO,
+    SCHEMA_ID,
+    UNKNOWN_SCHEMA_ID,
+    closed_port_url,
+    wire_message,
+)
 
 
 @contextmanager
@@ -114,14 +68,6 @@ class CountingSession(requests.Session):
     def get(self, *args, **kwargs):
         self.n_gets += 1
         return super().get(*args, **kwargs)
-
-
-def closed_port_url() -> str:
-    """A loopback URL where nothing listens: a registry that is down."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 def test_wire_format_rubin_alerts_decode_and_parse_as_their_container_copies(
